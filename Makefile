@@ -1,0 +1,23 @@
+# The two commands: `make dev` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+dev: ## start a local control plane (if no cluster is configured), install CRDs and the example tenant, run the operator
+	hack/dev.sh
+
+test: ## lint and run the whole test suite against a real control plane (what CI runs)
+	hack/test.sh
+
+crds: ## regenerate crds/ from the Rust types
+	cargo run --quiet -- crds --output-dir crds
+
+control-plane: ## start the local control plane only
+	hack/control-plane.sh start
+
+stop: ## stop the local control plane
+	hack/control-plane.sh stop
+
+.PHONY: help dev test crds control-plane stop

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds etcd, kube-apiserver and kube-controller-manager from published Go
+# modules (no release downloads are reachable here) and caches them under
+# ~/.cache/scimitar. A cached binary that reports the expected version is kept.
+# Prints the directory that holds the three binaries on its last line.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache=${SCIMITAR_CACHE:-$HOME/.cache/scimitar}
+bin="$cache/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild"
+mkdir -p "$bin"
+
+minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
+ -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
+ -X k8s.io/component-base/version.gitTreeState=clean"
+
+build_kube() {
+  local name=$1
+  if [ -x "$bin/$name" ] && "$bin/$name" --version 2>/dev/null | grep -qx "Kubernetes $KUBE_VERSION"; then
+    return
+  fi
+  echo "building $name $KUBE_VERSION (cold builds take many minutes on 2 cores)" >&2
+  (cd "$here/k8s-build" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name.tmp" "k8s.io/kubernetes/cmd/$name")
+  mv "$bin/$name.tmp" "$bin/$name"
+}
+
+build_etcd() {
+  if [ -x "$bin/etcd" ] && "$bin/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}$"; then
+    return
+  fi
+  echo "building etcd $ETCD_VERSION" >&2
+  (cd "$here/etcd-build" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$bin/etcd.tmp" "$bin/etcd"
+}
+
+build_etcd
+build_kube kube-apiserver
+build_kube kube-controller-manager
+echo "$bin"

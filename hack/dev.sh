@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make dev`: a running operator against a cluster in one command.
+# Uses the cluster of the current kubeconfig context if one answers; otherwise
+# starts the local control plane (hack/control-plane.sh). Then installs the CRDs
+# and the example tenant and runs the operator in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PATH="$(hack/install-tools.sh | tail -n 1):$PATH"; export PATH
+listen=${SCIMITAR_LISTEN:-127.0.0.1:8080}
+
+if [ -z "${SCIMITAR_DEV_LOCAL:-}" ] && kubectl config current-context >/dev/null 2>&1 \
+   && kubectl get --raw /readyz >/dev/null 2>&1; then
+  echo "Using the cluster of context '$(kubectl config current-context)' (set SCIMITAR_DEV_LOCAL=1 for a local control plane)."
+else
+  KUBECONFIG=$(hack/control-plane.sh start | tail -n 1); export KUBECONFIG
+  echo "Started a local control plane; KUBECONFIG=$KUBECONFIG"
+fi
+
+kubectl apply --server-side -f crds/ >/dev/null
+kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
+kubectl apply --server-side -f examples/acme/ >/dev/null
+echo "Installed the CRDs and the example tenant 'acme' (examples/acme/)."
+
+cargo build --quiet
+cat <<MSG
+
+scimitar is starting. Next:
+  SCIM base URL:  http://$listen/scim/v2
+  Bearer token:   <the SCIM token of tenant acme; token issuance is not built yet>
+  Try:            KUBECONFIG=$KUBECONFIG kubectl get scim -n acme
+                  KUBECONFIG=$KUBECONFIG kubectl get scimusers -n acme
+Stop with Ctrl-C; stop the local control plane with 'make stop'.
+
+MSG
+exec target/debug/scimitar run --listen "$listen" --kubeconfig "$KUBECONFIG"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make test`: lint, then the whole suite against a real control plane.
+# .ci/run runs exactly this after installing what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PATH="$(hack/install-tools.sh | tail -n 1):$PATH"   # kubectl v1.35 and helm v4 (cached)
+export PATH
+hack/build-control-plane.sh >/dev/null               # etcd + kube-apiserver + kube-controller-manager (cached)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+step "cargo test (integration tests start a real control plane per test binary)"
+cargo test

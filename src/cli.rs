@@ -1,0 +1,62 @@
+//! Command-line interface. Every `run` flag can also be set by environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+/// scimitar: SCIM 2.0 provisioning into Kubernetes RBAC.
+#[derive(Debug, Parser)]
+#[command(name = "scimitar", version, about)]
+pub struct Cli {
+    /// Log output format.
+    #[arg(
+        long,
+        env = "SCIMITAR_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the operator: the SCIM HTTP server and the controller.
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions as YAML.
+    Crds(CrdsArgs),
+}
+
+/// Settings of `scimitar run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Address the SCIM HTTP server listens on.
+    #[arg(long, env = "SCIMITAR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Kubeconfig file; without it, `KUBECONFIG`, `~/.kube/config` or the in-cluster config is used.
+    #[arg(long, env = "SCIMITAR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, env = "SCIMITAR_CONTEXT")]
+    pub context: Option<String>,
+    /// Namespace the operator runs in (token Secrets and its Lease live here).
+    #[arg(long, env = "SCIMITAR_NAMESPACE", default_value = "scimitar-system")]
+    pub namespace: String,
+    /// Seconds to let in-flight requests finish after SIGTERM.
+    #[arg(long, env = "SCIMITAR_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Settings of `scimitar crds`.
+#[derive(Debug, Clone, Args)]
+pub struct CrdsArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+}

@@ -1,0 +1,218 @@
+//! `ScimTenant`: one identity provider's slice of the cluster.
+// Repeated `printcolumn(...)` arguments of kube-derive look like duplicated
+// attributes to clippy.
+#![allow(clippy::duplicated_attributes)]
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A tenant: the namespace its users and groups live in, the identity provider
+/// that provisions them, and how its groups become Kubernetes RBAC bindings.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "scimitar.dev",
+    version = "v1alpha1",
+    kind = "ScimTenant",
+    plural = "scimtenants",
+    shortname = "stenant",
+    category = "scim",
+    status = "ScimTenantStatus",
+    doc = "A SCIM tenant: an identity provider, the namespace its users and groups are stored in, and the mapping from its groups to RBAC roles.",
+    printcolumn(name = "Namespace", type_ = "string", json_path = ".spec.namespace"),
+    printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
+    printcolumn(name = "Users", type_ = "integer", json_path = ".status.users"),
+    printcolumn(name = "Groups", type_ = "integer", json_path = ".status.groups"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimTenantSpec {
+    /// Namespace that holds this tenant's ScimUser and ScimGroup objects and its
+    /// directory ConfigMap. One namespace belongs to at most one tenant.
+    pub namespace: String,
+
+    /// The identity provider that provisions this tenant. Only behaviour that
+    /// must differ per provider depends on it; known deviations are tolerated for all.
+    #[serde(default)]
+    pub provider: Provider,
+
+    /// How SCIM users and groups are named as RBAC subjects. This must match the
+    /// API server's OIDC settings, or bindings will name nobody.
+    #[serde(default)]
+    pub subjects: SubjectSettings,
+
+    /// Which roles each SCIM group grants, and where.
+    #[serde(default)]
+    pub mappings: Vec<RoleMapping>,
+
+    /// The tenant's OIDC application, used to sign in to the scimitar console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<TenantOidc>,
+
+    /// SCIM group display names whose active members may sign in to the console.
+    #[serde(default)]
+    pub console_admin_groups: Vec<String>,
+}
+
+/// The identity provider on the other end of the SCIM connection.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Jumpcloud,
+    Okta,
+    Entra,
+    #[default]
+    Generic,
+}
+
+/// RBAC subject naming. Subjects are `<userPrefix><value of usernameClaim>` and
+/// `<groupPrefix><group displayName>`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectSettings {
+    /// The ID-token claim the API server turns into usernames
+    /// (`--oidc-username-claim` or `claimMappings.username.claim`). With `email`,
+    /// the SCIM user's primary email is used; otherwise `userName`.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// Prefix the API server adds to OIDC usernames (`--oidc-username-prefix`).
+    #[serde(default = "default_prefix")]
+    pub user_prefix: String,
+    /// Prefix the API server adds to OIDC groups (`--oidc-groups-prefix`).
+    #[serde(default = "default_prefix")]
+    pub group_prefix: String,
+    /// An empty prefix lets SCIM data name any subject the cluster knows; it is
+    /// refused unless this is set to true.
+    #[serde(default)]
+    pub allow_empty_prefix: bool,
+    /// Whether bindings list the group's active members as users, the group
+    /// itself, or both.
+    #[serde(default)]
+    pub bind: BindSubjects,
+}
+
+impl Default for SubjectSettings {
+    fn default() -> Self {
+        Self {
+            username_claim: default_username_claim(),
+            user_prefix: default_prefix(),
+            group_prefix: default_prefix(),
+            allow_empty_prefix: false,
+            bind: BindSubjects::default(),
+        }
+    }
+}
+
+fn default_username_claim() -> String {
+    "email".into()
+}
+
+fn default_prefix() -> String {
+    "oidc:".into()
+}
+
+/// Which subjects a binding names.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BindSubjects {
+    /// Each active member as a `User` subject. Deactivation takes effect at once,
+    /// without waiting for the user's ID token to expire.
+    #[default]
+    Users,
+    /// The group as a `Group` subject (membership then comes from the ID token).
+    Group,
+    /// Both.
+    Both,
+}
+
+/// One SCIM group granted one role.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleMapping {
+    /// The SCIM group's displayName, exactly as the identity provider sends it.
+    pub group: String,
+    /// The role granted to the group's members.
+    pub role: RoleRef,
+    /// Namespaces to create a RoleBinding in. Namespaces that do not exist yet
+    /// get their binding when they appear.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Grant a ClusterRole cluster-wide with a ClusterRoleBinding instead.
+    #[serde(default)]
+    pub cluster_wide: bool,
+}
+
+/// A role to bind.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRef {
+    /// `ClusterRole` (the default) or `Role`; a Role must exist in each listed namespace.
+    #[serde(default)]
+    pub kind: RoleKind,
+    /// The role's name. Only roles the operator may `bind` are accepted.
+    pub name: String,
+}
+
+/// Kind of a referenced role.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RoleKind {
+    #[default]
+    ClusterRole,
+    Role,
+}
+
+/// The tenant's OIDC client for console sign-in.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantOidc {
+    /// Issuer URL; discovery is read from `<issuerUrl>/.well-known/openid-configuration`.
+    pub issuer_url: String,
+    /// The OIDC application's client ID.
+    pub client_id: String,
+    /// Where the client secret is kept. The secret itself never appears in a custom resource.
+    pub client_secret_ref: SecretKeyRef,
+}
+
+/// A key of a Kubernetes Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Secret name.
+    pub name: String,
+    /// Key within the Secret's data.
+    pub key: String,
+    /// Namespace of the Secret; defaults to the tenant's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// Observed state of a tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimTenantStatus {
+    /// `Ready` and `Degraded`, with reasons.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Number of ScimUsers in the tenant namespace.
+    #[serde(default)]
+    pub users: i64,
+    /// Number of ScimGroups in the tenant namespace.
+    #[serde(default)]
+    pub groups: i64,
+    /// The SCIM base URL to give the identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_base_url: Option<String>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}

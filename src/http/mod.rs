@@ -1,0 +1,12 @@
+//! The HTTP layer: routes, health endpoints, and (with the SCIM engine) the SCIM API.
+
+mod health;
+
+use axum::Router;
+
+pub use health::{Readiness, health_routes};
+
+/// The operator's HTTP application.
+pub fn app(readiness: Readiness) -> Router {
+    Router::new().merge(health_routes(readiness))
+}

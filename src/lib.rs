@@ -1,0 +1,20 @@
+//! scimitar: a Kubernetes operator that receives users and groups over SCIM 2.0
+//! and turns them into RBAC bindings and directory ConfigMaps.
+#![forbid(unsafe_code)]
+
+/// Command-line interface of the `scimitar` binary.
+pub mod cli;
+/// Custom resource types (`ScimTenant`, `ScimUser`, `ScimGroup`) and CRD generation.
+pub mod crd;
+/// The HTTP layer: health probes and the SCIM API.
+pub mod http;
+/// Kubernetes client construction.
+pub mod kubeclient;
+/// `scimitar run`: the operator process.
+pub mod operator;
+/// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.
+pub mod scim;
+/// SIGTERM/SIGINT handling.
+pub mod shutdown;
+/// Logging setup shared by every subcommand.
+pub mod telemetry;

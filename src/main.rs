@@ -1,0 +1,22 @@
+//! The `scimitar` binary: a thin wrapper over the library.
+
+use clap::Parser;
+use scimitar::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crds(args) => match args.output_dir {
+            Some(dir) => scimitar::crd::write_all(&dir),
+            None => {
+                print!("{}", scimitar::crd::all_yaml());
+                Ok(())
+            }
+        },
+        Command::Run(args) => {
+            scimitar::telemetry::init(cli.log_format);
+            scimitar::operator::run(args).await
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `scimitar run`: wires the Kubernetes client, the HTTP server and shutdown.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, ResourceExt};
+use tokio::net::TcpListener;
+
+use crate::cli::RunArgs;
+use crate::http::{self, Readiness};
+
+/// How long to wait for the CRDs to be established before giving up.
+const CRD_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the operator until SIGTERM.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let client = crate::kubeclient::client(args.kubeconfig.as_deref(), args.context.as_deref())
+        .await
+        .context("connecting to the Kubernetes API server")?;
+    let version = client
+        .apiserver_version()
+        .await
+        .context("reading the API server version")?;
+    tracing::info!(server = %version.git_version, "connected to the Kubernetes API server");
+
+    let readiness = Readiness::default();
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "HTTP server listening");
+
+    let app = http::app(readiness.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal());
+
+    let startup = async {
+        wait_for_crds(&client).await?;
+        readiness.set(true);
+        tracing::info!("ready");
+        anyhow::Ok(())
+    };
+    let (served, started) = tokio::join!(server, startup);
+    started?;
+    served.context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits until every scimitar CRD is established, so that a missing
+/// `kubectl apply -f crds/` is reported clearly instead of as watch errors.
+async fn wait_for_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in crate::crd::all() {
+        let name = crd.name_any();
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        tokio::time::timeout(CRD_WAIT, established)
+            .await
+            .with_context(|| format!("CRD {name} is not established; apply crds/ first"))??;
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The SCIM 2.0 protocol (RFC 7643, RFC 7644), free of I/O so it can be tested
+//! and fuzzed on its own. Storage and HTTP live elsewhere and call into this.
+
+/// Discovery documents: `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`.
+pub mod discovery;
+/// SCIM error responses (RFC 7644 §3.12): status, `scimType`, detail.
+pub mod error;
+/// The filter grammar of RFC 7644 §3.4.2.2: AST, parser, printer, evaluator.
+pub mod filter;
+/// Attribute paths (`emails[type eq "work"].value`, schema-URN-qualified names).
+pub mod path;
+/// `attributes` / `excludedAttributes` projection of resources (RFC 7644 §3.4.2.5).
+pub mod projection;
+/// Schema definitions for User, EnterpriseUser and Group, and their attribute characteristics.
+pub mod schema;

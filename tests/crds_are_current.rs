@@ -1,0 +1,63 @@
+//! `crds/` must be exactly what the Rust types generate; run `make crds` after
+//! changing a type.
+
+use std::fs;
+
+#[test]
+fn checked_in_crds_match_the_code() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let mut expected_files = Vec::new();
+    for (file, crd) in scimitar::crd::all() {
+        expected_files.push(file.to_owned());
+        let on_disk = fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|e| panic!("crds/{file} is missing ({e}); run `make crds`"));
+        assert!(
+            on_disk == scimitar::crd::to_yaml(&crd),
+            "crds/{file} differs from the code; run `make crds`"
+        );
+    }
+    let mut on_disk: Vec<String> = fs::read_dir(&dir)
+        .expect("crds/ exists")
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    on_disk.sort();
+    expected_files.sort();
+    assert_eq!(
+        on_disk, expected_files,
+        "crds/ holds files the code does not generate"
+    );
+}
+
+#[test]
+fn crds_have_status_subresource_category_and_short_names() {
+    for (file, crd) in scimitar::crd::all() {
+        assert_eq!(crd.spec.group, "scimitar.dev", "{file}");
+        let names = &crd.spec.names;
+        assert!(
+            names
+                .categories
+                .as_ref()
+                .is_some_and(|c| c.contains(&"scim".to_owned())),
+            "{file}"
+        );
+        assert!(
+            names.short_names.as_ref().is_some_and(|s| !s.is_empty()),
+            "{file}"
+        );
+        let version = &crd.spec.versions[0];
+        assert_eq!(version.name, "v1alpha1");
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some(),
+            "{file}"
+        );
+    }
+}
