@@ -29,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the operator: the SCIM HTTP server and the controller.
     Run(RunArgs),
+    /// Serve the SCIM API from an in-memory store, without Kubernetes (protocol
+    /// testing and benchmarks; nothing persists).
+    Serve(ServeArgs),
     /// Print the CustomResourceDefinitions as YAML.
     Crds(CrdsArgs),
 }
@@ -59,4 +62,27 @@ pub struct CrdsArgs {
     /// Write one file per CRD into this directory instead of printing them.
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
+}
+
+/// Settings of `scimitar serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIMITAR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// A tenant and its bearer token, as `TENANT=TOKEN`; repeat for more tenants.
+    #[arg(long = "token", env = "SCIMITAR_TOKENS", value_delimiter = ',', required = true, value_parser = parse_token)]
+    pub tokens: Vec<(String, String)>,
+    /// Public base URL of the SCIM API, if not derived from the Host header.
+    #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+fn parse_token(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((tenant, token)) if !tenant.is_empty() && !token.is_empty() => {
+            Ok((tenant.to_owned(), token.to_owned()))
+        }
+        _ => Err("expected TENANT=TOKEN".into()),
+    }
 }

@@ -14,7 +14,11 @@ pub mod kubeclient;
 pub mod operator;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.
 pub mod scim;
+/// `scimitar serve`: the SCIM API over the in-memory store.
+pub mod serve;
 /// SIGTERM/SIGINT handling.
 pub mod shutdown;
+/// Storage of SCIM resources: the store trait and its implementations.
+pub mod store;
 /// Logging setup shared by every subcommand.
 pub mod telemetry;

@@ -14,6 +14,10 @@ async fn main() -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Serve(args) => {
+            scimitar::telemetry::init(cli.log_format);
+            scimitar::serve::serve(args).await
+        }
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
             scimitar::operator::run(args).await

@@ -1,6 +1,8 @@
 //! The HTTP layer: routes, health endpoints, and (with the SCIM engine) the SCIM API.
 
 mod health;
+// The SCIM 2.0 API under `/scim/v2`.
+pub mod scim;
 
 use axum::Router;
 

@@ -7,9 +7,15 @@ pub mod discovery;
 pub mod error;
 /// The filter grammar of RFC 7644 §3.4.2.2: AST, parser, printer, evaluator.
 pub mod filter;
+/// Listing: query parameters, `/.search` bodies, sorting, paging, ListResponse.
+pub mod list;
+/// PATCH (RFC 7644 §3.5.2): the PatchOp message and applying it to a resource.
+pub mod patch;
 /// Attribute paths (`emails[type eq "work"].value`, schema-URN-qualified names).
 pub mod path;
 /// `attributes` / `excludedAttributes` projection of resources (RFC 7644 §3.4.2.5).
 pub mod projection;
+/// Validation and normalisation of resources written by POST, PUT and PATCH.
+pub mod resource;
 /// Schema definitions for User, EnterpriseUser and Group, and their attribute characteristics.
 pub mod schema;

@@ -17,7 +17,8 @@
 //! (e.g. the enterprise extension's) stands for all of that schema's
 //! attributes. Unknown names are ignored (RFC 7644 does not ask for an error
 //! and IdPs send names from their own schemas); malformed ones are
-//! `invalidPath`.
+//! `invalidValue`, the keyword RFC 7644 §3.12 gives GET parameters
+//! (`invalidPath` is for PATCH paths).
 
 use serde_json::{Map, Value};
 
@@ -255,7 +256,7 @@ fn resolve_list(
     let mut out = Vec::new();
     for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let path = parse_attr_path(entry)
-            .map_err(|e| ScimError::invalid_path(format!("{param}: '{entry}': {e}")))?;
+            .map_err(|e| ScimError::invalid_value(format!("{param}: '{entry}': {e}")))?;
         if let Some(schema) = rt.schema_for_path(&path) {
             out.push(Sel::Schema(schema));
         } else if let Some(r) = rt.find(&path) {
@@ -534,7 +535,7 @@ mod tests {
         let e = Projection::parse(Some("name."), None, &USER_RESOURCE).unwrap_err();
         assert_eq!(
             (e.status, e.scim_type.map(|t| t.as_str())),
-            (400, Some("invalidPath"))
+            (400, Some("invalidValue"))
         );
         assert!(e.detail.starts_with("attributes: 'name.'"), "{}", e.detail);
         let e = Projection::parse(

@@ -6,6 +6,7 @@
 //! characteristics follow the normative representations of RFC 7643 §8.7;
 //! where this server deliberately departs from them a comment says why.
 
+use super::filter::AttrInfo;
 use super::path::AttrPath;
 
 /// `urn:ietf:params:scim:schemas:core:2.0:User`
@@ -408,6 +409,27 @@ impl ResourceTypeDef {
         self.schema
             .attribute(key)
             .or_else(|| find_in(&COMMON_ATTRIBUTES, key))
+    }
+}
+
+/// Filter evaluation against this resource type's schemas: `caseExact` and
+/// types come from the attribute definitions (RFC 7644 §3.4.2.2: string
+/// comparisons honour `caseExact`), so `userName eq "BJensen"` matches
+/// `bjensen` while `id` and `externalId` compare exactly.
+impl AttrInfo for ResourceTypeDef {
+    fn case_exact(&self, path: &AttrPath) -> bool {
+        self.find(path).is_some_and(|r| r.target().case_exact)
+    }
+
+    fn attr_type(&self, path: &AttrPath) -> Option<AttrType> {
+        self.find(path).map(|r| r.target().ty)
+    }
+
+    /// Only this type's own core schema sits at the top level; anything else
+    /// (including another type's core URN) is looked up under its URN key,
+    /// which is where declared extensions are stored.
+    fn is_core_schema(&self, urn: &str) -> bool {
+        self.schema.id.eq_ignore_ascii_case(urn)
     }
 }
 
@@ -1473,6 +1495,39 @@ mod tests {
             }
             check_shape(a.sub_attributes);
         }
+    }
+
+    #[test]
+    fn attr_info_follows_the_schema() {
+        let rt: &dyn AttrInfo = &USER_RESOURCE;
+        assert!(!rt.case_exact(&p(None, "USERNAME", None)));
+        assert!(rt.case_exact(&p(None, "id", None)));
+        assert!(rt.case_exact(&p(None, "externalId", None)));
+        assert!(rt.case_exact(&p(
+            Some(ENTERPRISE_USER_SCHEMA_URN),
+            "manager",
+            Some("value")
+        )));
+        assert!(!rt.case_exact(&p(None, "nope", None)));
+        assert_eq!(
+            rt.attr_type(&p(None, "active", None)),
+            Some(AttrType::Boolean)
+        );
+        assert_eq!(
+            rt.attr_type(&p(None, "meta", Some("lastModified"))),
+            Some(AttrType::DateTime)
+        );
+        assert_eq!(
+            rt.attr_type(&p(None, "emails", None)),
+            Some(AttrType::Complex)
+        );
+        assert_eq!(rt.attr_type(&p(None, "nope", None)), None);
+        assert!(rt.is_core_schema(&USER_SCHEMA_URN.to_lowercase()));
+        assert!(!rt.is_core_schema(ENTERPRISE_USER_SCHEMA_URN));
+        assert!(!rt.is_core_schema(GROUP_SCHEMA_URN));
+        let group: &dyn AttrInfo = &GROUP_RESOURCE;
+        assert!(group.case_exact(&p(None, "members", Some("value"))));
+        assert!(!group.case_exact(&p(None, "displayName", None)));
     }
 
     #[test]

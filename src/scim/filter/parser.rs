@@ -50,7 +50,7 @@ type PResult<T> = ModalResult<T, Syntax>;
 
 /// Error payload: what was expected, once [`expect`] has named it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Syntax(Option<&'static str>);
+struct Syntax(Option<&'static str>);
 
 impl<'i> ParserError<Input<'i>> for Syntax {
     type Inner = Self;
@@ -376,7 +376,7 @@ fn to_number(text: &str) -> Option<Number> {
 }
 
 /// `[URN ":"] ATTRNAME ["." ATTRNAME]`.
-pub(super) fn attr_path(i: &mut Input<'_>) -> PResult<AttrPath> {
+fn attr_path(i: &mut Input<'_>) -> PResult<AttrPath> {
     let urn = opt(schema_urn).parse_next(i)?;
     let name = if urn.is_some() {
         expect(URN_ATTR, attr_name).parse_next(i)?

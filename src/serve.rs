@@ -1,0 +1,35 @@
+//! `scimitar serve`: the SCIM API over the in-memory store, for protocol
+//! conformance checks and benchmarks.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::ServiceExt;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+use tower::Layer as _;
+use tower::util::MapRequestLayer;
+
+use crate::cli::ServeArgs;
+use crate::http::scim::{self, ScimState, StaticTokens, normalize_path};
+use crate::scim::discovery::ServiceProviderConfig;
+use crate::store::MemoryStore;
+
+/// Serves until SIGTERM/SIGINT.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let state = ScimState {
+        store: Arc::new(MemoryStore::new()),
+        auth: Arc::new(StaticTokens::new(args.tokens)),
+        config: Arc::new(ServiceProviderConfig::default()),
+        public_url: args.public_url.map(Into::into),
+    };
+    let app = MapRequestLayer::new(normalize_path).layer(scim::router(state));
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving SCIM from memory at {}", scim::BASE_PATH);
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(crate::shutdown::signal())
+        .await
+        .context("serving HTTP")
+}
