@@ -16,3 +16,5 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 step "cargo test (integration tests start a real control plane per test binary)"
 cargo test
+step "SCIM conformance: scim2-tester and scim-sanity against a live scimitar serve"
+hack/scim-checkers.sh

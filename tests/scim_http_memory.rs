@@ -502,3 +502,70 @@ async fn excluded_members_are_not_returned() {
     assert!(group.get("members").is_none(), "{group}");
     assert_eq!(group["displayName"], "engineering");
 }
+
+#[tokio::test]
+async fn root_search_covers_users_and_groups_with_per_type_projection() {
+    let server = Server::new();
+    let babs = server
+        .send(
+            Method::POST,
+            "/scim/v2/Users",
+            Some(ACME),
+            Some(user("babs")),
+        )
+        .await;
+    assert_eq!(babs.status, StatusCode::CREATED);
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "babs-team", "members": [{"value": babs.body["id"]}]});
+    let created = server
+        .send(Method::POST, "/scim/v2/Groups", Some(ACME), Some(group))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    // Another tenant's resources never show up.
+    server
+        .send(
+            Method::POST,
+            "/scim/v2/Users",
+            Some(OTHER),
+            Some(user("babs-other")),
+        )
+        .await;
+
+    let search = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName sw \"babs\" or displayName sw \"babs\"",
+        "sortBy": "meta.created",
+        "excludedAttributes": ["members", "emails"],
+    });
+    let reply = server
+        .send(Method::POST, "/scim/v2/.search", Some(ACME), Some(search))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["totalResults"], 2);
+    let resources = reply.body["Resources"].as_array().expect("Resources");
+    let types: Vec<&str> = resources
+        .iter()
+        .map(|r| r["meta"]["resourceType"].as_str().expect("resourceType"))
+        .collect();
+    assert_eq!(types, ["User", "Group"]);
+    assert_eq!(resources[0]["userName"], "babs");
+    assert!(resources[0].get("emails").is_none());
+    assert_eq!(resources[1]["displayName"], "babs-team");
+    assert!(resources[1].get("members").is_none());
+
+    // A filter on an attribute only users have finds no groups.
+    let only_users = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName eq \"BABS\"",
+    });
+    let reply = server
+        .send(
+            Method::POST,
+            "/scim/v2/.search",
+            Some(ACME),
+            Some(only_users),
+        )
+        .await;
+    assert_eq!(reply.body["totalResults"], 1);
+    assert_eq!(reply.body["Resources"][0]["id"], babs.body["id"]);
+}

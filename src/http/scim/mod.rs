@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, Uri};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 pub use auth::{StaticTokens, Tenant, TokenAuthenticator, token_digest};
 pub use response::{Failure, SCIM_JSON, Scim, ScimResult, error_response};
@@ -70,20 +70,35 @@ pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
 pub fn router<S: Store>(state: ScimState<S>) -> Router {
     let limit = usize::try_from(state.config.max_payload_bytes).unwrap_or(usize::MAX);
     let api = Router::new()
-        .route("/ServiceProviderConfig", get(discovery::service_provider_config::<S>))
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config::<S>),
+        )
         .route("/Schemas", get(discovery::schemas::<S>))
         .route("/Schemas/{id}", get(discovery::schema::<S>))
         .route("/ResourceTypes", get(discovery::resource_types::<S>))
         .route("/ResourceTypes/{name}", get(discovery::resource_type::<S>))
         .merge(resources::routes::<S>(Kind::User, "/Users"))
         .merge(resources::routes::<S>(Kind::Group, "/Groups"))
-        .route("/Bulk", any(|| unsupported("Bulk operations are not supported (see /ServiceProviderConfig)")))
-        .route("/Me", any(|| unsupported("/Me is not supported: SCIM clients authenticate as a tenant, not as a user")))
+        .route(
+            "/Bulk",
+            any(|| unsupported("Bulk operations are not supported (see /ServiceProviderConfig)")),
+        )
+        .route(
+            "/Me",
+            any(|| {
+                unsupported(
+                    "/Me is not supported: SCIM clients authenticate as a tenant, not as a user",
+                )
+            }),
+        )
         .route("/Me/{*rest}", any(|| unsupported("/Me is not supported")))
-        .route("/.search", any(|| unsupported("Search from the service provider root is not supported; use /Users/.search or /Groups/.search")))
+        .route("/.search", post(resources::search_root::<S>))
         .fallback(|| async { Failure::from(ScimError::not_found("No such SCIM endpoint")) })
         .method_not_allowed_fallback(|| async {
-            Failure::from(ScimError::method_not_allowed("Method not allowed on this endpoint"))
+            Failure::from(ScimError::method_not_allowed(
+                "Method not allowed on this endpoint",
+            ))
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);

@@ -167,6 +167,66 @@ async fn run_list<S: Store>(
     )))
 }
 
+/// `POST /.search` at the service provider root (RFC 7644 §3.4.3): the query
+/// runs over Users and Groups together. A filter naming an attribute one type
+/// lacks simply matches none of that type; `attributes` and
+/// `excludedAttributes` apply per type.
+pub async fn search_root<S: Store>(
+    State(state): State<ScimState<S>>,
+    Tenant(tenant): Tenant,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    const KINDS: [Kind; 2] = [Kind::User, Kind::Group];
+    let query = ListQuery::from_search(&body, state.config.max_results as usize)?;
+    let base = base_url(&state, &headers);
+    let mut projections = Vec::with_capacity(KINDS.len());
+    let mut resources = Vec::new();
+    for kind in KINDS {
+        let rt = kind.resource_type();
+        if let Some(filter) = &query.filter {
+            check_operators(filter, rt).map_err(ScimError::from)?;
+        }
+        projections.push(Projection::parse(
+            query.attributes.as_deref(),
+            query.excluded_attributes.as_deref(),
+            rt,
+        )?);
+        let stored = state
+            .store
+            .list(&tenant, kind, query.filter.as_ref())
+            .await?;
+        resources.extend(stored.iter().map(|s| render(kind, s, &base)));
+    }
+    let total = resources.len();
+    if let Some(sort_by) = &query.sort_by {
+        // Sort by the attribute's definition in the first type that has it
+        // (its caseExact decides the collation).
+        let rt = KINDS
+            .iter()
+            .map(|k| k.resource_type())
+            .find(|rt| rt.find(sort_by).is_some())
+            .unwrap_or(Kind::User.resource_type());
+        list::sort(&mut resources, sort_by, query.sort_order, rt);
+    }
+    let mut page = list::page(resources, query.start_index, query.count);
+    for resource in &mut page {
+        let kind = match resource
+            .pointer("/meta/resourceType")
+            .and_then(Value::as_str)
+        {
+            Some("Group") => 1,
+            _ => 0,
+        };
+        projections[kind].apply(resource);
+    }
+    Ok(Scim::ok(list::list_response(
+        total,
+        query.start_index,
+        page,
+    )))
+}
+
 async fn get_one<S: Store>(
     kind: Kind,
     State(state): State<ScimState<S>>,

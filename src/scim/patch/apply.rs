@@ -99,6 +99,13 @@ impl Engine {
             }));
         };
         for (key, v) in map {
+            // `schemas` is not an attribute a client sets: the engine keeps it in
+            // step with the extension objects (`sync_extension_urns`). Clients
+            // built on typed models (scim2-models) serialise it into extension
+            // values, so it is skipped rather than refused.
+            if key.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
             let mut path = parse_patch_path(key).map_err(|e| {
                 ScimError::invalid_path(format!("attribute \"{key}\" in 'value': {e}"))
             })?;

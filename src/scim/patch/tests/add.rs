@@ -327,3 +327,21 @@ fn simple_multi_valued_attributes_deduplicate() {
         "value": ["URN:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]}]));
     assert_eq!(patched["schemas"], json!([CORE_USER, ENTERPRISE]));
 }
+
+#[test]
+fn schemas_inside_an_attribute_object_are_skipped() {
+    // scim2-models serialises an extension value with its own `schemas`; the
+    // engine maintains `schemas` itself, so the key is not an attribute path.
+    let patched = patch_user(json!([
+        {"op": "add", "path": ENTERPRISE,
+         "value": {"schemas": [ENTERPRISE], "employeeNumber": "42"}},
+        {"op": "replace",
+         "value": {"schemas": [CORE_USER], "nickName": "Bee"}}
+    ]));
+    assert_eq!(patched[ENTERPRISE]["employeeNumber"], "42");
+    assert_eq!(patched["nickName"], "Bee");
+    assert!(patched[ENTERPRISE].get("schemas").is_none());
+    let schemas = patched["schemas"].as_array().expect("schemas");
+    assert!(schemas.contains(&json!(CORE_USER)));
+    assert!(schemas.contains(&json!(ENTERPRISE)));
+}
