@@ -4,6 +4,8 @@
 
 /// Command-line interface of the `scimitar` binary.
 pub mod cli;
+/// The controller: tenants, users and groups become RBAC bindings and ConfigMaps.
+pub mod controller;
 /// Custom resource types (`ScimTenant`, `ScimUser`, `ScimGroup`) and CRD generation.
 pub mod crd;
 /// The HTTP layer: health probes and the SCIM API.

@@ -8,6 +8,7 @@
 //! fresh resource. That is what keeps concurrent member PATCHes from losing
 //! each other's members.
 
+pub mod kube;
 mod memory;
 
 use std::future::Future;

@@ -1,0 +1,1 @@
+//! The desired state of one tenant. Pure: no I/O.

@@ -1,0 +1,1 @@
+//! The tenant's directory ConfigMap(s). Pure: no I/O.

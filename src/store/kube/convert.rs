@@ -1,0 +1,1 @@
+//! SCIM JSON ↔ `ScimUser`/`ScimGroup` specs. Pure: no I/O.
