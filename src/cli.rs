@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, env = "SCIMITAR_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+    /// Public base URL of the SCIM API (`https://scim.example.com/scim/v2`),
+    /// used in `meta.location`; derived from the Host header when unset.
+    #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// Settings of `scimitar crds`.

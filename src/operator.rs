@@ -1,6 +1,12 @@
 //! `scimitar run`: wires the Kubernetes client, the HTTP server and shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use tower::Layer as _;
+use tower::util::MapRequestLayer;
 
 use anyhow::Context as _;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -9,7 +15,11 @@ use kube::{Api, Client, ResourceExt};
 use tokio::net::TcpListener;
 
 use crate::cli::RunArgs;
+use crate::http::scim::{self, ScimState};
 use crate::http::{self, Readiness};
+use crate::scim::discovery::ServiceProviderConfig;
+use crate::store::kube::KubeStore;
+use crate::store::kube::tenants::Tenants;
 
 /// How long to wait for the CRDs to be established before giving up.
 const CRD_WAIT: Duration = Duration::from_secs(30);
@@ -31,11 +41,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "HTTP server listening");
 
-    let app = http::app(readiness.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal());
+    let tenants = Arc::new(Tenants::default());
+    let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
+    let scim_state = ScimState {
+        store: store.clone(),
+        auth: tenants.clone(),
+        config: Arc::new(ServiceProviderConfig::default()),
+        public_url: args.public_url.clone().map(Into::into),
+    };
+    let app = http::app(readiness.clone()).merge(scim::router(scim_state));
+    let app = MapRequestLayer::new(scim::normalize_path).layer(app);
+    let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(crate::shutdown::signal());
 
     let startup = async {
         wait_for_crds(&client).await?;
+        tokio::spawn(store.clone().run());
+        tokio::spawn(crate::controller::run(client.clone(), store.clone()));
+        while !store.is_ready() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         readiness.set(true);
         tracing::info!("ready");
         anyhow::Ok(())

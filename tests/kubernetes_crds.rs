@@ -6,8 +6,8 @@ mod support;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use scimitar::crd::{
-    GroupMember, MultiValue, ScimGroup, ScimGroupSpec, ScimTenant, ScimTenantSpec, ScimUser,
-    ScimUserSpec, ScimUserStatus,
+    EnterpriseAttributes, GroupMember, Manager, MultiValue, ScimGroup, ScimGroupSpec, ScimTenant,
+    ScimTenantSpec, ScimUser, ScimUserSpec, ScimUserStatus,
 };
 use serde_json::json;
 use support::kubectl::{kubectl, table};
@@ -33,6 +33,15 @@ async fn kubectl_get_scimusers_prints_the_printer_columns() {
                 primary: Some(true),
                 ..Default::default()
             }],
+            enterprise: Some(EnterpriseAttributes {
+                department: Some("Tour Operations".into()),
+                manager: Some(Manager {
+                    value: Some("26118915".into()),
+                    reference: Some("../Users/26118915".into()),
+                    display_name: Some("John Smith".into()),
+                }),
+                ..Default::default()
+            }),
             extra: [("nickName2".to_owned(), json!({"any": ["shape", 1]}))].into(),
             ..Default::default()
         },
@@ -117,6 +126,7 @@ async fn kubectl_get_scim_lists_every_kind() {
             provider: Default::default(),
             subjects: Default::default(),
             mappings: vec![],
+            token_secret_ref: None,
             oidc: None,
             console_admin_groups: vec![],
         },

@@ -1,1 +1,812 @@
 //! The desired state of one tenant. Pure: no I/O.
+//!
+//! [`desired`] turns a [`ScimTenant`], the users and groups in its namespace and
+//! facts the caller gathered (which namespaces exist, which roles may be bound)
+//! into the RBAC bindings and directory ConfigMaps that should exist, and into
+//! the outcome to report on every user, group and the tenant.
+//!
+//! # Rules
+//!
+//! - **Matching.** A mapping applies to every group whose `displayName` equals
+//!   `mapping.group` exactly (case-sensitive). Groups sharing a displayName each
+//!   get their own bindings. A mapping naming no existing group produces nothing
+//!   and is not a problem: the identity provider may push the group later.
+//! - **Subjects.** A user is named `userPrefix` + claim value: the primary email
+//!   (the email marked primary, else the first of type `work`, else the first)
+//!   when `usernameClaim` is `email` and the user has an email, else `userName`.
+//!   A group is named `groupPrefix` + displayName. Names are used as sent, never
+//!   lowercased. `bind: users` lists each active member user that exists as a
+//!   `User` subject, `group` lists the group as a `Group` subject, `both` does
+//!   both. Members of type `Group` (nested groups) are not expanded; member ids
+//!   naming no user (deleted users) are ignored. Subjects are sorted by (kind,
+//!   name) and deduplicated. A binding whose subject list is empty is still
+//!   produced, so status and cleanup do not flap with membership.
+//! - **Guards.** A prefix the bind mode uses that is empty (without
+//!   `allowEmptyPrefix`) or starts with `system:` refuses the whole tenant: tenant
+//!   problem `EmptyPrefixRefused` / `ReservedPrefix` and no bindings at all. A
+//!   subject name starting with `system:` (any case) is left out, with
+//!   `ReservedSubject` on the user or group; an empty subject name is left out
+//!   with `EmptySubject`. `ServiceAccount` subjects are never produced.
+//! - **Scopes.** `clusterWide` with a ClusterRole gives one ClusterRoleBinding;
+//!   otherwise one RoleBinding per listed namespace (duplicates merged). Invalid
+//!   mappings (`InvalidMapping`): `clusterWide` with a Role, `clusterWide`
+//!   together with `namespaces` (ambiguous, so the broader grant is not guessed),
+//!   neither, or an empty role name. They are reported on the tenant and on each
+//!   group they match, and produce nothing.
+//! - **Facts.** A namespace that does not exist gets no binding (`NamespaceMissing`
+//!   on the group); the others are unaffected. A role the caller reports
+//!   [`RoleState::Missing`] gives `RoleNotFound`, [`RoleState::NotBindable`] gives
+//!   `RoleNotBindable`; neither is bound. A Role is looked up in the binding's
+//!   namespace, a ClusterRole cluster-wide (once per mapping).
+//! - **Names.** `scimitar-{slug(displayName, 30)}-{slug(role, 20)}-{h}`, empty
+//!   slugs left out, where `h` is the first 10 hex digits of
+//!   sha256(`tenant \0 group id \0 role kind \0 role name \0 namespace or *`):
+//!   deterministic, a DNS-1123 subdomain of at most 71 characters, and distinct
+//!   for different tenants, groups, roles and namespaces. Identical mappings
+//!   produce the same binding once.
+//! - **Metadata.** Every object carries [`MANAGED_BY`], [`APP_NAME_LABEL`] and
+//!   [`TENANT_LABEL`]; bindings also [`GROUP_LABEL`] and the annotations
+//!   [`GROUP_NAME_ANNOTATION`] and [`ROLE_ANNOTATION`]. Label values that are not
+//!   valid label values of at most 63 characters are replaced by `h-` + 20 hex
+//!   digits of their sha256 ([`label_value`]). When the tenant has a uid, every
+//!   object is owned by it (`controller: true`, no `blockOwnerDeletion`, which
+//!   would need extra permissions on the tenant's finalizers).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use sha2::{Digest, Sha256};
+
+use super::directory;
+use crate::crd::{
+    BindSubjects, ProducedBinding, RoleKind, RoleMapping, ScimGroup, ScimTenant, ScimUser,
+    SubjectSettings,
+};
+
+/// Label naming the tool that manages an object.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Label naming the application an object belongs to.
+pub const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
+/// Value of [`MANAGED_BY`] and [`APP_NAME_LABEL`].
+pub const MANAGER: &str = "scimitar";
+/// Label holding the (label-safe) name of the tenant an object belongs to.
+pub const TENANT_LABEL: &str = "scimitar.dev/tenant";
+/// Label holding the (label-safe) SCIM id of the group a binding was made for.
+pub const GROUP_LABEL: &str = "scimitar.dev/group";
+/// Annotation holding the displayName of the group a binding was made for.
+pub const GROUP_NAME_ANNOTATION: &str = "scimitar.dev/group-name";
+/// Annotation holding the bound role as `<Kind>/<name>`.
+pub const ROLE_ANNOTATION: &str = "scimitar.dev/role";
+
+const RBAC_API_GROUP: &str = "rbac.authorization.k8s.io";
+const RESERVED_PREFIX: &str = "system:";
+
+/// Reasons of [`Problem`]s. Stable: they become condition and Event reasons.
+pub mod reason {
+    /// A prefix the bind mode uses is empty and `allowEmptyPrefix` is not set.
+    pub const EMPTY_PREFIX_REFUSED: &str = "EmptyPrefixRefused";
+    /// A prefix the bind mode uses starts with `system:`.
+    pub const RESERVED_PREFIX: &str = "ReservedPrefix";
+    /// A subject name starts with `system:`.
+    pub const RESERVED_SUBJECT: &str = "ReservedSubject";
+    /// A subject name is empty.
+    pub const EMPTY_SUBJECT: &str = "EmptySubject";
+    /// A mapping is structurally invalid.
+    pub const INVALID_MAPPING: &str = "InvalidMapping";
+    /// A mapping names a namespace that does not exist.
+    pub const NAMESPACE_MISSING: &str = "NamespaceMissing";
+    /// A mapping names a role that does not exist.
+    pub const ROLE_NOT_FOUND: &str = "RoleNotFound";
+    /// A mapping names a role the operator may not bind.
+    pub const ROLE_NOT_BINDABLE: &str = "RoleNotBindable";
+}
+
+/// Everything [`desired`] needs. The caller does all I/O beforehand.
+pub struct Inputs<'a> {
+    /// The tenant; without a uid (as in tests) objects get no ownerReferences.
+    pub tenant: &'a ScimTenant,
+    /// The ScimUsers in the tenant namespace; object name = SCIM id.
+    pub users: &'a [ScimUser],
+    /// The ScimGroups in the tenant namespace; object name = SCIM id.
+    pub groups: &'a [ScimGroup],
+    /// Namespaces that exist now.
+    pub namespaces: &'a BTreeSet<String>,
+    /// Whether a role exists and may be bound by the operator.
+    pub roles: &'a dyn Fn(&RoleTarget) -> RoleState,
+}
+
+/// A role a binding would reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleTarget {
+    pub kind: RoleKind,
+    pub name: String,
+    /// The namespace of a `Role`; `None` for a `ClusterRole`.
+    pub namespace: Option<String>,
+}
+
+/// What the caller knows about a [`RoleTarget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleState {
+    /// Exists, and the operator may bind it.
+    Bindable,
+    /// Does not exist.
+    Missing,
+    /// Exists (or may), but is not on the operator's list of bindable roles.
+    NotBindable,
+}
+
+/// The objects that should exist for one tenant, and what to report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Desired {
+    /// Sorted by (namespace, name).
+    pub role_bindings: Vec<RoleBinding>,
+    /// Sorted by name.
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// The directory ConfigMaps, from [`directory::build`].
+    pub config_maps: Vec<ConfigMap>,
+    /// Every group, by object name (SCIM id).
+    pub groups: BTreeMap<String, GroupOutcome>,
+    /// Every user, by object name (SCIM id).
+    pub users: BTreeMap<String, UserOutcome>,
+    /// Problems of the tenant as a whole.
+    pub problems: Vec<Problem>,
+}
+
+/// What one group produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupOutcome {
+    /// Sorted by (kind, namespace, name).
+    pub bindings: Vec<ProducedBinding>,
+    /// Direct members as listed in the spec.
+    pub member_count: i64,
+    pub problems: Vec<Problem>,
+}
+
+/// What to report on one user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserOutcome {
+    /// The `User` subject the user is bound as; `None` when the user is inactive,
+    /// the bind mode lists no users, the tenant is refused or the name is reserved.
+    pub subject: Option<String>,
+    /// displayNames of the groups listing the user, sorted and deduplicated.
+    pub groups: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// Something that keeps part of the desired state from being produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// CamelCase and stable (see [`reason`]): used as condition and Event reason.
+    pub reason: &'static str,
+    /// Names the object, role and namespace concerned.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(reason: &'static str, message: String) -> Self {
+        Self { reason, message }
+    }
+}
+
+/// The label selector matching every object made for `tenant`.
+pub fn selector(tenant: &ScimTenant) -> String {
+    format!(
+        "{MANAGED_BY}={MANAGER},{TENANT_LABEL}={}",
+        label_value(object_name(&tenant.metadata))
+    )
+}
+
+/// The labels every object of `tenant` carries.
+pub fn tenant_labels(tenant: &ScimTenant) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY.to_string(), MANAGER.to_string()),
+        (APP_NAME_LABEL.to_string(), MANAGER.to_string()),
+        (
+            TENANT_LABEL.to_string(),
+            label_value(object_name(&tenant.metadata)),
+        ),
+    ])
+}
+
+/// The controller ownerReference to `tenant`, if it has a uid.
+pub fn owner_reference(tenant: &ScimTenant) -> Option<OwnerReference> {
+    let uid = tenant.metadata.uid.as_ref()?;
+    Some(OwnerReference {
+        api_version: format!("{}/{}", crate::crd::GROUP, crate::crd::VERSION),
+        kind: "ScimTenant".to_string(),
+        name: object_name(&tenant.metadata).to_string(),
+        uid: uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    })
+}
+
+/// `value` if it is a valid label value of at most 63 characters, else `h-`
+/// followed by the first 20 hex digits of its sha256.
+pub fn label_value(value: &str) -> String {
+    if is_label_value(value) {
+        value.to_string()
+    } else {
+        format!("h-{}", &sha256_hex(&[value])[..20])
+    }
+}
+
+fn is_label_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (None, _) | (_, None) => true,
+        (Some(first), Some(last)) => {
+            bytes.len() <= 63
+                && first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        }
+    }
+}
+
+/// The name of the binding for one group, role and scope (`namespace` `None`
+/// for a ClusterRoleBinding). See the module documentation.
+pub fn binding_name(
+    tenant: &str,
+    group_id: &str,
+    display_name: &str,
+    kind: RoleKind,
+    role: &str,
+    namespace: Option<&str>,
+) -> String {
+    let hash = sha256_hex(&[
+        tenant,
+        group_id,
+        kind_str(kind),
+        role,
+        namespace.unwrap_or("*"),
+    ]);
+    let parts = [
+        "scimitar".to_string(),
+        slug(display_name, 30),
+        slug(role, 20),
+        hash[..10].to_string(),
+    ];
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Lowercase ASCII letters and digits, every other run as one `-`, no leading or
+/// trailing `-`, at most `max` characters.
+fn slug(value: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(max);
+    out.trim_end_matches('-').to_string()
+}
+
+/// Hex sha256 of `parts` joined by NUL bytes.
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn sha256_prefix(parts: &[&str], len: usize) -> String {
+    let mut hex = sha256_hex(parts);
+    hex.truncate(len);
+    hex
+}
+
+fn kind_str(kind: RoleKind) -> &'static str {
+    match kind {
+        RoleKind::ClusterRole => "ClusterRole",
+        RoleKind::Role => "Role",
+    }
+}
+
+pub(crate) fn object_name(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+/// The user's primary email: the one marked primary, else the first of type
+/// `work`, else the first. Emails without a value are skipped.
+pub fn primary_email(user: &ScimUser) -> Option<&str> {
+    let emails: Vec<_> = user
+        .spec
+        .emails
+        .iter()
+        .filter_map(|e| Some((e, e.value.as_deref().filter(|v| !v.is_empty())?)))
+        .collect();
+    emails
+        .iter()
+        .find(|(e, _)| e.primary == Some(true))
+        .or_else(|| {
+            emails.iter().find(|(e, _)| {
+                e.type_
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+            })
+        })
+        .or_else(|| emails.first())
+        .map(|(_, v)| *v)
+}
+
+/// The `User` subject name of `user` under `settings`, guards not applied.
+pub fn user_subject_name(settings: &SubjectSettings, user: &ScimUser) -> String {
+    let claim = if settings.username_claim == "email" {
+        primary_email(user).unwrap_or(&user.spec.user_name)
+    } else {
+        &user.spec.user_name
+    };
+    format!("{}{claim}", settings.user_prefix)
+}
+
+/// Ids of the members of `group` that are users (type `User` or no type).
+pub(crate) fn user_member_ids(group: &ScimGroup) -> impl Iterator<Item = &str> {
+    group
+        .spec
+        .members
+        .iter()
+        .filter(|m| {
+            m.type_
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case("User"))
+        })
+        .map(|m| m.value.as_str())
+}
+
+fn is_reserved(name: &str) -> bool {
+    name.get(..RESERVED_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_PREFIX))
+}
+
+fn push_unique(problems: &mut Vec<Problem>, problem: Problem) {
+    if !problems.contains(&problem) {
+        problems.push(problem);
+    }
+}
+
+/// Why a mapping is structurally invalid, if it is.
+fn mapping_error(mapping: &RoleMapping) -> Option<&'static str> {
+    if mapping.role.name.is_empty() {
+        Some("the role name is empty")
+    } else if mapping.cluster_wide && mapping.role.kind == RoleKind::Role {
+        Some("clusterWide needs a ClusterRole; a Role can only be bound in its own namespace")
+    } else if mapping.cluster_wide && !mapping.namespaces.is_empty() {
+        Some("clusterWide and namespaces exclude each other")
+    } else if !mapping.cluster_wide && mapping.namespaces.is_empty() {
+        Some("it lists no namespaces and is not clusterWide")
+    } else {
+        None
+    }
+}
+
+/// Tenant-level refusals: problems for unusable prefixes.
+fn prefix_problems(tenant_name: &str, settings: &SubjectSettings) -> Vec<Problem> {
+    let bind_users = matches!(settings.bind, BindSubjects::Users | BindSubjects::Both);
+    let bind_group = matches!(settings.bind, BindSubjects::Group | BindSubjects::Both);
+    let mut problems = Vec::new();
+    for (used, field, prefix) in [
+        (bind_users, "userPrefix", &settings.user_prefix),
+        (bind_group, "groupPrefix", &settings.group_prefix),
+    ] {
+        if !used {
+            continue;
+        }
+        if prefix.is_empty() && !settings.allow_empty_prefix {
+            problems.push(Problem::new(
+                reason::EMPTY_PREFIX_REFUSED,
+                format!(
+                    "tenant {tenant_name:?}: subjects.{field} is empty, which would let SCIM data \
+                     name any subject the cluster knows; no bindings are made until a prefix is \
+                     set or subjects.allowEmptyPrefix is true"
+                ),
+            ));
+        }
+        if is_reserved(prefix) {
+            problems.push(Problem::new(
+                reason::RESERVED_PREFIX,
+                format!(
+                    "tenant {tenant_name:?}: subjects.{field} {prefix:?} starts with \
+                     \"system:\", which is reserved for Kubernetes; no bindings are made"
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+/// One binding to produce, before it becomes an object.
+struct Planned<'g> {
+    group_id: &'g str,
+    display_name: &'g str,
+    kind: RoleKind,
+    role: &'g str,
+    namespace: Option<&'g str>,
+}
+
+/// The desired state of `inputs.tenant`. See the module documentation.
+pub fn desired(inputs: &Inputs) -> Desired {
+    let tenant = inputs.tenant;
+    let tenant_name = object_name(&tenant.metadata);
+    let settings = &tenant.spec.subjects;
+    let bind_users = matches!(settings.bind, BindSubjects::Users | BindSubjects::Both);
+    let bind_group = matches!(settings.bind, BindSubjects::Group | BindSubjects::Both);
+    let labels = tenant_labels(tenant);
+    let owner = owner_reference(tenant);
+
+    let mut problems = prefix_problems(tenant_name, settings);
+    let refused = !problems.is_empty();
+
+    let mapping_errors: Vec<Option<&str>> =
+        tenant.spec.mappings.iter().map(mapping_error).collect();
+    for (index, (mapping, error)) in tenant.spec.mappings.iter().zip(&mapping_errors).enumerate() {
+        if let Some(error) = error {
+            problems.push(Problem::new(
+                reason::INVALID_MAPPING,
+                format!(
+                    "tenant {tenant_name:?}: mapping #{index} (group {:?}, {}/{}) is invalid: {error}",
+                    mapping.group,
+                    kind_str(mapping.role.kind),
+                    mapping.role.name
+                ),
+            ));
+        }
+    }
+
+    // Users: subjects and memberships.
+    let mut users: BTreeMap<String, UserOutcome> = BTreeMap::new();
+    let mut user_subjects: BTreeMap<&str, String> = BTreeMap::new();
+    for user in inputs.users {
+        let id = object_name(&user.metadata);
+        let mut outcome = UserOutcome::default();
+        if bind_users && !refused && user.spec.active {
+            let subject = user_subject_name(settings, user);
+            if subject.is_empty() {
+                outcome.problems.push(Problem::new(
+                    reason::EMPTY_SUBJECT,
+                    format!(
+                        "user {:?} (id {id}) has an empty subject name and is not bound",
+                        user.spec.user_name
+                    ),
+                ));
+            } else if is_reserved(&subject) {
+                outcome.problems.push(Problem::new(
+                    reason::RESERVED_SUBJECT,
+                    format!(
+                        "user {:?} (id {id}) would be bound as {subject:?}; names starting with \
+                         \"system:\" are reserved and never bound",
+                        user.spec.user_name
+                    ),
+                ));
+            } else {
+                user_subjects.insert(id, subject.clone());
+                outcome.subject = Some(subject);
+            }
+        }
+        users.insert(id.to_string(), outcome);
+    }
+    for group in inputs.groups {
+        for member in user_member_ids(group) {
+            if let Some(outcome) = users.get_mut(member) {
+                outcome.groups.push(group.spec.display_name.clone());
+            }
+        }
+    }
+    for outcome in users.values_mut() {
+        outcome.groups.sort();
+        outcome.groups.dedup();
+    }
+
+    // Groups: subjects, then one binding per matching mapping and scope.
+    let mut role_bindings: BTreeMap<(String, String), RoleBinding> = BTreeMap::new();
+    let mut cluster_role_bindings: BTreeMap<String, ClusterRoleBinding> = BTreeMap::new();
+    let mut groups: BTreeMap<String, GroupOutcome> = BTreeMap::new();
+    for group in inputs.groups {
+        let id = object_name(&group.metadata);
+        let display_name = group.spec.display_name.as_str();
+        let mut outcome = GroupOutcome {
+            member_count: i64::try_from(group.spec.members.len()).unwrap_or(i64::MAX),
+            ..GroupOutcome::default()
+        };
+
+        let mut subjects = Vec::new();
+        if !refused {
+            if bind_users {
+                for member in user_member_ids(group) {
+                    if let Some(name) = user_subjects.get(member) {
+                        subjects.push(subject("User", name));
+                    }
+                }
+            }
+            if bind_group {
+                let name = format!("{}{display_name}", settings.group_prefix);
+                if name.is_empty() {
+                    outcome.problems.push(Problem::new(
+                        reason::EMPTY_SUBJECT,
+                        format!(
+                            "group {display_name:?} (id {id}) has an empty subject name and is not bound"
+                        ),
+                    ));
+                } else if is_reserved(&name) {
+                    outcome.problems.push(Problem::new(
+                        reason::RESERVED_SUBJECT,
+                        format!(
+                            "group {display_name:?} (id {id}) would be bound as {name:?}; names \
+                             starting with \"system:\" are reserved and never bound"
+                        ),
+                    ));
+                } else {
+                    subjects.push(subject("Group", &name));
+                }
+            }
+        }
+        subjects.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+        subjects.dedup();
+
+        let mut planned = Vec::new();
+        for (index, mapping) in tenant.spec.mappings.iter().enumerate() {
+            if mapping.group != display_name {
+                continue;
+            }
+            let role = format!("{}/{}", kind_str(mapping.role.kind), mapping.role.name);
+            if let Some(error) = mapping_errors.get(index).copied().flatten() {
+                push_unique(
+                    &mut outcome.problems,
+                    Problem::new(
+                        reason::INVALID_MAPPING,
+                        format!(
+                            "group {display_name:?} (id {id}): mapping #{index} to {role} is invalid: {error}"
+                        ),
+                    ),
+                );
+                continue;
+            }
+            if refused {
+                continue;
+            }
+            plan_mapping(inputs, group, mapping, &mut planned, &mut outcome.problems);
+        }
+
+        for plan in planned {
+            let produced = emit(
+                tenant_name,
+                &labels,
+                owner.as_ref(),
+                &plan,
+                &subjects,
+                &mut role_bindings,
+                &mut cluster_role_bindings,
+            );
+            if !outcome.bindings.contains(&produced) {
+                outcome.bindings.push(produced);
+            }
+        }
+        outcome.bindings.sort_by(|a, b| {
+            (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name))
+        });
+        groups.insert(id.to_string(), outcome);
+    }
+
+    let config_maps = directory::build(tenant, inputs.users, inputs.groups, &labels, owner);
+
+    Desired {
+        role_bindings: role_bindings.into_values().collect(),
+        cluster_role_bindings: cluster_role_bindings.into_values().collect(),
+        config_maps,
+        groups,
+        users,
+        problems,
+    }
+}
+
+/// Checks one valid mapping for one group against the facts; pushes the
+/// bindings to make and the problems found.
+fn plan_mapping<'g>(
+    inputs: &Inputs,
+    group: &'g ScimGroup,
+    mapping: &'g RoleMapping,
+    planned: &mut Vec<Planned<'g>>,
+    problems: &mut Vec<Problem>,
+) {
+    let id = object_name(&group.metadata);
+    let display_name = group.spec.display_name.as_str();
+    let kind = mapping.role.kind;
+    let role = mapping.role.name.as_str();
+    let who = format!("group {display_name:?} (id {id})");
+    let role_problem = |state: RoleState, namespace: Option<&str>| -> Option<Problem> {
+        let place = match (kind, namespace) {
+            (RoleKind::Role, Some(ns)) => format!(" in namespace {ns:?}"),
+            _ => String::new(),
+        };
+        match state {
+            RoleState::Bindable => None,
+            RoleState::Missing => Some(Problem::new(
+                reason::ROLE_NOT_FOUND,
+                format!(
+                    "{} {role:?}{place} does not exist; {who} is not bound to it",
+                    kind_str(kind)
+                ),
+            )),
+            RoleState::NotBindable => Some(Problem::new(
+                reason::ROLE_NOT_BINDABLE,
+                format!(
+                    "{} {role:?}{place} is not among the roles the operator may bind; {who} is \
+                     not bound to it",
+                    kind_str(kind)
+                ),
+            )),
+        }
+    };
+    let plan = |namespace: Option<&'g str>| Planned {
+        group_id: id,
+        display_name,
+        kind,
+        role,
+        namespace,
+    };
+
+    if mapping.cluster_wide {
+        let state = (inputs.roles)(&RoleTarget {
+            kind,
+            name: role.to_string(),
+            namespace: None,
+        });
+        match role_problem(state, None) {
+            Some(problem) => push_unique(problems, problem),
+            None => planned.push(plan(None)),
+        }
+        return;
+    }
+
+    // A ClusterRole is looked up once for all namespaces.
+    let cluster_role_state = (kind == RoleKind::ClusterRole).then(|| {
+        (inputs.roles)(&RoleTarget {
+            kind,
+            name: role.to_string(),
+            namespace: None,
+        })
+    });
+    if let Some(problem) = cluster_role_state.and_then(|s| role_problem(s, None)) {
+        push_unique(problems, problem);
+    }
+    let namespaces: BTreeSet<&str> = mapping.namespaces.iter().map(String::as_str).collect();
+    for namespace in namespaces {
+        if !inputs.namespaces.contains(namespace) {
+            push_unique(
+                problems,
+                Problem::new(
+                    reason::NAMESPACE_MISSING,
+                    format!(
+                        "namespace {namespace:?} does not exist; the RoleBinding of {who} to \
+                         {}/{role} there is made when it does",
+                        kind_str(kind)
+                    ),
+                ),
+            );
+            continue;
+        }
+        let state = cluster_role_state.unwrap_or_else(|| {
+            (inputs.roles)(&RoleTarget {
+                kind,
+                name: role.to_string(),
+                namespace: Some(namespace.to_string()),
+            })
+        });
+        if state == RoleState::Bindable {
+            planned.push(plan(Some(namespace)));
+        } else if cluster_role_state.is_none()
+            && let Some(problem) = role_problem(state, Some(namespace))
+        {
+            // A ClusterRole's state was reported once, above.
+            push_unique(problems, problem);
+        }
+    }
+}
+
+fn subject(kind: &str, name: &str) -> Subject {
+    Subject {
+        api_group: Some(RBAC_API_GROUP.to_string()),
+        kind: kind.to_string(),
+        name: name.to_string(),
+        namespace: None,
+    }
+}
+
+/// Turns one planned binding into an object (merging with an identical one from
+/// a duplicate mapping) and returns what to report on the group.
+fn emit(
+    tenant_name: &str,
+    labels: &BTreeMap<String, String>,
+    owner: Option<&OwnerReference>,
+    plan: &Planned,
+    subjects: &[Subject],
+    role_bindings: &mut BTreeMap<(String, String), RoleBinding>,
+    cluster_role_bindings: &mut BTreeMap<String, ClusterRoleBinding>,
+) -> ProducedBinding {
+    let name = binding_name(
+        tenant_name,
+        plan.group_id,
+        plan.display_name,
+        plan.kind,
+        plan.role,
+        plan.namespace,
+    );
+    let role = format!("{}/{}", kind_str(plan.kind), plan.role);
+    let mut labels = labels.clone();
+    labels.insert(GROUP_LABEL.to_string(), label_value(plan.group_id));
+    let metadata = ObjectMeta {
+        name: Some(name.clone()),
+        namespace: plan.namespace.map(str::to_string),
+        labels: Some(labels),
+        annotations: Some(BTreeMap::from([
+            (
+                GROUP_NAME_ANNOTATION.to_string(),
+                plan.display_name.to_string(),
+            ),
+            (ROLE_ANNOTATION.to_string(), role.clone()),
+        ])),
+        owner_references: owner.map(|o| vec![o.clone()]),
+        ..ObjectMeta::default()
+    };
+    let role_ref = RoleRef {
+        api_group: RBAC_API_GROUP.to_string(),
+        kind: kind_str(plan.kind).to_string(),
+        name: plan.role.to_string(),
+    };
+    let subjects = Some(subjects.to_vec());
+    match plan.namespace {
+        Some(namespace) => {
+            role_bindings
+                .entry((namespace.to_string(), name.clone()))
+                .or_insert(RoleBinding {
+                    metadata,
+                    role_ref,
+                    subjects,
+                });
+            ProducedBinding {
+                kind: "RoleBinding".to_string(),
+                namespace: Some(namespace.to_string()),
+                name,
+                role,
+            }
+        }
+        None => {
+            cluster_role_bindings
+                .entry(name.clone())
+                .or_insert(ClusterRoleBinding {
+                    metadata,
+                    role_ref,
+                    subjects,
+                });
+            ProducedBinding {
+                kind: "ClusterRoleBinding".to_string(),
+                namespace: None,
+                name,
+                role,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,358 @@
 //! The tenant's directory ConfigMap(s). Pure: no I/O.
+//!
+//! The directory lets workloads in the tenant namespace read who is in which
+//! group without access to the custom resources.
+//!
+//! # Content
+//!
+//! - `users.json`: active users only, sorted by `userName`, each
+//!   `{"userName", "displayName"?, "email"?, "groups": [displayNames]}` where
+//!   `email` is the primary email (see [`super::desired::primary_email`]) and
+//!   `groups` the sorted, deduplicated displayNames of the groups listing the user.
+//! - `groups.json`: every group, sorted by (`displayName`, `id`), each
+//!   `{"id", "displayName", "members": [userNames]}` where `members` are the
+//!   sorted, deduplicated userNames of the active users the group lists (nested
+//!   groups and unknown ids are left out).
+//!
+//! All JSON is compact.
+//!
+//! # Layout
+//!
+//! The main ConfigMap `<tenant>-directory` in the tenant namespace always has
+//! `manifest.json` = `{"version":1,"users":N,"groups":M,"shards":[names]}`.
+//! When the manifest and both arrays fit in [`SHARD_BUDGET`] bytes (keys plus
+//! values), it also holds `users.json` and `groups.json` and `shards` is empty.
+//! Otherwise it holds only the manifest, and the entries, users first, then
+//! groups, are packed greedily in order into `<tenant>-directory-1`, `-2`, …,
+//! each holding a `users.json` and/or `groups.json` array within the budget.
+//!
+//! An entry too large for a shard of its own is split into several entries that
+//! repeat its identity (`id`/`displayName` of a group, `userName`/`displayName`/
+//! `email` of a user) with consecutive slices of its `members` (or `groups`).
+//! Consumers must merge group entries by `id` and user entries by `userName`.
+//! Nothing is ever truncated; only an entry whose list has a single element and
+//! still exceeds the budget (impossible with the real budget short of a ~900 kB
+//! name) is placed alone in an over-budget shard.
+//!
+//! A tenant name longer than 200 characters is shortened to 189 characters plus
+//! `-` and 10 hex digits of its sha256, so every ConfigMap name stays a valid
+//! DNS-1123 subdomain.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde::{Deserialize, Serialize};
+
+use super::desired::{object_name, primary_email, sha256_prefix, user_member_ids};
+use crate::crd::{ScimGroup, ScimTenant, ScimUser};
+
+/// Most bytes (keys plus values) of `data` in one directory ConfigMap; the API
+/// server's limit is 1 MiB, leaving room for metadata.
+pub const SHARD_BUDGET: usize = 900_000;
+/// Label marking directory ConfigMaps (value `"true"`).
+pub const DIRECTORY_LABEL: &str = "scimitar.dev/directory";
+/// Key of the manifest in the main ConfigMap.
+pub const MANIFEST_KEY: &str = "manifest.json";
+/// Key of the users array.
+pub const USERS_KEY: &str = "users.json";
+/// Key of the groups array.
+pub const GROUPS_KEY: &str = "groups.json";
+/// Version written in the manifest.
+pub const VERSION: u32 = 1;
+
+/// One user in `users.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserEntry {
+    pub user_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// One group in `groups.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupEntry {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
+/// `manifest.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    pub version: u32,
+    /// Number of users (not of split entries).
+    pub users: usize,
+    /// Number of groups (not of split entries).
+    pub groups: usize,
+    /// Names of the shard ConfigMaps, in order; empty when unsharded.
+    pub shards: Vec<String>,
+}
+
+/// Name of the main directory ConfigMap of `tenant`; shards append `-<n>`.
+pub fn main_name(tenant: &ScimTenant) -> String {
+    let name = object_name(&tenant.metadata);
+    let base = if name.len() > 200 {
+        let head: String = name.chars().take(189).collect();
+        let head = head.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+        format!("{head}-{}", sha256_prefix(&[name], 10))
+    } else {
+        name.to_string()
+    };
+    format!("{base}-directory")
+}
+
+/// The directory entries, sorted as described in the module documentation.
+pub fn entries(users: &[ScimUser], groups: &[ScimGroup]) -> (Vec<UserEntry>, Vec<GroupEntry>) {
+    let by_id: BTreeMap<&str, &ScimUser> = users
+        .iter()
+        .map(|u| (object_name(&u.metadata), u))
+        .collect();
+    let mut memberships: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut group_entries = Vec::new();
+    for group in groups {
+        let mut members = BTreeSet::new();
+        for id in user_member_ids(group) {
+            if let Some(user) = by_id.get(id).filter(|u| u.spec.active) {
+                members.insert(user.spec.user_name.clone());
+                memberships
+                    .entry(id)
+                    .or_default()
+                    .insert(group.spec.display_name.as_str());
+            }
+        }
+        group_entries.push(GroupEntry {
+            id: object_name(&group.metadata).to_string(),
+            display_name: group.spec.display_name.clone(),
+            members: members.into_iter().collect(),
+        });
+    }
+    group_entries.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+
+    let mut user_entries: Vec<(&str, UserEntry)> = users
+        .iter()
+        .filter(|u| u.spec.active)
+        .map(|u| {
+            let id = object_name(&u.metadata);
+            let entry = UserEntry {
+                user_name: u.spec.user_name.clone(),
+                display_name: u.spec.display_name.clone(),
+                email: primary_email(u).map(str::to_string),
+                groups: memberships
+                    .get(id)
+                    .map(|g| g.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default(),
+            };
+            (id, entry)
+        })
+        .collect();
+    // The id breaks ties so that the order never depends on the input order.
+    user_entries.sort_by(|(a_id, a), (b_id, b)| (&a.user_name, a_id).cmp(&(&b.user_name, b_id)));
+    (
+        user_entries.into_iter().map(|(_, e)| e).collect(),
+        group_entries,
+    )
+}
+
+/// The directory ConfigMaps of `tenant`: the main one first, then the shards.
+pub fn build(
+    tenant: &ScimTenant,
+    users: &[ScimUser],
+    groups: &[ScimGroup],
+    labels: &BTreeMap<String, String>,
+    owner: Option<OwnerReference>,
+) -> Vec<ConfigMap> {
+    build_with_budget(tenant, users, groups, labels, owner, SHARD_BUDGET)
+}
+
+/// Compact JSON of directory data, which cannot fail to serialize (strings,
+/// numbers and arrays only).
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn array_json(items: &[String]) -> String {
+    format!("[{}]", items.join(","))
+}
+
+/// Bytes `key` and its array of `items` add to a ConfigMap's data.
+fn array_size(key: &str, items: &[String]) -> usize {
+    key.len() + 2 + items.iter().map(String::len).sum::<usize>() + items.len().saturating_sub(1)
+}
+
+/// Splits an entry whose list is `list` into serialized entries that each fit
+/// alone under `key` in `budget` (see the module documentation).
+fn split<T: Serialize>(
+    list: &[String],
+    rebuild: impl Fn(&[String]) -> T,
+    key: &str,
+    budget: usize,
+) -> Vec<String> {
+    let whole = to_json(&rebuild(list));
+    let capacity = budget.saturating_sub(key.len() + 2);
+    if whole.len() <= capacity {
+        return vec![whole];
+    }
+    let base = to_json(&rebuild(&[])).len();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut len = base;
+    for (i, item) in list.iter().enumerate() {
+        let item_len = to_json(item).len();
+        if i > start && len + 1 + item_len > capacity {
+            chunks.push(to_json(&rebuild(&list[start..i])));
+            start = i;
+            len = base + item_len;
+        } else {
+            len += item_len + usize::from(i > start);
+        }
+    }
+    chunks.push(to_json(&rebuild(&list[start..])));
+    chunks
+}
+
+#[derive(Default)]
+struct Shard {
+    users: Vec<String>,
+    groups: Vec<String>,
+    size: usize,
+}
+
+impl Shard {
+    fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty()
+    }
+
+    /// Size after adding `item` to the array under `key` holding `items`.
+    fn grown(size: usize, key: &str, items: &[String], item: &str) -> usize {
+        if items.is_empty() {
+            size + key.len() + 2 + item.len()
+        } else {
+            size + 1 + item.len()
+        }
+    }
+}
+
+/// [`build`] with a budget of `budget` bytes per ConfigMap.
+pub(crate) fn build_with_budget(
+    tenant: &ScimTenant,
+    users: &[ScimUser],
+    groups: &[ScimGroup],
+    labels: &BTreeMap<String, String>,
+    owner: Option<OwnerReference>,
+    budget: usize,
+) -> Vec<ConfigMap> {
+    let (user_entries, group_entries) = entries(users, groups);
+    let user_json: Vec<String> = user_entries.iter().map(to_json).collect();
+    let group_json: Vec<String> = group_entries.iter().map(to_json).collect();
+    let main = main_name(tenant);
+    let namespace = tenant.spec.namespace.as_str();
+    let mut labels = labels.clone();
+    labels.insert(DIRECTORY_LABEL.to_string(), "true".to_string());
+    let config_map = |name: String, data: BTreeMap<String, String>| ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels.clone()),
+            owner_references: owner.clone().map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        data: Some(data),
+        ..ConfigMap::default()
+    };
+    let manifest = |shards: Vec<String>| {
+        to_json(&Manifest {
+            version: VERSION,
+            users: user_entries.len(),
+            groups: group_entries.len(),
+            shards,
+        })
+    };
+
+    let single_manifest = manifest(Vec::new());
+    let single_size = MANIFEST_KEY.len()
+        + single_manifest.len()
+        + array_size(USERS_KEY, &user_json)
+        + array_size(GROUPS_KEY, &group_json);
+    if single_size <= budget || (user_json.is_empty() && group_json.is_empty()) {
+        return vec![config_map(
+            main,
+            BTreeMap::from([
+                (MANIFEST_KEY.to_string(), single_manifest),
+                (USERS_KEY.to_string(), array_json(&user_json)),
+                (GROUPS_KEY.to_string(), array_json(&group_json)),
+            ]),
+        )];
+    }
+
+    // Entries in order, split where one alone would not fit.
+    let mut items: Vec<(bool, String)> = Vec::new();
+    for entry in &user_entries {
+        let rebuild = |groups: &[String]| UserEntry {
+            groups: groups.to_vec(),
+            ..entry.clone()
+        };
+        for json in split(&entry.groups, rebuild, USERS_KEY, budget) {
+            items.push((true, json));
+        }
+    }
+    for entry in &group_entries {
+        let rebuild = |members: &[String]| GroupEntry {
+            members: members.to_vec(),
+            ..entry.clone()
+        };
+        for json in split(&entry.members, rebuild, GROUPS_KEY, budget) {
+            items.push((false, json));
+        }
+    }
+
+    let mut shards: Vec<Shard> = Vec::new();
+    let mut current = Shard::default();
+    for (is_user, json) in items {
+        let (key, list) = if is_user {
+            (USERS_KEY, &current.users)
+        } else {
+            (GROUPS_KEY, &current.groups)
+        };
+        let grown = Shard::grown(current.size, key, list, &json);
+        if grown > budget && !current.is_empty() {
+            shards.push(std::mem::take(&mut current));
+            current.size = Shard::grown(0, key, &[], &json);
+        } else {
+            current.size = grown;
+        }
+        if is_user {
+            current.users.push(json);
+        } else {
+            current.groups.push(json);
+        }
+    }
+    if !current.is_empty() {
+        shards.push(current);
+    }
+
+    let names: Vec<String> = (1..=shards.len()).map(|n| format!("{main}-{n}")).collect();
+    let mut config_maps = vec![config_map(
+        main.clone(),
+        BTreeMap::from([(MANIFEST_KEY.to_string(), manifest(names.clone()))]),
+    )];
+    for (name, shard) in names.into_iter().zip(shards) {
+        let mut data = BTreeMap::new();
+        if !shard.users.is_empty() {
+            data.insert(USERS_KEY.to_string(), array_json(&shard.users));
+        }
+        if !shard.groups.is_empty() {
+            data.insert(GROUPS_KEY.to_string(), array_json(&shard.groups));
+        }
+        config_maps.push(config_map(name, data));
+    }
+    config_maps
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,18 @@
 //! - [`desired`]: (tenant, users, groups, cluster facts) → the objects that
 //!   should exist and the status to report. Pure.
 //! - [`directory`]: the directory ConfigMap(s), sharded under the size limit. Pure.
+//! - [`facts`]: which roles exist and which the operator may bind.
+//! - [`apply`]: create, update and delete owned objects to match.
+//! - [`status`]: `Ready`/`Degraded` conditions.
+//! - [`run`]: the kube-runtime `Controller`, its triggers and the reconcile.
 
+pub mod apply;
 pub mod desired;
 pub mod directory;
+pub mod facts;
+pub mod run;
+pub mod status;
+#[cfg(test)]
+mod testutil;
+
+pub use run::run;

@@ -14,7 +14,8 @@ pub use tenant::{
     ScimTenantStatus, SecretKeyRef, SubjectSettings, TenantOidc,
 };
 pub use user::{
-    EnterpriseAttributes, Manager, MultiValue, PersonName, ScimUser, ScimUserSpec, ScimUserStatus,
+    Address, EnterpriseAttributes, Manager, MultiValue, PersonName, ScimUser, ScimUserSpec,
+    ScimUserStatus,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -55,6 +55,12 @@ pub struct ScimTenantSpec {
     #[serde(default)]
     pub mappings: Vec<RoleMapping>,
 
+    /// The Secret key holding the SHA-256 digest (64 hex characters) of the
+    /// bearer token the identity provider presents. Only the digest is stored;
+    /// generate a token with `openssl rand -base64 32` and store
+    /// `printf %s "$TOKEN" | sha256sum | cut -c1-64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret_ref: Option<SecretKeyRef>,
     /// The tenant's OIDC application, used to sign in to the scimitar console.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<TenantOidc>,
@@ -164,7 +170,7 @@ pub struct RoleRef {
 }
 
 /// Kind of a referenced role.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 pub enum RoleKind {
     #[default]
     ClusterRole,

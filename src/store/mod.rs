@@ -8,6 +8,7 @@
 //! fresh resource. That is what keeps concurrent member PATCHes from losing
 //! each other's members.
 
+mod index;
 pub mod kube;
 mod memory;
 

@@ -1,0 +1,220 @@
+//! Makes the cluster match the desired objects: create or update what differs,
+//! delete what this tenant made and no longer wants. Each object is handled on
+//! its own, so one failure (a namespace being deleted, a refused binding) does
+//! not block the others; failures are collected and reported together.
+//!
+//! Writes are server-side apply with the field manager `scimitar`. An object
+//! that already matches is not written at all, so a reconcile writes only what
+//! changed. `roleRef` is immutable in the API, so a binding whose role changed
+//! is deleted and created again.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::desired::{MANAGED_BY, MANAGER, TENANT_LABEL};
+
+/// Field manager of the controller's writes.
+pub const FIELD_MANAGER: &str = "scimitar";
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Created(String),
+    Updated(String),
+    Deleted(String),
+}
+
+/// Outcome of applying one kind.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub changes: Vec<Change>,
+    pub failures: Vec<String>,
+}
+
+/// A managed kind: how to tell whether an existing object already matches.
+pub trait Managed:
+    Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// Whether `existing` carries everything `desired` says.
+    fn matches(existing: &Self, desired: &Self) -> bool;
+    /// Whether `existing` must be recreated rather than updated.
+    fn must_recreate(_existing: &Self, _desired: &Self) -> bool {
+        false
+    }
+}
+
+fn metadata_matches<K: Resource>(existing: &K, desired: &K) -> bool {
+    let (e, d) = (existing.meta(), desired.meta());
+    let contains = |have: &Option<std::collections::BTreeMap<String, String>>,
+                    want: &Option<std::collections::BTreeMap<String, String>>| {
+        want.iter()
+            .flatten()
+            .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
+    };
+    contains(&e.labels, &d.labels)
+        && contains(&e.annotations, &d.annotations)
+        && d.owner_references
+            .iter()
+            .flatten()
+            .all(|o| e.owner_references.iter().flatten().any(|x| x.uid == o.uid))
+}
+
+impl Managed for RoleBinding {
+    fn matches(existing: &Self, desired: &Self) -> bool {
+        metadata_matches(existing, desired)
+            && existing.role_ref == desired.role_ref
+            && existing.subjects.clone().unwrap_or_default()
+                == desired.subjects.clone().unwrap_or_default()
+    }
+    fn must_recreate(existing: &Self, desired: &Self) -> bool {
+        existing.role_ref != desired.role_ref
+    }
+}
+
+impl Managed for ClusterRoleBinding {
+    fn matches(existing: &Self, desired: &Self) -> bool {
+        metadata_matches(existing, desired)
+            && existing.role_ref == desired.role_ref
+            && existing.subjects.clone().unwrap_or_default()
+                == desired.subjects.clone().unwrap_or_default()
+    }
+    fn must_recreate(existing: &Self, desired: &Self) -> bool {
+        existing.role_ref != desired.role_ref
+    }
+}
+
+impl Managed for ConfigMap {
+    fn matches(existing: &Self, desired: &Self) -> bool {
+        metadata_matches(existing, desired)
+            && existing.data.clone().unwrap_or_default() == desired.data.clone().unwrap_or_default()
+    }
+}
+
+fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = ()>,
+    K::Scope: ApiScope,
+{
+    K::Scope::api(client.clone(), namespace)
+}
+
+/// Builds an `Api` for namespaced or cluster-scoped kinds alike.
+pub trait ApiScope {
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(
+        client: Client,
+        namespace: Option<&str>,
+    ) -> Api<K>;
+}
+
+impl ApiScope for NamespaceResourceScope {
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(
+        client: Client,
+        namespace: Option<&str>,
+    ) -> Api<K> {
+        Api::namespaced(client, namespace.unwrap_or("default"))
+    }
+}
+
+impl ApiScope for k8s_openapi::ClusterResourceScope {
+    fn api<K: Resource<DynamicType = (), Scope = Self>>(
+        client: Client,
+        _namespace: Option<&str>,
+    ) -> Api<K> {
+        Api::all(client)
+    }
+}
+
+fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
+    match object.meta().namespace.as_deref() {
+        Some(ns) => format!("{} {ns}/{}", K::kind(&()), object.name_any()),
+        None => format!("{} {}", K::kind(&()), object.name_any()),
+    }
+}
+
+/// Applies `desired` objects of one kind, and deletes this tenant's other
+/// objects of that kind found in `existing` (labelled as ours and as the
+/// tenant's). Deletion trusts `existing` only because it is a complete,
+/// synced view and `desired` comes from the complete SCIM directory.
+pub async fn apply<K>(
+    client: &Client,
+    existing: &Store<K>,
+    desired: &[K],
+    tenant_label: &str,
+) -> Applied
+where
+    K: Managed,
+    K::Scope: ApiScope,
+{
+    let mut applied = Applied::default();
+    let mut wanted = BTreeSet::new();
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for object in desired {
+        let name = object.name_any();
+        let namespace = object.meta().namespace.clone();
+        wanted.insert((namespace.clone(), name.clone()));
+        let mut reference = ObjectRef::<K>::new(&name);
+        if let Some(ns) = &namespace {
+            reference = reference.within(ns);
+        }
+        let current = existing.get(&reference);
+        if let Some(current) = &current
+            && K::matches(current, object)
+        {
+            continue;
+        }
+        let api: Api<K> = api_for(client, namespace.as_deref());
+        if let Some(current) = &current
+            && K::must_recreate(current, object)
+            && let Err(error) = api.delete(&name, &DeleteParams::default()).await
+        {
+            applied.failures.push(format!(
+                "deleting {} to change its role: {error}",
+                describe(object)
+            ));
+            continue;
+        }
+        match api.patch(&name, &params, &Patch::Apply(object)).await {
+            Ok(_) if current.is_some() => applied.changes.push(Change::Updated(describe(object))),
+            Ok(_) => applied.changes.push(Change::Created(describe(object))),
+            Err(error) => applied
+                .failures
+                .push(format!("applying {}: {error}", describe(object))),
+        }
+    }
+    for object in existing.state() {
+        let labels = object.labels();
+        let ours = labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGER)
+            && labels.get(TENANT_LABEL).map(String::as_str) == Some(tenant_label);
+        let key = (object.meta().namespace.clone(), object.name_any());
+        if !ours || wanted.contains(&key) || object.meta().deletion_timestamp.is_some() {
+            continue;
+        }
+        let api: Api<K> = api_for(client, key.0.as_deref());
+        let precondition = DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: object.meta().uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match api.delete(&key.1, &precondition).await {
+            Ok(_) => applied
+                .changes
+                .push(Change::Deleted(describe(object.as_ref()))),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => applied
+                .failures
+                .push(format!("deleting {}: {error}", describe(object.as_ref()))),
+        }
+    }
+    applied
+}

@@ -1,0 +1,592 @@
+//! The tenant controller: kube-runtime's `Controller` over `ScimTenant`s.
+//!
+//! A reconcile is triggered by the tenant itself, by any change to the
+//! tenant's users and groups (as the SCIM store's cache sees them, so the
+//! reconcile never reads an older view than the one that triggered it), by
+//! changes to the bindings and ConfigMaps it owns (drift is repaired), and by
+//! namespaces and roles appearing or going. Bursts are debounced.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{StreamExt, future};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use super::apply::{self, Change};
+use super::desired::{self, Inputs, MANAGED_BY, MANAGER, RoleTarget, desired, label_value};
+use super::facts::{self, Roles};
+use super::status;
+use crate::crd::{RoleKind, ScimGroup, ScimTenant, ScimUser};
+use crate::store::Kind;
+use crate::store::kube::{KubeStore, convert};
+
+/// How long a burst of changes is gathered into one reconcile.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Periodic re-check, in case a trigger was missed.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// Why a reconcile failed; it is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the directory cache is not loaded yet")]
+    NotReady,
+    #[error("checking roles: {0}")]
+    Roles(#[source] kube::Error),
+    #[error("{0}")]
+    Apply(String),
+    #[error("writing status: {0}")]
+    Status(#[source] kube::Error),
+}
+
+/// What reconciles share.
+pub struct Context {
+    client: Client,
+    store: Arc<KubeStore>,
+    roles: Roles,
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    role_bindings: Store<RoleBinding>,
+    cluster_role_bindings: Store<ClusterRoleBinding>,
+    config_maps: Store<ConfigMap>,
+    recorder: Recorder,
+    /// Last status written per user and group, so unchanged ones are not rewritten.
+    written: Mutex<HashMap<(Kind, String, String), Value>>,
+    /// Consecutive failures per tenant, for the backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+/// Runs the controller until the process stops.
+pub async fn run(client: Client, store: Arc<KubeStore>) {
+    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
+    let (rb_reader, rb_writer) = reflector::store();
+    let role_bindings = reflector(
+        rb_writer,
+        watcher(Api::<RoleBinding>::all(client.clone()), managed.clone()),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (crb_reader, crb_writer) = reflector::store();
+    let cluster_role_bindings = reflector(
+        crb_writer,
+        watcher(
+            Api::<ClusterRoleBinding>::all(client.clone()),
+            managed.clone(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (cm_reader, cm_writer) = reflector::store();
+    let config_maps = reflector(
+        cm_writer,
+        watcher(Api::<ConfigMap>::all(client.clone()), managed),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (ns_reader, ns_writer) = reflector::store();
+    let namespaces = reflector(
+        ns_writer,
+        watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (cr_reader, cr_writer) = reflector::store();
+    let cluster_roles = reflector(
+        cr_writer,
+        watcher(
+            Api::<PartialObjectMeta<ClusterRole>>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (r_reader, r_writer) = reflector::store();
+    let roles = reflector(
+        r_writer,
+        watcher(
+            Api::<PartialObjectMeta<Role>>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+
+    let reporter = Reporter {
+        controller: "scimitar".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        store: store.clone(),
+        roles: Roles::new(client.clone(), cr_reader.clone(), r_reader.clone()),
+        namespaces: ns_reader.clone(),
+        role_bindings: rb_reader.clone(),
+        cluster_role_bindings: crb_reader.clone(),
+        config_maps: cm_reader.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        written: Mutex::default(),
+        failures: Mutex::default(),
+    });
+
+    // Directory changes, as the SCIM store's cache applies them.
+    let tenants = store.tenants().clone();
+    let mut changes = store.cache().subscribe();
+    let directory = async_stream(move |send| async move {
+        loop {
+            match changes.recv().await {
+                Ok(namespace) => {
+                    if let Some(tenant) = tenants.tenant_of_namespace(&namespace) {
+                        send(vec![ObjectRef::<ScimTenant>::new(&tenant)]);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    send(tenants.names().iter().map(|t| ObjectRef::new(t)).collect());
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+
+    let all_tenants = {
+        let tenants = store.tenants().clone();
+        move || -> Vec<ObjectRef<ScimTenant>> {
+            tenants.names().iter().map(|t| ObjectRef::new(t)).collect()
+        }
+    };
+    let (a1, a2, a3) = (all_tenants.clone(), all_tenants.clone(), all_tenants);
+
+    let tenants_api: Api<ScimTenant> = Api::all(client.clone());
+    let controller = Controller::new(tenants_api, watcher::Config::default())
+        .with_config(ControllerConfig::default().debounce(DEBOUNCE))
+        .owns_stream(role_bindings)
+        .owns_stream(cluster_role_bindings)
+        .owns_stream(config_maps)
+        .watches_stream(namespaces, move |_| a1())
+        .watches_stream(cluster_roles, move |_| a2())
+        .watches_stream(roles, move |_| a3())
+        .reconcile_on(directory);
+    controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            if let Err(error) = result {
+                tracing::debug!(%error, "reconcile failed");
+            }
+            future::ready(())
+        })
+        .await;
+}
+
+/// A stream fed by a task: `produce` gets a `send` callback.
+fn async_stream<F, Fut>(
+    produce: F,
+) -> impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static
+where
+    F: FnOnce(Box<dyn Fn(Vec<ObjectRef<ScimTenant>>) + Send + Sync>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<ScimTenant>>();
+    let send = Box::new(move |refs: Vec<ObjectRef<ScimTenant>>| {
+        for r in refs {
+            let _ = tx.send(r);
+        }
+    });
+    tokio::spawn(produce(send));
+    tokio_stream_from(rx)
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn error_policy(tenant: Arc<ScimTenant>, error: &Error, ctx: Arc<Context>) -> Action {
+    let name = tenant.name_any();
+    let attempts = {
+        let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(name.clone()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    let delay = Duration::from_millis(250u64.saturating_mul(1 << attempts.min(8)))
+        .min(Duration::from_secs(60));
+    tracing::warn!(tenant = %name, %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Users and groups of a namespace, as custom-resource values, from the cache.
+fn directory(store: &KubeStore, namespace: &str) -> (Vec<ScimUser>, Vec<ScimGroup>) {
+    store.cache().read(namespace, |index| {
+        let users = index
+            .list(Kind::User, None)
+            .into_iter()
+            .filter_map(|stored| {
+                let spec = convert::user_spec_from_scim(&stored.resource).ok()?;
+                let mut user = ScimUser::new(&stored.id, spec);
+                user.metadata.namespace = Some(namespace.to_owned());
+                Some(user)
+            })
+            .collect();
+        let groups = index
+            .list(Kind::Group, None)
+            .into_iter()
+            .filter_map(|stored| {
+                let spec = convert::group_spec_from_scim(&stored.resource).ok()?;
+                let mut group = ScimGroup::new(&stored.id, spec);
+                group.metadata.namespace = Some(namespace.to_owned());
+                Some(group)
+            })
+            .collect();
+        (users, groups)
+    })
+}
+
+/// The roles the tenant's mappings reference.
+fn role_targets(tenant: &ScimTenant) -> Vec<RoleTarget> {
+    let mut out = Vec::new();
+    for mapping in &tenant.spec.mappings {
+        let kind = mapping.role.kind;
+        if mapping.cluster_wide {
+            out.push(RoleTarget {
+                kind,
+                name: mapping.role.name.clone(),
+                namespace: None,
+            });
+        }
+        for namespace in &mapping.namespaces {
+            out.push(RoleTarget {
+                kind,
+                name: mapping.role.name.clone(),
+                namespace: (kind == RoleKind::Role).then(|| namespace.clone()),
+            });
+        }
+    }
+    out
+}
+
+async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if tenant.meta().deletion_timestamp.is_some() {
+        // Owned objects go with the tenant (owner references).
+        return Ok(Action::await_change());
+    }
+    if !ctx.store.is_ready() {
+        return Err(Error::NotReady);
+    }
+    // Deletion trusts the stores of owned objects: go on only once they are complete.
+    let stores_ready = async {
+        let _ = ctx.role_bindings.wait_until_ready().await;
+        let _ = ctx.cluster_role_bindings.wait_until_ready().await;
+        let _ = ctx.config_maps.wait_until_ready().await;
+        let _ = ctx.namespaces.wait_until_ready().await;
+    };
+    if tokio::time::timeout(Duration::from_secs(30), stores_ready)
+        .await
+        .is_err()
+    {
+        return Err(Error::NotReady);
+    }
+    let name = tenant.name_any();
+    let namespace = tenant.spec.namespace.clone();
+    if ctx.store.tenants().namespace_of(&name).is_none()
+        && ctx
+            .store
+            .tenants()
+            .tenant_of_namespace(&namespace)
+            .is_some()
+    {
+        // Another, older tenant owns the namespace: touch nothing, say why.
+        let problem = desired::Problem {
+            reason: "NamespaceClaimed",
+            message: format!(
+                "namespace {namespace} belongs to tenant {}",
+                ctx.store
+                    .tenants()
+                    .tenant_of_namespace(&namespace)
+                    .unwrap_or_default()
+            ),
+        };
+        write_tenant_status(&ctx, &tenant, &[problem], &[], 0, 0).await?;
+        return Ok(Action::requeue(RESYNC));
+    }
+    let (users, groups) = directory(&ctx.store, &namespace);
+    let namespaces: BTreeSet<String> = ctx
+        .namespaces
+        .state()
+        .iter()
+        .map(|n| n.name_any())
+        .collect();
+    let states = ctx
+        .roles
+        .states(role_targets(&tenant))
+        .await
+        .map_err(Error::Roles)?;
+    let lookup = |target: &RoleTarget| facts::lookup(&states, target);
+    let want = desired(&Inputs {
+        tenant: &tenant,
+        users: &users,
+        groups: &groups,
+        namespaces: &namespaces,
+        roles: &lookup,
+    });
+
+    let label = label_value(&name);
+    let mut failures = Vec::new();
+    let mut changes = Vec::new();
+    for applied in [
+        apply::apply(&ctx.client, &ctx.role_bindings, &want.role_bindings, &label).await,
+        apply::apply(
+            &ctx.client,
+            &ctx.cluster_role_bindings,
+            &want.cluster_role_bindings,
+            &label,
+        )
+        .await,
+        apply::apply(&ctx.client, &ctx.config_maps, &want.config_maps, &label).await,
+    ] {
+        failures.extend(applied.failures);
+        changes.extend(applied.changes);
+    }
+    for change in &changes {
+        let (reason, note) = match change {
+            Change::Created(what) => ("Created", format!("created {what}")),
+            Change::Updated(what) => ("Updated", format!("updated {what}")),
+            Change::Deleted(what) => ("Deleted", format!("deleted {what}")),
+        };
+        tracing::info!(tenant = %name, "{note}");
+        publish(&ctx, &tenant, EventType::Normal, reason, note).await;
+    }
+    for problem in want
+        .problems
+        .iter()
+        .chain(want.groups.values().flat_map(|g| &g.problems))
+    {
+        if !ctx_seen_problem(&ctx, &name, problem) {
+            publish(
+                &ctx,
+                &tenant,
+                EventType::Warning,
+                problem.reason,
+                problem.message.clone(),
+            )
+            .await;
+        }
+    }
+
+    // Status of groups and users, written only when it changed.
+    for group in &groups {
+        let id = group.name_any();
+        let Some(outcome) = want.groups.get(&id) else {
+            continue;
+        };
+        let message = format!(
+            "{} binding(s), {} member(s)",
+            outcome.bindings.len(),
+            outcome.member_count
+        );
+        let status = json!({
+            "memberCount": outcome.member_count,
+            "bindings": outcome.bindings,
+        });
+        write_object_status::<ScimGroup>(
+            &ctx,
+            Kind::Group,
+            &namespace,
+            &id,
+            status,
+            &outcome.problems,
+            &failures,
+            &message,
+        )
+        .await?;
+    }
+    for user in &users {
+        let id = user.name_any();
+        let Some(outcome) = want.users.get(&id) else {
+            continue;
+        };
+        let message = match (&outcome.subject, user.spec.active) {
+            (_, false) => "inactive: in no binding".to_owned(),
+            (Some(subject), true) => format!("bound as {subject}"),
+            (None, true) => "active; bound through the group subject only".to_owned(),
+        };
+        let status = json!({
+            "subject": outcome.subject,
+            "groups": outcome.groups,
+        });
+        write_object_status::<ScimUser>(
+            &ctx,
+            Kind::User,
+            &namespace,
+            &id,
+            status,
+            &outcome.problems,
+            &[],
+            &message,
+        )
+        .await?;
+    }
+    let problems: Vec<desired::Problem> = want.problems.clone();
+    write_tenant_status(
+        &ctx,
+        &tenant,
+        &problems,
+        &failures,
+        users.len(),
+        groups.len(),
+    )
+    .await?;
+    if !failures.is_empty() {
+        return Err(Error::Apply(failures.join("; ")));
+    }
+    ctx.failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&name);
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Warnings are published once per distinct problem, not on every reconcile.
+fn ctx_seen_problem(ctx: &Context, tenant: &str, problem: &desired::Problem) -> bool {
+    let key = (
+        Kind::Group,
+        format!("problem:{tenant}"),
+        format!("{}:{}", problem.reason, problem.message),
+    );
+    let mut written = ctx.written.lock().unwrap_or_else(|e| e.into_inner());
+    written.insert(key, Value::Null).is_some()
+}
+
+async fn publish(ctx: &Context, tenant: &ScimTenant, type_: EventType, reason: &str, note: String) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &tenant.object_ref(&())).await {
+        tracing::debug!(%error, "could not publish an Event");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_object_status<K>(
+    ctx: &Context,
+    kind: Kind,
+    namespace: &str,
+    id: &str,
+    mut status: Value,
+    problems: &[desired::Problem],
+    failures: &[String],
+    ready_message: &str,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let key = (kind, namespace.to_owned(), id.to_owned());
+    let previous: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> = ctx
+        .written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .and_then(|v| v.get("conditions").cloned())
+        .and_then(|c| serde_json::from_value(c).ok())
+        .unwrap_or_default();
+    let conditions = status::conditions(&previous, problems, failures, ready_message, None);
+    if let Some(fields) = status.as_object_mut() {
+        fields.insert(
+            "conditions".into(),
+            serde_json::to_value(&conditions).unwrap_or_default(),
+        );
+    }
+    let unchanged = ctx
+        .written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .is_some_and(|old| {
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("conditions");
+                }
+                v
+            };
+            strip(old) == strip(&status) && status::same(&previous, &conditions)
+        });
+    if unchanged {
+        return Ok(());
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    match api
+        .patch_status(
+            id,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+    {
+        Ok(_) => {}
+        // Deleted meanwhile: nothing to report on.
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(error) => return Err(Error::Status(error)),
+    }
+    ctx.written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, status);
+    Ok(())
+}
+
+async fn write_tenant_status(
+    ctx: &Context,
+    tenant: &ScimTenant,
+    problems: &[desired::Problem],
+    failures: &[String],
+    users: usize,
+    groups: usize,
+) -> Result<(), Error> {
+    let previous = tenant
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let generation = tenant.metadata.generation;
+    let message = format!("{users} user(s), {groups} group(s) reconciled");
+    let conditions = status::conditions(&previous, problems, failures, &message, generation);
+    let counts_same = tenant.status.as_ref().is_some_and(|s| {
+        s.users == users as i64 && s.groups == groups as i64 && s.observed_generation == generation
+    });
+    if counts_same && status::same(&previous, &conditions) {
+        return Ok(());
+    }
+    let api: Api<ScimTenant> = Api::all(ctx.client.clone());
+    let status = json!({"status": {
+        "conditions": conditions,
+        "users": users,
+        "groups": groups,
+        "observedGeneration": generation,
+    }});
+    api.patch_status(
+        &tenant.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(status),
+    )
+    .await
+    .map_err(Error::Status)?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! API server failures as [`StoreError`]s. What the API server refuses is the
+//! client's problem only when it is about the data; everything that says "not
+//! now" (timeouts, 429, 5xx, connection errors) is `Unavailable`, which SCIM
+//! answers with 503 and `Retry-After`, so the IdP retries instead of dropping
+//! the change.
+
+use std::time::Duration;
+
+use crate::scim::error::ScimError;
+use crate::store::StoreError;
+
+/// What an IdP is told to wait before retrying.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// HTTP status of an API server error response, if it was one.
+pub fn status_of(error: &kube::Error) -> Option<u16> {
+    match error {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// The API server refused a create because the name is taken.
+pub fn is_already_exists(error: &kube::Error) -> bool {
+    status_of(error) == Some(409)
+        && matches!(error, kube::Error::Api(s) if s.reason == "AlreadyExists")
+}
+
+/// The object changed since the resourceVersion we wrote against.
+pub fn is_conflict(error: &kube::Error) -> bool {
+    status_of(error) == Some(409) && !is_already_exists(error)
+}
+
+/// The object does not exist.
+pub fn is_not_found(error: &kube::Error) -> bool {
+    status_of(error) == Some(404)
+}
+
+/// Maps an API server error for an operation on `what` (for messages).
+pub fn to_store_error(error: kube::Error, what: &str) -> StoreError {
+    match &error {
+        kube::Error::Api(status) => match status.code {
+            404 => StoreError::NotFound(what.to_owned()),
+            // The CRD schema rejected the object: the data is at fault.
+            422 | 400 => StoreError::Rejected(ScimError::invalid_value(format!(
+                "the directory refused {what}: {}",
+                status.message
+            ))),
+            429 | 500..=599 => unavailable(format!("{what}: {}", status.message)),
+            _ => StoreError::Internal(format!("{what}: {error}")),
+        },
+        _ => unavailable(format!("{what}: {error}")),
+    }
+}
+
+/// The API server did not answer in time.
+pub fn timed_out(what: &str) -> StoreError {
+    unavailable(format!(
+        "{what}: the Kubernetes API server did not answer in time"
+    ))
+}
+
+/// Service unavailable with the standard retry hint.
+pub fn unavailable(detail: String) -> StoreError {
+    StoreError::Unavailable {
+        retry_after: RETRY_AFTER,
+        detail,
+    }
+}

@@ -1,0 +1,269 @@
+//! The tenants this operator serves: which namespace each one's resources
+//! live in, and the digest of the bearer token that identifies it.
+//!
+//! Fed by a watch on `ScimTenant`s; token digests are read from the Secrets
+//! the tenants reference, on every tenant change, every [`REFRESH`], and soon
+//! after an unknown token is presented (at most once per [`NUDGE_GAP`]), so a
+//! newly created or rotated token works within about a second.
+//!
+//! A namespace claimed by two tenants belongs to the older one; the other gets
+//! no namespace at all (its requests fail), so tenants can never share data.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::watcher::Event;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
+
+use crate::crd::{ScimTenant, SecretKeyRef};
+use crate::http::scim::{TokenAuthenticator, token_digest};
+
+/// Periodic re-read of token Secrets.
+pub const REFRESH: Duration = Duration::from_secs(10);
+/// Minimum gap between re-reads triggered by unknown tokens.
+pub const NUDGE_GAP: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+struct Entry {
+    namespace: String,
+    created: Option<jiff::Timestamp>,
+    token_ref: Option<SecretKeyRef>,
+    digest: Option<[u8; 32]>,
+}
+
+/// Tenant name → namespace and token digest.
+#[derive(Default)]
+pub struct Tenants {
+    entries: RwLock<HashMap<String, Entry>>,
+    synced: AtomicBool,
+    refresh: Notify,
+}
+
+impl Tenants {
+    /// Whether the tenant watch has delivered its first listing.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// The namespace holding `tenant`'s resources; `None` for an unknown
+    /// tenant, or one whose namespace an older tenant already claims.
+    pub fn namespace_of(&self, tenant: &str) -> Option<String> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(tenant)?;
+        (owner(&entries, &entry.namespace)? == tenant).then(|| entry.namespace.clone())
+    }
+
+    /// The tenant owning `namespace`, if any.
+    pub fn tenant_of_namespace(&self, namespace: &str) -> Option<String> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        owner(&entries, namespace).map(str::to_owned)
+    }
+
+    /// Every tenant's name.
+    pub fn names(&self) -> Vec<String> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.keys().cloned().collect()
+    }
+
+    /// Whether `tenant` has a usable token digest loaded.
+    pub fn has_token(&self, tenant: &str) -> bool {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(tenant).is_some_and(|e| e.digest.is_some())
+    }
+
+    /// Watches tenants and keeps token digests fresh, until the stream ends.
+    pub async fn run(self: Arc<Self>, client: Client) {
+        let refresher = tokio::spawn(self.clone().refresh_tokens(client.clone()));
+        let api: Api<ScimTenant> = Api::all(client);
+        let mut listed: HashMap<String, Entry> = HashMap::new();
+        let mut events = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(Event::Init) => listed.clear(),
+                Ok(Event::InitApply(tenant)) => {
+                    listed.insert(tenant.name_any(), self.entry_for(&tenant));
+                }
+                Ok(Event::InitDone) => {
+                    let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+                    *entries = std::mem::take(&mut listed);
+                    drop(entries);
+                    self.synced.store(true, Ordering::Release);
+                    self.refresh.notify_one();
+                }
+                Ok(Event::Apply(tenant)) => {
+                    let entry = self.entry_for(&tenant);
+                    let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+                    entries.insert(tenant.name_any(), entry);
+                    drop(entries);
+                    self.refresh.notify_one();
+                }
+                Ok(Event::Delete(tenant)) => {
+                    let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+                    entries.remove(&tenant.name_any());
+                }
+                Err(error) => tracing::warn!(%error, "watching ScimTenants"),
+            }
+        }
+        refresher.abort();
+    }
+
+    /// A fresh entry that keeps the digest already loaded while the token
+    /// reference is unchanged (the refresher re-reads it anyway).
+    fn entry_for(&self, tenant: &ScimTenant) -> Entry {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let token_ref = tenant.spec.token_secret_ref.clone();
+        let digest = entries
+            .get(&tenant.name_any())
+            .filter(|old| old.token_ref == token_ref)
+            .and_then(|old| old.digest);
+        Entry {
+            namespace: tenant.spec.namespace.clone(),
+            created: tenant.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            token_ref,
+            digest,
+        }
+    }
+
+    async fn refresh_tokens(self: Arc<Self>, client: Client) {
+        loop {
+            let wanted: Vec<(String, String, SecretKeyRef)> = {
+                let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+                entries
+                    .iter()
+                    .filter_map(|(name, e)| {
+                        e.token_ref
+                            .clone()
+                            .map(|r| (name.clone(), e.namespace.clone(), r))
+                    })
+                    .collect()
+            };
+            for (tenant, namespace, reference) in wanted {
+                let digest = read_digest(&client, &namespace, &reference).await;
+                if let Err(problem) = &digest {
+                    tracing::warn!(%tenant, secret = %reference.name, %problem, "tenant token unavailable");
+                }
+                let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = entries.get_mut(&tenant)
+                    && entry.token_ref.as_ref() == Some(&reference)
+                {
+                    entry.digest = digest.ok();
+                }
+            }
+            let _ = tokio::time::timeout(REFRESH, self.refresh.notified()).await;
+            tokio::time::sleep(NUDGE_GAP).await;
+        }
+    }
+}
+
+/// The oldest tenant (then by name) naming `namespace`.
+fn owner<'a>(entries: &'a HashMap<String, Entry>, namespace: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .filter(|(_, e)| e.namespace == namespace)
+        .min_by(|(a, ea), (b, eb)| ea.created.cmp(&eb.created).then_with(|| a.cmp(b)))
+        .map(|(name, _)| name.as_str())
+}
+
+/// Reads and decodes a token digest Secret key.
+async fn read_digest(
+    client: &Client,
+    tenant_namespace: &str,
+    reference: &SecretKeyRef,
+) -> Result<[u8; 32], String> {
+    let namespace = reference.namespace.as_deref().unwrap_or(tenant_namespace);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets
+        .get(&reference.name)
+        .await
+        .map_err(|e| format!("reading Secret {namespace}/{}: {e}", reference.name))?;
+    let value = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&reference.key))
+        .ok_or_else(|| {
+            format!(
+                "Secret {namespace}/{} has no key {}",
+                reference.name, reference.key
+            )
+        })?;
+    let text = std::str::from_utf8(&value.0).map_err(|_| "the digest is not text".to_owned())?;
+    parse_digest(text.trim())
+        .ok_or_else(|| "the value is not a SHA-256 digest (64 hex characters)".to_owned())
+}
+
+/// Decodes 64 hex characters.
+pub fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl TokenAuthenticator for Tenants {
+    fn tenant_for(&self, token: &str) -> Option<String> {
+        let digest = token_digest(token);
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let mut found = None;
+        // Visit every tenant whatever matches, so timing does not depend on position.
+        for (tenant, entry) in entries.iter() {
+            if let Some(known) = &entry.digest
+                && bool::from(known.ct_eq(&digest))
+            {
+                found = Some(tenant.clone());
+            }
+        }
+        if found.is_none() {
+            self.refresh.notify_one();
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_parse_from_hex_only_when_complete() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_digest(&hex), Some([0xab; 32]));
+        assert_eq!(parse_digest(&hex[..62]), None);
+        assert_eq!(parse_digest(&"zz".repeat(32)), None);
+    }
+
+    #[test]
+    fn a_contested_namespace_belongs_to_the_older_tenant() {
+        let tenants = Tenants::default();
+        let at = |s: i64| Some(jiff::Timestamp::from_second(s).unwrap_or_default());
+        let entry = |created| Entry {
+            namespace: "shared".into(),
+            created,
+            token_ref: None,
+            digest: None,
+        };
+        {
+            let mut entries = tenants.entries.write().unwrap_or_else(|e| e.into_inner());
+            entries.insert("late".into(), entry(at(200)));
+            entries.insert("early".into(), entry(at(100)));
+        }
+        assert_eq!(tenants.namespace_of("early").as_deref(), Some("shared"));
+        assert_eq!(tenants.namespace_of("late"), None);
+        assert_eq!(
+            tenants.tenant_of_namespace("shared").as_deref(),
+            Some("early")
+        );
+    }
+}
