@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod kubectl;
+pub mod operator;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,232 @@
+//! The real `scimitar run` process against the test control plane, tenants
+//! with tokens, a SCIM client, and access checks with SubjectAccessReview.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client};
+use scimitar::crd::{ScimTenant, ScimTenantSpec, SecretKeyRef};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::ControlPlane;
+
+/// A running operator process; it exits when the test binary does.
+pub struct Operator {
+    _child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+}
+
+impl Operator {
+    /// The operator shared by every test of this binary.
+    pub fn shared(cp: &'static ControlPlane) -> &'static Operator {
+        static SHARED: OnceLock<Operator> = OnceLock::new();
+        SHARED.get_or_init(|| Operator::start(&cp.kubeconfig))
+    }
+
+    fn start(kubeconfig: &Path) -> Operator {
+        let port = free_port();
+        let log = super::repo().join(format!("target/operator-{}.log", std::process::id()));
+        let binary = env!("CARGO_BIN_EXE_scimitar");
+        // A watchdog shell stops the operator when this test process exits.
+        let script = format!(
+            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} >{log} 2>&1 & op=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $op 2>/dev/null; do sleep 0.5; done; kill $op 2>/dev/null",
+            kc = kubeconfig.display(),
+            log = log.display(),
+            parent = std::process::id(),
+        );
+        let child = Command::new("bash")
+            .args(["-c", &script])
+            .env("RUST_LOG", "info,scimitar=debug")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("operator started");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && reqwest::blocking_ready(&format!("{url}/readyz"));
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "operator not ready within 60 s; see {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Operator { _child: child, url }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+mod reqwest {
+    /// A tiny blocking GET for readiness, without another client dependency.
+    pub fn blocking_ready(url: &str) -> bool {
+        use std::io::{Read, Write};
+        let Some(rest) = url.strip_prefix("http://") else {
+            return false;
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let Ok(mut stream) = std::net::TcpStream::connect(host) else {
+            return false;
+        };
+        let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+    }
+}
+
+/// A tenant with a fresh token; returns the token.
+pub async fn create_tenant(client: &Client, name: &str, spec: ScimTenantSpec) -> String {
+    let token = format!("tok-{}", uuid::Uuid::new_v4().simple());
+    let digest: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-scim-token")),
+            namespace: Some(spec.namespace.clone()),
+            ..Default::default()
+        },
+        data: Some(
+            [("token-sha256".to_owned(), ByteString(digest.into_bytes()))]
+                .into_iter()
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), &spec.namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("token secret created");
+    let mut spec = spec;
+    spec.token_secret_ref = Some(SecretKeyRef {
+        name: format!("{name}-scim-token"),
+        key: "token-sha256".into(),
+        namespace: None,
+    });
+    Api::<ScimTenant>::all(client.clone())
+        .create(&PostParams::default(), &ScimTenant::new(name, spec))
+        .await
+        .expect("tenant created");
+    token
+}
+
+/// A SCIM client for one tenant.
+pub struct Scim {
+    http: ::reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// A SCIM response.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Scim {
+    pub fn new(operator: &Operator, token: &str) -> Self {
+        Self {
+            http: ::reqwest::Client::new(),
+            base: format!("{}/scim/v2", operator.url),
+            token: token.to_owned(),
+        }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let method = ::reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("SCIM request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    /// Waits until the operator has loaded this tenant's token.
+    pub async fn wait_until_authorized(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.send("GET", "/Users?count=1", None).await.status == 200 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "token not accepted within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Whether `user` may `verb` `resource` in `namespace`, as the API server's
+/// RBAC authorizer decides.
+pub async fn can(client: &Client, user: &str, verb: &str, resource: &str, namespace: &str) -> bool {
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.to_owned()),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_owned()),
+                resource: Some(resource.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<SubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("SubjectAccessReview")
+        .status
+        .is_some_and(|s| s.allowed)
+}
+
+/// Polls `check` until it returns `want`; returns how long it took.
+pub async fn until<F, Fut>(what: &str, want: bool, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: still not {want} after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
