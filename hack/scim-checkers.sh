@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${SCIMITAR_CACHE:-$HOME/.cache/scimitar}
 venv="$cache/venv-checkers"
-out=target/scim-checkers; mkdir -p "$out"
+out=${SCIM_CHECKERS_OUT:-target/scim-checkers}; mkdir -p "$out"
 
 pins="scim2-tester==0.5.2 scim2-cli==0.6.0 scim-sanity==0.7.4"
 if [ ! -f "$venv/.pins" ] || [ "$(cat "$venv/.pins")" != "$pins" ]; then

@@ -26,7 +26,7 @@ async fn kubectl_get_scimusers_prints_the_printer_columns() {
         ScimUserSpec {
             user_name: "bjensen@example.com".into(),
             display_name: Some("Babs Jensen".into()),
-            active: false,
+            active: Some(false),
             emails: vec![MultiValue {
                 value: Some("bjensen@example.com".into()),
                 type_: Some("work".into()),

@@ -479,7 +479,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
     for user in inputs.users {
         let id = object_name(&user.metadata);
         let mut outcome = UserOutcome::default();
-        if bind_users && !refused && user.spec.active {
+        if bind_users && !refused && user.spec.is_active() {
             let subject = user_subject_name(settings, user);
             if subject.is_empty() {
                 outcome.problems.push(Problem::new(

@@ -118,7 +118,7 @@ pub fn entries(users: &[ScimUser], groups: &[ScimGroup]) -> (Vec<UserEntry>, Vec
     for group in groups {
         let mut members = BTreeSet::new();
         for id in user_member_ids(group) {
-            if let Some(user) = by_id.get(id).filter(|u| u.spec.active) {
+            if let Some(user) = by_id.get(id).filter(|u| u.spec.is_active()) {
                 members.insert(user.spec.user_name.clone());
                 memberships
                     .entry(id)
@@ -136,7 +136,7 @@ pub fn entries(users: &[ScimUser], groups: &[ScimGroup]) -> (Vec<UserEntry>, Vec
 
     let mut user_entries: Vec<(&str, UserEntry)> = users
         .iter()
-        .filter(|u| u.spec.active)
+        .filter(|u| u.spec.is_active())
         .map(|u| {
             let id = object_name(&u.metadata);
             let entry = UserEntry {

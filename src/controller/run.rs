@@ -415,7 +415,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
         let Some(outcome) = want.users.get(&id) else {
             continue;
         };
-        let message = match (&outcome.subject, user.spec.active) {
+        let message = match (&outcome.subject, user.spec.is_active()) {
             (_, false) => "inactive: in no binding".to_owned(),
             (Some(subject), true) => format!("bound as {subject}"),
             (None, true) => "active; bound through the group subject only".to_owned(),

@@ -34,7 +34,7 @@ pub fn user(id: &str, user_name: &str) -> ScimUser {
         id,
         ScimUserSpec {
             user_name: user_name.to_string(),
-            active: true,
+            active: Some(true),
             ..ScimUserSpec::default()
         },
     );
@@ -43,7 +43,7 @@ pub fn user(id: &str, user_name: &str) -> ScimUser {
 }
 
 pub fn inactive(mut user: ScimUser) -> ScimUser {
-    user.spec.active = false;
+    user.spec.active = Some(false);
     user
 }
 

@@ -45,9 +45,10 @@ pub struct ScimUserSpec {
     /// The identity provider's own identifier for the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    /// Whether the user may have access. Inactive users are removed from every binding.
-    #[serde(default = "active_default")]
-    pub active: bool,
+    /// Whether the user may have access. Inactive users are removed from every
+    /// binding; a user without `active` counts as active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
     /// The components of the user's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<PersonName>,
@@ -110,8 +111,11 @@ pub struct ScimUserSpec {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-fn active_default() -> bool {
-    true
+impl ScimUserSpec {
+    /// Whether the user may have access: `active` unless it says `false`.
+    pub fn is_active(&self) -> bool {
+        self.active != Some(false)
+    }
 }
 
 /// RFC 7643 §4.1.1 `name`.

@@ -257,7 +257,7 @@ fn an_oversized_group_is_split_into_entries_with_the_same_id() {
     assert!(big_entries.len() > 1);
     assert!(big_entries.iter().all(|e| e.display_name == "everyone"));
     let members: Vec<String> = big_entries.into_iter().flat_map(|e| e.members).collect();
-    let active = users.iter().filter(|u| u.spec.active).count();
+    let active = users.iter().filter(|u| u.spec.is_active()).count();
     assert_eq!(members.len(), active);
     let mut sorted = members.clone();
     sorted.sort();

@@ -19,7 +19,7 @@
 //!
 //! The roundtrip law: for a resource `R` the protocol layer produces,
 //! `user_to_scim(&user_spec_from_scim(&R)?)` is `R` without `id`, `meta`
-//! and `groups`, with `active: true` added when `R` has no `active`. One
+//! and `groups`. One
 //! part is derived rather than kept: `schemas` is rebuilt from the content
 //! (core URN, enterprise URN, then the other extension URNs sorted), so a
 //! URN `R` lists without sending its object is not kept, and the extension
@@ -86,7 +86,7 @@ pub enum ConvertError {
 pub fn user_spec_from_scim(resource: &Value) -> Result<ScimUserSpec, ConvertError> {
     let obj = resource_object(resource, "User")?;
     let mut spec = ScimUserSpec {
-        active: true,
+        active: None,
         ..ScimUserSpec::default()
     };
     let mut user_name = None;
@@ -104,7 +104,7 @@ pub fn user_spec_from_scim(resource: &Value) -> Result<ScimUserSpec, ConvertErro
             "password" => {}
             "userName" => user_name = string(value, key)?,
             "externalId" => spec.external_id = string(value, key)?,
-            "active" => spec.active = boolean(value, key)?.unwrap_or(true),
+            "active" => spec.active = boolean(value, key)?,
             "displayName" => spec.display_name = string(value, key)?,
             "nickName" => spec.nick_name = string(value, key)?,
             "profileUrl" => spec.profile_url = string(value, key)?,
@@ -160,7 +160,7 @@ pub fn user_to_scim(spec: &ScimUserSpec) -> Value {
     out.string("preferredLanguage", &spec.preferred_language);
     out.string("locale", &spec.locale);
     out.string("timezone", &spec.timezone);
-    out.put("active", Some(Value::Bool(spec.active)));
+    out.put("active", spec.active.map(Value::Bool));
     out.list("emails", &spec.emails);
     out.list("phoneNumbers", &spec.phone_numbers);
     out.list("ims", &spec.ims);

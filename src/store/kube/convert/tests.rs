@@ -17,7 +17,7 @@ fn keys(v: &Value) -> Vec<&str> {
 }
 
 /// `r` as `*_to_scim` must give it back: without `id`, `meta` and (for
-/// Users) `groups`, with `active: true` when absent.
+/// Users) `groups`.
 fn expected(r: &Value, user: bool) -> Value {
     let mut m = r.as_object().unwrap().clone();
     for k in ["id", "meta"] {
@@ -25,7 +25,6 @@ fn expected(r: &Value, user: bool) -> Value {
     }
     if user {
         m.shift_remove("groups");
-        m.entry("active").or_insert(Value::Bool(true));
     }
     Value::Object(m)
 }
@@ -129,7 +128,7 @@ fn full_user_roundtrips_into_typed_fields() {
 
     // Everything the CRD models is typed; only the client extension is extra.
     assert_eq!(spec.extra.keys().collect::<Vec<_>>(), [CUSTOM]);
-    assert!(!spec.active);
+    assert_eq!(spec.active, Some(false));
     assert_eq!(
         spec.name.as_ref().unwrap().middle_name.as_deref(),
         Some("Jane")
@@ -323,13 +322,12 @@ fn minimal_user() {
         spec,
         ScimUserSpec {
             user_name: "bjensen".into(),
-            active: true,
             ..ScimUserSpec::default()
         }
     );
     assert_eq!(
         out,
-        json!({"schemas": [USER_SCHEMA_URN], "userName": "bjensen", "active": true})
+        json!({"schemas": [USER_SCHEMA_URN], "userName": "bjensen"})
     );
     // Without `schemas` at all, the same.
     let bare = user_spec_from_scim(&json!({"userName": "bjensen"})).unwrap();
@@ -341,7 +339,7 @@ fn minimal_user() {
 fn inactive_user_keeps_active_false() {
     let r = prepare_create(&USER_RESOURCE, json!({"userName": "u", "active": "False"})).unwrap();
     let (spec, out) = user_law(&r);
-    assert!(!spec.active);
+    assert_eq!(spec.active, Some(false));
     assert_eq!(out["active"], json!(false));
 }
 
@@ -511,7 +509,7 @@ fn schemas_are_derived_from_the_content() {
 fn typed_fields_win_over_extra_and_common_keys_in_extra_are_ignored() {
     let spec = ScimUserSpec {
         user_name: "u".into(),
-        active: true,
+        active: Some(true),
         display_name: Some("typed".into()),
         extra: [
             ("displayName".to_owned(), json!("kept")),
