@@ -21,12 +21,23 @@ kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
 kubectl apply --server-side -f examples/acme/ >/dev/null
 echo "Installed the CRDs and the example tenant 'acme' (examples/acme/)."
 
+# The tenant's SCIM token: kept in .dev/ for you; only its digest goes into the cluster.
+mkdir -p .dev
+if [ ! -s .dev/acme-token ] || ! kubectl get secret -n acme acme-scim-token >/dev/null 2>&1; then
+  openssl rand -base64 32 | tr -d '\n' > .dev/acme-token
+  digest=$(tr -d '\n' < .dev/acme-token | sha256sum | cut -c1-64)
+  kubectl create secret generic acme-scim-token -n acme --from-literal=token-sha256="$digest" \
+    --dry-run=client -o yaml | kubectl apply --server-side --force-conflicts -f - >/dev/null
+fi
+token=$(cat .dev/acme-token)
+
 cargo build --quiet
 cat <<MSG
 
 scimitar is starting. Next:
   SCIM base URL:  http://$listen/scim/v2
-  Bearer token:   <the SCIM token of tenant acme; token issuance is not built yet>
+  Bearer token:   $token   (also in .dev/acme-token)
+  Test:           curl -H "Authorization: Bearer \$(cat .dev/acme-token)" http://$listen/scim/v2/Users
   Try:            KUBECONFIG=$KUBECONFIG kubectl get scim -n acme
                   KUBECONFIG=$KUBECONFIG kubectl get scimusers -n acme
 Stop with Ctrl-C; stop the local control plane with 'make stop'.
