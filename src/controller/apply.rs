@@ -68,34 +68,30 @@ fn metadata_matches<K: Resource>(existing: &K, desired: &K) -> bool {
             .all(|o| e.owner_references.iter().flatten().any(|x| x.uid == o.uid))
 }
 
-impl Managed for RoleBinding {
-    fn matches(existing: &Self, desired: &Self) -> bool {
-        metadata_matches(existing, desired)
-            && existing.role_ref == desired.role_ref
-            && existing.subjects.clone().unwrap_or_default()
-                == desired.subjects.clone().unwrap_or_default()
-    }
-    fn must_recreate(existing: &Self, desired: &Self) -> bool {
-        existing.role_ref != desired.role_ref
-    }
+/// RoleBindings and ClusterRoleBindings compare alike: metadata, role and
+/// subjects. `roleRef` is immutable, so a changed role means recreate.
+macro_rules! managed_binding {
+    ($kind:ty) => {
+        impl Managed for $kind {
+            fn matches(existing: &Self, desired: &Self) -> bool {
+                metadata_matches(existing, desired)
+                    && existing.role_ref == desired.role_ref
+                    && existing.subjects.as_deref().unwrap_or_default()
+                        == desired.subjects.as_deref().unwrap_or_default()
+            }
+            fn must_recreate(existing: &Self, desired: &Self) -> bool {
+                existing.role_ref != desired.role_ref
+            }
+        }
+    };
 }
 
-impl Managed for ClusterRoleBinding {
-    fn matches(existing: &Self, desired: &Self) -> bool {
-        metadata_matches(existing, desired)
-            && existing.role_ref == desired.role_ref
-            && existing.subjects.clone().unwrap_or_default()
-                == desired.subjects.clone().unwrap_or_default()
-    }
-    fn must_recreate(existing: &Self, desired: &Self) -> bool {
-        existing.role_ref != desired.role_ref
-    }
-}
+managed_binding!(RoleBinding);
+managed_binding!(ClusterRoleBinding);
 
 impl Managed for ConfigMap {
     fn matches(existing: &Self, desired: &Self) -> bool {
-        metadata_matches(existing, desired)
-            && existing.data.clone().unwrap_or_default() == desired.data.clone().unwrap_or_default()
+        metadata_matches(existing, desired) && existing.data.as_ref() == desired.data.as_ref()
     }
 }
 

@@ -6,7 +6,7 @@
 //! changes to the bindings and ConfigMaps it owns (drift is repaired), and by
 //! namespaces and roles appearing or going. Bursts are debounced.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::apply::{self, Change};
 use super::desired::{self, Inputs, MANAGED_BY, MANAGER, RoleTarget, desired, label_value};
@@ -60,6 +61,8 @@ pub struct Context {
     recorder: Recorder,
     /// Last status written per user and group, so unchanged ones are not rewritten.
     written: Mutex<HashMap<(Kind, String, String), Value>>,
+    /// Problems already published as Warning Events.
+    warned: Mutex<HashSet<String>>,
     /// Consecutive failures per tenant, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -67,60 +70,23 @@ pub struct Context {
 /// Runs the controller until the process stops.
 pub async fn run(client: Client, store: Arc<KubeStore>) {
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
-    let (rb_reader, rb_writer) = reflector::store();
-    let role_bindings = reflector(
-        rb_writer,
-        watcher(Api::<RoleBinding>::all(client.clone()), managed.clone()),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (crb_reader, crb_writer) = reflector::store();
-    let cluster_role_bindings = reflector(
-        crb_writer,
-        watcher(
-            Api::<ClusterRoleBinding>::all(client.clone()),
-            managed.clone(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (cm_reader, cm_writer) = reflector::store();
-    let config_maps = reflector(
-        cm_writer,
-        watcher(Api::<ConfigMap>::all(client.clone()), managed),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (ns_reader, ns_writer) = reflector::store();
-    let namespaces = reflector(
-        ns_writer,
-        watcher(
-            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (cr_reader, cr_writer) = reflector::store();
-    let cluster_roles = reflector(
-        cr_writer,
-        watcher(
-            Api::<PartialObjectMeta<ClusterRole>>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (r_reader, r_writer) = reflector::store();
-    let roles = reflector(
-        r_writer,
-        watcher(
-            Api::<PartialObjectMeta<Role>>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects();
+    let all = watcher::Config::default;
+    let (rb_reader, role_bindings) =
+        reflected(Api::<RoleBinding>::all(client.clone()), managed.clone());
+    let (crb_reader, cluster_role_bindings) = reflected(
+        Api::<ClusterRoleBinding>::all(client.clone()),
+        managed.clone(),
+    );
+    let (cm_reader, config_maps) = reflected(Api::<ConfigMap>::all(client.clone()), managed);
+    let (ns_reader, namespaces) = reflected(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        all(),
+    );
+    let (cr_reader, cluster_roles) = reflected(
+        Api::<PartialObjectMeta<ClusterRole>>::all(client.clone()),
+        all(),
+    );
+    let (r_reader, roles) = reflected(Api::<PartialObjectMeta<Role>>::all(client.clone()), all());
 
     let reporter = Reporter {
         controller: "scimitar".into(),
@@ -136,26 +102,29 @@ pub async fn run(client: Client, store: Arc<KubeStore>) {
         config_maps: cm_reader.clone(),
         recorder: Recorder::new(client.clone(), reporter),
         written: Mutex::default(),
+        warned: Mutex::default(),
         failures: Mutex::default(),
     });
 
-    // Directory changes, as the SCIM store's cache applies them.
+    // Directory changes, as the SCIM store's cache applies them. A receiver
+    // that fell behind has missed some: every tenant is reconciled then.
     let tenants = store.tenants().clone();
-    let mut changes = store.cache().subscribe();
-    let directory = async_stream(move |send| async move {
-        loop {
-            match changes.recv().await {
-                Ok(namespace) => {
-                    if let Some(tenant) = tenants.tenant_of_namespace(&namespace) {
-                        send(vec![ObjectRef::<ScimTenant>::new(&tenant)]);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    send(tenants.names().iter().map(|t| ObjectRef::new(t)).collect());
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
+    let directory = futures::stream::unfold(store.cache().subscribe(), move |mut changes| {
+        let tenants = tenants.clone();
+        async move {
+            let refs: Vec<String> = match changes.recv().await {
+                Ok(namespace) => tenants
+                    .tenant_of_namespace(&namespace)
+                    .into_iter()
+                    .collect(),
+                Err(RecvError::Lagged(_)) => tenants.names(),
+                Err(RecvError::Closed) => return None,
+            };
+            Some((refs, changes))
         }
+    })
+    .flat_map(|names| {
+        futures::stream::iter(names.into_iter().map(|n| ObjectRef::<ScimTenant>::new(&n)))
     });
 
     let all_tenants = {
@@ -187,28 +156,29 @@ pub async fn run(client: Client, store: Arc<KubeStore>) {
         .await;
 }
 
-/// A stream fed by a task: `produce` gets a `send` callback.
-fn async_stream<F, Fut>(
-    produce: F,
-) -> impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static
+/// A reflector store of `api` and the stream that feeds it (the controller
+/// polls the stream, which keeps the store current).
+fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
 where
-    F: FnOnce(Box<dyn Fn(Vec<ObjectRef<ScimTenant>>) + Send + Sync>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<ScimTenant>>();
-    let send = Box::new(move |refs: Vec<ObjectRef<ScimTenant>>| {
-        for r in refs {
-            let _ = tx.send(r);
-        }
-    });
-    tokio::spawn(produce(send));
-    tokio_stream_from(rx)
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(api, config))
+        .default_backoff()
+        .touched_objects();
+    (reader, stream)
 }
 
 fn error_policy(tenant: Arc<ScimTenant>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -371,7 +341,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
         .iter()
         .chain(want.groups.values().flat_map(|g| &g.problems))
     {
-        if !ctx_seen_problem(&ctx, &name, problem) {
+        if first_warning(&ctx, &name, problem) {
             publish(
                 &ctx,
                 &tenant,
@@ -457,14 +427,12 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
 }
 
 /// Warnings are published once per distinct problem, not on every reconcile.
-fn ctx_seen_problem(ctx: &Context, tenant: &str, problem: &desired::Problem) -> bool {
-    let key = (
-        Kind::Group,
-        format!("problem:{tenant}"),
-        format!("{}:{}", problem.reason, problem.message),
-    );
-    let mut written = ctx.written.lock().unwrap_or_else(|e| e.into_inner());
-    written.insert(key, Value::Null).is_some()
+fn first_warning(ctx: &Context, tenant: &str, problem: &desired::Problem) -> bool {
+    let key = format!("{tenant}\0{}\0{}", problem.reason, problem.message);
+    ctx.warned
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key)
 }
 
 async fn publish(ctx: &Context, tenant: &ScimTenant, type_: EventType, reason: &str, note: String) {

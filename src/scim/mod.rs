@@ -5,6 +5,8 @@
 pub mod discovery;
 /// SCIM error responses (RFC 7644 §3.12): status, `scimType`, detail.
 pub mod error;
+#[cfg(test)]
+pub(crate) mod examples;
 /// The filter grammar of RFC 7644 §3.4.2.2: AST, parser, printer, evaluator.
 pub mod filter;
 /// Listing: query parameters, `/.search` bodies, sorting, paging, ListResponse.

@@ -17,8 +17,8 @@ use crate::scim::filter::check_operators;
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::projection::{Projection, strip_never_returned};
-use crate::scim::resource::{prepare_create, prepare_replace, with_member_refs};
-use crate::store::{Kind, Store, Stored};
+use crate::scim::resource::{location, prepare_create, prepare_replace, with_member_refs};
+use crate::store::{Kind, Store, Stored, UpdateFn};
 
 /// Routes of one resource type at `endpoint` (`/Users` or `/Groups`).
 pub fn routes<S: Store>(kind: Kind, endpoint: &str) -> Router<ScimState<S>> {
@@ -61,7 +61,7 @@ type Params = Query<HashMap<String, String>>;
 /// `returned: never` attribute.
 fn render(kind: Kind, stored: &Stored, base: &str) -> Value {
     let mut resource = stored.resource.clone();
-    let location = format!("{base}/{}s/{}", kind.name(), stored.id);
+    let location = location(kind.resource_type(), base, &stored.id);
     if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
         meta.insert("location".into(), Value::String(location));
     }
@@ -264,7 +264,7 @@ async fn create<S: Store>(
     let resource = prepare_create(kind.resource_type(), body)?;
     let stored = state.store.create(&tenant, kind, resource).await?;
     let base = base_url(&state, &headers);
-    let location = format!("{base}/{}s/{}", kind.name(), stored.id);
+    let location = location(kind.resource_type(), &base, &stored.id);
     let mut body = render(kind, &stored, &base);
     projection.apply(&mut body);
     Ok(Scim::created(body, &location).etag(&crate::store::etag(&stored.version)))
@@ -282,16 +282,7 @@ async fn replace<S: Store>(
     let projection = projection(kind, &params)?;
     let rt = kind.resource_type();
     let update = |current: &Stored| prepare_replace(rt, body.clone(), &current.resource);
-    let stored = state
-        .store
-        .update(&tenant, kind, &id, if_match(&headers), &update)
-        .await?;
-    Ok(respond(
-        kind,
-        &stored,
-        &base_url(&state, &headers),
-        &projection,
-    ))
+    update_and_respond(kind, &state, &tenant, &headers, &id, &projection, &update).await
 }
 
 async fn patch<S: Store>(
@@ -307,15 +298,29 @@ async fn patch<S: Store>(
     let rt = kind.resource_type();
     let request = parse_patch_request(&body)?;
     let update = |current: &Stored| apply_patch(rt, &current.resource, &request);
+    update_and_respond(kind, &state, &tenant, &headers, &id, &projection, &update).await
+}
+
+/// PUT and PATCH: a read-modify-write in the store (honouring `If-Match`),
+/// answered with the new representation.
+async fn update_and_respond<S: Store>(
+    kind: Kind,
+    state: &ScimState<S>,
+    tenant: &str,
+    headers: &HeaderMap,
+    id: &str,
+    projection: &Projection,
+    update: &UpdateFn<'_>,
+) -> ScimResult {
     let stored = state
         .store
-        .update(&tenant, kind, &id, if_match(&headers), &update)
+        .update(tenant, kind, id, if_match(headers), update)
         .await?;
     Ok(respond(
         kind,
         &stored,
-        &base_url(&state, &headers),
-        &projection,
+        &base_url(state, headers),
+        projection,
     ))
 }
 

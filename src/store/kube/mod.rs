@@ -254,6 +254,7 @@ impl KubeStore {
     }
 
     /// Writes a new spec against `version`; `Ok(None)` on a version conflict.
+    /// A user comes back whole too, for the userName anchor's owner reference.
     async fn write(
         &self,
         namespace: &str,
@@ -261,7 +262,7 @@ impl KubeStore {
         id: &str,
         version: &str,
         new: &Value,
-    ) -> Result<Option<Incoming>, StoreError> {
+    ) -> Result<Option<(Incoming, Option<ScimUser>)>, StoreError> {
         let spec = match kind {
             Kind::User => {
                 serde_json::to_value(convert::user_spec_from_scim(new).map_err(rejected)?)
@@ -283,20 +284,20 @@ impl KubeStore {
                 self.users(namespace).patch(id, &params, &patch),
             )
             .await
-            .map(|r| r.map(|u| user_entry(&u))),
+            .map(|r| r.map(|u| (user_entry(&u), Some(u)))),
             Kind::Group => tokio::time::timeout(
                 CALL_TIMEOUT,
                 self.groups(namespace).patch(id, &params, &patch),
             )
             .await
-            .map(|r| r.map(|g| group_entry(&g))),
+            .map(|r| r.map(|g| (group_entry(&g), None))),
         };
         match result {
             Err(_) => Err(timed_out(&what)),
             Ok(Err(error)) if is_conflict(&error) => Ok(None),
             Ok(Err(error)) => Err(to_store_error(error, &what)),
-            Ok(Ok(incoming)) => incoming
-                .map(Some)
+            Ok(Ok((incoming, user))) => incoming
+                .map(|i| Some((i, user)))
                 .ok_or_else(|| StoreError::Internal(format!("{what} came back without a name"))),
         }
     }
@@ -548,15 +549,11 @@ impl Store for KubeStore {
                 .write(&namespace, kind, id, &current.version, &new)
                 .await
             {
-                Ok(Some(incoming)) => {
-                    if kind == Kind::User
-                        && renamed
-                        && let Some(old) = &old_name
-                    {
-                        anchor::release(&self.leases(&namespace), old, id).await;
-                        if let Ok(user) = self.users(&namespace).get(id).await {
-                            anchor::adopt(&self.leases(&namespace), &user).await;
-                        }
+                Ok(Some((incoming, user))) => {
+                    if renamed && let (Some(old), Some(user)) = (&old_name, &user) {
+                        let leases = self.leases(&namespace);
+                        anchor::release(&leases, old, id).await;
+                        anchor::adopt(&leases, user).await;
                     }
                     return self.remember(kind, incoming);
                 }
