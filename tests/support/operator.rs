@@ -1,7 +1,7 @@
 //! The real `scimitar run` process against the test control plane, tenants
 //! with tokens, a SCIM client, and access checks with SubjectAccessReview.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -19,30 +19,42 @@ use sha2::{Digest, Sha256};
 
 use super::ControlPlane;
 
-/// A running operator process; it exits when the test binary does.
+/// The identity the operator runs as in tests: the chart's ServiceAccount,
+/// with exactly the permissions of `tests/fixtures/operator-rbac.yaml`.
+pub const OPERATOR_USER: &str = "system:serviceaccount:scimitar-system:scimitar";
+
+/// A running operator process. It is stopped on drop, and in any case when
+/// the test binary exits.
 pub struct Operator {
     _child: Child,
+    pid: Option<u32>,
     /// `http://127.0.0.1:<port>`
     pub url: String,
+    /// Where its log goes.
+    pub log: PathBuf,
 }
 
 impl Operator {
     /// The operator shared by every test of this binary.
     pub fn shared(cp: &'static ControlPlane) -> &'static Operator {
         static SHARED: OnceLock<Operator> = OnceLock::new();
-        SHARED.get_or_init(|| Operator::start(&cp.kubeconfig))
+        SHARED.get_or_init(|| Operator::start(cp))
     }
 
-    fn start(kubeconfig: &Path) -> Operator {
+    /// An operator of the caller's own (a second replica, or one to stop).
+    pub fn start(cp: &ControlPlane) -> Operator {
+        let kubeconfig = operator_kubeconfig(cp);
         let port = free_port();
-        let log = super::repo().join(format!("target/operator-{}.log", std::process::id()));
+        let log = super::repo().join(format!("target/operator-{}-{port}.log", std::process::id()));
+        let pid_file = log.with_extension("pid");
         let binary = env!("CARGO_BIN_EXE_scimitar");
         // A watchdog shell stops the operator when this test process exits.
         let script = format!(
-            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} >{log} 2>&1 & op=$!; \
+            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} >{log} 2>&1 & op=$!; echo $op >{pid}; \
              while kill -0 {parent} 2>/dev/null && kill -0 $op 2>/dev/null; do sleep 0.5; done; kill $op 2>/dev/null",
             kc = kubeconfig.display(),
             log = log.display(),
+            pid = pid_file.display(),
             parent = std::process::id(),
         );
         let child = Command::new("bash")
@@ -53,12 +65,7 @@ impl Operator {
             .expect("operator started");
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && reqwest::blocking_ready(&format!("{url}/readyz"));
-            if ready {
-                break;
-            }
+        while !http_ok(&format!("{url}/readyz")) {
             assert!(
                 Instant::now() < deadline,
                 "operator not ready within 60 s; see {}",
@@ -66,8 +73,77 @@ impl Operator {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Operator { _child: child, url }
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        Operator {
+            _child: child,
+            pid,
+            url,
+            log,
+        }
     }
+
+    /// Stops the operator (SIGTERM, then waits for it to exit).
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Command::new("kill")
+                .args(["-0", &pid.to_string()])
+                .status()
+                .is_ok_and(|s| s.success())
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A kubeconfig acting as [`OPERATOR_USER`] (admin credentials plus
+/// impersonation), after installing the operator's RBAC rules.
+fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
+    super::kubectl::kubectl(
+        &cp.kubeconfig,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            &super::repo()
+                .join("tests/fixtures/operator-rbac.yaml")
+                .display()
+                .to_string(),
+        ],
+    );
+    let text = std::fs::read_to_string(&cp.kubeconfig).expect("admin kubeconfig");
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
+    if let Some(users) = config.get_mut("users").and_then(|u| u.as_sequence_mut()) {
+        for user in users {
+            if let Some(auth) = user.get_mut("user").and_then(|u| u.as_mapping_mut()) {
+                auth.insert("as".into(), OPERATOR_USER.into());
+                auth.insert(
+                    "as-groups".into(),
+                    serde_yaml::to_value([
+                        "system:serviceaccounts",
+                        "system:serviceaccounts:scimitar-system",
+                        "system:authenticated",
+                    ])
+                    .expect("groups"),
+                );
+            }
+        }
+    }
+    let path = cp.kubeconfig.with_file_name("operator-kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&config).expect("YAML"))
+        .expect("writing kubeconfig");
+    path
 }
 
 fn free_port() -> u16 {
@@ -77,25 +153,23 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-mod reqwest {
-    /// A tiny blocking GET for readiness, without another client dependency.
-    pub fn blocking_ready(url: &str) -> bool {
-        use std::io::{Read, Write};
-        let Some(rest) = url.strip_prefix("http://") else {
-            return false;
-        };
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let Ok(mut stream) = std::net::TcpStream::connect(host) else {
-            return false;
-        };
-        let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
-        if stream.write_all(request.as_bytes()).is_err() {
-            return false;
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+/// A blocking GET answered with 200, without another client dependency.
+fn http_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let Ok(mut stream) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
     }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
 }
 
 /// A tenant with a fresh token; returns the token.
