@@ -220,6 +220,8 @@ pub struct Scim {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 impl Scim {
@@ -242,11 +244,20 @@ impl Scim {
                 .header("content-type", "application/scim+json")
                 .body(body.to_string());
         }
-        let response = request.send().await.expect("SCIM request sent");
+        let response = request.send().await.expect("SCIM request answered");
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            retry_after,
+        }
     }
 
     /// Waits until the operator has loaded this tenant's token.

@@ -2,7 +2,7 @@
 //! client's problem only when it is about the data; everything that says "not
 //! now" (timeouts, 429, 5xx, connection errors) is `Unavailable`, which SCIM
 //! answers with 503 and `Retry-After`, so the IdP retries instead of dropping
-//! the change.
+//! the change. So are refusals of the operator's own identity (401, 403).
 
 use std::time::Duration;
 
@@ -47,6 +47,14 @@ pub fn to_store_error(error: kube::Error, what: &str) -> StoreError {
                 status.message
             ))),
             429 | 500..=599 => unavailable(format!("{what}: {}", status.message)),
+            // The operator's own credentials or permissions: a restarting API
+            // server refuses until its RBAC cache is loaded, and a broken
+            // install needs the admin, not the IdP. Either way the IdP should
+            // retry later rather than record a failure for its data.
+            401 | 403 => {
+                tracing::error!(%what, message = %status.message, "the API server refused the operator");
+                unavailable(format!("{what}: {}", status.message))
+            }
             _ => StoreError::Internal(format!("{what}: {error}")),
         },
         _ => unavailable(format!("{what}: {error}")),

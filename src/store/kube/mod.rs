@@ -203,11 +203,18 @@ impl KubeStore {
         let id = uuid::Uuid::new_v4().to_string();
         let leases = self.leases(namespace);
         let users = self.users(namespace);
-        call_flat(
+        let claimed = call_flat(
             "the userName anchor",
             anchor::claim(&leases, &users, &spec.user_name, &id),
         )
-        .await?;
+        .await;
+        if let Err(error) = claimed {
+            if matches!(error, StoreError::Unavailable { .. }) {
+                // The claim may have been stored before the connection broke.
+                settle_later(leases, users, spec.user_name, id);
+            }
+            return Err(error);
+        }
         let user = ScimUser {
             metadata: new_meta(&id, namespace),
             spec,
@@ -219,14 +226,18 @@ impl KubeStore {
             {
                 Ok(Ok(created)) => created,
                 Ok(Err(error)) => {
-                    // A definite refusal: nothing was stored, so the name is free again.
                     if matches!(error, kube::Error::Api(_)) {
+                        // A definite refusal: nothing was stored, so the name is free again.
                         anchor::release(&leases, &user.spec.user_name, &id).await;
+                    } else {
+                        settle_later(leases, users, user.spec.user_name.clone(), id);
                     }
                     return Err(to_store_error(error, "the user"));
                 }
-                // Unknown outcome: keep the claim, so a retry cannot make a duplicate.
-                Err(_) => return Err(timed_out("creating the user")),
+                Err(_) => {
+                    settle_later(leases, users, user.spec.user_name.clone(), id);
+                    return Err(timed_out("creating the user"));
+                }
             };
         anchor::adopt(&leases, &created).await;
         let incoming = user_entry(&created)
@@ -301,6 +312,23 @@ impl KubeStore {
                 .ok_or_else(|| StoreError::Internal(format!("{what} came back without a name"))),
         }
     }
+}
+
+/// After a create whose outcome is unknown (the connection broke, the call
+/// timed out), the userName claim must not be dropped blindly: the user may
+/// exist. Once the API server answers, the claim is released if the user was
+/// not created, and owned by it if it was, so the IdP's retry gets a clean
+/// answer instead of a 409 for a user nobody can find.
+fn settle_later(leases: Api<Lease>, users: Api<ScimUser>, user_name: String, id: String) {
+    tokio::spawn(async move {
+        for _ in 0..120 {
+            match tokio::time::timeout(CALL_TIMEOUT, users.get_opt(&id)).await {
+                Ok(Ok(None)) => return anchor::release(&leases, &user_name, &id).await,
+                Ok(Ok(Some(user))) => return anchor::adopt(&leases, &user).await,
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    });
 }
 
 /// The JSON Patch for a write: replace the spec against `version` and stamp

@@ -147,15 +147,24 @@ impl Tenants {
                     .collect()
             };
             for (tenant, namespace, reference) in wanted {
-                let digest = read_digest(&client, &namespace, &reference).await;
-                if let Err(problem) = &digest {
-                    tracing::warn!(%tenant, secret = %reference.name, %problem, "tenant token unavailable");
-                }
+                let digest = match read_digest(&client, &namespace, &reference).await {
+                    Ok(digest) => Some(digest),
+                    // The API server did not answer: keep the token we know, so
+                    // an API server restart does not lock every IdP out.
+                    Err(Unreadable::Transient(problem)) => {
+                        tracing::warn!(%tenant, %problem, "could not re-read the tenant token; keeping the last one");
+                        continue;
+                    }
+                    Err(Unreadable::Invalid(problem)) => {
+                        tracing::warn!(%tenant, %problem, "tenant token unusable");
+                        None
+                    }
+                };
                 let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
                 if let Some(entry) = entries.get_mut(&tenant)
                     && entry.token_ref.as_ref() == Some(&reference)
                 {
-                    entry.digest = digest.ok();
+                    entry.digest = digest;
                 }
             }
             let _ = tokio::time::timeout(REFRESH, self.refresh.notified()).await;
@@ -173,31 +182,53 @@ fn owner<'a>(entries: &'a HashMap<String, Entry>, namespace: &str) -> Option<&'a
         .map(|(name, _)| name.as_str())
 }
 
+/// Why a token digest could not be read.
+enum Unreadable {
+    /// The API server did not answer; try again later.
+    Transient(String),
+    /// The Secret or key is missing, or does not hold a digest: revoke.
+    Invalid(String),
+}
+
 /// Reads and decodes a token digest Secret key.
 async fn read_digest(
     client: &Client,
     tenant_namespace: &str,
     reference: &SecretKeyRef,
-) -> Result<[u8; 32], String> {
+) -> Result<[u8; 32], Unreadable> {
     let namespace = reference.namespace.as_deref().unwrap_or(tenant_namespace);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets
-        .get(&reference.name)
-        .await
-        .map_err(|e| format!("reading Secret {namespace}/{}: {e}", reference.name))?;
+    let secret = match secrets.get(&reference.name).await {
+        Ok(secret) => secret,
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 403 => {
+            return Err(Unreadable::Invalid(format!(
+                "Secret {namespace}/{} cannot be read: {}",
+                reference.name, status.message
+            )));
+        }
+        Err(error) => {
+            return Err(Unreadable::Transient(format!(
+                "reading Secret {namespace}/{}: {error}",
+                reference.name
+            )));
+        }
+    };
     let value = secret
         .data
         .as_ref()
         .and_then(|d| d.get(&reference.key))
         .ok_or_else(|| {
-            format!(
+            Unreadable::Invalid(format!(
                 "Secret {namespace}/{} has no key {}",
                 reference.name, reference.key
-            )
+            ))
         })?;
-    let text = std::str::from_utf8(&value.0).map_err(|_| "the digest is not text".to_owned())?;
-    parse_digest(text.trim())
-        .ok_or_else(|| "the value is not a SHA-256 digest (64 hex characters)".to_owned())
+    std::str::from_utf8(&value.0)
+        .ok()
+        .and_then(|text| parse_digest(text.trim()))
+        .ok_or_else(|| {
+            Unreadable::Invalid("the value is not a SHA-256 digest (64 hex characters)".into())
+        })
 }
 
 /// Decodes 64 hex characters.
