@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use scimitar::crd::{RoleKind, RoleMapping, RoleRef, ScimTenantSpec};
+use scimitar::crd::{RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec};
 use serde_json::json;
 use support::operator::{Operator, Scim, create_tenant};
 use support::{ControlPlane, install_crds, namespace};
@@ -176,4 +176,104 @@ async fn a_token_reaches_only_its_own_tenant() {
     let still = b.send("GET", &format!("/Users/{id}"), None).await;
     assert_eq!(still.status, 200);
     assert!(still.body.get("active").is_none());
+}
+
+#[tokio::test]
+async fn removing_a_mapping_or_the_tenant_removes_exactly_what_it_produced() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let home = namespace(&admin, "cleanup").await;
+    let target = namespace(&admin, "cleanup-target").await;
+    let mut tenant_spec = spec(&home, &target);
+    tenant_spec.mappings.push(RoleMapping {
+        group: "ops".into(),
+        role: RoleRef {
+            kind: RoleKind::ClusterRole,
+            name: "edit".into(),
+        },
+        namespaces: vec![target.clone()],
+        cluster_wide: false,
+    });
+    let token = create_tenant(&admin, &home, tenant_spec).await;
+    let scim = Scim::new(Operator::shared(cp), &token);
+    scim.wait_until_authorized().await;
+    let user = scim
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "lou@example.com"})),
+        )
+        .await;
+    scim.send(
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "ops", "members": [{"value": user.body["id"]}]})),
+    )
+    .await;
+    // A binding scimitar did not make, in the same namespace.
+    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &target);
+    let unrelated: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "hand-made", "namespace": target},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "someone"}]
+    }))
+    .expect("binding");
+    bindings
+        .create(&Default::default(), &unrelated)
+        .await
+        .expect("unrelated binding");
+    let roles = |bindings: Api<RoleBinding>| async move {
+        let mut roles: Vec<String> = bindings
+            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=scimitar"))
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .map(|b| b.role_ref.name)
+            .collect();
+        roles.sort();
+        roles
+    };
+    let wait_for = |want: Vec<&'static str>, seconds: u64| {
+        let bindings = bindings.clone();
+        async move {
+            for _ in 0..seconds * 20 {
+                if roles(bindings.clone()).await == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!(
+                "managed bindings never became {want:?}: {:?}",
+                roles(bindings).await
+            );
+        }
+    };
+    wait_for(vec!["edit", "view"], 15).await;
+
+    // Removing the edit mapping removes its binding only.
+    let tenants: Api<ScimTenant> = Api::all(admin.clone());
+    tenants
+        .patch(
+            &home,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"mappings": [
+                {"group": "ops", "role": {"kind": "ClusterRole", "name": "view"}, "namespaces": [target]}
+            ]}})),
+        )
+        .await
+        .expect("mapping removed");
+    wait_for(vec!["view"], 15).await;
+
+    // Deleting the tenant removes the rest (garbage collection through the
+    // owner reference); the hand-made binding stays. The garbage collector
+    // learns of new resource types (the CRDs this test binary installed) by
+    // rediscovery every 30 s, hence the long wait.
+    tenants
+        .delete(&home, &DeleteParams::default())
+        .await
+        .expect("tenant deleted");
+    wait_for(vec![], 90).await;
+    assert!(bindings.get_opt("hand-made").await.expect("read").is_some());
 }
