@@ -57,7 +57,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let startup = async {
         wait_for_crds(&client).await?;
         tokio::spawn(store.clone().run());
-        tokio::spawn(crate::controller::run(client.clone(), store.clone()));
+        tokio::spawn(crate::controller::run(
+            client.clone(),
+            store.clone(),
+            args.public_url.clone(),
+        ));
         while !store.is_ready() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -216,16 +216,17 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
     for _ in 0..100 {
         let t = tenants.get(&tenant).await.expect("tenant");
         ready = t.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
+            s.scim_base_url.as_deref() == Some(&format!("{}/scim/v2", operator.url))
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
         });
         if ready {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ready, "tenant Ready");
+    assert!(ready, "tenant Ready, with its SCIM base URL");
 }
 
 #[tokio::test]

@@ -61,6 +61,8 @@ pub struct Context {
     recorder: Recorder,
     /// Last status written per user and group, so unchanged ones are not rewritten.
     written: Mutex<HashMap<(Kind, String, String), Value>>,
+    /// The SCIM base URL to publish in tenant status.
+    public_url: Option<String>,
     /// Problems already published as Warning Events.
     warned: Mutex<HashSet<String>>,
     /// Consecutive failures per tenant, for the backoff.
@@ -68,7 +70,7 @@ pub struct Context {
 }
 
 /// Runs the controller until the process stops.
-pub async fn run(client: Client, store: Arc<KubeStore>) {
+pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<String>) {
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
     let all = watcher::Config::default;
     let (rb_reader, role_bindings) =
@@ -103,6 +105,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>) {
         recorder: Recorder::new(client.clone(), reporter),
         written: Mutex::default(),
         warned: Mutex::default(),
+        public_url,
         failures: Mutex::default(),
     });
 
@@ -537,7 +540,10 @@ async fn write_tenant_status(
     let message = format!("{users} user(s), {groups} group(s) reconciled");
     let conditions = status::conditions(&previous, problems, failures, &message, generation);
     let counts_same = tenant.status.as_ref().is_some_and(|s| {
-        s.users == users as i64 && s.groups == groups as i64 && s.observed_generation == generation
+        s.scim_base_url == ctx.public_url
+            && s.users == users as i64
+            && s.groups == groups as i64
+            && s.observed_generation == generation
     });
     if counts_same && status::same(&previous, &conditions) {
         return Ok(());
@@ -548,6 +554,7 @@ async fn write_tenant_status(
         "users": users,
         "groups": groups,
         "observedGeneration": generation,
+        "scimBaseUrl": ctx.public_url,
     }});
     api.patch_status(
         &tenant.name_any(),

@@ -50,7 +50,7 @@ impl Operator {
         let binary = env!("CARGO_BIN_EXE_scimitar");
         // A watchdog shell stops the operator when this test process exits.
         let script = format!(
-            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} >{log} 2>&1 & op=$!; echo $op >{pid}; \
+            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} --public-url http://127.0.0.1:{port}/scim/v2 >{log} 2>&1 & op=$!; echo $op >{pid}; \
              while kill -0 {parent} 2>/dev/null && kill -0 $op 2>/dev/null; do sleep 0.5; done; kill $op 2>/dev/null",
             kc = kubeconfig.display(),
             log = log.display(),
