@@ -8,6 +8,7 @@
 
 pub mod kubectl;
 pub mod operator;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
