@@ -4,10 +4,12 @@
 
 mod support;
 
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
+use kube::api::ListParams;
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, create_tenant};
+use support::operator::{Operator, Scim, can, create_tenant, until};
 use support::replay::{Vars, replay};
 use support::{ControlPlane, install_crds, namespace};
 
@@ -57,4 +59,161 @@ async fn activate_handshake_passes_and_leaves_nothing_behind() {
     vars.insert("test_email".into(), "jc-test-2@customer.example".into());
     vars.insert("run".into(), format!("{home}-again"));
     replay(&base, "jumpcloud/activate.yaml", &mut vars).await;
+}
+
+/// The example tenant's mappings (examples/acme), plus the renamed group.
+fn acme(home: &str, dev: &str, prod: &str) -> ScimTenantSpec {
+    serde_json::from_value(json!({
+        "namespace": home,
+        "provider": "jumpcloud",
+        "mappings": [
+            {"group": "acme-readers", "role": {"name": "view"}, "namespaces": [dev, prod]},
+            {"group": "acme-developers", "role": {"name": "edit"}, "namespaces": [dev]},
+            {"group": "acme-engineering", "role": {"name": "edit"}, "namespaces": [dev]},
+            {"group": "acme-platform", "role": {"name": "admin"}, "namespaces": [dev, prod]},
+        ]
+    }))
+    .expect("spec")
+}
+
+/// Waits until `user` may (or may not) `verb` `resource` in `namespace`.
+async fn access(
+    admin: &kube::Client,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+    want: bool,
+) {
+    until(
+        &format!("{user} {verb} {resource} in {namespace}"),
+        want,
+        || async { can(admin, user, verb, resource, namespace).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_day_of_provisioning_becomes_the_right_access() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let home = namespace(&admin, "jc-day").await;
+    let dev = namespace(&admin, "jc-dev").await;
+    let prod = namespace(&admin, "jc-prod").await;
+    let token = create_tenant(&admin, &home, acme(&home, &dev, &prod)).await;
+    let operator = Operator::shared(cp);
+    Scim::new(operator, &token).wait_until_authorized().await;
+    let base = format!("{}/scim/v2", operator.url);
+    let mut vars = Vars::from([("token".to_owned(), token)]);
+
+    replay(&base, "jumpcloud/day.yaml", &mut vars).await;
+    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
+    let ada = users.get(&vars["ada"]).await.expect("ada");
+    assert_eq!(ada.spec.active, Some(false));
+    assert_eq!(ada.spec.title.as_deref(), Some("Countess"));
+    // ada is inactive: no access anywhere, though readers still lists her.
+    access(&admin, "oidc:ada@acme.example", "list", "pods", &dev, false).await;
+    // bob is named by his primary email, not his userName; readers gives view
+    // in both namespaces, the renamed engineering group edit in dev.
+    access(
+        &admin,
+        "oidc:bob@acme.example.io",
+        "create",
+        "apps/deployments",
+        &dev,
+        true,
+    )
+    .await;
+    access(
+        &admin,
+        "oidc:bob@acme.example.io",
+        "list",
+        "pods",
+        &prod,
+        true,
+    )
+    .await;
+    assert!(
+        !can(
+            &admin,
+            "oidc:bob@acme.example.io",
+            "create",
+            "apps/deployments",
+            &prod
+        )
+        .await
+    );
+    assert!(!can(&admin, "oidc:bob@acme.example", "list", "pods", &dev).await);
+    // cy left developers but administers both through platform.
+    access(
+        &admin,
+        "oidc:cy@acme.example",
+        "create",
+        "rbac.authorization.k8s.io/rolebindings",
+        &prod,
+        true,
+    )
+    .await;
+    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &prod);
+    let readers = bindings
+        .list(&ListParams::default().labels(&format!("scimitar.dev/group={}", vars["readers"])))
+        .await
+        .expect("bindings")
+        .items;
+    let subjects: Vec<String> = readers[0]
+        .subjects
+        .iter()
+        .flatten()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["oidc:bob@acme.example.io"],
+        "inactive ada is not a subject"
+    );
+
+    replay(&base, "jumpcloud/suspend-and-delete.yaml", &mut vars).await;
+    access(
+        &admin,
+        "oidc:bob@acme.example.io",
+        "create",
+        "apps/deployments",
+        &dev,
+        true,
+    )
+    .await;
+    access(
+        &admin,
+        "oidc:cy@acme.example",
+        "create",
+        "rbac.authorization.k8s.io/rolebindings",
+        &prod,
+        false,
+    )
+    .await;
+    assert!(users.get_opt(&vars["cy"]).await.expect("read").is_none());
+
+    vars.insert("existing".into(), vars["platform"].clone());
+    replay(&base, "jumpcloud/takeover.yaml", &mut vars).await;
+    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &home);
+    let platforms: Vec<ScimGroup> = groups
+        .list(&Default::default())
+        .await
+        .expect("groups")
+        .items
+        .into_iter()
+        .filter(|g| g.spec.display_name.eq_ignore_ascii_case("acme-platform"))
+        .collect();
+    assert_eq!(platforms.len(), 1, "taken over, not duplicated");
+    // The mapping names acme-platform; JumpCloud's casing still matches.
+    access(
+        &admin,
+        "oidc:dee@acme.example",
+        "create",
+        "rbac.authorization.k8s.io/rolebindings",
+        &prod,
+        true,
+    )
+    .await;
 }

@@ -8,7 +8,9 @@
 //! # Rules
 //!
 //! - **Matching.** A mapping applies to every group whose `displayName` equals
-//!   `mapping.group` exactly (case-sensitive). Groups sharing a displayName each
+//!   `mapping.group` ignoring case, as SCIM compares `displayName` (RFC 7643
+//!   §4.2, `caseExact: false`) and as JumpCloud names groups: a rename that
+//!   only changes case keeps the access. Groups sharing a displayName each
 //!   get their own bindings. A mapping naming no existing group produces nothing
 //!   and is not a problem: the identity provider may push the group later.
 //! - **Subjects.** A user is named `userPrefix` + claim value: the primary email
@@ -188,6 +190,12 @@ impl Problem {
     fn new(reason: &'static str, message: String) -> Self {
         Self { reason, message }
     }
+}
+
+/// Whether a mapping's group name names a group: SCIM `displayName` is not
+/// case-exact.
+fn names_match(mapping: &str, display_name: &str) -> bool {
+    mapping == display_name || mapping.to_lowercase() == display_name.to_lowercase()
 }
 
 /// The label selector matching every object made for `tenant`.
@@ -565,7 +573,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
 
         let mut planned = Vec::new();
         for (index, mapping) in tenant.spec.mappings.iter().enumerate() {
-            if mapping.group != display_name {
+            if !names_match(&mapping.group, display_name) {
                 continue;
             }
             let role = format!("{}/{}", kind_str(mapping.role.kind), mapping.role.name);

@@ -145,7 +145,8 @@ pub enum BindSubjects {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleMapping {
-    /// The SCIM group's displayName, exactly as the identity provider sends it.
+    /// The SCIM group's displayName, compared ignoring case (SCIM displayName
+    /// is not case-exact).
     pub group: String,
     /// The role granted to the group's members.
     pub role: RoleRef,

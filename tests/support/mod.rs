@@ -52,7 +52,13 @@ impl ControlPlane {
                 .and_then(|n| n.to_str())
                 .unwrap_or("tests")
                 .to_owned();
-            Self::start(&repo().join("target/control-plane").join(name))
+            // One directory per process: a previous run's watchdog may still
+            // be removing its own when the next run starts.
+            Self::start(
+                &repo()
+                    .join("target/control-plane")
+                    .join(format!("{name}-{}", std::process::id())),
+            )
         })
     }
 

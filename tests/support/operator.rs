@@ -274,13 +274,16 @@ impl Scim {
 }
 
 /// Whether `user` may `verb` `resource` in `namespace`, as the API server's
-/// RBAC authorizer decides.
+/// RBAC authorizer decides. `resource` may name its API group:
+/// `apps/deployments`, `rbac.authorization.k8s.io/rolebindings`.
 pub async fn can(client: &Client, user: &str, verb: &str, resource: &str, namespace: &str) -> bool {
+    let (group, resource) = resource.rsplit_once('/').unwrap_or(("", resource));
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.to_owned()),
             resource_attributes: Some(ResourceAttributes {
                 verb: Some(verb.to_owned()),
+                group: Some(group.to_owned()),
                 resource: Some(resource.to_owned()),
                 namespace: Some(namespace.to_owned()),
                 ..Default::default()

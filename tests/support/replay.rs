@@ -89,7 +89,13 @@ pub fn load(relative: &str) -> Fixture {
     let path = super::repo().join("tests/fixtures/idp").join(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+    // YAML merge keys (`<<: *anchor`) let a fixture repeat a body with one change.
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    value
+        .apply_merge()
+        .unwrap_or_else(|e| panic!("merging keys in {}: {e}", path.display()));
+    serde_yaml::from_value(value).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// Replaces `${name}` with the variable's value; an unknown name is a test bug.

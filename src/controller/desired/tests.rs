@@ -473,12 +473,14 @@ fn groups_sharing_a_display_name_each_get_bindings() {
     groups.push(group("g0", "devs", vec![]));
     groups.push(group("g3", "Devs", vec![member("u1")]));
     let d = run(&tenant, &users, &groups, &["team-a"]);
-    assert_eq!(d.role_bindings.len(), 2);
+    assert_eq!(d.role_bindings.len(), 3);
     assert_eq!(d.groups["g0"].bindings.len(), 1);
     assert_eq!(d.groups["g1"].bindings.len(), 1);
     assert_ne!(d.groups["g0"].bindings, d.groups["g1"].bindings);
-    // Case-sensitive: "Devs" does not match "devs".
-    assert!(d.groups["g3"].bindings.is_empty());
+    // displayName is not case-exact (RFC 7643 §4.2): "Devs" matches "devs",
+    // with a binding of its own.
+    assert_eq!(d.groups["g3"].bindings.len(), 1);
+    assert_ne!(d.groups["g3"].bindings, d.groups["g1"].bindings);
     // A binding without subjects is still produced.
     let empty = d
         .role_bindings

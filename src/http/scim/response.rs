@@ -126,6 +126,15 @@ impl From<StoreError> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
+        if self.error.status < 500 {
+            // What the IdP shows its admin, so the operator's log says it too.
+            tracing::info!(
+                status = self.error.status,
+                scim_type = ?self.error.scim_type,
+                detail = %self.error.detail,
+                "SCIM request refused"
+            );
+        }
         let mut response = error_response(&self.error);
         if let Some(seconds) = self.retry_after {
             response
