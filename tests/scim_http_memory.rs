@@ -402,6 +402,9 @@ async fn oversized_bodies_are_413() {
     assert_scim_error(&reply, 413, None);
 }
 
+/// JumpCloud builds `{base}//Users` from a Base URL entered with a trailing
+/// slash (idp-scim-detail.md §1.1). Not an RFC matter (RFC 3986 §6.2.3 leaves
+/// empty segments significant), but answering 404 would fail Activate.
 #[tokio::test]
 async fn repeated_and_trailing_slashes_are_normalised() {
     let server = Server::new();

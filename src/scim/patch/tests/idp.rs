@@ -42,7 +42,9 @@ fn jumpcloud_adds_members_idempotently() {
     });
     let once = apply_body(&GROUP_RESOURCE, &g, &add).expect("add");
     assert_eq!(member_ids(&once), ["u1", "u2"]);
-    // JumpCloud re-sends adds for existing members [O S8]: no duplicate, no error.
+    // JumpCloud re-sends adds for existing members [O S8]: no duplicate, no
+    // error. (RFC 7644 §3.5.2.1 says such an add SHOULD change nothing; taken
+    // as MUST, since a 400 here would fail JumpCloud's whole sync.)
     let twice = apply_body(&GROUP_RESOURCE, &once, &add).expect("re-add");
     assert_eq!(twice, once);
 }
