@@ -22,3 +22,12 @@ pub async fn client(path: Option<&Path>, context: Option<&str>) -> anyhow::Resul
     };
     Ok(Client::try_from(config)?)
 }
+
+/// The watch configuration every watch of the operator uses. Lists are
+/// quorum reads (`MostRecent`): a list served from a freshly restarted API
+/// server's watch cache can be older than the watch that follows it expects,
+/// and the watch then fails with "too old resource version" over and over.
+pub fn watch_config() -> kube::runtime::watcher::Config {
+    kube::runtime::watcher::Config::default()
+        .list_semantic(kube::runtime::watcher::ListSemantic::MostRecent)
+}

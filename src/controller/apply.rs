@@ -22,6 +22,25 @@ use serde::de::DeserializeOwned;
 
 use super::desired::{MANAGED_BY, MANAGER, TENANT_LABEL};
 
+/// How long one API call of the controller may take. A call on a connection
+/// the API server dropped (it restarted) can otherwise hang for minutes, and
+/// every later reconcile of the tenant would queue behind it.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One API call under [`CALL_TIMEOUT`]; running out of time is an error like
+/// any other, so the reconcile fails and is retried.
+pub async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, kube::Error> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(kube::Error::Service(
+                "the API server did not answer in time".into(),
+            ))
+        })
+}
+
 /// Field manager of the controller's writes.
 pub const FIELD_MANAGER: &str = "scimitar";
 
@@ -170,7 +189,7 @@ where
         let api: Api<K> = api_for(client, namespace.as_deref());
         if let Some(current) = &current
             && K::must_recreate(current, object)
-            && let Err(error) = api.delete(&name, &DeleteParams::default()).await
+            && let Err(error) = bounded(api.delete(&name, &DeleteParams::default())).await
         {
             applied.failures.push(format!(
                 "deleting {} to change its role: {error}",
@@ -178,7 +197,7 @@ where
             ));
             continue;
         }
-        match api.patch(&name, &params, &Patch::Apply(object)).await {
+        match bounded(api.patch(&name, &params, &Patch::Apply(object))).await {
             Ok(_) if current.is_some() => applied.changes.push(Change::Updated(describe(object))),
             Ok(_) => applied.changes.push(Change::Created(describe(object))),
             Err(error) => applied
@@ -202,7 +221,7 @@ where
             }),
             ..Default::default()
         };
-        match api.delete(&key.1, &precondition).await {
+        match bounded(api.delete(&key.1, &precondition)).await {
             Ok(_) => applied
                 .changes
                 .push(Change::Deleted(describe(object.as_ref()))),

@@ -117,7 +117,7 @@ impl Roles {
             ..Default::default()
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
-        let answer = api.create(&PostParams::default(), &review).await?;
+        let answer = super::apply::bounded(api.create(&PostParams::default(), &review)).await?;
         let allowed = answer.status.is_some_and(|s| s.allowed);
         self.bindable
             .lock()

@@ -23,7 +23,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::apply::{self, Change};
+use super::apply::{self, Change, bounded};
 use super::desired::{self, Inputs, MANAGED_BY, MANAGER, RoleTarget, desired, label_value};
 use super::facts::{self, Roles};
 use super::status;
@@ -71,8 +71,8 @@ pub struct Context {
 
 /// Runs the controller until the process stops.
 pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<String>) {
-    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
-    let all = watcher::Config::default;
+    let managed = crate::kubeclient::watch_config().labels(&format!("{MANAGED_BY}={MANAGER}"));
+    let all = crate::kubeclient::watch_config;
     let (rb_reader, role_bindings) =
         reflected(Api::<RoleBinding>::all(client.clone()), managed.clone());
     let (crb_reader, cluster_role_bindings) = reflected(
@@ -139,7 +139,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
     let (a1, a2, a3) = (all_tenants.clone(), all_tenants.clone(), all_tenants);
 
     let tenants_api: Api<ScimTenant> = Api::all(client.clone());
-    let controller = Controller::new(tenants_api, watcher::Config::default())
+    let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
         .with_config(ControllerConfig::default().debounce(DEBOUNCE))
         .owns_stream(role_bindings)
         .owns_stream(cluster_role_bindings)
@@ -249,6 +249,13 @@ fn role_targets(tenant: &ScimTenant) -> Vec<RoleTarget> {
 }
 
 async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_tenant(&tenant, &ctx).await;
+    tracing::debug!(tenant = %tenant.name_any(), elapsed = ?started.elapsed(), ok = result.is_ok(), "reconciled");
+    result
+}
+
+async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, Error> {
     if tenant.meta().deletion_timestamp.is_some() {
         // Owned objects go with the tenant (owner references).
         return Ok(Action::await_change());
@@ -289,7 +296,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
                     .unwrap_or_default()
             ),
         };
-        write_tenant_status(&ctx, &tenant, &[problem], &[], 0, 0).await?;
+        write_tenant_status(ctx, tenant, &[problem], &[], 0, 0).await?;
         return Ok(Action::requeue(RESYNC));
     }
     let (users, groups) = directory(&ctx.store, &namespace);
@@ -301,12 +308,12 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
         .collect();
     let states = ctx
         .roles
-        .states(role_targets(&tenant))
+        .states(role_targets(tenant))
         .await
         .map_err(Error::Roles)?;
     let lookup = |target: &RoleTarget| facts::lookup(&states, target);
     let want = desired(&Inputs {
-        tenant: &tenant,
+        tenant,
         users: &users,
         groups: &groups,
         namespaces: &namespaces,
@@ -337,17 +344,17 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
             Change::Deleted(what) => ("Deleted", format!("deleted {what}")),
         };
         tracing::info!(tenant = %name, "{note}");
-        publish(&ctx, &tenant, EventType::Normal, reason, note).await;
+        publish(ctx, tenant, EventType::Normal, reason, note).await;
     }
     for problem in want
         .problems
         .iter()
         .chain(want.groups.values().flat_map(|g| &g.problems))
     {
-        if first_warning(&ctx, &name, problem) {
+        if first_warning(ctx, &name, problem) {
             publish(
-                &ctx,
-                &tenant,
+                ctx,
+                tenant,
                 EventType::Warning,
                 problem.reason,
                 problem.message.clone(),
@@ -372,7 +379,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
             "bindings": outcome.bindings,
         });
         write_object_status::<ScimGroup>(
-            &ctx,
+            ctx,
             Kind::Group,
             &namespace,
             &id,
@@ -398,7 +405,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
             "groups": outcome.groups,
         });
         write_object_status::<ScimUser>(
-            &ctx,
+            ctx,
             Kind::User,
             &namespace,
             &id,
@@ -410,15 +417,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
         .await?;
     }
     let problems: Vec<desired::Problem> = want.problems.clone();
-    write_tenant_status(
-        &ctx,
-        &tenant,
-        &problems,
-        &failures,
-        users.len(),
-        groups.len(),
-    )
-    .await?;
+    write_tenant_status(ctx, tenant, &problems, &failures, users.len(), groups.len()).await?;
     if !failures.is_empty() {
         return Err(Error::Apply(failures.join("; ")));
     }
@@ -446,7 +445,7 @@ async fn publish(ctx: &Context, tenant: &ScimTenant, type_: EventType, reason: &
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(error) = ctx.recorder.publish(&event, &tenant.object_ref(&())).await {
+    if let Err(error) = bounded(ctx.recorder.publish(&event, &tenant.object_ref(&()))).await {
         tracing::debug!(%error, "could not publish an Event");
     }
 }
@@ -503,13 +502,12 @@ where
         return Ok(());
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    match api
-        .patch_status(
-            id,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
-        )
-        .await
+    match bounded(api.patch_status(
+        id,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    ))
+    .await
     {
         Ok(_) => {}
         // Deleted meanwhile: nothing to report on.
@@ -556,11 +554,11 @@ async fn write_tenant_status(
         "observedGeneration": generation,
         "scimBaseUrl": ctx.public_url,
     }});
-    api.patch_status(
+    bounded(api.patch_status(
         &tenant.name_any(),
         &PatchParams::default(),
         &Patch::Merge(status),
-    )
+    ))
     .await
     .map_err(Error::Status)?;
     Ok(())

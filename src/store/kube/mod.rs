@@ -467,7 +467,7 @@ async fn watch<K>(
         + 'static,
 {
     let api: Api<DeserializeGuard<K>> = Api::all(client);
-    let mut events = watcher(api, watcher::Config::default())
+    let mut events = watcher(api, crate::kubeclient::watch_config())
         .default_backoff()
         .boxed();
     let valid = |guard: DeserializeGuard<K>| match guard.0 {

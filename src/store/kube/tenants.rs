@@ -83,7 +83,7 @@ impl Tenants {
         let refresher = tokio::spawn(self.clone().refresh_tokens(client.clone()));
         let api: Api<ScimTenant> = Api::all(client);
         let mut listed: HashMap<String, Entry> = HashMap::new();
-        let mut events = watcher(api, watcher::Config::default())
+        let mut events = watcher(api, crate::kubeclient::watch_config())
             .default_backoff()
             .boxed();
         while let Some(event) = events.next().await {
