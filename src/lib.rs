@@ -2,6 +2,8 @@
 //! and turns them into RBAC bindings and directory ConfigMaps.
 #![forbid(unsafe_code)]
 
+/// Bearer tokens: principals, scopes, digests, token format.
+pub mod auth;
 /// Command-line interface of the `scimitar` binary.
 pub mod cli;
 /// The controller: tenants, users and groups become RBAC bindings and ConfigMaps.

@@ -1,5 +1,7 @@
 //! The HTTP layer: routes, health endpoints, and (with the SCIM engine) the SCIM API.
 
+/// Reading bearer tokens from requests.
+pub mod auth;
 mod health;
 // The SCIM 2.0 API under `/scim/v2`.
 pub mod scim;

@@ -13,7 +13,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, Uri};
 use axum::routing::{any, get, post};
 
-pub use auth::{StaticTokens, Tenant, TokenAuthenticator, token_digest};
+pub use auth::{HasAuthenticator, Tenant};
+pub use crate::auth::{StaticTokens, TokenAuthenticator, token_digest};
 pub use response::{Failure, SCIM_JSON, Scim, ScimResult, error_response};
 
 use crate::scim::discovery::ServiceProviderConfig;

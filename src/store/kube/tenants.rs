@@ -9,7 +9,7 @@
 //! A namespace claimed by two tenants belongs to the older one; the other gets
 //! no namespace at all (its requests fail), so tenants can never share data.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -19,11 +19,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::crd::{ScimTenant, SecretKeyRef};
-use crate::http::scim::{TokenAuthenticator, token_digest};
+use crate::auth::{Principal, Scope, TokenAuthenticator, find_constant_time};
 
 /// Periodic re-read of token Secrets.
 pub const REFRESH: Duration = Duration::from_secs(10);
@@ -244,22 +243,25 @@ pub fn parse_digest(hex: &str) -> Option<[u8; 32]> {
 }
 
 impl TokenAuthenticator for Tenants {
-    fn tenant_for(&self, token: &str) -> Option<String> {
-        let digest = token_digest(token);
+    fn authenticate(&self, token: &str) -> Option<Principal> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let mut found = None;
-        // Visit every tenant whatever matches, so timing does not depend on position.
-        for (tenant, entry) in entries.iter() {
-            if let Some(known) = &entry.digest
-                && bool::from(known.ct_eq(&digest))
-            {
-                found = Some(tenant.clone());
+        let found = find_constant_time(
+            token,
+            entries
+                .iter()
+                .filter_map(|(tenant, e)| e.digest.as_ref().map(|d| (d, tenant))),
+        );
+        match found {
+            Some(tenant) => Some(Principal {
+                tenant: tenant.clone(),
+                token: format!("{tenant}/tokenSecretRef"),
+                scopes: BTreeSet::from([Scope::Scim]),
+            }),
+            None => {
+                self.refresh.notify_one();
+                None
             }
         }
-        if found.is_none() {
-            self.refresh.notify_one();
-        }
-        found
     }
 }
 

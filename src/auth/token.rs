@@ -1,0 +1,1 @@
+//! SCIM API tokens: format, generation and how they are kept in Secrets.
