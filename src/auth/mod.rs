@@ -122,7 +122,10 @@ mod tests {
             ("a".to_owned(), "token-a".to_owned()),
             ("b".to_owned(), "token-b".to_owned()),
         ]);
-        assert_eq!(tokens.authenticate("token-b").map(|p| p.tenant).as_deref(), Some("b"));
+        assert_eq!(
+            tokens.authenticate("token-b").map(|p| p.tenant).as_deref(),
+            Some("b")
+        );
         assert!(tokens.authenticate("token-c").is_none());
         assert!(tokens.authenticate("").is_none());
     }

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 
 use super::response::Failure;
 use crate::auth::{Scope, TokenAuthenticator};
-use crate::http::auth::bearer;
+use crate::http::auth::{Identity, bearer};
 use crate::scim::error::ScimError;
 
 /// The tenant of an authenticated SCIM request.
@@ -30,13 +30,15 @@ where
         // unknown token, a revoked one or one without the scope.
         let unauthorized =
             || Failure::from(ScimError::unauthorized("A valid bearer token is required"));
-        let token = bearer(parts).ok_or_else(unauthorized)?;
-        let principal = state
-            .authenticator()
-            .authenticate(token)
+        // Authenticated once at the edge (`http::auth::identify`) when that layer is
+        // installed; otherwise here.
+        let principal = match parts.extensions.get::<Identity>() {
+            Some(Identity(principal)) => principal.clone(),
+            None => bearer(parts).and_then(|token| state.authenticator().authenticate(token)),
+        };
+        principal
             .filter(|p| p.may(Scope::Scim))
-            .ok_or_else(unauthorized)?;
-        parts.extensions.insert(principal.clone());
-        Ok(Tenant(principal.tenant))
+            .map(|p| Tenant(p.tenant))
+            .ok_or_else(unauthorized)
     }
 }

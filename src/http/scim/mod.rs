@@ -13,8 +13,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, Uri};
 use axum::routing::{any, get, post};
 
-pub use auth::{HasAuthenticator, Tenant};
 pub use crate::auth::{StaticTokens, TokenAuthenticator, token_digest};
+pub use auth::{HasAuthenticator, Tenant};
 pub use response::{Failure, SCIM_JSON, Scim, ScimResult, error_response};
 
 use crate::scim::discovery::ServiceProviderConfig;
@@ -70,6 +70,7 @@ pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
 /// The `/scim/v2` router.
 pub fn router<S: Store>(state: ScimState<S>) -> Router {
     let limit = usize::try_from(state.config.max_payload_bytes).unwrap_or(usize::MAX);
+    let auth = state.auth.clone();
     let api = Router::new()
         .route(
             "/ServiceProviderConfig",
@@ -102,7 +103,12 @@ pub fn router<S: Store>(state: ScimState<S>) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state);
+        .with_state(state)
+        // Outermost: every layer and handler inside sees the caller's identity.
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            crate::http::auth::identify,
+        ));
     Router::new().nest(BASE_PATH, api)
 }
 

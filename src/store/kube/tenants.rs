@@ -21,8 +21,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::Notify;
 
-use crate::crd::{ScimTenant, SecretKeyRef};
 use crate::auth::{Principal, Scope, TokenAuthenticator, find_constant_time};
+use crate::crd::{ScimTenant, SecretKeyRef};
 
 /// Periodic re-read of token Secrets.
 pub const REFRESH: Duration = Duration::from_secs(10);
