@@ -34,6 +34,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the CustomResourceDefinitions as YAML.
     Crds(CrdsArgs),
+    /// Create, list and revoke tenants' SCIM API tokens.
+    Token(crate::token_admin::TokenArgs),
 }
 
 /// Settings of `scimitar run`.

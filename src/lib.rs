@@ -26,3 +26,5 @@ pub mod shutdown;
 pub mod store;
 /// Logging setup shared by every subcommand.
 pub mod telemetry;
+/// `scimitar token`: managing tenants' API tokens from the command line.
+pub mod token_admin;

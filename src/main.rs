@@ -18,6 +18,7 @@ async fn main() -> anyhow::Result<()> {
             scimitar::telemetry::init(cli.log_format);
             scimitar::serve::serve(args).await
         }
+        Command::Token(args) => scimitar::token_admin::run(args).await,
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
             scimitar::operator::run(args).await

@@ -20,6 +20,7 @@ use crate::http::{self, Readiness};
 use crate::scim::discovery::ServiceProviderConfig;
 use crate::store::kube::KubeStore;
 use crate::store::kube::tenants::Tenants;
+use crate::store::kube::tokens::{KubeAuthenticator, Tokens};
 
 /// How long to wait for the CRDs to be established before giving up.
 const CRD_WAIT: Duration = Duration::from_secs(30);
@@ -42,10 +43,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "HTTP server listening");
 
     let tenants = Arc::new(Tenants::default());
+    let tokens = Arc::new(Tokens::default());
     let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
     let scim_state = ScimState {
         store: store.clone(),
-        auth: tenants.clone(),
+        auth: Arc::new(KubeAuthenticator {
+            tenants: tenants.clone(),
+            tokens: tokens.clone(),
+        }),
         config: Arc::new(ServiceProviderConfig::default()),
         public_url: args.public_url.clone().map(Into::into),
     };
@@ -57,12 +62,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let startup = async {
         wait_for_crds(&client).await?;
         tokio::spawn(store.clone().run());
+        tokio::spawn(tokens.clone().run(client.clone(), args.namespace.clone()));
         tokio::spawn(crate::controller::run(
             client.clone(),
             store.clone(),
             args.public_url.clone(),
         ));
-        while !store.is_ready() {
+        while !(store.is_ready() && tokens.is_synced()) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         readiness.set(true);

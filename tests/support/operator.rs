@@ -87,10 +87,14 @@ impl Operator {
     /// Stops the operator (SIGTERM, then waits for it to exit).
     pub fn stop(&mut self) {
         if let Some(pid) = self.pid.take() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Command::new("kill")
                 .args(["-0", &pid.to_string()])
+                .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
                 && Instant::now() < deadline

@@ -9,7 +9,7 @@
 //! A namespace claimed by two tenants belongs to the older one; the other gets
 //! no namespace at all (its requests fail), so tenants can never share data.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::Notify;
 
-use crate::auth::{Principal, Scope, TokenAuthenticator, find_constant_time};
+use crate::auth::token::parse_hex;
 use crate::crd::{ScimTenant, SecretKeyRef};
 
 /// Periodic re-read of token Secrets.
@@ -224,58 +224,39 @@ async fn read_digest(
         })?;
     std::str::from_utf8(&value.0)
         .ok()
-        .and_then(|text| parse_digest(text.trim()))
+        .and_then(|text| parse_hex(text.trim()))
         .ok_or_else(|| {
             Unreadable::Invalid("the value is not a SHA-256 digest (64 hex characters)".into())
         })
 }
 
-/// Decodes 64 hex characters.
-pub fn parse_digest(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-impl TokenAuthenticator for Tenants {
-    fn authenticate(&self, token: &str) -> Option<Principal> {
+impl Tenants {
+    /// The digests of the tokens tenants reference from their spec
+    /// (`tokenSecretRef`, the GitOps path), with their tenant.
+    pub fn referenced_digests(&self) -> Vec<([u8; 32], String)> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let found = find_constant_time(
-            token,
-            entries
-                .iter()
-                .filter_map(|(tenant, e)| e.digest.as_ref().map(|d| (d, tenant))),
-        );
-        match found {
-            Some(tenant) => Some(Principal {
-                tenant: tenant.clone(),
-                token: format!("{tenant}/tokenSecretRef"),
-                scopes: BTreeSet::from([Scope::Scim]),
-            }),
-            None => {
-                self.refresh.notify_one();
-                None
-            }
-        }
+        entries
+            .iter()
+            .filter_map(|(tenant, e)| e.digest.map(|d| (d, tenant.clone())))
+            .collect()
+    }
+
+    /// Whether `tenant` exists.
+    pub fn knows(&self, tenant: &str) -> bool {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.contains_key(tenant)
+    }
+
+    /// Asks for an early re-read of referenced token Secrets (an unknown
+    /// token was presented; it may be a new one).
+    pub fn nudge(&self) {
+        self.refresh.notify_one();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digests_parse_from_hex_only_when_complete() {
-        let hex = "ab".repeat(32);
-        assert_eq!(parse_digest(&hex), Some([0xab; 32]));
-        assert_eq!(parse_digest(&hex[..62]), None);
-        assert_eq!(parse_digest(&"zz".repeat(32)), None);
-    }
 
     #[test]
     fn a_contested_namespace_belongs_to_the_older_tenant() {

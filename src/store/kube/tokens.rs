@@ -1,0 +1,172 @@
+//! The tenants' API tokens, as the operator sees them, and the authenticator
+//! that checks a presented token against them.
+//!
+//! Token Secrets (see [`crate::auth::token`]) live in the operator's
+//! namespace and are watched there, so a token created with `scimitar token
+//! create` works, and a revoked one stops working, on every replica within
+//! about a second. Watching one namespace needs only a Role there, not
+//! cluster-wide access to Secrets.
+//!
+//! Last use is recorded in memory on every request and written to the token's
+//! Secret at most once per [`LAST_USED_EVERY`], so a busy IdP does not turn
+//! into a stream of Secret writes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::watcher::Event;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+
+use super::tenants::Tenants;
+use crate::auth::token::{LAST_USED_ANNOTATION, TOKEN_LABEL, TokenRecord};
+use crate::auth::{Principal, Scope, TokenAuthenticator, find_constant_time};
+
+/// How often last-use times are written back.
+pub const LAST_USED_EVERY: Duration = Duration::from_secs(60);
+
+/// Token records by id (Secret name).
+#[derive(Default)]
+pub struct Tokens {
+    records: RwLock<HashMap<String, TokenRecord>>,
+    synced: AtomicBool,
+    /// Tokens used since the last write-back, with when.
+    used: Mutex<HashMap<String, jiff::Timestamp>>,
+}
+
+impl Tokens {
+    /// Whether the token watch has delivered its first listing.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Watches token Secrets in `namespace` and writes back last-use times,
+    /// until the watch ends.
+    pub async fn run(self: Arc<Self>, client: Client, namespace: String) {
+        let api: Api<Secret> = Api::namespaced(client, &namespace);
+        let writer = tokio::spawn(self.clone().write_last_used(api.clone()));
+        let config = crate::kubeclient::watch_config().labels(&format!("{TOKEN_LABEL}=true"));
+        let mut listed = HashMap::new();
+        let mut events = watcher(api, config).default_backoff().boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(Event::Init) => listed.clear(),
+                Ok(Event::InitApply(secret)) => {
+                    if let Some(record) = TokenRecord::from_secret(&secret) {
+                        listed.insert(record.id.clone(), record);
+                    }
+                }
+                Ok(Event::InitDone) => {
+                    *self.records.write().unwrap_or_else(|e| e.into_inner()) =
+                        std::mem::take(&mut listed);
+                    self.synced.store(true, Ordering::Release);
+                }
+                Ok(Event::Apply(secret)) => {
+                    let mut records = self.records.write().unwrap_or_else(|e| e.into_inner());
+                    match TokenRecord::from_secret(&secret) {
+                        Some(record) => records.insert(record.id.clone(), record),
+                        // Edited into something that is not a token: it no longer works.
+                        None => records.remove(secret.metadata.name.as_deref().unwrap_or_default()),
+                    };
+                }
+                Ok(Event::Delete(secret)) => {
+                    let mut records = self.records.write().unwrap_or_else(|e| e.into_inner());
+                    records.remove(secret.metadata.name.as_deref().unwrap_or_default());
+                }
+                Err(error) => tracing::warn!(%error, %namespace, "watching token Secrets"),
+            }
+        }
+        writer.abort();
+    }
+
+    fn record_use(&self, id: &str) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.insert(id.to_owned(), jiff::Timestamp::now());
+    }
+
+    async fn write_last_used(self: Arc<Self>, api: Api<Secret>) {
+        loop {
+            tokio::time::sleep(LAST_USED_EVERY).await;
+            let used: Vec<(String, jiff::Timestamp)> = {
+                let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+                used.drain().collect()
+            };
+            for (id, at) in used {
+                let patch = serde_json::json!({"metadata": {"annotations": {LAST_USED_ANNOTATION: at.to_string()}}});
+                if let Err(error) = api
+                    .patch(&id, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    tracing::debug!(token = %id, %error, "could not record the token's last use");
+                }
+            }
+        }
+    }
+}
+
+/// Checks bearer tokens against the tenants' API tokens and the digests the
+/// tenants reference from their spec.
+pub struct KubeAuthenticator {
+    pub tenants: Arc<Tenants>,
+    pub tokens: Arc<Tokens>,
+}
+
+/// Where a matching digest came from.
+enum Source {
+    Token(TokenRecord),
+    Referenced(String),
+}
+
+impl TokenAuthenticator for KubeAuthenticator {
+    fn authenticate(&self, token: &str) -> Option<Principal> {
+        let now = jiff::Timestamp::now();
+        let records: Vec<TokenRecord> = {
+            let records = self
+                .tokens
+                .records
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            records.values().cloned().collect()
+        };
+        let referenced = self.tenants.referenced_digests();
+        let candidates: Vec<([u8; 32], Source)> = records
+            .into_iter()
+            .map(|r| (r.digest, Source::Token(r)))
+            .chain(
+                referenced
+                    .into_iter()
+                    .map(|(d, t)| (d, Source::Referenced(t))),
+            )
+            .collect();
+        let found = find_constant_time(token, candidates.iter().map(|(d, s)| (d, s)));
+        let principal = match found {
+            Some(Source::Token(record))
+                if record.is_valid_at(now) && self.tenants.knows(&record.tenant) =>
+            {
+                self.tokens.record_use(&record.id);
+                Principal {
+                    tenant: record.tenant.clone(),
+                    token: record.id.clone(),
+                    scopes: record.scopes.clone(),
+                }
+            }
+            Some(Source::Referenced(tenant)) => Principal {
+                tenant: tenant.clone(),
+                token: format!("{tenant}/tokenSecretRef"),
+                scopes: BTreeSet::from([Scope::Scim]),
+            },
+            // Expired, or for a tenant that no longer exists.
+            Some(Source::Token(_)) => return None,
+            None => {
+                self.tenants.nudge();
+                return None;
+            }
+        };
+        Some(principal)
+    }
+}

@@ -1,0 +1,242 @@
+//! `scimitar token create|list|revoke`: managing tenants' SCIM API tokens from
+//! an admin's laptop, with the admin's kubeconfig. Tokens are Secrets in the
+//! operator's namespace (see [`crate::auth::token`]); the operator picks up
+//! changes within about a second.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
+use kube::{Api, Client};
+
+use crate::auth::token::{self, TOKEN_LABEL, TokenRecord};
+use crate::auth::{Scope, token_digest};
+use crate::crd::ScimTenant;
+
+/// `scimitar token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+    /// Kubeconfig file; without it, `KUBECONFIG` or `~/.kube/config` is used.
+    #[arg(long, env = "SCIMITAR_KUBECONFIG", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, env = "SCIMITAR_CONTEXT", global = true)]
+    pub context: Option<String>,
+    /// The operator's namespace, where token Secrets are kept.
+    #[arg(
+        long,
+        env = "SCIMITAR_NAMESPACE",
+        default_value = "scimitar-system",
+        global = true
+    )]
+    pub namespace: String,
+}
+
+/// What to do with tokens.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (once: it cannot be shown again).
+    Create {
+        /// The tenant the token belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// A name saying who uses it, e.g. "JumpCloud SCIM".
+        #[arg(long)]
+        name: String,
+        /// Lifetime, e.g. `90d`, `12h`; no expiry without it.
+        #[arg(long)]
+        expires: Option<String>,
+        /// What it may do: `scim` (the default), `logs`, or both (repeat the flag).
+        #[arg(long = "scope", default_values = ["scim"])]
+        scopes: Vec<String>,
+    },
+    /// List tokens (never their values).
+    List {
+        /// Only this tenant's tokens.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token by its id (as `list` shows it).
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+}
+
+/// Runs a `token` subcommand; output goes to stdout.
+pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
+    let client = crate::kubeclient::client(args.kubeconfig.as_deref(), args.context.as_deref())
+        .await
+        .context("connecting to the Kubernetes API server")?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &args.namespace);
+    match args.command {
+        TokenCommand::Create {
+            tenant,
+            name,
+            expires,
+            scopes,
+        } => {
+            create(
+                &client,
+                &secrets,
+                &args.namespace,
+                tenant,
+                name,
+                expires,
+                scopes,
+            )
+            .await
+        }
+        TokenCommand::List { tenant } => list(&secrets, tenant.as_deref()).await,
+        TokenCommand::Revoke { id } => revoke(&secrets, &id).await,
+    }
+}
+
+async fn create(
+    client: &Client,
+    secrets: &Api<Secret>,
+    namespace: &str,
+    tenant: String,
+    name: String,
+    expires: Option<String>,
+    scopes: Vec<String>,
+) -> anyhow::Result<()> {
+    let tenants: Api<ScimTenant> = Api::all(client.clone());
+    if tenants.get_opt(&tenant).await?.is_none() {
+        bail!("there is no ScimTenant named {tenant:?}");
+    }
+    let scopes: BTreeSet<Scope> = scopes
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| Scope::parse(s).with_context(|| format!("unknown scope {s:?} (scim or logs)")))
+        .collect::<anyhow::Result<_>>()?;
+    let expires = match expires {
+        Some(text) => {
+            let lifetime = token::parse_lifetime(&text)
+                .with_context(|| format!("--expires {text:?}: use e.g. 90d, 12h, 30m"))?;
+            let lifetime = jiff::SignedDuration::try_from(lifetime)?;
+            Some(jiff::Timestamp::now().checked_add(lifetime)?)
+        }
+        None => None,
+    };
+    let value = token::generate().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let suffix: String = token::hex(&token_digest(&value)).chars().take(10).collect();
+    let record = TokenRecord {
+        id: format!(
+            "scimitar-token-{}-{suffix}",
+            crate::controller::desired::label_value(&tenant)
+                .chars()
+                .take(30)
+                .collect::<String>()
+                .trim_end_matches(['-', '.', '_'])
+                .to_lowercase()
+        ),
+        tenant,
+        name,
+        scopes,
+        digest: token_digest(&value),
+        created: None,
+        expires,
+        last_used: None,
+    };
+    secrets
+        .create(&PostParams::default(), &record.to_secret(namespace))
+        .await
+        .with_context(|| format!("creating the token Secret in namespace {namespace}"))?;
+    eprintln!(
+        "Created token {} for tenant {}{}. It is shown once; store it in your identity provider now:",
+        record.id,
+        record.tenant,
+        record
+            .expires
+            .map(|e| format!(", valid until {e}"))
+            .unwrap_or_default()
+    );
+    println!("{value}");
+    Ok(())
+}
+
+async fn list(secrets: &Api<Secret>, tenant: Option<&str>) -> anyhow::Result<()> {
+    let list = secrets
+        .list(&ListParams::default().labels(&format!("{TOKEN_LABEL}=true")))
+        .await?;
+    let mut records: Vec<TokenRecord> = list
+        .items
+        .iter()
+        .filter_map(TokenRecord::from_secret)
+        .filter(|r| tenant.is_none_or(|t| r.tenant == t))
+        .collect();
+    records.sort_by(|a, b| (&a.tenant, &a.created, &a.id).cmp(&(&b.tenant, &b.created, &b.id)));
+    let now = jiff::Timestamp::now();
+    let time = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "TENANT".into(),
+        "NAME".into(),
+        "SCOPES".into(),
+        "CREATED".into(),
+        "EXPIRES".into(),
+        "LAST USED".into(),
+    ]];
+    for r in &records {
+        let scopes: Vec<&str> = r.scopes.iter().map(|s| s.as_str()).collect();
+        let expires = match r.expires {
+            Some(e) if !r.is_valid_at(now) => format!("{e} (expired)"),
+            other => time(other),
+        };
+        rows.push([
+            r.id.clone(),
+            r.tenant.clone(),
+            r.name.clone(),
+            scopes.join(","),
+            time(r.created),
+            expires,
+            time(r.last_used),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("   ").trim_end());
+    }
+    Ok(())
+}
+
+async fn revoke(secrets: &Api<Secret>, id: &str) -> anyhow::Result<()> {
+    let Some(secret) = secrets.get_opt(id).await? else {
+        bail!("there is no token {id:?}");
+    };
+    let record = TokenRecord::from_secret(&secret)
+        .filter(|_| {
+            secret
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.get(TOKEN_LABEL).map(String::as_str) == Some("true"))
+        })
+        .with_context(|| format!("{id:?} is not a scimitar token"))?;
+    let precondition = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: secret.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    secrets.delete(id, &precondition).await?;
+    println!(
+        "Revoked token {} ({}) of tenant {}.",
+        record.id, record.name, record.tenant
+    );
+    Ok(())
+}
