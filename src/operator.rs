@@ -18,6 +18,7 @@ use crate::cli::RunArgs;
 use crate::http::scim::{self, ScimState};
 use crate::http::{self, Readiness};
 use crate::scim::discovery::ServiceProviderConfig;
+use crate::scimlog::ScimLog;
 use crate::store::kube::KubeStore;
 use crate::store::kube::tenants::Tenants;
 
@@ -43,13 +44,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let tenants = Arc::new(Tenants::default());
     let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
+    // --- SCIM request log ---
+    let scim_log = Arc::new(ScimLog::new(args.scim_log_capacity));
+    // --- end SCIM request log ---
     let scim_state = ScimState {
         store: store.clone(),
         auth: tenants.clone(),
         config: Arc::new(ServiceProviderConfig::default()),
         public_url: args.public_url.clone().map(Into::into),
+        scim_log: Some(scim_log.clone()),
     };
-    let app = http::app(readiness.clone()).merge(scim::router(scim_state));
+    let app = http::app(readiness.clone())
+        .merge(scim::router(scim_state))
+        .merge(http::scimlog::api_router(scim_log, tenants.clone()));
     let app = MapRequestLayer::new(scim::normalize_path).layer(app);
     let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(crate::shutdown::signal());
