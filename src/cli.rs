@@ -60,6 +60,12 @@ pub struct RunArgs {
     /// used in `meta.location`; derived from the Host header when unset.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    // --- SCIM request log ---
+    /// Entries of the in-memory SCIM request log this replica keeps (all
+    /// tenants together, oldest dropped first); 0 stores nothing.
+    #[arg(long, env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
+    pub scim_log_capacity: usize,
+    // --- end SCIM request log ---
 }
 
 /// Settings of `scimitar crds`.
@@ -82,6 +88,12 @@ pub struct ServeArgs {
     /// Public base URL of the SCIM API, if not derived from the Host header.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    // --- SCIM request log ---
+    /// Entries of the in-memory SCIM request log this replica keeps (all
+    /// tenants together, oldest dropped first); 0 stores nothing.
+    #[arg(long, env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
+    pub scim_log_capacity: usize,
+    // --- end SCIM request log ---
 }
 
 fn parse_token(value: &str) -> Result<(String, String), String> {

@@ -18,6 +18,8 @@ pub mod kubeclient;
 pub mod operator;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.
 pub mod scim;
+/// The SCIM request log: records, redaction, ring buffer, queries, CSV. Pure, no I/O.
+pub mod scimlog;
 /// `scimitar serve`: the SCIM API over the in-memory store.
 pub mod serve;
 /// SIGTERM/SIGINT handling.

@@ -14,10 +14,12 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, ResourceExt};
 use tokio::net::TcpListener;
 
+use crate::auth::TokenAuthenticator;
 use crate::cli::RunArgs;
 use crate::http::scim::{self, ScimState};
 use crate::http::{self, Readiness};
 use crate::scim::discovery::ServiceProviderConfig;
+use crate::scimlog::ScimLog;
 use crate::store::kube::KubeStore;
 use crate::store::kube::tenants::Tenants;
 use crate::store::kube::tokens::{KubeAuthenticator, Tokens};
@@ -45,16 +47,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let tenants = Arc::new(Tenants::default());
     let tokens = Arc::new(Tokens::default());
     let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
+    // --- SCIM request log ---
+    let scim_log = Arc::new(ScimLog::new(args.scim_log_capacity));
+    // --- end SCIM request log ---
+    let auth: Arc<dyn TokenAuthenticator> = Arc::new(KubeAuthenticator {
+        tenants: tenants.clone(),
+        tokens: tokens.clone(),
+    });
     let scim_state = ScimState {
         store: store.clone(),
-        auth: Arc::new(KubeAuthenticator {
-            tenants: tenants.clone(),
-            tokens: tokens.clone(),
-        }),
+        auth: auth.clone(),
         config: Arc::new(ServiceProviderConfig::default()),
         public_url: args.public_url.clone().map(Into::into),
+        scim_log: Some(scim_log.clone()),
     };
-    let app = http::app(readiness.clone()).merge(scim::router(scim_state));
+    let app = http::app(readiness.clone())
+        .merge(scim::router(scim_state))
+        .merge(http::scimlog::api_router(scim_log, auth));
     let app = MapRequestLayer::new(scim::normalize_path).layer(app);
     let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(crate::shutdown::signal());

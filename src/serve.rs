@@ -12,18 +12,26 @@ use tower::util::MapRequestLayer;
 
 use crate::cli::ServeArgs;
 use crate::http::scim::{self, ScimState, StaticTokens, normalize_path};
+use crate::http::scimlog;
 use crate::scim::discovery::ServiceProviderConfig;
+use crate::scimlog::ScimLog;
 use crate::store::MemoryStore;
 
 /// Serves until SIGTERM/SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // --- SCIM request log ---
+    let scim_log = Arc::new(ScimLog::new(args.scim_log_capacity));
+    // --- end SCIM request log ---
     let state = ScimState {
         store: Arc::new(MemoryStore::new()),
         auth: Arc::new(StaticTokens::new(args.tokens)),
         config: Arc::new(ServiceProviderConfig::default()),
         public_url: args.public_url.map(Into::into),
+        scim_log: Some(scim_log.clone()),
     };
-    let app = MapRequestLayer::new(normalize_path).layer(scim::router(state));
+    let auth = state.auth.clone();
+    let app = scim::router(state).merge(scimlog::api_router(scim_log, auth));
+    let app = MapRequestLayer::new(normalize_path).layer(app);
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -40,6 +40,8 @@ impl Server {
             ])),
             config: Arc::new(config),
             public_url: None,
+            // Every request here also goes through the request-log layer.
+            scim_log: Some(Arc::new(scimitar::scimlog::ScimLog::default())),
         };
         Self {
             app: scim::router(state),

@@ -5,6 +5,8 @@ pub mod auth;
 mod health;
 // The SCIM 2.0 API under `/scim/v2`.
 pub mod scim;
+/// The SCIM request log: recording middleware and `/api/v1/tenants/{tenant}/scim-logs`.
+pub mod scimlog;
 
 use axum::Router;
 

@@ -35,6 +35,9 @@ pub struct ScimState<S> {
     /// Public base URL (`https://scim.example.com/scim/v2`); derived from the
     /// request's Host header when unset.
     pub public_url: Option<Arc<str>>,
+    /// This replica's SCIM request log; with `None`, requests are still
+    /// emitted as log lines but not stored.
+    pub scim_log: Option<Arc<crate::scimlog::ScimLog>>,
 }
 
 impl<S> Clone for ScimState<S> {
@@ -44,6 +47,7 @@ impl<S> Clone for ScimState<S> {
             auth: self.auth.clone(),
             config: self.config.clone(),
             public_url: self.public_url.clone(),
+            scim_log: self.scim_log.clone(),
         }
     }
 }
@@ -71,6 +75,7 @@ pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
 pub fn router<S: Store>(state: ScimState<S>) -> Router {
     let limit = usize::try_from(state.config.max_payload_bytes).unwrap_or(usize::MAX);
     let auth = state.auth.clone();
+    let scim_log = state.scim_log.clone();
     let api = Router::new()
         .route(
             "/ServiceProviderConfig",
@@ -103,7 +108,9 @@ pub fn router<S: Store>(state: ScimState<S>) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state);
+    // SCIM request log: inside `identify`, so it knows the caller's tenant.
+    let api = crate::http::scimlog::record_layer(api, scim_log, limit)
         // Outermost: every layer and handler inside sees the caller's identity.
         .layer(axum::middleware::from_fn_with_state(
             auth,
