@@ -19,6 +19,8 @@ fi
 kubectl apply --server-side -f crds/ >/dev/null
 kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
 kubectl apply --server-side -f examples/acme/ >/dev/null
+# The operator's namespace holds its leader-election Lease.
+kubectl create namespace scimitar-system --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
 echo "Installed the CRDs and the example tenant 'acme' (examples/acme/)."
 
 # The tenant's SCIM token: kept in .dev/ for you; only its digest goes into the cluster.

@@ -66,6 +66,21 @@ pub struct RunArgs {
     #[arg(long, env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
     pub scim_log_capacity: usize,
     // --- end SCIM request log ---
+    // --- leader election (issue 6) ---
+    /// Run the controller only on the replica holding the Lease
+    /// `scimitar-controller` in `--namespace`; every replica serves SCIM.
+    /// `--leader-election=false` runs it unconditionally (one replica only).
+    #[arg(long, env = "SCIMITAR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Seconds the leader's Lease stays valid without renewal (a dead leader
+    /// is replaced after about this long); the leader steps down after two
+    /// thirds of it without a successful renewal.
+    #[arg(long, env = "SCIMITAR_LEADER_LEASE_SECONDS", default_value_t = 15)]
+    pub leader_lease_seconds: u32,
+    /// Seconds between two attempts to acquire or renew the Lease.
+    #[arg(long, env = "SCIMITAR_LEADER_RETRY_SECONDS", default_value_t = 2)]
+    pub leader_retry_seconds: u32,
+    // --- end leader election ---
 }
 
 /// Settings of `scimitar crds`.

@@ -26,6 +26,8 @@ use crate::store::kube::tokens::{KubeAuthenticator, Tokens};
 
 /// How long to wait for the CRDs to be established before giving up.
 const CRD_WAIT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for the leader Lease to be released.
+const LEASE_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs the operator until SIGTERM.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -37,6 +39,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .context("reading the API server version")?;
     tracing::info!(server = %version.git_version, "connected to the Kubernetes API server");
+
+    // --- leader election (issue 6): validated before anything starts ---
+    let election = args
+        .leader_election
+        .then(|| {
+            crate::leader::Settings::new(
+                &args.namespace,
+                crate::leader::identity(),
+                args.leader_lease_seconds,
+                args.leader_retry_seconds,
+            )
+        })
+        .transpose()?;
+    // --- end leader election ---
 
     let readiness = Readiness::default();
     let listener = TcpListener::bind(args.listen)
@@ -65,27 +81,49 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .merge(scim::router(scim_state))
         .merge(http::scimlog::api_router(scim_log, auth));
     let app = MapRequestLayer::new(scim::normalize_path).layer(app);
+    // One SIGTERM, seen by the HTTP server and by leader election.
+    let shutdown = futures::FutureExt::shared(crate::shutdown::signal());
     let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(crate::shutdown::signal());
+        .with_graceful_shutdown(shutdown.clone());
 
     let startup = async {
         wait_for_crds(&client).await?;
         tokio::spawn(store.clone().run());
         tokio::spawn(tokens.clone().run(client.clone(), args.namespace.clone()));
-        tokio::spawn(crate::controller::run(
-            client.clone(),
-            store.clone(),
-            args.public_url.clone(),
-        ));
+        // --- leader election (issue 6): every replica serves SCIM (the store
+        // and its caches run everywhere); only the leader runs the controller ---
+        let controller = {
+            let (client, store, url) = (client.clone(), store.clone(), args.public_url.clone());
+            move || crate::controller::run(client.clone(), store.clone(), url.clone())
+        };
+        let elector = match election {
+            Some(settings) => Some(tokio::spawn(crate::leader::run_while_leading(
+                client.clone(),
+                settings,
+                shutdown.clone(),
+                controller,
+            ))),
+            None => {
+                tracing::info!("leader election off: running the controller");
+                tokio::spawn(controller());
+                None
+            }
+        };
+        // --- end leader election ---
         while !(store.is_ready() && tokens.is_synced()) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         readiness.set(true);
         tracing::info!("ready");
-        anyhow::Ok(())
+        anyhow::Ok(elector)
     };
     let (served, started) = tokio::join!(server, startup);
-    started?;
+    let elector = started?;
+    // Leader election: wait (bounded) until the controller is stopped and the
+    // Lease released, so a successor takes over at once.
+    if let Some(elector) = elector {
+        let _ = tokio::time::timeout(LEASE_RELEASE_WAIT, elector).await;
+    }
     served.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())

@@ -32,6 +32,8 @@ pub struct Operator {
     pub url: String,
     /// Where its log goes.
     pub log: PathBuf,
+    /// Its leader-election identity (`POD_NAME`).
+    pub identity: String,
 }
 
 impl Operator {
@@ -43,14 +45,21 @@ impl Operator {
 
     /// An operator of the caller's own (a second replica, or one to stop).
     pub fn start(cp: &ControlPlane) -> Operator {
+        Self::start_with(cp, &[])
+    }
+
+    /// An operator of the caller's own, with extra `scimitar run` flags.
+    pub fn start_with(cp: &ControlPlane, extra: &[&str]) -> Operator {
         let kubeconfig = operator_kubeconfig(cp);
         let port = free_port();
+        let identity = format!("scimitar-{}-{port}", std::process::id());
+        let extra: String = extra.iter().map(|a| format!(" '{a}'")).collect();
         let log = super::repo().join(format!("target/operator-{}-{port}.log", std::process::id()));
         let pid_file = log.with_extension("pid");
         let binary = env!("CARGO_BIN_EXE_scimitar");
         // A watchdog shell stops the operator when this test process exits.
         let script = format!(
-            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} --public-url http://127.0.0.1:{port}/scim/v2 >{log} 2>&1 & op=$!; echo $op >{pid}; \
+            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} --public-url http://127.0.0.1:{port}/scim/v2{extra} >{log} 2>&1 & op=$!; echo $op >{pid}; \
              while kill -0 {parent} 2>/dev/null && kill -0 $op 2>/dev/null; do sleep 0.5; done; kill $op 2>/dev/null",
             kc = kubeconfig.display(),
             log = log.display(),
@@ -60,6 +69,7 @@ impl Operator {
         let child = Command::new("bash")
             .args(["-c", &script])
             .env("RUST_LOG", "info,scimitar=debug")
+            .env("POD_NAME", &identity)
             .stdin(Stdio::null())
             .spawn()
             .expect("operator started");
@@ -81,6 +91,18 @@ impl Operator {
             pid,
             url,
             log,
+            identity,
+        }
+    }
+
+    /// Kills the operator with SIGKILL (a crash: nothing is released), and
+    /// waits until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            wait_gone(pid);
         }
     }
 
@@ -91,17 +113,22 @@ impl Operator {
                 .arg(pid.to_string())
                 .stderr(Stdio::null())
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Command::new("kill")
-                .args(["-0", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-                && Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_gone(pid);
         }
+    }
+}
+
+/// Waits (at most 30 s) until process `pid` has exited.
+fn wait_gone(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
