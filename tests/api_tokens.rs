@@ -158,3 +158,84 @@ async fn tokens_are_created_listed_honoured_everywhere_and_revoked() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(status_of(&Scim::new(first, logs_only.trim())).await, 401);
 }
+
+#[tokio::test]
+async fn a_logs_token_reads_its_own_tenants_scim_log_only() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let home = namespace(&admin, "logs").await;
+    let other = namespace(&admin, "logs-other").await;
+    for ns in [&home, &other] {
+        let spec: ScimTenantSpec = serde_json::from_value(json!({"namespace": ns})).expect("spec");
+        create_tenant(&admin, ns, spec).await;
+    }
+    let operator = Operator::shared(cp);
+    let (ok, both, stderr) = cli(
+        cp,
+        &[
+            "create",
+            "--tenant",
+            &home,
+            "--name",
+            "IdP and logs",
+            "--scope",
+            "scim",
+            "--scope",
+            "logs",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let (ok, other_logs, _) = cli(
+        cp,
+        &[
+            "create", "--tenant", &other, "--name", "logs", "--scope", "logs",
+        ],
+    );
+    assert!(ok);
+    let scim = Scim::new(operator, both.trim());
+    until_status(&scim, 200, "scim+logs token").await;
+    let created = scim
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "logged@example.com", "password": "hunter2"})),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/api/v1/tenants/{home}/scim-logs?method=POST",
+        operator.url
+    );
+    let page: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(both.trim())
+        .send()
+        .await
+        .expect("logs API")
+        .json()
+        .await
+        .expect("JSON");
+    let entries = page["entries"].as_array().expect("entries");
+    let post = entries
+        .iter()
+        .find(|e| e["path"] == "/scim/v2/Users")
+        .expect("the POST is in the log");
+    assert_eq!(post["status"], 201);
+    assert_eq!(post["tenant"], home.as_str());
+    assert!(
+        !page.to_string().contains("hunter2"),
+        "passwords are redacted"
+    );
+
+    // Another tenant's logs token sees nothing of this tenant.
+    let refused = http
+        .get(&url)
+        .bearer_auth(other_logs.trim())
+        .send()
+        .await
+        .expect("logs API");
+    assert_eq!(refused.status().as_u16(), 404);
+}
