@@ -58,6 +58,14 @@ pub struct RunArgs {
     /// used in `meta.location`; derived from the Host header when unset.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    // --- metrics and limits (issue 6) ---
+    /// Address the Prometheus metrics are served on, at `/metrics`.
+    #[arg(long, env = "SCIMITAR_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
+    /// Limits on the SCIM API.
+    #[command(flatten)]
+    pub limits: crate::http::limits::LimitArgs,
+    // --- end metrics and limits ---
 }
 
 /// Settings of `scimitar crds`.
@@ -80,6 +88,10 @@ pub struct ServeArgs {
     /// Public base URL of the SCIM API, if not derived from the Host header.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Address to serve Prometheus metrics on (`/metrics`); none without it.
+    /// (`serve` applies no limits: it is for conformance checks and benchmarks.)
+    #[arg(long, env = "SCIMITAR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 fn parse_token(value: &str) -> Result<(String, String), String> {

@@ -14,6 +14,8 @@ pub mod crd;
 pub mod http;
 /// Kubernetes client construction.
 pub mod kubeclient;
+/// Prometheus metrics and their `/metrics` endpoint.
+pub mod metrics;
 /// `scimitar run`: the operator process.
 pub mod operator;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.

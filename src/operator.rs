@@ -1,5 +1,6 @@
 //! `scimitar run`: wires the Kubernetes client, the HTTP server and shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,10 +50,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         config: Arc::new(ServiceProviderConfig::default()),
         public_url: args.public_url.clone().map(Into::into),
     };
-    let app = http::app(readiness.clone()).merge(scim::router(scim_state));
+    // --- metrics and limits (issue 6) ---
+    let metrics = crate::metrics::global().clone();
+    metrics.observe_directory(store.clone());
+    let metrics_server = metrics.clone().serve(args.metrics_listen).await?;
+    let edge = http::limits::Edge {
+        metrics: Some(metrics),
+        limits: Some(Arc::new(http::limits::Limits::new(&args.limits))),
+    };
+    let app = http::app(readiness.clone()).merge(scim::router_with(scim_state, &edge));
+    // --- end metrics and limits ---
     let app = MapRequestLayer::new(scim::normalize_path).layer(app);
-    let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(crate::shutdown::signal());
+    let server = axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(crate::shutdown::signal());
 
     let startup = async {
         wait_for_crds(&client).await?;
@@ -65,13 +78,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         while !store.is_ready() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        readiness.set(true);
-        tracing::info!("ready");
+        // Ready while the caches are synced and the API server answers (issue 6).
+        let synced = store.clone();
+        tokio::spawn(http::keep_ready(
+            readiness.clone(),
+            client.clone(),
+            move || synced.is_ready(),
+        ));
         anyhow::Ok(())
     };
-    let (served, started) = tokio::join!(server, startup);
+    let (served, started, metrics_served) = tokio::join!(server, startup, metrics_server);
     started?;
     served.context("serving HTTP")?;
+    metrics_served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -69,6 +69,12 @@ pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
 
 /// The `/scim/v2` router.
 pub fn router<S: Store>(state: ScimState<S>) -> Router {
+    router_with(state, &crate::http::limits::Edge::default())
+}
+
+/// The `/scim/v2` router with the operational layers of `edge` (metrics,
+/// limits) between authentication and the handlers.
+pub fn router_with<S: Store>(state: ScimState<S>, edge: &crate::http::limits::Edge) -> Router {
     let limit = usize::try_from(state.config.max_payload_bytes).unwrap_or(usize::MAX);
     let auth = state.auth.clone();
     let api = Router::new()
@@ -103,7 +109,10 @@ pub fn router<S: Store>(state: ScimState<S>) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state);
+    // Metrics and limits (issue 6): inside `identify`, so they see the tenant.
+    let api = edge
+        .wrap(api)
         // Outermost: every layer and handler inside sees the caller's identity.
         .layer(axum::middleware::from_fn_with_state(
             auth,
