@@ -81,6 +81,14 @@ pub struct RunArgs {
     #[arg(long, env = "SCIMITAR_LEADER_RETRY_SECONDS", default_value_t = 2)]
     pub leader_retry_seconds: u32,
     // --- end leader election ---
+    // --- metrics and limits (issue 6) ---
+    /// Address the Prometheus metrics are served on, at `/metrics`.
+    #[arg(long, env = "SCIMITAR_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
+    /// Limits on the SCIM API.
+    #[command(flatten)]
+    pub limits: crate::http::limits::LimitArgs,
+    // --- end metrics and limits ---
 }
 
 /// Settings of `scimitar crds`.
@@ -109,6 +117,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
     pub scim_log_capacity: usize,
     // --- end SCIM request log ---
+    /// Address to serve Prometheus metrics on (`/metrics`); none without it.
+    /// (`serve` applies no limits: it is for conformance checks and benchmarks.)
+    #[arg(long, env = "SCIMITAR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 fn parse_token(value: &str) -> Result<(String, String), String> {

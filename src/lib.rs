@@ -16,6 +16,8 @@ pub mod http;
 pub mod kubeclient;
 /// Lease-based leader election: only the leader runs the controller.
 pub mod leader;
+/// Prometheus metrics and their `/metrics` endpoint.
+pub mod metrics;
 /// `scimitar run`: the operator process.
 pub mod operator;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.

@@ -1,5 +1,6 @@
 //! `scimitar run`: wires the Kubernetes client, the HTTP server and shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,14 +78,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         public_url: args.public_url.clone().map(Into::into),
         scim_log: Some(scim_log.clone()),
     };
+    // --- metrics and limits (issue 6) ---
+    let metrics = crate::metrics::global().clone();
+    metrics.observe_directory(store.clone());
+    let metrics_server = metrics.clone().serve(args.metrics_listen).await?;
+    let edge = http::limits::Edge {
+        metrics: Some(metrics),
+        limits: Some(Arc::new(http::limits::Limits::new(&args.limits))),
+    };
+    // --- end metrics and limits ---
     let app = http::app(readiness.clone())
-        .merge(scim::router(scim_state))
+        .merge(scim::router_with(scim_state, &edge))
         .merge(http::scimlog::api_router(scim_log, auth));
     let app = MapRequestLayer::new(scim::normalize_path).layer(app);
     // One SIGTERM, seen by the HTTP server and by leader election.
     let shutdown = futures::FutureExt::shared(crate::shutdown::signal());
-    let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown.clone());
+    let server = axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown.clone());
 
     let startup = async {
         wait_for_crds(&client).await?;
@@ -113,11 +126,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         while !(store.is_ready() && tokens.is_synced()) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        readiness.set(true);
+        // Ready while the caches are synced and the API server answers (issue 6).
+        let synced = (store.clone(), tokens.clone());
+        tokio::spawn(http::keep_ready(
+            readiness.clone(),
+            client.clone(),
+            move || synced.0.is_ready() && synced.1.is_synced(),
+        ));
         tracing::info!("ready");
         anyhow::Ok(elector)
     };
-    let (served, started) = tokio::join!(server, startup);
+    let (served, started, metrics_served) = tokio::join!(server, startup, metrics_server);
     let elector = started?;
     // Leader election: wait (bounded) until the controller is stopped and the
     // Lease released, so a successor takes over at once.
@@ -125,6 +144,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(LEASE_RELEASE_WAIT, elector).await;
     }
     served.context("serving HTTP")?;
+    metrics_served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `scimitar serve`: the SCIM API over the in-memory store, for protocol
 //! conformance checks and benchmarks.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -30,14 +31,36 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         scim_log: Some(scim_log.clone()),
     };
     let auth = state.auth.clone();
-    let app = scim::router(state).merge(scimlog::api_router(scim_log, auth));
+    // Metrics on request (issue 6); no limits here.
+    let metrics = args
+        .metrics_listen
+        .map(|_| crate::metrics::global().clone());
+    let edge = crate::http::limits::Edge {
+        metrics: metrics.clone(),
+        limits: None,
+    };
+    let app = scim::router_with(state, &edge).merge(scimlog::api_router(scim_log, auth));
     let app = MapRequestLayer::new(normalize_path).layer(app);
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving SCIM from memory at {}", scim::BASE_PATH);
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(crate::shutdown::signal())
-        .await
-        .context("serving HTTP")
+    let metrics_server = match (metrics, args.metrics_listen) {
+        (Some(metrics), Some(listen)) => Some(metrics.serve(listen).await?),
+        _ => None,
+    };
+    let server = axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(crate::shutdown::signal());
+    let metrics_served = async {
+        match metrics_server {
+            Some(serving) => serving.await,
+            None => Ok(()),
+        }
+    };
+    let (served, metrics_served) = tokio::join!(server, metrics_served);
+    metrics_served?;
+    served.context("serving HTTP")
 }

@@ -49,6 +49,18 @@ pub enum Error {
     Status(#[source] kube::Error),
 }
 
+impl Error {
+    /// The `error` label of `scimitar_reconcile_errors_total`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::NotReady => "not_ready",
+            Error::Roles(_) => "roles",
+            Error::Apply(_) => "apply",
+            Error::Status(_) => "status",
+        }
+    }
+}
+
 /// What reconciles share.
 pub struct Context {
     client: Client,
@@ -252,6 +264,10 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
     let started = std::time::Instant::now();
     let result = reconcile_tenant(&tenant, &ctx).await;
     tracing::debug!(tenant = %tenant.name_any(), elapsed = ?started.elapsed(), ok = result.is_ok(), "reconciled");
+    crate::metrics::global().reconciled(
+        result.as_ref().err().map(Error::metric_label),
+        started.elapsed(),
+    );
     result
 }
 

@@ -89,6 +89,11 @@ impl Index {
         self.table(kind).keys().cloned().collect()
     }
 
+    /// How many resources of `kind` there are.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.table(kind).len()
+    }
+
     /// Removes every resource of `kind`.
     pub fn clear(&mut self, kind: Kind) {
         for id in self.ids(kind) {

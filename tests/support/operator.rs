@@ -30,6 +30,8 @@ pub struct Operator {
     pid: Option<u32>,
     /// `http://127.0.0.1:<port>`
     pub url: String,
+    /// `http://127.0.0.1:<metrics port>/metrics`
+    pub metrics_url: String,
     /// Where its log goes.
     pub log: PathBuf,
     /// Its leader-election identity (`POD_NAME`).
@@ -44,22 +46,47 @@ impl Operator {
     }
 
     /// An operator of the caller's own (a second replica, or one to stop).
+    ///
+    /// Its limits are relaxed: every test client is 127.0.0.1, and
+    /// [`Scim::wait_until_authorized`] polls with tokens the operator has not
+    /// loaded yet, which are failed authentications; replays run faster than
+    /// any IdP over a network. `tests/metrics_and_limits.rs` tests the limits.
     pub fn start(cp: &ControlPlane) -> Operator {
         Self::start_with(cp, &[])
     }
 
     /// An operator of the caller's own, with extra `scimitar run` flags.
+    ///
+    /// Limits are relaxed unless `extra` sets them: every test client comes
+    /// from 127.0.0.1, and polling with a token the operator has not loaded
+    /// yet counts as failed authentication. `tests/metrics_and_limits.rs`
+    /// runs the real limits.
     pub fn start_with(cp: &ControlPlane, extra: &[&str]) -> Operator {
         let kubeconfig = operator_kubeconfig(cp);
         let port = free_port();
+        let metrics_port = free_port();
         let identity = format!("scimitar-{}-{port}", std::process::id());
-        let extra: String = extra.iter().map(|a| format!(" '{a}'")).collect();
+        let relaxed = [
+            ("--auth-failures-per-minute", "6000"),
+            ("--rate-limit-per-second", "1000"),
+            ("--rate-limit-burst", "2000"),
+        ];
+        let mut args: Vec<&str> = extra.to_vec();
+        for (flag, value) in relaxed {
+            if !extra.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
+        let extra: String = args
+            .iter()
+            .map(|a| format!(" '{}'", a.replace('\'', r"'\''")))
+            .collect();
         let log = super::repo().join(format!("target/operator-{}-{port}.log", std::process::id()));
         let pid_file = log.with_extension("pid");
         let binary = env!("CARGO_BIN_EXE_scimitar");
         // A watchdog shell stops the operator when this test process exits.
         let script = format!(
-            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} --public-url http://127.0.0.1:{port}/scim/v2{extra} >{log} 2>&1 & op=$!; echo $op >{pid}; \
+            "{binary} run --kubeconfig {kc} --listen 127.0.0.1:{port} --metrics-listen 127.0.0.1:{metrics_port} --public-url http://127.0.0.1:{port}/scim/v2{extra} >{log} 2>&1 & op=$!; echo $op >{pid}; \
              while kill -0 {parent} 2>/dev/null && kill -0 $op 2>/dev/null; do sleep 0.5; done; kill $op 2>/dev/null",
             kc = kubeconfig.display(),
             log = log.display(),
@@ -90,6 +117,7 @@ impl Operator {
             _child: child,
             pid,
             url,
+            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
             log,
             identity,
         }

@@ -73,6 +73,12 @@ pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
 
 /// The `/scim/v2` router.
 pub fn router<S: Store>(state: ScimState<S>) -> Router {
+    router_with(state, &crate::http::limits::Edge::default())
+}
+
+/// The `/scim/v2` router with the operational layers of `edge` (metrics,
+/// limits) between authentication and the handlers.
+pub fn router_with<S: Store>(state: ScimState<S>, edge: &crate::http::limits::Edge) -> Router {
     let limit = usize::try_from(state.config.max_payload_bytes).unwrap_or(usize::MAX);
     let auth = state.auth.clone();
     let scim_log = state.scim_log.clone();
@@ -109,7 +115,10 @@ pub fn router<S: Store>(state: ScimState<S>) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
-    // SCIM request log: inside `identify`, so it knows the caller's tenant.
+    // Metrics and limits: inside `identify`, so they see the tenant.
+    let api = edge.wrap(api);
+    // The SCIM request log, outside the limits so throttled requests are
+    // recorded too; inside `identify`, so it knows the caller's tenant.
     let api = crate::http::scimlog::record_layer(api, scim_log, limit)
         // Outermost: every layer and handler inside sees the caller's identity.
         .layer(axum::middleware::from_fn_with_state(

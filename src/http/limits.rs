@@ -1,0 +1,622 @@
+//! Limits on the SCIM API, answered in SCIM error form (RFC 7644 §3.12):
+//!
+//! - repeated failed authentications from one client address: 429 with
+//!   `Retry-After`, before the request goes further;
+//! - a request rate per tenant (GCRA, `governor`): 429 with `Retry-After`;
+//! - requests served at once, process-wide: beyond it 503 with
+//!   `Retry-After` at once, never a queue;
+//! - a time limit per request: 503.
+//!
+//! The layer sits inside `http::auth::identify` (the tenant is the validated
+//! token's) and inside the metrics layer (refusals are counted, marked with
+//! [`Limited`] in the response's extensions).
+
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use clap::Args;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+use tokio::sync::Semaphore;
+
+use crate::http::auth::Identity;
+use crate::metrics::Metrics;
+use crate::scim::error::ScimError;
+
+/// Settings of the limits (flags of `scimitar run`).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// SCIM requests per second each tenant may make, sustained; 0 turns the
+    /// per-tenant rate limit off.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_SECOND", default_value_t = 50)]
+    pub rate_limit_per_second: u32,
+    /// Requests a tenant may make in a burst above the sustained rate (the
+    /// bucket size); 0 means as many as the rate.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Seconds a SCIM request may take before it is answered 503; 0 turns the
+    /// timeout off.
+    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+    /// SCIM requests served at once by this process; more are answered 503
+    /// with Retry-After at once; 0 turns the limit off.
+    #[arg(long, env = "SCIMITAR_MAX_CONCURRENT_REQUESTS", default_value_t = 128)]
+    pub max_concurrent_requests: usize,
+    /// Failed authentications per minute allowed from one client address (as
+    /// a burst, refilled over the minute); more are answered 429; 0 turns the
+    /// limit off.
+    #[arg(long, env = "SCIMITAR_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            request_timeout_seconds: 30,
+            max_concurrent_requests: 128,
+            auth_failures_per_minute: 20,
+        }
+    }
+}
+
+/// Which limit refused a request; put in the response's extensions for the
+/// metrics layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limited {
+    /// The tenant's request rate (429).
+    Rate,
+    /// Repeated failed authentications from the client's address (429).
+    AuthFailures,
+    /// Too many requests in flight (503).
+    Concurrency,
+    /// The request took too long (503).
+    Timeout,
+}
+
+impl Limited {
+    /// The metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limited::Rate => "rate",
+            Limited::AuthFailures => "auth_failures",
+            Limited::Concurrency => "concurrency",
+            Limited::Timeout => "timeout",
+        }
+    }
+}
+
+/// A rate limit per key (GCRA), answering how long to wait when exceeded.
+pub struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
+    limiter: RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>,
+    checks: AtomicU64,
+}
+
+/// Every this many checks, keys whose bucket is full again are forgotten, so
+/// that the map of client addresses stays as small as recent traffic.
+const FORGET_EVERY: u64 = 1024;
+
+impl<K: Hash + Eq + Clone> KeyedLimit<K> {
+    /// A limit with the real clock.
+    pub fn new(quota: Quota) -> Self {
+        Self::with_clock(quota, DefaultClock::default())
+    }
+}
+
+impl<K: Hash + Eq + Clone, C: Clock> KeyedLimit<K, C> {
+    /// A limit with `clock` (tests use a fake one).
+    pub fn with_clock(quota: Quota, clock: C) -> Self {
+        Self {
+            limiter: RateLimiter::dashmap_with_clock(quota, clock),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one request from `key`'s allowance, or says how long until one is free.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        self.limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+    }
+
+    /// Keys remembered.
+    pub fn len(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.limiter.is_empty()
+    }
+}
+
+/// `Retry-After` seconds for a wait: rounded up, at least 1.
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
+}
+
+/// Whether the request carries an `Authorization: Bearer <token>` header
+/// (as `http::auth::bearer` reads it).
+pub fn carries_bearer(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        })
+}
+
+/// What failed authentications are counted under: the address, or its /64
+/// for IPv6 (one host has a whole /64 to pick addresses from). Proxy headers
+/// such as `X-Forwarded-For` are not trusted: anyone can set them.
+pub fn client_key(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
+}
+
+/// The limits in force, shared by every request.
+pub struct Limits {
+    tenants: Option<(KeyedLimit<String>, String)>,
+    clients: Option<KeyedLimit<IpAddr>>,
+    concurrency: Option<Arc<Semaphore>>,
+    timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// Limits as configured; a 0 turns one off.
+    pub fn new(args: &LimitArgs) -> Self {
+        let tenants = NonZeroU32::new(args.rate_limit_per_second).map(|rate| {
+            let burst = NonZeroU32::new(args.rate_limit_burst).unwrap_or(rate);
+            let quota = Quota::per_second(rate).allow_burst(burst);
+            let detail = format!(
+                "Too many requests for this tenant (at most {rate} per second, bursts of {burst})"
+            );
+            (KeyedLimit::new(quota), detail)
+        });
+        let clients = NonZeroU32::new(args.auth_failures_per_minute)
+            .map(|n| KeyedLimit::new(Quota::per_minute(n)));
+        let concurrency = (args.max_concurrent_requests > 0)
+            .then(|| Arc::new(Semaphore::new(args.max_concurrent_requests)));
+        let timeout = (args.request_timeout_seconds > 0)
+            .then(|| Duration::from_secs(args.request_timeout_seconds));
+        Self {
+            tenants,
+            clients,
+            concurrency,
+            timeout,
+        }
+    }
+}
+
+/// A SCIM error response from a limit.
+fn refuse(status: u16, detail: &str, retry_after: Option<u64>, limited: Limited) -> Response {
+    let mut response = crate::http::scim::error_response(&ScimError::new(status, None, detail));
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response.extensions_mut().insert(limited);
+    response
+}
+
+/// Middleware enforcing [`Limits`], cheapest and most specific first.
+pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    let principal = request
+        .extensions()
+        .get::<Identity>()
+        .and_then(|Identity(p)| p.as_ref());
+    match principal {
+        // A token that did not authenticate: counted against the client's
+        // address, and refused outright once that address has failed too often.
+        None => {
+            let has_token = carries_bearer(request.headers());
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| client_key(addr.ip()));
+            if let (true, Some(clients), Some(peer)) = (has_token, &limits.clients, peer)
+                && let Err(wait) = clients.check(&peer)
+            {
+                tracing::info!(client = %peer, "authentication failures rate-limited");
+                return refuse(
+                    429,
+                    "Too many failed authentication attempts from this client",
+                    Some(retry_after_seconds(wait)),
+                    Limited::AuthFailures,
+                );
+            }
+        }
+        Some(principal) => {
+            if let Some((tenants, detail)) = &limits.tenants
+                && let Err(wait) = tenants.check(&principal.tenant)
+            {
+                return refuse(429, detail, Some(retry_after_seconds(wait)), Limited::Rate);
+            }
+        }
+    }
+    let _permit = match &limits.concurrency {
+        Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                tracing::warn!("SCIM request shed: too many in flight");
+                return refuse(
+                    503,
+                    "The server is busy; retry shortly",
+                    Some(1),
+                    Limited::Concurrency,
+                );
+            }
+        },
+        None => None,
+    };
+    match limits.timeout {
+        Some(limit) => match tokio::time::timeout(limit, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(after = ?limit, "SCIM request timed out");
+                refuse(
+                    503,
+                    "The request took too long; retry shortly",
+                    Some(1),
+                    Limited::Timeout,
+                )
+            }
+        },
+        None => next.run(request).await,
+    }
+}
+
+/// The operational layers of the SCIM API (metrics, limits), applied inside
+/// authentication. The default has none.
+#[derive(Clone, Default)]
+pub struct Edge {
+    /// Where requests are counted and timed.
+    pub metrics: Option<Arc<Metrics>>,
+    /// The limits to enforce.
+    pub limits: Option<Arc<Limits>>,
+}
+
+impl Edge {
+    /// Wraps `api` (a router whose outermost layer will be `identify`):
+    /// metrics outside the limits, so refusals are counted too.
+    pub fn wrap(&self, mut api: Router) -> Router {
+        if let Some(limits) = &self.limits {
+            api = api.layer(axum::middleware::from_fn_with_state(
+                limits.clone(),
+                enforce,
+            ));
+        }
+        if let Some(metrics) = &self.metrics {
+            api = api.layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                crate::metrics::track,
+            ));
+        }
+        api
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use governor::clock::FakeRelativeClock;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::auth::{Principal, Scope};
+
+    fn nz(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).expect("non-zero")
+    }
+
+    #[test]
+    fn a_tenant_gets_its_burst_then_waits_and_others_are_unaffected() {
+        let clock = FakeRelativeClock::default();
+        let limit =
+            KeyedLimit::with_clock(Quota::per_second(nz(5)).allow_burst(nz(10)), clock.clone());
+        let acme = "acme".to_owned();
+        for i in 0..10 {
+            assert!(limit.check(&acme).is_ok(), "request {i} of the burst");
+        }
+        let wait = limit.check(&acme).expect_err("the 11th is over the burst");
+        assert_eq!(wait, Duration::from_millis(200));
+        assert_eq!(retry_after_seconds(wait), 1);
+        // Another tenant has its own allowance.
+        assert!(limit.check(&"globex".to_owned()).is_ok());
+        // One request is freed every 200 ms.
+        clock.advance(Duration::from_millis(200));
+        assert!(limit.check(&acme).is_ok());
+        assert!(limit.check(&acme).is_err());
+        // After a full second, five more.
+        clock.advance(Duration::from_secs(1));
+        for _ in 0..5 {
+            assert!(limit.check(&acme).is_ok());
+        }
+        assert!(limit.check(&acme).is_err());
+    }
+
+    #[test]
+    fn auth_failures_are_allowed_per_minute() {
+        let clock = FakeRelativeClock::default();
+        let limit = KeyedLimit::with_clock(Quota::per_minute(nz(20)), clock.clone());
+        let client: IpAddr = "192.0.2.7".parse().expect("ip");
+        for _ in 0..20 {
+            assert!(limit.check(&client).is_ok());
+        }
+        let wait = limit.check(&client).expect_err("21st failure");
+        assert_eq!(wait, Duration::from_secs(3));
+        assert_eq!(retry_after_seconds(wait), 3);
+        clock.advance(Duration::from_secs(3));
+        assert!(limit.check(&client).is_ok());
+    }
+
+    #[test]
+    fn idle_keys_are_forgotten() {
+        let clock = FakeRelativeClock::default();
+        let limit = KeyedLimit::with_clock(Quota::per_second(nz(100)), clock.clone());
+        for i in 0..(FORGET_EVERY - 1) {
+            assert!(limit.check(&i).is_ok());
+        }
+        assert_eq!(
+            limit.len(),
+            usize::try_from(FORGET_EVERY - 1).expect("fits")
+        );
+        clock.advance(Duration::from_secs(10));
+        assert!(limit.check(&u64::MAX).is_ok());
+        assert!(limit.len() <= 1, "{} keys kept", limit.len());
+    }
+
+    #[test]
+    fn only_bearer_tokens_count_as_presented_tokens() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().expect("header"));
+            headers
+        };
+        assert!(carries_bearer(&headers("Bearer abc")));
+        assert!(carries_bearer(&headers("bearer  abc ")));
+        assert!(!carries_bearer(&headers("Bearer ")));
+        assert!(!carries_bearer(&headers("Basic dXNlcjpwYXNz")));
+        assert!(!carries_bearer(&headers("non-token")));
+        assert!(!carries_bearer(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(retry_after_seconds(Duration::ZERO), 1);
+        assert_eq!(retry_after_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_seconds(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_seconds(Duration::from_millis(2001)), 3);
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(
+            client_key(mapped),
+            "192.0.2.7".parse::<IpAddr>().expect("ip")
+        );
+    }
+
+    fn principal(tenant: &str) -> Identity {
+        Identity(Some(Principal {
+            tenant: tenant.into(),
+            token: "t".into(),
+            scopes: BTreeSet::from([Scope::Scim]),
+        }))
+    }
+
+    fn app(args: LimitArgs) -> Router {
+        let limits = Arc::new(Limits::new(&args));
+        let api = Router::new().route("/fast", get(|| async { "ok" })).route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        Edge {
+            metrics: None,
+            limits: Some(limits),
+        }
+        .wrap(api)
+    }
+
+    fn request(path: &str, identity: Identity, token: bool) -> Request {
+        let mut builder = Request::get(path);
+        if token {
+            builder = builder.header("authorization", "Bearer wrong");
+        }
+        let mut request = builder.body(Body::empty()).expect("request");
+        request.extensions_mut().insert(identity);
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        request
+    }
+
+    async fn scim_error(response: Response) -> (StatusCode, Option<String>, serde_json::Value) {
+        let status = response.status();
+        assert_eq!(
+            response.extensions().get::<Limited>().is_some(),
+            !status.is_success()
+        );
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        (status, retry, json)
+    }
+
+    #[tokio::test]
+    async fn over_the_rate_a_tenant_gets_429_in_scim_form() {
+        let app = app(LimitArgs {
+            rate_limit_per_second: 1,
+            rate_limit_burst: 2,
+            ..LimitArgs::default()
+        });
+        for _ in 0..2 {
+            let response = app
+                .clone()
+                .oneshot(request("/fast", principal("acme"), true))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let response = app
+            .clone()
+            .oneshot(request("/fast", principal("acme"), true))
+            .await
+            .expect("infallible");
+        assert_eq!(response.extensions().get::<Limited>(), Some(&Limited::Rate));
+        let (status, retry, body) = scim_error(response).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert_eq!(body["status"], "429");
+        assert_eq!(
+            body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        // Another tenant is unaffected.
+        let response = app
+            .oneshot(request("/fast", principal("globex"), true))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn failed_authentications_are_limited_per_client_only() {
+        let app = app(LimitArgs {
+            auth_failures_per_minute: 3,
+            ..LimitArgs::default()
+        });
+        for _ in 0..3 {
+            let response = app
+                .clone()
+                .oneshot(request("/fast", Identity(None), true))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let response = app
+            .clone()
+            .oneshot(request("/fast", Identity(None), true))
+            .await
+            .expect("infallible");
+        let (status, retry, body) = scim_error(response).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("20"));
+        assert_eq!(body["status"], "429");
+        // Requests without a token are not failures of this kind, and a
+        // valid token from the same address still gets through.
+        for identity in [Identity(None), principal("acme")] {
+            let token = identity.0.is_some();
+            let response = app
+                .clone()
+                .oneshot(request("/fast", identity, token))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_requests_time_out_with_503() {
+        let app = app(LimitArgs {
+            request_timeout_seconds: 1,
+            ..LimitArgs::default()
+        });
+        let response = app
+            .oneshot(request("/slow", principal("acme"), true))
+            .await
+            .expect("infallible");
+        assert_eq!(
+            response.extensions().get::<Limited>(),
+            Some(&Limited::Timeout)
+        );
+        let (status, retry, body) = scim_error(response).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert_eq!(body["status"], "503");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beyond_the_concurrency_limit_requests_are_shed_not_queued() {
+        let app = app(LimitArgs {
+            max_concurrent_requests: 2,
+            request_timeout_seconds: 0,
+            ..LimitArgs::default()
+        });
+        let slow: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn(
+                    app.clone()
+                        .oneshot(request("/slow", principal("acme"), true)),
+                )
+            })
+            .collect();
+        // Let both take their permits.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let response = app
+            .clone()
+            .oneshot(request("/fast", principal("acme"), true))
+            .await
+            .expect("infallible");
+        assert_eq!(
+            response.extensions().get::<Limited>(),
+            Some(&Limited::Concurrency)
+        );
+        let (status, retry, _) = scim_error(response).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("1"));
+        for handle in slow {
+            let response = handle.await.expect("joined").expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        // The permits are back.
+        let response = app
+            .oneshot(request("/fast", principal("acme"), true))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}

@@ -1,0 +1,705 @@
+//! Prometheus metrics (`prometheus-client`), served on a port of their own at
+//! `/metrics` in the OpenMetrics text format.
+//!
+//! Every label value comes from a bounded set: the tenant only from a
+//! validated token (the [`Identity`] that `http::auth::identify` attached),
+//! never from the path or a header; the method from the standard ones; the
+//! resource type from the routes. Unauthenticated requests have tenant `""`,
+//! which no tenant can be called.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::http::auth::Identity;
+use crate::http::limits::Limited;
+use crate::store::Kind;
+
+/// The OpenMetrics text format's media type.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Latency buckets of SCIM requests, in seconds.
+const REQUEST_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Duration buckets of reconciles, in seconds.
+const RECONCILE_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// What SCIM requests are about, from the path (for the `resource_type` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceType {
+    /// `/Users`, `/Users/{id}`
+    User,
+    /// `/Groups`, `/Groups/{id}`
+    Group,
+    /// `/ServiceProviderConfig`
+    Config,
+    /// `/Schemas…`, `/ResourceTypes…`
+    Schema,
+    /// `/.search`, `/Users/.search`, `/Groups/.search`
+    Search,
+    /// Anything else (`/Bulk`, `/Me`, unknown paths).
+    Other,
+}
+
+impl ResourceType {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::User => "User",
+            ResourceType::Group => "Group",
+            ResourceType::Config => "Config",
+            ResourceType::Schema => "Schema",
+            ResourceType::Search => "Search",
+            ResourceType::Other => "Other",
+        }
+    }
+
+    /// The resource type of a SCIM path, with or without the `/scim/v2`
+    /// prefix. Matching is exact and case-sensitive, like routing, so a path
+    /// that no route serves is `Other`.
+    pub fn of_path(path: &str) -> Self {
+        let path = path
+            .strip_prefix(crate::http::scim::BASE_PATH)
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .unwrap_or(path);
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
+        let first = segments.next();
+        let second = segments.next();
+        let more = segments.next().is_some();
+        match (first, second, more) {
+            (Some(".search"), None, false) => ResourceType::Search,
+            (Some("Users" | "Groups"), Some(".search"), false) => ResourceType::Search,
+            (Some("Users"), _, false) => ResourceType::User,
+            (Some("Groups"), _, false) => ResourceType::Group,
+            (Some("ServiceProviderConfig"), None, false) => ResourceType::Config,
+            (Some("Schemas" | "ResourceTypes"), _, false) => ResourceType::Schema,
+            _ => ResourceType::Other,
+        }
+    }
+}
+
+/// The `method` label: the standard methods by name, anything else `OTHER`
+/// (hyper accepts arbitrary extension methods, which must not become labels).
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The `tenant` label: the tenant of a validated token, `""` otherwise.
+pub fn tenant_label(identity: Option<&Identity>) -> String {
+    identity
+        .and_then(|Identity(principal)| principal.as_ref())
+        .map(|p| p.tenant.clone())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    tenant: String,
+    method: &'static str,
+    resource_type: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    tenant: String,
+    method: &'static str,
+    resource_type: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitedLabels {
+    tenant: String,
+    limit: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    error: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectLabels {
+    tenant: String,
+    kind: &'static str,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric of the process.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histograms<LatencyLabels>,
+    in_flight: Gauge,
+    auth_failures: Family<ReasonLabels, Counter>,
+    limited: Family<LimitedLabels, Counter>,
+    reconciles: Family<ResultLabels, Counter>,
+    reconcile_errors: Family<ErrorLabels, Counter>,
+    reconcile_duration: Histogram,
+    directory: Arc<DirectoryCollector>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process's metrics: what `scimitar run` serves, and what the controller
+/// records into.
+pub fn global() -> &'static Arc<Metrics> {
+    static GLOBAL: LazyLock<Arc<Metrics>> = LazyLock::new(|| Arc::new(Metrics::new()));
+    &GLOBAL
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered (and none observed yet).
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("scimitar");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "scim_requests",
+            "SCIM requests answered, by tenant, method, resource type and status code",
+            requests.clone(),
+        );
+        let latency: Histograms<LatencyLabels> =
+            Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS));
+        registry.register(
+            "scim_request_duration_seconds",
+            "Time to answer SCIM requests, by tenant, method and resource type",
+            latency.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "scim_requests_in_flight",
+            "SCIM requests being answered",
+            in_flight.clone(),
+        );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "scim_auth_failures",
+            "SCIM requests refused for authentication: missing_token (no bearer token) and invalid_token (answered 401), throttled (answered 429 after repeated failures from one client)",
+            auth_failures.clone(),
+        );
+        let limited = Family::<LimitedLabels, Counter>::default();
+        registry.register(
+            "scim_requests_limited",
+            "SCIM requests refused by a limit: rate (429), auth_failures (429), concurrency (503), timeout (503)",
+            limited.clone(),
+        );
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Tenant reconciles, by result (success, error)",
+            reconciles.clone(),
+        );
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Failed tenant reconciles, by error (not_ready, roles, apply, status)",
+            reconcile_errors.clone(),
+        );
+        let reconcile_duration = Histogram::new(RECONCILE_BUCKETS);
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time a tenant reconcile takes",
+            reconcile_duration.clone(),
+        );
+        let directory = Arc::new(DirectoryCollector::default());
+        registry.register_collector(Box::new(directory.clone()));
+        Self {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            auth_failures,
+            limited,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            directory,
+        }
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail; a collector's error would leave a
+        // truncated text, which Prometheus rejects visibly.
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::warn!(%error, "encoding metrics");
+        }
+        out
+    }
+
+    /// Records one answered SCIM request.
+    pub fn scim_request(
+        &self,
+        tenant: &str,
+        method: &'static str,
+        resource_type: ResourceType,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                tenant: tenant.to_owned(),
+                method,
+                resource_type: resource_type.as_str(),
+                status: status.as_u16(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                tenant: tenant.to_owned(),
+                method,
+                resource_type: resource_type.as_str(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a refused authentication (`missing_token`, `invalid_token`, `throttled`).
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Records a request refused by a limit.
+    pub fn limited(&self, tenant: &str, limit: Limited) {
+        self.limited
+            .get_or_create(&LimitedLabels {
+                tenant: tenant.to_owned(),
+                limit: limit.as_str(),
+            })
+            .inc();
+    }
+
+    /// Records a finished reconcile; `error` names the failure (a fixed word).
+    pub fn reconciled(&self, error: Option<&'static str>, elapsed: Duration) {
+        let result = if error.is_some() { "error" } else { "success" };
+        self.reconciles
+            .get_or_create(&ResultLabels { result })
+            .inc();
+        if let Some(error) = error {
+            self.reconcile_errors
+                .get_or_create(&ErrorLabels { error })
+                .inc();
+        }
+        self.reconcile_duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Publishes the sizes of `directory` (tenants, cached users and groups)
+    /// at every scrape. The first directory given is kept.
+    pub fn observe_directory(&self, directory: Arc<dyn Directory>) {
+        let _ = self.directory.source.set(directory);
+    }
+
+    /// `/metrics`, for a listener of its own.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/metrics", get(scrape))
+            .with_state(self)
+    }
+
+    /// Serves `/metrics` on `listen` until SIGTERM/SIGINT. Binds before returning,
+    /// so that a port in use fails startup.
+    pub async fn serve(
+        self: Arc<Self>,
+        listen: SocketAddr,
+    ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening for metrics on {listen}"))?;
+        tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+        let app = self.router();
+        Ok(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(crate::shutdown::signal())
+                .await
+                .context("serving metrics")
+        })
+    }
+}
+
+async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.encode()).into_response()
+}
+
+/// Middleware (inside `identify`): counts and times every SCIM request by
+/// tenant, method, resource type and status.
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let tenant = tenant_label(request.extensions().get::<Identity>());
+    let method = method_label(request.method());
+    let resource_type = ResourceType::of_path(request.uri().path());
+    let has_token = crate::http::limits::carries_bearer(request.headers());
+    metrics.in_flight.inc();
+    let in_flight = InFlight(&metrics.in_flight);
+    let response = next.run(request).await;
+    drop(in_flight);
+    let status = response.status();
+    metrics.scim_request(&tenant, method, resource_type, status, started.elapsed());
+    match response.extensions().get::<Limited>() {
+        Some(&limit) => {
+            metrics.limited(&tenant, limit);
+            if limit == Limited::AuthFailures {
+                metrics.auth_failure("throttled");
+            }
+        }
+        None if status == StatusCode::UNAUTHORIZED => {
+            metrics.auth_failure(if has_token {
+                "invalid_token"
+            } else {
+                "missing_token"
+            });
+        }
+        None => {}
+    }
+    response
+}
+
+/// Decrements the in-flight gauge when the request ends, also when the
+/// client goes away and the handler is dropped.
+struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// What the directory gauges read at scrape time.
+pub trait Directory: Send + Sync + 'static {
+    /// Every known tenant with its cached users and groups.
+    fn sizes(&self) -> Vec<(String, usize, usize)>;
+}
+
+impl Directory for crate::store::kube::KubeStore {
+    fn sizes(&self) -> Vec<(String, usize, usize)> {
+        let tenants = self.tenants();
+        tenants
+            .names()
+            .into_iter()
+            .map(|tenant| {
+                let (users, groups) = match tenants.namespace_of(&tenant) {
+                    Some(namespace) => self.cache().read(&namespace, |index| {
+                        (index.count(Kind::User), index.count(Kind::Group))
+                    }),
+                    None => (0, 0),
+                };
+                (tenant, users, groups)
+            })
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct DirectoryCollector {
+    source: OnceLock<Arc<dyn Directory>>,
+}
+
+impl std::fmt::Debug for DirectoryCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryCollector").finish_non_exhaustive()
+    }
+}
+
+impl Collector for DirectoryCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(source) = self.source.get() else {
+            return Ok(());
+        };
+        let sizes = source.sizes();
+        let tenants = ConstGauge::new(i64::try_from(sizes.len()).unwrap_or(i64::MAX));
+        tenants.encode(encoder.encode_descriptor(
+            "tenants",
+            "ScimTenants known",
+            None,
+            tenants.metric_type(),
+        )?)?;
+        let objects = Family::<ObjectLabels, Gauge>::default();
+        for (tenant, users, groups) in sizes {
+            for (kind, n) in [("User", users), ("Group", groups)] {
+                objects
+                    .get_or_create(&ObjectLabels {
+                        tenant: tenant.clone(),
+                        kind,
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        objects.encode(encoder.encode_descriptor(
+            "cache_objects",
+            "Users and groups in the read cache, by tenant and kind",
+            None,
+            objects.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Principal, Scope};
+
+    #[test]
+    fn resource_types_follow_the_routes() {
+        let cases = [
+            ("/scim/v2/Users", ResourceType::User),
+            ("/Users", ResourceType::User),
+            ("/scim/v2/Users/2819c223", ResourceType::User),
+            ("/scim/v2/Groups", ResourceType::Group),
+            ("/Groups/abc", ResourceType::Group),
+            ("/scim/v2/ServiceProviderConfig", ResourceType::Config),
+            ("/scim/v2/Schemas", ResourceType::Schema),
+            (
+                "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                ResourceType::Schema,
+            ),
+            ("/scim/v2/ResourceTypes/User", ResourceType::Schema),
+            ("/scim/v2/.search", ResourceType::Search),
+            ("/scim/v2/Users/.search", ResourceType::Search),
+            ("/scim/v2/Groups/.search", ResourceType::Search),
+            ("/scim/v2/Bulk", ResourceType::Other),
+            ("/scim/v2/Me", ResourceType::Other),
+            ("/scim/v2/users", ResourceType::Other),
+            ("/scim/v2/Users/a/b", ResourceType::Other),
+            ("/scim/v2/ServiceProviderConfig/x", ResourceType::Other),
+            ("/scim/v2", ResourceType::Other),
+            ("/", ResourceType::Other),
+            ("/scim/v2Users", ResourceType::Other),
+            ("/whatever/../Users", ResourceType::Other),
+        ];
+        for (path, want) in cases {
+            assert_eq!(ResourceType::of_path(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn methods_outside_the_standard_set_are_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::GET), "GET");
+        let odd = Method::from_bytes(b"X-ATTACKER-CHOSEN").expect("extension method");
+        assert_eq!(method_label(&odd), "OTHER");
+        assert_eq!(method_label(&Method::TRACE), "OTHER");
+    }
+
+    #[test]
+    fn tenant_comes_only_from_a_validated_identity() {
+        assert_eq!(tenant_label(None), "");
+        assert_eq!(tenant_label(Some(&Identity(None))), "");
+        let principal = Principal {
+            tenant: "acme".into(),
+            token: "t".into(),
+            scopes: [Scope::Scim].into(),
+        };
+        assert_eq!(tenant_label(Some(&Identity(Some(principal)))), "acme");
+    }
+
+    /// The value of the sample `name{labels}` in `text`, labels given in order.
+    fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+        let want = format!("{name}{{{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&want))
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[tokio::test]
+    async fn the_scim_router_counts_requests_by_validated_tenant() {
+        use axum::body::Body;
+        use tower::ServiceExt as _;
+
+        use crate::http::limits::Edge;
+        use crate::http::scim::{self, ScimState, StaticTokens};
+
+        let metrics = Arc::new(Metrics::new());
+        let state = ScimState {
+            store: Arc::new(crate::store::MemoryStore::new()),
+            auth: Arc::new(StaticTokens::new([("acme".to_owned(), "good".to_owned())])),
+            config: Arc::new(crate::scim::discovery::ServiceProviderConfig::default()),
+            public_url: None,
+            scim_log: None,
+        };
+        let edge = Edge {
+            metrics: Some(metrics.clone()),
+            limits: None,
+        };
+        let app = scim::router_with(state, &edge);
+        let send = |method: &str, path: &str, token: Option<&str>| {
+            let mut request = Request::builder().method(method).uri(path);
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            let request = request.body(Body::empty()).expect("request");
+            let app = app.clone();
+            async move { app.oneshot(request).await.expect("infallible").status() }
+        };
+        assert_eq!(send("GET", "/scim/v2/Users", Some("good")).await, 200);
+        assert_eq!(send("GET", "/scim/v2/Users", Some("good")).await, 200);
+        assert_eq!(send("GET", "/scim/v2/Groups/nope", Some("good")).await, 404);
+        assert_eq!(send("GET", "/scim/v2/Users", Some("bad")).await, 401);
+        assert_eq!(send("GET", "/scim/v2/Users", None).await, 401);
+        // A path chosen by an unauthenticated caller never becomes a label.
+        assert_eq!(
+            send("GET", "/scim/v2/evil-label-value", Some("bad")).await,
+            404
+        );
+        assert_eq!(send("BREW", "/scim/v2/Users", Some("good")).await, 405);
+
+        let text = metrics.encode();
+        let requests = "scimitar_scim_requests_total";
+        assert_eq!(
+            sample(
+                &text,
+                requests,
+                r#"tenant="acme",method="GET",resource_type="User",status="200""#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                requests,
+                r#"tenant="acme",method="GET",resource_type="Group",status="404""#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                requests,
+                r#"tenant="",method="GET",resource_type="User",status="401""#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                requests,
+                r#"tenant="",method="GET",resource_type="Other",status="404""#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                requests,
+                r#"tenant="acme",method="OTHER",resource_type="User",status="405""#
+            ),
+            Some(1.0)
+        );
+        let failures = "scimitar_scim_auth_failures_total";
+        assert_eq!(
+            sample(&text, failures, r#"reason="invalid_token""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, failures, r#"reason="missing_token""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "scimitar_scim_request_duration_seconds_count",
+                r#"tenant="acme",method="GET",resource_type="User""#
+            ),
+            Some(2.0)
+        );
+        assert!(!text.contains("evil"), "{text}");
+        assert!(!text.contains("BREW"), "{text}");
+    }
+
+    struct Fixed;
+    impl Directory for Fixed {
+        fn sizes(&self) -> Vec<(String, usize, usize)> {
+            vec![("acme".into(), 3, 1), ("globex".into(), 0, 0)]
+        }
+    }
+
+    #[test]
+    fn the_text_has_every_family_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.scim_request(
+            "acme",
+            "POST",
+            ResourceType::User,
+            StatusCode::CREATED,
+            Duration::from_millis(3),
+        );
+        metrics.scim_request(
+            "acme",
+            "POST",
+            ResourceType::User,
+            StatusCode::CREATED,
+            Duration::from_millis(30),
+        );
+        metrics.auth_failure("invalid_token");
+        metrics.limited("acme", Limited::Rate);
+        metrics.reconciled(None, Duration::from_millis(20));
+        metrics.reconciled(Some("apply"), Duration::from_millis(20));
+        metrics.observe_directory(Arc::new(Fixed));
+        let text = metrics.encode();
+        for line in [
+            r#"scimitar_scim_requests_total{tenant="acme",method="POST",resource_type="User",status="201"} 2"#,
+            r#"scimitar_scim_request_duration_seconds_count{tenant="acme",method="POST",resource_type="User"} 2"#,
+            r#"scimitar_scim_request_duration_seconds_bucket{le="0.005",tenant="acme",method="POST",resource_type="User"} 1"#,
+            r#"scimitar_scim_auth_failures_total{reason="invalid_token"} 1"#,
+            r#"scimitar_scim_requests_limited_total{tenant="acme",limit="rate"} 1"#,
+            r#"scimitar_reconciles_total{result="success"} 1"#,
+            r#"scimitar_reconciles_total{result="error"} 1"#,
+            r#"scimitar_reconcile_errors_total{error="apply"} 1"#,
+            r#"scimitar_reconcile_duration_seconds_count 2"#,
+            r#"scimitar_tenants 2"#,
+            r#"scimitar_cache_objects{tenant="acme",kind="User"} 3"#,
+            r#"scimitar_cache_objects{tenant="globex",kind="Group"} 0"#,
+            r#"scimitar_scim_requests_in_flight 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
