@@ -227,6 +227,33 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ready, "tenant Ready, with its SCIM base URL");
+
+    // Milestones and every change to managed objects are Events on the tenant.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::all(admin.clone());
+    let mut reasons = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        reasons = events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(tenant.as_str())
+            })
+            .filter_map(|e| e.reason)
+            .collect();
+        if ["Provisioned", "Ready", "Created", "Updated"]
+            .iter()
+            .all(|r| reasons.contains(*r))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for reason in ["Provisioned", "Ready", "Created", "Updated"] {
+        assert!(reasons.contains(reason), "no {reason} Event: {reasons:?}");
+    }
 }
 
 #[tokio::test]

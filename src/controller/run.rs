@@ -562,6 +562,25 @@ async fn write_tenant_status(
     if counts_same && status::same(&previous, &conditions) {
         return Ok(());
     }
+    // Provisioning milestones for `kubectl describe scimtenant`: the directory
+    // growing or shrinking, and the tenant becoming Ready.
+    let (was_users, was_groups) = tenant
+        .status
+        .as_ref()
+        .map(|s| (s.users, s.groups))
+        .unwrap_or_default();
+    if (was_users, was_groups) != (users as i64, groups as i64) {
+        let note = format!(
+            "directory now holds {users} user(s) and {groups} group(s) (was {was_users} and {was_groups})"
+        );
+        publish(ctx, tenant, EventType::Normal, "Provisioned", note).await;
+    }
+    let ready = |c: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+        c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    if ready(&conditions) && !ready(&previous) {
+        publish(ctx, tenant, EventType::Normal, "Ready", message.clone()).await;
+    }
     let api: Api<ScimTenant> = Api::all(ctx.client.clone());
     let status = json!({"status": {
         "conditions": conditions,
