@@ -98,6 +98,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(shutdown.clone());
+    // In-flight requests get `--shutdown-grace-seconds` after SIGTERM, then
+    // the process exits anyway (Kubernetes would SIGKILL it soon after).
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let server = {
+        let shutdown = shutdown.clone();
+        async move {
+            let expired = async {
+                shutdown.await;
+                tokio::time::sleep(grace).await;
+            };
+            tokio::select! {
+                served = std::future::IntoFuture::into_future(server) => served,
+                () = expired => {
+                    tracing::warn!(?grace, "in-flight requests still running after the grace period; stopping");
+                    Ok(())
+                }
+            }
+        }
+    };
 
     let startup = async {
         wait_for_crds(&client).await?;
