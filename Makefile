@@ -14,10 +14,16 @@ test: ## lint and run the whole test suite against a real control plane (what CI
 crds: ## regenerate crds/ from the Rust types
 	cargo run --quiet -- crds --output-dir crds
 
+version: ## print the crate version (the image tag and the chart's appVersion)
+	@grep -m1 '^version' Cargo.toml | cut -d'"' -f2
+
+image: ## build the container image (needs docker or podman; not available in CI here)
+	docker build -t ghcr.io/scimitar-dev/scimitar:$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2) .
+
 control-plane: ## start the local control plane only
 	hack/control-plane.sh start
 
 stop: ## stop the local control plane
 	hack/control-plane.sh stop
 
-.PHONY: help dev test crds control-plane stop
+.PHONY: help dev test crds control-plane stop version image
