@@ -40,6 +40,8 @@ scimitar is starting. Next:
   SCIM base URL:  http://$listen/scim/v2
   Bearer token:   $token   (also in .dev/acme-token)
   Test:           curl -H "Authorization: Bearer \$(cat .dev/acme-token)" http://$listen/scim/v2/Users
+  More tokens:    KUBECONFIG=$KUBECONFIG target/debug/scimitar token create --tenant acme --name "JumpCloud SCIM"
+  Metrics:        http://127.0.0.1:9090/metrics
   Try:            KUBECONFIG=$KUBECONFIG kubectl get scim -n acme
                   KUBECONFIG=$KUBECONFIG kubectl get scimusers -n acme
 Stop with Ctrl-C; stop the local control plane with 'make stop'.
