@@ -47,4 +47,4 @@ scimitar is starting. Next:
 Stop with Ctrl-C; stop the local control plane with 'make stop'.
 
 MSG
-exec target/debug/scimitar run --listen "$listen" --kubeconfig "$KUBECONFIG"
+exec target/debug/scimitar run --listen "$listen" --metrics-listen "${SCIMITAR_METRICS_LISTEN:-127.0.0.1:9090}" --kubeconfig "$KUBECONFIG"
