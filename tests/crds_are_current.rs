@@ -33,6 +33,33 @@ fn checked_in_crds_match_the_code() {
     );
 }
 
+/// The chart ships the same CRDs: `cp crds/*.yaml charts/scimitar/crds/`.
+#[test]
+fn chart_crds_are_the_checked_in_crds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let list = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{} ({e})", dir.display()))
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let top = root.join("crds");
+    let chart = root.join("charts/scimitar/crds");
+    assert_eq!(
+        list(&chart),
+        list(&top),
+        "charts/scimitar/crds/ must hold exactly crds/; run `cp crds/*.yaml charts/scimitar/crds/`"
+    );
+    for file in list(&top) {
+        assert!(
+            fs::read(top.join(&file)).expect("crd") == fs::read(chart.join(&file)).expect("crd"),
+            "charts/scimitar/crds/{file} differs from crds/{file}; run `cp crds/*.yaml charts/scimitar/crds/`"
+        );
+    }
+}
+
 #[test]
 fn crds_have_status_subresource_category_and_short_names() {
     for (file, crd) in scimitar::crd::all() {

@@ -6,6 +6,7 @@
 //! A control plane that cannot start fails the test loudly; nothing is skipped.
 #![allow(dead_code)]
 
+pub mod helm;
 pub mod kubectl;
 pub mod operator;
 pub mod replay;

@@ -19,8 +19,10 @@ use sha2::{Digest, Sha256};
 
 use super::ControlPlane;
 
-/// The identity the operator runs as in tests: the chart's ServiceAccount,
-/// with exactly the permissions of `tests/fixtures/operator-rbac.yaml`.
+/// The identity the operator runs as in tests: the chart's ServiceAccount
+/// (release `scimitar` in `scimitar-system`), authenticated with a token from
+/// the TokenRequest API and holding exactly the permissions the chart's
+/// `templates/rbac.yaml` grants (see [`operator_kubeconfig`]).
 pub const OPERATOR_USER: &str = "system:serviceaccount:scimitar-system:scimitar";
 
 /// A running operator process. It is stopped on drop, and in any case when
@@ -166,42 +168,82 @@ impl Drop for Operator {
     }
 }
 
-/// A kubeconfig acting as [`OPERATOR_USER`] (admin credentials plus
-/// impersonation), after installing the operator's RBAC rules.
+/// The operator's namespace in the tests, as in a default installation.
+pub const OPERATOR_NAMESPACE: &str = "scimitar-system";
+
+/// A kubeconfig that authenticates as [`OPERATOR_USER`] with a ServiceAccount
+/// token from the TokenRequest API, after installing the chart's
+/// ServiceAccount and RBAC objects (release `scimitar` in
+/// [`OPERATOR_NAMESPACE`]): the operator has exactly the chart's permissions.
 fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
-    super::kubectl::kubectl(
-        &cp.kubeconfig,
+    let kubectl = |args: &[&str]| super::kubectl::kubectl(&cp.kubeconfig, args);
+    let namespace =
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {OPERATOR_NAMESPACE}\n---\n");
+    let objects = namespace + &super::helm::operator_rbac(OPERATOR_NAMESPACE, &[]);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let manifest = cp
+        .kubeconfig
+        .with_file_name(format!("operator-rbac-{id}.yaml"));
+    std::fs::write(&manifest, objects).expect("writing the operator's RBAC");
+    kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "scimitar-tests",
+        "-f",
+        &manifest.display().to_string(),
+    ]);
+    let _ = std::fs::remove_file(&manifest);
+    let sa = OPERATOR_USER
+        .rsplit(':')
+        .next()
+        .expect("ServiceAccount name");
+    let token = kubectl(&[
+        "create",
+        "token",
+        sa,
+        "--namespace",
+        OPERATOR_NAMESPACE,
+        "--duration",
+        "2h",
+    ]);
+    let token = token.trim();
+    assert!(!token.is_empty(), "TokenRequest returned no token");
+
+    // The admin kubeconfig's cluster (server and CA), with the token as the user.
+    let text = std::fs::read_to_string(&cp.kubeconfig).expect("admin kubeconfig");
+    let admin: serde_yaml::Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": serde_json::to_value(&admin["clusters"]).expect("clusters"),
+        "users": [{"name": "scimitar", "user": {"token": token}}],
+        "contexts": [{"name": "scimitar", "context": {
+            "cluster": admin["clusters"][0]["name"].as_str().expect("cluster name"),
+            "user": "scimitar",
+        }}],
+        "current-context": "scimitar",
+    });
+    let path = cp.kubeconfig.with_file_name("operator-kubeconfig");
+    // Written whole and renamed into place: operators started concurrently
+    // never read a half-written file.
+    let tmp = cp
+        .kubeconfig
+        .with_file_name(format!("operator-kubeconfig-{id}"));
+    std::fs::write(&tmp, serde_yaml::to_string(&config).expect("YAML"))
+        .expect("writing kubeconfig");
+    std::fs::rename(&tmp, &path).expect("installing kubeconfig");
+    // The API server authenticates the token as the ServiceAccount.
+    let whoami = super::kubectl::kubectl(
+        &path,
         &[
-            "apply",
-            "--server-side",
-            "-f",
-            &super::repo()
-                .join("tests/fixtures/operator-rbac.yaml")
-                .display()
-                .to_string(),
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
         ],
     );
-    let text = std::fs::read_to_string(&cp.kubeconfig).expect("admin kubeconfig");
-    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
-    if let Some(users) = config.get_mut("users").and_then(|u| u.as_sequence_mut()) {
-        for user in users {
-            if let Some(auth) = user.get_mut("user").and_then(|u| u.as_mapping_mut()) {
-                auth.insert("as".into(), OPERATOR_USER.into());
-                auth.insert(
-                    "as-groups".into(),
-                    serde_yaml::to_value([
-                        "system:serviceaccounts",
-                        "system:serviceaccounts:scimitar-system",
-                        "system:authenticated",
-                    ])
-                    .expect("groups"),
-                );
-            }
-        }
-    }
-    let path = cp.kubeconfig.with_file_name("operator-kubeconfig");
-    std::fs::write(&path, serde_yaml::to_string(&config).expect("YAML"))
-        .expect("writing kubeconfig");
+    assert_eq!(whoami, OPERATOR_USER, "the token's identity");
     path
 }
 

@@ -1,0 +1,490 @@
+//! The Helm chart in `charts/scimitar`: lint, golden renderings, schema
+//! validation, and install / upgrade / uninstall against the real API server.
+//!
+//! Golden files: `tests/golden/chart-default.yaml` and `chart-full.yaml` are
+//! `helm template` of the default values and of `charts/scimitar/ci/full-values.yaml`.
+//! After an intended change to the chart, rewrite them and review the diff:
+//!
+//! ```sh
+//! SCIMITAR_UPDATE_GOLDEN=1 cargo test --test helm_chart golden
+//! ```
+//!
+//! Needs `helm` v4 on PATH (`hack/install-tools.sh` prints its directory).
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::ControlPlane;
+use support::helm::{chart, helm, run};
+use support::kubectl::kubectl;
+
+fn full_values() -> String {
+    chart().join("ci/full-values.yaml").display().to_string()
+}
+
+fn golden(name: &str, extra: &[&str]) {
+    let chart = chart().display().to_string();
+    let mut args = vec![
+        "template",
+        "scimitar",
+        &chart,
+        "--namespace",
+        "scimitar-system",
+    ];
+    args.extend_from_slice(extra);
+    let rendered = helm(&args);
+    let path: PathBuf = support::repo().join("tests/golden").join(name);
+    if std::env::var_os("SCIMITAR_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &rendered).expect("writing the golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}); run SCIMITAR_UPDATE_GOLDEN=1 cargo test --test helm_chart golden",
+            path.display()
+        )
+    });
+    pretty_assertions::assert_eq!(
+        expected,
+        rendered,
+        "helm template differs from tests/golden/{name}; if intended, run \
+         SCIMITAR_UPDATE_GOLDEN=1 cargo test --test helm_chart golden and review the diff"
+    );
+}
+
+#[test]
+fn golden_default_values() {
+    golden("chart-default.yaml", &[]);
+}
+
+#[test]
+fn golden_full_values() {
+    golden("chart-full.yaml", &["--values", &full_values()]);
+}
+
+#[test]
+fn lint_is_clean() {
+    let chart = chart().display().to_string();
+    let full = full_values();
+    for extra in [vec![], vec!["--values", full.as_str()]] {
+        let mut args = vec!["lint", "--strict", &chart];
+        args.extend_from_slice(&extra);
+        let out = helm(&args);
+        assert!(
+            !out.contains("[WARNING]") && !out.contains("[ERROR]"),
+            "helm lint {extra:?}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn versions_match_the_crate() {
+    let text = std::fs::read_to_string(chart().join("Chart.yaml")).expect("Chart.yaml");
+    let meta: serde_yaml::Value = serde_yaml::from_str(&text).expect("Chart.yaml is YAML");
+    assert_eq!(meta["apiVersion"].as_str(), Some("v2"));
+    assert_eq!(
+        meta["appVersion"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "Chart.yaml appVersion must be Cargo.toml's version"
+    );
+    let rendered = helm(&[
+        "template",
+        "scimitar",
+        &chart().display().to_string(),
+        "--show-only",
+        "templates/deployment.yaml",
+    ]);
+    assert!(
+        rendered.contains(&format!(
+            "image: \"ghcr.io/scimitar-dev/scimitar:{}\"",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{rendered}"
+    );
+}
+
+/// Each case: values that must fail `helm template`, and words the error
+/// must contain (the field's name).
+#[test]
+fn invalid_values_are_rejected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("zero replicas", "replicaCount: 0\n", &["replicaCount"]),
+        ("replicas as text", "replicaCount: two\n", &["replicaCount"]),
+        (
+            "unknown log format",
+            "operator:\n  logFormat: xml\n",
+            &["logFormat"],
+        ),
+        ("unknown key", "operator:\n  rateLimit: 5\n", &["rateLimit"]),
+        ("typo at the top", "replicas: 3\n", &["replicas"]),
+        (
+            "pull policy",
+            "image:\n  pullPolicy: Sometimes\n",
+            &["pullPolicy"],
+        ),
+        ("port range", "service:\n  port: 70000\n", &["port"]),
+        (
+            "negative limit",
+            "operator:\n  limits:\n    ratePerSecond: -1\n",
+            &["ratePerSecond"],
+        ),
+        (
+            "role name",
+            "rbac:\n  bindableClusterRoles: [view, Cluster_Admin]\n",
+            &["bindableClusterRoles"],
+        ),
+        (
+            "roles not a list",
+            "rbac:\n  bindableClusterRoles: view\n",
+            &["bindableClusterRoles"],
+        ),
+        (
+            "public URL",
+            "operator:\n  publicUrl: scim.example.com\n",
+            &["publicUrl"],
+        ),
+        (
+            "tenant without namespace",
+            "tenants:\n  - name: acme\n    spec: {provider: jumpcloud}\n",
+            &["namespace"],
+        ),
+        (
+            "tenant provider",
+            "tenants:\n  - name: acme\n    spec: {namespace: acme, provider: azure}\n",
+            &["provider"],
+        ),
+        (
+            "service type",
+            "service:\n  type: ExternalName\n",
+            &["type"],
+        ),
+        // Checked by the templates rather than the schema.
+        (
+            "two replicas without leader election",
+            "operator:\n  leaderElection: {enabled: false}\n",
+            &["leaderElection"],
+        ),
+        (
+            "ingress without host",
+            "ingress:\n  enabled: true\n",
+            &["ingress.host"],
+        ),
+    ];
+    let chart = chart().display().to_string();
+    for (n, (what, values, words)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("{n}.yaml"));
+        std::fs::write(&file, values).expect("writing values");
+        let out = run(&[
+            "template",
+            "scimitar",
+            &chart,
+            "--values",
+            &file.display().to_string(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: helm accepted\n{values}");
+        for word in *words {
+            assert!(
+                stderr.contains(word),
+                "{what}: the error does not name {word}:\n{stderr}"
+            );
+        }
+    }
+    // And the single-replica case without leader election is fine.
+    let file = dir.path().join("single.yaml");
+    std::fs::write(
+        &file,
+        "replicaCount: 1\noperator:\n  leaderElection: {enabled: false}\n",
+    )
+    .expect("writing values");
+    let rendered = helm(&[
+        "template",
+        "scimitar",
+        &chart,
+        "--values",
+        &file.display().to_string(),
+    ]);
+    assert!(rendered.contains("--leader-election=false"));
+    assert!(
+        !rendered.contains("kind: PodDisruptionBudget"),
+        "no PDB for one replica"
+    );
+}
+
+/// A stand-in for the Prometheus Operator's ServiceMonitor CRD, so the full
+/// values (ServiceMonitor enabled) install.
+const SERVICE_MONITOR_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+
+const USER_DATA: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: acme}
+---
+apiVersion: scimitar.dev/v1alpha1
+kind: ScimUser
+metadata: {name: 2819c223-7f76-453a-919d-413861904646, namespace: acme}
+spec: {userName: bjensen@example.com}
+---
+apiVersion: scimitar.dev/v1alpha1
+kind: ScimGroup
+metadata: {name: e9e30dba-f08f-4109-8486-d5c6a331660a, namespace: acme}
+spec: {displayName: acme-readers}
+---
+apiVersion: scimitar.dev/v1alpha1
+kind: ScimTenant
+metadata: {name: initech}
+spec: {namespace: initech, provider: entra}
+"#;
+
+#[test]
+fn install_upgrade_and_uninstall_against_the_api_server() {
+    let cp = ControlPlane::shared();
+    let kc = cp.kubeconfig.display().to_string();
+    let k = |args: &[&str]| kubectl(&cp.kubeconfig, args);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let apply = |name: &str, text: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).expect("writing manifest");
+        k(&["apply", "--server-side", "-f", &file.display().to_string()]);
+    };
+    apply("servicemonitor-crd.yaml", SERVICE_MONITOR_CRD);
+    k(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/servicemonitors.monitoring.coreos.com",
+        "--timeout=30s",
+    ]);
+
+    let chart = chart().display().to_string();
+    let full = full_values();
+    let base = [
+        "--kubeconfig",
+        kc.as_str(),
+        "--namespace",
+        "scimitar-system",
+    ];
+    let helm_on = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&base);
+        helm(&all)
+    };
+
+    // Install: there is no kubelet, so pods never run; helm must not wait for them.
+    let notes = helm_on(&[
+        "install",
+        "scimitar",
+        &chart,
+        "--create-namespace",
+        "--values",
+        &full,
+    ]);
+    assert!(
+        notes.contains("https://scim.example.com/scim/v2"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(
+            "scimitar token create --namespace scimitar-system --tenant acme --name \"JumpCloud SCIM\""
+        ),
+        "{notes}"
+    );
+
+    // Every object of the release exists.
+    let manifest = helm_on(&["get", "manifest", "scimitar"]);
+    let documents = manifest
+        .split("\n---")
+        .filter(|d| d.contains("kind:"))
+        .count();
+    let manifest_file = dir.path().join("manifest.yaml");
+    std::fs::write(&manifest_file, &manifest).expect("writing manifest");
+    let names = k(&[
+        "get",
+        "-f",
+        &manifest_file.display().to_string(),
+        "-o",
+        "name",
+    ]);
+    assert_eq!(names.lines().count(), documents, "{names}");
+    for object in [
+        "deployment.apps/scimitar",
+        "serviceaccount/scimitar",
+        "service/scimitar",
+        "service/scimitar-metrics",
+        "ingress.networking.k8s.io/scimitar",
+        "servicemonitor.monitoring.coreos.com/scimitar",
+        "poddisruptionbudget.policy/scimitar",
+        "networkpolicy.networking.k8s.io/scimitar",
+        "clusterrole.rbac.authorization.k8s.io/scimitar-operator",
+        "clusterrole.rbac.authorization.k8s.io/scimitar-directory-reader",
+        "clusterrolebinding.rbac.authorization.k8s.io/scimitar-operator",
+        "role.rbac.authorization.k8s.io/scimitar-tokens",
+        "rolebinding.rbac.authorization.k8s.io/scimitar-tokens",
+        "scimtenant.scimitar.dev/acme",
+        "scimtenant.scimitar.dev/globex",
+    ] {
+        assert!(
+            names.lines().any(|l| l == object),
+            "{object} missing:\n{names}"
+        );
+    }
+    for crd in ["scimtenants", "scimusers", "scimgroups"] {
+        k(&["get", "crd", &format!("{crd}.scimitar.dev")]);
+    }
+    // The directory-reader role is aggregated into the built-in roles.
+    for role in ["view", "edit", "admin"] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !k(&[
+            "get",
+            "clusterrole",
+            role,
+            "-o",
+            "jsonpath={.rules[*].resources}",
+        ])
+        .contains("scimusers")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{role} lacks scimusers"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let bindable = k(&[
+        "get",
+        "clusterrole",
+        "scimitar-operator",
+        "-o",
+        "jsonpath={.rules[?(@.verbs[0]==\"bind\")].resourceNames}",
+    ]);
+    assert_eq!(bindable, r#"["view","edit","admin","acme-auditor"]"#);
+
+    // User data created while installed.
+    apply("user-data.yaml", USER_DATA);
+
+    // Upgrade with changed values.
+    helm_on(&[
+        "upgrade",
+        "scimitar",
+        &chart,
+        "--values",
+        &full,
+        "--set",
+        "replicaCount=1",
+        "--set",
+        "rbac.bindableClusterRoles={view}",
+        "--set",
+        "metrics.serviceMonitor.enabled=false",
+    ]);
+    let replicas = k(&[
+        "get",
+        "deployment",
+        "scimitar",
+        "-n",
+        "scimitar-system",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    assert_eq!(replicas, "1");
+    let bindable = k(&[
+        "get",
+        "clusterrole",
+        "scimitar-operator",
+        "-o",
+        "jsonpath={.rules[?(@.verbs[0]==\"bind\")].resourceNames}",
+    ]);
+    assert_eq!(bindable, r#"["view"]"#);
+    let gone = k(&[
+        "get",
+        "poddisruptionbudgets,servicemonitors",
+        "-n",
+        "scimitar-system",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        gone.trim(),
+        "",
+        "PDB and ServiceMonitor removed by the upgrade"
+    );
+    let history = helm_on(&["history", "scimitar", "--output", "json"]);
+    assert!(history.contains(r#""revision":2"#), "{history}");
+
+    // Uninstall removes the release but keeps CRDs, tenants and user data.
+    helm_on(&["uninstall", "scimitar"]);
+    let left = k(&[
+        "get",
+        "deployments,services,serviceaccounts,roles,rolebindings,ingresses,networkpolicies",
+        "-n",
+        "scimitar-system",
+        "-l",
+        "app.kubernetes.io/instance=scimitar",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(left.trim(), "", "release objects left behind");
+    let cluster_left = k(&[
+        "get",
+        "clusterroles,clusterrolebindings",
+        "-l",
+        "app.kubernetes.io/instance=scimitar",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(cluster_left.trim(), "", "cluster objects left behind");
+    for crd in ["scimtenants", "scimusers", "scimgroups"] {
+        k(&["get", "crd", &format!("{crd}.scimitar.dev")]);
+    }
+    for tenant in ["acme", "globex", "initech"] {
+        k(&["get", "scimtenant", tenant]);
+    }
+    k(&[
+        "get",
+        "scimuser",
+        "2819c223-7f76-453a-919d-413861904646",
+        "-n",
+        "acme",
+    ]);
+    k(&[
+        "get",
+        "scimgroup",
+        "e9e30dba-f08f-4109-8486-d5c6a331660a",
+        "-n",
+        "acme",
+    ]);
+}
+
+/// The chart's RBAC, as the harness installs it for every integration test,
+/// is exactly what the chart renders, and grants `bind` on the allowlist only.
+#[test]
+fn operator_rbac_binds_only_the_allowlisted_roles() {
+    let rbac = support::helm::operator_rbac("scimitar-system", &[]);
+    assert!(rbac.contains("kind: ServiceAccount"));
+    assert!(rbac.contains("resourceNames:\n      - \"view\"\n      - \"edit\"\n      - \"admin\""));
+    assert!(!rbac.contains("verbs: [escalate"), "{rbac}");
+    assert!(rbac.contains("verbs: [bind]"), "{rbac}");
+    assert!(!rbac.contains("\"*\""), "no wildcards:\n{rbac}");
+    // An empty allowlist must not become "bind on every role".
+    let none = support::helm::operator_rbac(
+        "scimitar-system",
+        &["--set-json", "rbac.bindableClusterRoles=[]"],
+    );
+    assert!(!none.contains("verbs: [bind]"), "{none}");
+    assert!(!none.contains("resourceNames"), "{none}");
+}
