@@ -14,7 +14,7 @@ use kube::api::ListParams;
 use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
 use support::kubectl::kubectl;
-use support::operator::{OPERATOR_USER, Operator, Scim, create_tenant};
+use support::operator::{Operator, Scim, create_tenant, operator_client};
 use support::{ControlPlane, install_crds, namespace};
 
 fn tenant_spec(value: Value) -> ScimTenantSpec {
@@ -141,27 +141,33 @@ async fn roles_outside_the_allowlist_and_missing_roles_are_refused() {
         "{reasons:?}"
     );
 
-    // Second line of defence: the API server refuses the operator's identity
-    // a binding to a role outside the allowlist.
-    let as_operator = cp
-        .client_as(
-            OPERATOR_USER,
-            &["system:serviceaccounts", "system:authenticated"],
-        )
-        .await;
+    // Second line of defence: the API server refuses the operator's own
+    // credentials (the chart's ServiceAccount token) a binding to a role
+    // outside `rbac.bindableClusterRoles`, while one inside it is allowed.
+    let as_operator = operator_client(cp).await;
     let escalation: RoleBinding = serde_json::from_value(json!({
         "metadata": {"name": "escalation", "namespace": target},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "oidc:gina@example.com"}]
     }))
     .expect("binding");
-    let refused = Api::<RoleBinding>::namespaced(as_operator, &target)
-        .create(&Default::default(), &escalation)
-        .await;
+    let as_operator = Api::<RoleBinding>::namespaced(as_operator, &target);
+    let refused = as_operator.create(&Default::default(), &escalation).await;
     assert!(
         matches!(&refused, Err(kube::Error::Api(s)) if s.code == 403),
         "{refused:?}"
     );
+    let mut allowed = escalation.clone();
+    allowed.metadata.name = Some("allowed".into());
+    allowed.role_ref.name = "view".into();
+    as_operator
+        .create(&Default::default(), &allowed)
+        .await
+        .expect("binding an allowlisted role");
+    as_operator
+        .delete("allowed", &Default::default())
+        .await
+        .expect("cleaning up");
 
     // The tenant itself is Ready (everything it could do is done): `kubectl wait` works.
     kubectl(

@@ -9,17 +9,35 @@ pub fn chart() -> PathBuf {
     super::repo().join("charts/scimitar")
 }
 
+/// The helm binary: from PATH, else the one `hack/install-tools.sh` installs
+/// (and caches), so a plain `cargo test` works as well as `make test`.
+fn binary() -> PathBuf {
+    static HELM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HELM.get_or_init(|| {
+        let on_path = Command::new("helm").arg("version").output();
+        if on_path.is_ok_and(|o| o.status.success()) {
+            return PathBuf::from("helm");
+        }
+        let out = Command::new(super::repo().join("hack/install-tools.sh"))
+            .output()
+            .expect("running hack/install-tools.sh");
+        assert!(
+            out.status.success(),
+            "hack/install-tools.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(dir.lines().last().expect("tools directory").trim()).join("helm")
+    })
+    .clone()
+}
+
 /// Runs helm and returns its output, whether it succeeded or not.
 pub fn run(args: &[&str]) -> Output {
-    Command::new("helm")
+    Command::new(binary())
         .args(args)
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "helm could not be run ({e}); put it on PATH: \
-             export PATH=\"$(hack/install-tools.sh | tail -n 1):$PATH\""
-            )
-        })
+        .unwrap_or_else(|e| panic!("helm could not be run ({e}); see hack/install-tools.sh"))
 }
 
 /// Runs helm and returns stdout; panics with stderr on failure.

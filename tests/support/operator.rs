@@ -168,6 +168,17 @@ impl Drop for Operator {
     }
 }
 
+/// A client with exactly the operator's credentials (the chart's
+/// ServiceAccount token).
+pub async fn operator_client(cp: &ControlPlane) -> Client {
+    let path = operator_kubeconfig(cp);
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("operator kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("operator kubeconfig is valid");
+    Client::try_from(config).expect("operator client")
+}
+
 /// The operator's namespace in the tests, as in a default installation.
 pub const OPERATOR_NAMESPACE: &str = "scimitar-system";
 
@@ -175,7 +186,7 @@ pub const OPERATOR_NAMESPACE: &str = "scimitar-system";
 /// token from the TokenRequest API, after installing the chart's
 /// ServiceAccount and RBAC objects (release `scimitar` in
 /// [`OPERATOR_NAMESPACE`]): the operator has exactly the chart's permissions.
-fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
+pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
     let kubectl = |args: &[&str]| super::kubectl::kubectl(&cp.kubeconfig, args);
     let namespace =
         format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {OPERATOR_NAMESPACE}\n---\n");
