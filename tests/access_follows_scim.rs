@@ -195,6 +195,28 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
         "{groups}"
     );
 
+    // The user's status says which spec it describes.
+    let users: Api<scimitar::crd::ScimUser> = Api::namespaced(admin.clone(), &home);
+    let mut described = false;
+    for _ in 0..100 {
+        let user = users.get(&user_id).await.expect("user");
+        let status = user.status.unwrap_or_default();
+        described = status.observed_generation.is_some()
+            && status.observed_generation == user.metadata.generation
+            && status
+                .conditions
+                .iter()
+                .all(|c| c.observed_generation == user.metadata.generation);
+        if described {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        described,
+        "ScimUser status has the current observedGeneration"
+    );
+
     // Deleting the user revokes and removes the membership.
     let deleted = scim
         .send("DELETE", &format!("/Users/{user_id}"), None)

@@ -220,6 +220,9 @@ fn directory(store: &KubeStore, namespace: &str) -> (Vec<ScimUser>, Vec<ScimGrou
                 let spec = convert::user_spec_from_scim(&stored.resource).ok()?;
                 let mut user = ScimUser::new(&stored.id, spec);
                 user.metadata.namespace = Some(namespace.to_owned());
+                user.metadata.generation = index
+                    .entry(Kind::User, &stored.id)
+                    .and_then(|e| e.generation);
                 Some(user)
             })
             .collect();
@@ -230,6 +233,9 @@ fn directory(store: &KubeStore, namespace: &str) -> (Vec<ScimUser>, Vec<ScimGrou
                 let spec = convert::group_spec_from_scim(&stored.resource).ok()?;
                 let mut group = ScimGroup::new(&stored.id, spec);
                 group.metadata.namespace = Some(namespace.to_owned());
+                group.metadata.generation = index
+                    .entry(Kind::Group, &stored.id)
+                    .and_then(|e| e.generation);
                 Some(group)
             })
             .collect();
@@ -393,6 +399,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         let status = json!({
             "memberCount": outcome.member_count,
             "bindings": outcome.bindings,
+            "observedGeneration": group.metadata.generation,
         });
         write_object_status::<ScimGroup>(
             ctx,
@@ -419,6 +426,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         let status = json!({
             "subject": outcome.subject,
             "groups": outcome.groups,
+            "observedGeneration": user.metadata.generation,
         });
         write_object_status::<ScimUser>(
             ctx,
@@ -492,7 +500,9 @@ where
         .and_then(|v| v.get("conditions").cloned())
         .and_then(|c| serde_json::from_value(c).ok())
         .unwrap_or_default();
-    let conditions = status::conditions(&previous, problems, failures, ready_message, None);
+    // The generation this status describes, on the conditions too.
+    let generation = status.get("observedGeneration").and_then(Value::as_i64);
+    let conditions = status::conditions(&previous, problems, failures, ready_message, generation);
     if let Some(fields) = status.as_object_mut() {
         fields.insert(
             "conditions".into(),

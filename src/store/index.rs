@@ -17,6 +17,9 @@ use crate::scim::filter::{CompValue, CompareOp, Filter, matches};
 pub struct Entry {
     pub version: String,
     pub resource: Value,
+    /// The object's `metadata.generation` (Kubernetes store only), so status
+    /// can say which spec it describes.
+    pub generation: Option<i64>,
 }
 
 /// Users and groups of one tenant.

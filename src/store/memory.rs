@@ -69,7 +69,15 @@ impl Store for MemoryStore {
         let mut tenants = self.tenants.write().map_err(|_| poisoned())?;
         let t = tenants.entry(tenant.to_owned()).or_default();
         check_unique(t, kind, &id, &resource)?;
-        t.insert(kind, &id, Entry { version, resource });
+        t.insert(
+            kind,
+            &id,
+            Entry {
+                version,
+                resource,
+                generation: None,
+            },
+        );
         t.get(kind, &id).ok_or(StoreError::NotFound(id))
     }
 
@@ -110,6 +118,7 @@ impl Store for MemoryStore {
             Entry {
                 version,
                 resource: new,
+                generation: None,
             },
         );
         t.get(kind, id)
@@ -144,7 +153,15 @@ impl Store for MemoryStore {
                 let created = created_of(&resource).unwrap_or_default().to_owned();
                 let version = self.next_version();
                 let resource = stamp(Kind::Group, &gid, resource, &created, &now(), &version);
-                t.insert(Kind::Group, &gid, Entry { version, resource });
+                t.insert(
+                    Kind::Group,
+                    &gid,
+                    Entry {
+                        version,
+                        resource,
+                        generation: None,
+                    },
+                );
             }
         }
         Ok(())

@@ -248,6 +248,7 @@ mod tests {
             entry: Entry {
                 version: version.into(),
                 resource: json!({"id": id, "userName": name}),
+                generation: None,
             },
         }
     }

@@ -435,6 +435,7 @@ fn entry_of<K: Resource>(object: &K, kind: Kind, resource: Value) -> Option<Inco
         entry: Entry {
             resource: stamp(kind, &id, resource, &created, &modified, &version),
             version,
+            generation: meta.generation,
         },
         id,
     })
