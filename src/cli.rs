@@ -89,6 +89,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: crate::http::limits::LimitArgs,
     // --- end metrics and limits ---
+    // --- tenant console (issue 8) ---
+    /// The tenant console.
+    #[command(flatten)]
+    pub console: crate::console::ConsoleArgs,
+    // --- end tenant console ---
 }
 
 /// Settings of `scimitar crds`.

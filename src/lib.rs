@@ -6,6 +6,8 @@
 pub mod auth;
 /// Command-line interface of the `scimitar` binary.
 pub mod cli;
+/// The tenant console: OIDC sign-in and server-rendered pages (issue 8).
+pub mod console;
 /// The controller: tenants, users and groups become RBAC bindings and ConfigMaps.
 pub mod controller;
 /// Custom resource types (`ScimTenant`, `ScimUser`, `ScimGroup`) and CRD generation.

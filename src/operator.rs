@@ -87,9 +87,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         limits: Some(Arc::new(http::limits::Limits::new(&args.limits))),
     };
     // --- end metrics and limits ---
+    // --- tenant console (issue 8): off, with a log line, without its key Secret ---
+    let (console, console_tenants) = crate::console::Console::new(
+        client.clone(),
+        store.clone(),
+        &args.namespace,
+        &args.console,
+        args.public_url.as_deref(),
+    )
+    .await;
+    // --- end tenant console ---
     let app = http::app(readiness.clone())
         .merge(scim::router_with(scim_state, &edge))
-        .merge(http::scimlog::api_router(scim_log, auth));
+        .merge(http::scimlog::api_router(scim_log, auth))
+        .merge(console.router());
     let app = MapRequestLayer::new(scim::normalize_path).layer(app);
     // One SIGTERM, seen by the HTTP server and by leader election.
     let shutdown = futures::FutureExt::shared(crate::shutdown::signal());
@@ -122,6 +133,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         wait_for_crds(&client).await?;
         tokio::spawn(store.clone().run());
         tokio::spawn(tokens.clone().run(client.clone(), args.namespace.clone()));
+        // --- tenant console (issue 8) ---
+        tokio::spawn(console_tenants.run());
+        // --- end tenant console ---
         // --- leader election (issue 6): every replica serves SCIM (the store
         // and its caches run everywhere); only the leader runs the controller ---
         let controller = {

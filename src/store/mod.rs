@@ -8,7 +8,8 @@
 //! fresh resource. That is what keeps concurrent member PATCHes from losing
 //! each other's members.
 
-mod index;
+/// The per-tenant index (read by the console through the Kubernetes store's cache).
+pub mod index;
 pub mod kube;
 mod memory;
 
