@@ -104,6 +104,7 @@ mod tests {
             version: "1".into(),
             resource: json!({"id": id, "userName": name, "active": active,
                 "emails": [{"value": "other@example.com"}, {"value": email, "primary": true}]}),
+            generation: None,
         };
         index.insert(
             Kind::User,
@@ -132,6 +133,7 @@ mod tests {
                 version: "1".into(),
                 resource: json!({"id": "g1", "displayName": "Scimitar-Admins",
                     "members": [{"value": "u1"}, {"value": "u2"}, {"value": "u3"}]}),
+                generation: None,
             },
         );
         index.insert(
@@ -140,6 +142,7 @@ mod tests {
             Entry {
                 version: "1".into(),
                 resource: json!({"id": "g2", "displayName": "staff", "members": [{"value": "u4"}]}),
+                generation: None,
             },
         );
         index
