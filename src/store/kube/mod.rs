@@ -49,7 +49,7 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "scimitar"
 pub const FIELD_MANAGER: &str = "scimitar-scim";
 
 /// How often a read-modify-write is re-run after losing a race to another replica.
-const MAX_ATTEMPTS: usize = 10;
+const MAX_ATTEMPTS: u32 = 30;
 /// How long one API call may take before SCIM answers 503.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -315,6 +315,14 @@ impl KubeStore {
     }
 }
 
+/// A random pause before retry `attempt` of a lost write race: up to 5 ms
+/// doubling per attempt, at most 200 ms.
+fn backoff(attempt: u32) -> Duration {
+    let cap = 5u64.saturating_mul(1 << attempt.min(6)).min(200);
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    Duration::from_millis(random % (cap + 1))
+}
+
 /// After a create whose outcome is unknown (the connection broke, the call
 /// timed out), the userName claim must not be dropped blindly: the user may
 /// exist. Once the API server answers, the claim is released if the user was
@@ -543,7 +551,7 @@ impl Store for KubeStore {
         let namespace = self.namespace(tenant)?;
         let _serialised = self.lock(&namespace, kind, id).await;
         let mut current = self.current(&namespace, kind, id).await?;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             check_if_match(if_match, id, &current.version)?;
             let new = update(&current)?;
             let old_name = current
@@ -594,6 +602,9 @@ impl Store for KubeStore {
                     {
                         anchor::release(&self.leases(&namespace), name, id).await;
                     }
+                    // Another replica won; back off a random while, growing,
+                    // so two replicas' queues of writers do not starve one.
+                    tokio::time::sleep(backoff(attempt)).await;
                     current = self.fetch(&namespace, kind, id).await?;
                 }
                 Err(error) => {
