@@ -7,22 +7,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use scimitar::crd::{RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec};
+use scimitar::crd::{RoleMapping, ScimTenant, ScimTenantSpec};
 use serde_json::json;
-use support::operator::{Operator, Scim, can, create_tenant, until};
+use support::operator::{Operator, Scim, can, create_tenant, mapping, until};
 use support::{ControlPlane, install_crds, namespace};
-
-fn mapping(group: &str, role: &str, namespaces: &[&str]) -> RoleMapping {
-    RoleMapping {
-        group: group.into(),
-        role: RoleRef {
-            kind: RoleKind::ClusterRole,
-            name: role.into(),
-        },
-        namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
-        cluster_wide: false,
-    }
-}
 
 fn spec(namespace: &str, mappings: Vec<RoleMapping>) -> ScimTenantSpec {
     serde_json::from_value(json!({"namespace": namespace, "provider": "jumpcloud"}))

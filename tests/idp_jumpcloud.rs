@@ -9,7 +9,7 @@ use kube::Api;
 use kube::api::ListParams;
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, can, create_tenant, until};
+use support::operator::{Operator, Scim, access, can, create_tenant};
 use support::replay::{Vars, replay};
 use support::{ControlPlane, install_crds, namespace};
 
@@ -74,23 +74,6 @@ fn acme(home: &str, dev: &str, prod: &str) -> ScimTenantSpec {
         ]
     }))
     .expect("spec")
-}
-
-/// Waits until `user` may (or may not) `verb` `resource` in `namespace`.
-async fn access(
-    admin: &kube::Client,
-    user: &str,
-    verb: &str,
-    resource: &str,
-    namespace: &str,
-    want: bool,
-) {
-    until(
-        &format!("{user} {verb} {resource} in {namespace}"),
-        want,
-        || async { can(admin, user, verb, resource, namespace).await },
-    )
-    .await;
 }
 
 #[tokio::test]

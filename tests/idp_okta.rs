@@ -17,9 +17,9 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::ListParams;
 use kube::{Api, Client};
 use scimitar::controller::desired::{GROUP_LABEL, GROUP_NAME_ANNOTATION, TENANT_LABEL};
-use scimitar::crd::{RoleKind, RoleMapping, RoleRef, ScimGroup, ScimTenantSpec, ScimUser};
+use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, can, create_tenant, until};
+use support::operator::{Operator, Scim, access, can, create_tenant, mapping};
 use support::replay::{Vars, replay};
 use support::{ControlPlane, install_crds, namespace};
 
@@ -81,18 +81,6 @@ fn select(vars: &mut Vars, person: &Person) {
 fn select_group(vars: &mut Vars, name: &str) {
     vars.insert("group".into(), name.into());
     vars.insert("group_q".into(), okta_encode(name));
-}
-
-fn mapping(group: &str, role: &str, namespace: &str) -> RoleMapping {
-    RoleMapping {
-        group: group.into(),
-        role: RoleRef {
-            kind: RoleKind::ClusterRole,
-            name: role.into(),
-        },
-        namespaces: vec![namespace.to_owned()],
-        cluster_wide: false,
-    }
 }
 
 /// The tenant's RoleBindings in `namespace`, as
@@ -173,30 +161,6 @@ async fn bindings_become(
     }
 }
 
-/// Waits until `user` may (or may not) `verb` `resource` in `namespace`.
-/// Returns how long that took.
-async fn access(
-    admin: &Client,
-    user: &str,
-    verb: &str,
-    resource: &str,
-    namespace: &str,
-    want: bool,
-) -> Duration {
-    let what = format!("{user} {verb} {resource} in {namespace}");
-    until(&what, want, || {
-        let admin = admin.clone();
-        let (user, verb, resource, namespace) = (
-            user.to_owned(),
-            verb.to_owned(),
-            resource.to_owned(),
-            namespace.to_owned(),
-        );
-        async move { can(&admin, &user, &verb, &resource, &namespace).await }
-    })
-    .await
-}
-
 #[tokio::test]
 async fn an_okta_app_provisions_users_and_pushes_groups() {
     let cp = ControlPlane::shared();
@@ -212,8 +176,8 @@ async fn an_okta_app_provisions_users_and_pushes_groups() {
         serde_json::from_value(json!({"namespace": home, "provider": "okta"})).expect("spec");
     let spec = ScimTenantSpec {
         mappings: vec![
-            mapping("Okta Engineering", "view", &dev),
-            mapping("Okta Platform", "edit", &dev),
+            mapping("Okta Engineering", "view", &[&dev]),
+            mapping("Okta Platform", "edit", &[&dev]),
         ],
         ..spec
     };

@@ -412,6 +412,33 @@ pub async fn can(client: &Client, user: &str, verb: &str, resource: &str, namesp
         .is_some_and(|s| s.allowed)
 }
 
+/// A tenant mapping of `group` to the ClusterRole `role` in `namespaces`.
+pub fn mapping(group: &str, role: &str, namespaces: &[&str]) -> scimitar::crd::RoleMapping {
+    scimitar::crd::RoleMapping {
+        group: group.into(),
+        role: scimitar::crd::RoleRef {
+            kind: scimitar::crd::RoleKind::ClusterRole,
+            name: role.into(),
+        },
+        namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
+        cluster_wide: false,
+    }
+}
+
+/// Waits until `user` may (or may not) `verb` `resource` in `namespace`, as
+/// SubjectAccessReview says; returns how long that took.
+pub async fn access(
+    admin: &Client,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+    want: bool,
+) -> std::time::Duration {
+    let what = format!("{user} {verb} {resource} in {namespace}");
+    until(&what, want, || can(admin, user, verb, resource, namespace)).await
+}
+
 /// Polls `check` until it returns `want`; returns how long it took.
 pub async fn until<F, Fut>(what: &str, want: bool, mut check: F) -> Duration
 where
