@@ -163,20 +163,24 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
     let mut directory = None;
     for _ in 0..100 {
         if let Some(cm) = cms.get_opt(&name).await.expect("reading ConfigMap") {
-            let users = cm
-                .data
-                .as_ref()
-                .and_then(|d| d.get("users.json"))
-                .cloned()
-                .unwrap_or_default();
-            if users.contains("babs@example.com") {
+            let key = |k: &str| {
+                cm.data
+                    .as_ref()
+                    .and_then(|d| d.get(k))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            // Both files reflect the re-added member once the controller has
+            // caught up with the last PATCH.
+            let (users, groups) = (key("users.json"), key("groups.json"));
+            if users.contains("babs@example.com") && groups.contains("babs@example.com") {
                 directory = Some(cm);
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let directory = directory.expect("directory ConfigMap lists the user");
+    let directory = directory.expect("directory ConfigMap lists the user and her membership");
     let groups = &directory.data.as_ref().expect("data")["groups.json"];
     assert!(
         groups.contains("engineering") && groups.contains("babs@example.com"),
