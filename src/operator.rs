@@ -88,14 +88,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     // --- end metrics and limits ---
     // --- tenant console (issue 8): off, with a log line, without its key Secret ---
-    let (console, console_tenants) = crate::console::Console::new(
-        client.clone(),
-        store.clone(),
-        &args.namespace,
-        &args.console,
-        args.public_url.as_deref(),
-    )
-    .await;
+    let console_deps = crate::console::Deps {
+        client: client.clone(),
+        store: store.clone(),
+        tokens: tokens.clone(),
+        scim_log: scim_log.clone(),
+        namespace: args.namespace.clone(),
+        public_url: args.public_url.clone(),
+    };
+    let (console, console_tenants) =
+        crate::console::Console::new(console_deps, &args.console).await;
     // --- end tenant console ---
     let app = http::app(readiness.clone())
         .merge(scim::router_with(scim_state, &edge))

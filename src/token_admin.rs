@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 use kube::{Api, Client};
 
-use crate::auth::token::{self, TOKEN_LABEL, TokenRecord};
-use crate::auth::{Scope, token_digest};
+use crate::auth::Scope;
+use crate::auth::token;
 use crate::crd::ScimTenant;
+use crate::store::kube::token_secrets::{self, NewToken};
 
 /// `scimitar token`.
 #[derive(Debug, Args)]
@@ -115,37 +115,19 @@ async fn create(
         .flat_map(|s| s.split(','))
         .map(|s| Scope::parse(s).with_context(|| format!("unknown scope {s:?} (scim or logs)")))
         .collect::<anyhow::Result<_>>()?;
-    let expires = match expires {
-        Some(text) => {
-            let lifetime = token::parse_lifetime(&text)
-                .with_context(|| format!("--expires {text:?}: use e.g. 90d, 12h, 30m"))?;
-            let lifetime = jiff::SignedDuration::try_from(lifetime)?;
-            Some(jiff::Timestamp::now().checked_add(lifetime)?)
-        }
-        None => None,
-    };
-    let value = token::generate().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let suffix: String = token::hex(&token_digest(&value)).chars().take(10).collect();
-    let record = TokenRecord {
-        id: format!(
-            "scimitar-token-{}-{suffix}",
-            crate::controller::desired::label_value(&tenant)
-                .chars()
-                .take(30)
-                .collect::<String>()
-                .trim_end_matches(['-', '.', '_'])
-                .to_lowercase()
-        ),
+    let lifetime = expires
+        .map(|text| {
+            token::parse_lifetime(&text)
+                .with_context(|| format!("--expires {text:?}: use e.g. 90d, 12h, 30m"))
+        })
+        .transpose()?;
+    let new = NewToken {
         tenant,
         name,
         scopes,
-        digest: token_digest(&value),
-        created: None,
-        expires,
-        last_used: None,
+        lifetime,
     };
-    secrets
-        .create(&PostParams::default(), &record.to_secret(namespace))
+    let (record, value) = token_secrets::issue(secrets, namespace, new)
         .await
         .with_context(|| format!("creating the token Secret in namespace {namespace}"))?;
     eprintln!(
@@ -162,16 +144,7 @@ async fn create(
 }
 
 async fn list(secrets: &Api<Secret>, tenant: Option<&str>) -> anyhow::Result<()> {
-    let list = secrets
-        .list(&ListParams::default().labels(&format!("{TOKEN_LABEL}=true")))
-        .await?;
-    let mut records: Vec<TokenRecord> = list
-        .items
-        .iter()
-        .filter_map(TokenRecord::from_secret)
-        .filter(|r| tenant.is_none_or(|t| r.tenant == t))
-        .collect();
-    records.sort_by(|a, b| (&a.tenant, &a.created, &a.id).cmp(&(&b.tenant, &b.created, &b.id)));
+    let records = token_secrets::list(secrets, tenant).await?;
     let now = jiff::Timestamp::now();
     let time = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
     let mut rows = vec![[
@@ -214,26 +187,7 @@ async fn list(secrets: &Api<Secret>, tenant: Option<&str>) -> anyhow::Result<()>
 }
 
 async fn revoke(secrets: &Api<Secret>, id: &str) -> anyhow::Result<()> {
-    let Some(secret) = secrets.get_opt(id).await? else {
-        bail!("there is no token {id:?}");
-    };
-    let record = TokenRecord::from_secret(&secret)
-        .filter(|_| {
-            secret
-                .metadata
-                .labels
-                .as_ref()
-                .is_some_and(|l| l.get(TOKEN_LABEL).map(String::as_str) == Some("true"))
-        })
-        .with_context(|| format!("{id:?} is not a scimitar token"))?;
-    let precondition = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: secret.metadata.uid.clone(),
-            resource_version: None,
-        }),
-        ..Default::default()
-    };
-    secrets.delete(id, &precondition).await?;
+    let record = token_secrets::revoke(secrets, id, None).await?;
     println!(
         "Revoked token {} ({}) of tenant {}.",
         record.id, record.name, record.tenant

@@ -2,262 +2,24 @@
 //! `playwright-core`, tests/console/browse.cjs) signing in through a real
 //! OIDC provider on loopback (PyPI `oidc-provider-mock`, a registered
 //! `client_secret_basic` client, nonce required), against the real operator
-//! and API server. Screenshots go to `target/console-screenshots/`.
+//! and API server. Every page is visited with real data; screenshots go to
+//! `target/console-screenshots/`.
 
+#[path = "console/harness.rs"]
+mod harness;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use harness::{Browser, Provider, Seen, put_secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
-use scimitar::crd::{ScimTenantSpec, ScimUser};
+use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-use support::operator::{OPERATOR_NAMESPACE, Operator, Scim, create_tenant};
-use support::{ControlPlane, install_crds, namespace, repo};
+use support::operator::{OPERATOR_NAMESPACE, Operator, Scim, can, create_tenant, until};
+use support::{ControlPlane, install_crds, namespace};
 
-/// Pinned test tools, installed into the cache on first use.
-const OIDC_PROVIDER_MOCK: &str = "oidc-provider-mock==0.3.4";
-const PLAYWRIGHT_CORE: &str = "playwright-core@1.65.1";
-const CHROMIUM: &str = "/usr/bin/chromium";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const CLIENT_SECRET_KEY: &str = "client-secret";
-
-fn cache() -> PathBuf {
-    std::env::var_os("SCIMITAR_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/scimitar")
-        })
-}
-
-fn run(command: &mut Command, what: &str) {
-    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The mock provider's executable, from a cached venv.
-fn oidc_provider_mock() -> PathBuf {
-    let venv = cache().join("oidc-venv");
-    let bin = venv.join("bin/oidc-provider-mock");
-    let pinned = venv.join(format!(".{OIDC_PROVIDER_MOCK}"));
-    if !pinned.exists() {
-        run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "creating the venv",
-        );
-        run(
-            Command::new(venv.join("bin/pip")).args(["install", "-q", OIDC_PROVIDER_MOCK]),
-            "pip install oidc-provider-mock",
-        );
-        std::fs::write(&pinned, "").expect("marking the venv");
-    }
-    bin
-}
-
-/// The directory whose node_modules holds playwright-core.
-fn node_modules() -> PathBuf {
-    let dir = cache().join("node");
-    let pinned = dir.join(format!(".{PLAYWRIGHT_CORE}"));
-    if !pinned.exists() {
-        std::fs::create_dir_all(&dir).expect("node cache dir");
-        run(
-            Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--save-exact",
-                    "--prefix",
-                ])
-                .arg(&dir)
-                .arg(PLAYWRIGHT_CORE),
-            "npm install playwright-core",
-        );
-        std::fs::write(&pinned, "").expect("marking node_modules");
-    }
-    dir.join("node_modules")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// oidc-provider-mock on loopback, stopped when this test process exits.
-struct Provider {
-    _child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Provider {
-    async fn start() -> Provider {
-        let bin = oidc_provider_mock();
-        let port = free_port();
-        let log = repo().join(format!("target/oidc-provider-{}.log", std::process::id()));
-        let script = format!(
-            "{bin} --host 127.0.0.1 --port {port} --require-registration true --require-nonce true >{log} 2>&1 & p=$!; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill $p 2>/dev/null",
-            bin = bin.display(),
-            log = log.display(),
-            parent = std::process::id(),
-        );
-        let child = Command::new("bash")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("provider started");
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ok = http
-                .get(format!("{url}/.well-known/openid-configuration"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "OIDC provider not up; see {}",
-                log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Provider {
-            _child: child,
-            url,
-            log,
-        }
-    }
-
-    /// Registers a `client_secret_basic` client; returns its id and secret.
-    async fn register(&self, redirect_uri: &str) -> (String, String) {
-        let response: Value = reqwest::Client::new()
-            .post(format!("{}/oauth2/clients", self.url))
-            .json(&json!({"redirect_uris": [redirect_uri], "token_endpoint_auth_method": "client_secret_basic"}))
-            .send()
-            .await
-            .expect("client registration")
-            .json()
-            .await
-            .expect("registration JSON");
-        (
-            response["client_id"]
-                .as_str()
-                .expect("client_id")
-                .to_owned(),
-            response["client_secret"]
-                .as_str()
-                .expect("client_secret")
-                .to_owned(),
-        )
-    }
-}
-
-/// What the browser saw.
-#[derive(Debug)]
-struct Seen {
-    status: u16,
-    url: String,
-    text: String,
-    authorize: Value,
-}
-
-/// One browser profile (its own cookies).
-struct Browser {
-    profile: tempfile::TempDir,
-    shots: PathBuf,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        assert!(
-            Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} is missing: apt-get install chromium"
-        );
-        let shots = repo().join("target/console-screenshots");
-        std::fs::create_dir_all(&shots).expect("screenshot dir");
-        Browser {
-            profile: tempfile::tempdir().expect("profile dir"),
-            shots,
-        }
-    }
-
-    fn drive(&self, args: &[&str], shot: &str) -> Seen {
-        let script = repo().join("tests/console/browse.cjs");
-        let shot = self.shots.join(format!("{shot}.png"));
-        let out = Command::new("timeout")
-            .args(["90", "node"])
-            .arg(&script)
-            .arg(args[0])
-            .arg(self.profile.path())
-            .args(&args[1..])
-            .arg(&shot)
-            .env("NODE_PATH", node_modules())
-            .stdin(Stdio::null())
-            .output()
-            .expect("node runs");
-        assert!(
-            out.status.success(),
-            "browser script failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let seen: Value = serde_json::from_slice(&out.stdout).expect("browser JSON");
-        Seen {
-            status: seen["status"].as_u64().unwrap_or(0) as u16,
-            url: seen["url"].as_str().unwrap_or_default().to_owned(),
-            text: seen["text"].as_str().unwrap_or_default().to_owned(),
-            authorize: seen["authorize"].clone(),
-        }
-    }
-
-    fn login(&self, console: &str, subject: &str, shot: &str) -> Seen {
-        self.drive(&["login", console, subject], shot)
-    }
-
-    fn open(&self, url: &str, shot: &str) -> Seen {
-        self.drive(&["open", url], shot)
-    }
-}
-
-async fn put_secret(client: &Client, namespace: &str, name: &str, data: &[(&str, Vec<u8>)]) {
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(namespace.into()),
-            ..Default::default()
-        },
-        data: Some(
-            data.iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.clone())))
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), namespace)
-        .patch(
-            name,
-            &PatchParams::apply("scimitar-tests").force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .expect("secret applied");
-}
 
 async fn create(scim: &Scim, path: &str, body: Value) -> String {
     let reply = scim.send("POST", path, Some(body)).await;
@@ -280,13 +42,35 @@ fn group(name: &str, members: &[&str]) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})
 }
 
+fn contains_all(seen: &Seen, page: &str, expected: &[&str]) {
+    for text in expected {
+        assert!(
+            seen.text.contains(text),
+            "{text:?} on the {page} page:\n{}",
+            seen.text
+        );
+    }
+}
+
+/// Everything the test saw or can read that must never hold a secret.
+#[derive(Default)]
+struct Evidence {
+    pages: Vec<(String, String)>,
+}
+
+impl Evidence {
+    fn keep(&mut self, what: &str, seen: &Seen) {
+        self.pages.push((what.to_owned(), seen.html.clone()));
+    }
+}
+
 #[tokio::test]
-async fn console_sign_in_through_oidc() {
+async fn console_sign_in_and_every_page() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     install_crds(&admin).await;
 
-    // The console's cookie key, in the operator's namespace, before it starts.
+    // The operator's namespace; the console creates its cookie key Secret there.
     let operator_ns = Namespace {
         metadata: ObjectMeta {
             name: Some(OPERATOR_NAMESPACE.into()),
@@ -297,15 +81,6 @@ async fn console_sign_in_through_oidc() {
     let _ = Api::<Namespace>::all(admin.clone())
         .create(&PostParams::default(), &operator_ns)
         .await;
-    let mut key = vec![0u8; 64];
-    getrandom::fill(&mut key).expect("random key");
-    put_secret(
-        &admin,
-        OPERATOR_NAMESPACE,
-        "scimitar-console-key",
-        &[("key", key)],
-    )
-    .await;
 
     let provider = Provider::start().await;
     let operator = Operator::start(cp);
@@ -313,6 +88,7 @@ async fn console_sign_in_through_oidc() {
     let (client_id, client_secret) = provider.register(&redirect_uri).await;
 
     let home = namespace(&admin, "console").await;
+    let apps = namespace(&admin, "console-apps").await;
     let tenant = home.clone();
     put_secret(
         &admin,
@@ -329,7 +105,8 @@ async fn console_sign_in_through_oidc() {
             "clientId": client_id,
             "clientSecretRef": {"name": "jumpcloud-oidc", "key": CLIENT_SECRET_KEY}
         },
-        "consoleAdminGroups": ["Scimitar-Admins"]
+        "consoleAdminGroups": ["Scimitar-Admins"],
+        "mappings": [{"group": "engineering", "role": {"name": "view"}, "namespaces": [apps]}]
     }))
     .expect("tenant spec");
     let token = create_tenant(&admin, &tenant, spec).await;
@@ -343,46 +120,65 @@ async fn console_sign_in_through_oidc() {
         user("bob@example.com", "Bob <b>Builder</b>"),
     )
     .await;
+    // A refused request, for the log filters: the userName is taken.
+    let taken = scim
+        .send("POST", "/Users", Some(user("bob@example.com", "Bob again")))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
     create(&scim, "/Groups", group("scimitar-admins", &[&ada])).await;
-    create(&scim, "/Groups", group("engineering", &[&ada, &bob])).await;
-    // The controller records each user's RBAC subject in its status.
-    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while users
-        .get(&ada)
-        .await
-        .ok()
-        .and_then(|u| u.status?.subject)
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "subject not recorded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let engineering = create(&scim, "/Groups", group("engineering", &[&ada, &bob])).await;
 
-    let console = format!("{}/console/{tenant}/", operator.url);
-    let users_url = format!("{}/console/{tenant}/users", operator.url);
+    // The controller records subjects and bindings in the objects' status.
+    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
+    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &home);
+    until("ada's subject recorded", true, || async {
+        users
+            .get(&ada)
+            .await
+            .ok()
+            .and_then(|u| u.status?.subject)
+            .is_some()
+    })
+    .await;
+    until("engineering's binding recorded", true, || async {
+        groups
+            .get(&engineering)
+            .await
+            .ok()
+            .and_then(|g| g.status)
+            .is_some_and(|s| !s.bindings.is_empty())
+    })
+    .await;
+
+    let base = format!("{}/console/{tenant}", operator.url);
+    let console = format!("{base}/");
+    let mut evidence = Evidence::default();
 
     // The admin signs in and sees the real users.
     let ada_browser = Browser::new();
     let seen = ada_browser.login(&console, "ada@example.com", "users");
-    assert_eq!(seen.status, 200, "{seen:?}");
-    assert_eq!(seen.url, users_url);
-    for expected in [
-        "ada@example.com",
-        "bob@example.com",
-        "Ada Lovelace",
-        "Bob <b>Builder</b>", // escaped, so shown as text
-        "scimitar-admins",
-        "engineering",
-        "oidc:ada@example.com",
-        "2 of 2 users",
-    ] {
-        assert!(
-            seen.text.contains(expected),
-            "{expected} on the Users page:\n{}",
-            seen.text
-        );
-    }
+    assert_eq!(
+        seen.status,
+        200,
+        "{seen:?}; the provider's log is {}",
+        provider.log.display()
+    );
+    assert_eq!(seen.url, format!("{base}/users"));
+    contains_all(
+        &seen,
+        "Users",
+        &[
+            "ada@example.com",
+            "bob@example.com",
+            "Ada Lovelace",
+            "Bob <b>Builder</b>", // escaped, so shown as text
+            "scimitar-admins",
+            "engineering",
+            "oidc:ada@example.com",
+            "2 of 2 users",
+        ],
+    );
+    evidence.keep("users", &seen);
     // The authorization request: code flow, PKCE S256, nonce, state naming the tenant.
     let authorize = &seen.authorize;
     assert_eq!(authorize["response_type"], "code");
@@ -403,20 +199,35 @@ async fn console_sign_in_through_oidc() {
     for scope in ["openid", "email", "profile"] {
         assert!(scopes.contains(&scope), "{scope} in {scopes:?}");
     }
-    let search = ada_browser.open(&format!("{users_url}?q=BUILDER"), "users-search");
+    let search = ada_browser.open(&format!("{base}/users?q=BUILDER"), "users-search");
     assert_eq!(search.status, 200);
-    assert!(search.text.contains("1 of 2 users"), "{}", search.text);
-    assert!(search.text.contains("bob@example.com"));
+    contains_all(&search, "Users", &["1 of 2 users", "bob@example.com"]);
+
+    groups_page(&ada_browser, &base, &apps, &mut evidence);
+    access_page(&ada_browser, &admin, &base, &apps, &bob, &mut evidence).await;
+    logs_page(&ada_browser, &base, &mut evidence);
+    let issued = tokens_page(&ada_browser, &operator, &base, &mut evidence).await;
+    connect_page(
+        &ada_browser,
+        &base,
+        &provider.url,
+        &client_id,
+        &mut evidence,
+    );
 
     // A user outside the console admin groups gets 403.
     let bob_browser = Browser::new();
     let seen = bob_browser.login(&console, "bob@example.com", "forbidden");
     assert_eq!(seen.status, 403, "{seen:?}");
-    assert!(seen.text.contains("Access denied"), "{}", seen.text);
-    assert!(
-        seen.text
-            .contains("not in any of this tenant's console admin groups")
+    contains_all(
+        &seen,
+        "403",
+        &[
+            "Access denied",
+            "not in any of this tenant's console admin groups",
+        ],
     );
+    evidence.keep("forbidden", &seen);
 
     // Deactivated over SCIM: the next page load is refused.
     let off = scim
@@ -427,7 +238,7 @@ async fn console_sign_in_through_oidc() {
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);
-    let seen = ada_browser.open(&users_url, "deactivated");
+    let seen = ada_browser.open(&format!("{base}/users"), "deactivated");
     assert_eq!(seen.status, 403, "{seen:?}");
     assert!(seen.text.contains("deactivated"), "{}", seen.text);
 
@@ -446,7 +257,7 @@ async fn console_sign_in_through_oidc() {
         "The identity provider refused scimitar's client credentials; check the client secret in Secret {home}/jumpcloud-oidc"
     );
     assert!(seen.text.contains(&expected), "{}", seen.text);
-    assert!(!seen.text.contains(wrong));
+    evidence.keep("wrong-secret", &seen);
 
     let log = std::fs::read_to_string(&operator.log).expect("operator log");
     assert!(
@@ -457,8 +268,273 @@ async fn console_sign_in_through_oidc() {
         "a log line names the tenant and the Secret; see {}",
         operator.log.display()
     );
-    for secret in [client_secret.as_str(), wrong] {
-        assert!(!log.contains(secret), "a client secret in the operator log");
+
+    // No secret in any log line, page, custom resource or ConfigMap.
+    let secrets = [
+        ("the OIDC client secret", client_secret.as_str()),
+        ("the wrong client secret", wrong),
+        ("the tenant's SCIM token", token.as_str()),
+        ("the token issued in the console", issued.as_str()),
+    ];
+    let mut haystacks = vec![("the operator log".to_owned(), log)];
+    haystacks.extend(evidence.pages);
+    haystacks.extend(objects(&admin).await);
+    for (name, secret) in secrets {
+        assert!(secret.len() >= 16, "{name} is a real secret");
+        for (place, text) in &haystacks {
+            assert!(!text.contains(secret), "{name} appears in {place}");
+        }
     }
-    let _ = provider.log;
+}
+
+/// Every ScimTenant, ScimUser, ScimGroup and ConfigMap in the cluster, as JSON.
+async fn objects(admin: &Client) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for t in Api::<ScimTenant>::all(admin.clone())
+        .list(&Default::default())
+        .await
+        .expect("tenants")
+    {
+        out.push((format!("ScimTenant {:?}", t.metadata.name), json(&t)));
+    }
+    for u in Api::<ScimUser>::all(admin.clone())
+        .list(&Default::default())
+        .await
+        .expect("users")
+    {
+        out.push((format!("ScimUser {:?}", u.metadata.name), json(&u)));
+    }
+    for g in Api::<ScimGroup>::all(admin.clone())
+        .list(&Default::default())
+        .await
+        .expect("groups")
+    {
+        out.push((format!("ScimGroup {:?}", g.metadata.name), json(&g)));
+    }
+    let config_maps = Api::<ConfigMap>::all(admin.clone())
+        .list(&Default::default())
+        .await
+        .expect("config maps");
+    assert!(!config_maps.items.is_empty());
+    for c in config_maps {
+        out.push((
+            format!("ConfigMap {:?}/{:?}", c.metadata.namespace, c.metadata.name),
+            json(&c),
+        ));
+    }
+    out
+}
+
+fn json<T: serde::Serialize>(object: &T) -> String {
+    serde_json::to_string(object).expect("serialisable")
+}
+
+/// Groups: members and the bindings each produced.
+fn groups_page(browser: &Browser, base: &str, apps: &str, evidence: &mut Evidence) {
+    let seen = browser.open(&format!("{base}/groups"), "groups");
+    assert_eq!(seen.status, 200, "{seen:?}");
+    contains_all(
+        &seen,
+        "Groups",
+        &[
+            "2 of 2 groups",
+            "engineering",
+            "ada@example.com, bob@example.com",
+            "scimitar-admins",
+            "ClusterRole/view",
+            &format!("namespace {apps}"),
+            "none (no mapping names this group)",
+        ],
+    );
+    evidence.keep("groups", &seen);
+}
+
+/// Access: the mappings, and the checker agreeing with the API server.
+async fn access_page(
+    browser: &Browser,
+    admin: &Client,
+    base: &str,
+    apps: &str,
+    bob: &str,
+    evidence: &mut Evidence,
+) {
+    let steps = [
+        json!({"op": "goto", "url": format!("{base}/access"), "shot": "access"}),
+        json!({"op": "select", "selector": "select[name=user]", "value": bob}),
+        json!({"op": "select", "selector": "select[name=verb]", "value": "list"}),
+        json!({"op": "fill", "selector": "input[name=resource]", "value": "pods"}),
+        json!({"op": "fill", "selector": "input[name=namespace]", "value": apps}),
+        json!({"op": "click", "selector": "button:has-text(\"Check\")", "shot": "access-allowed"}),
+        json!({"op": "text", "selector": "#verdict"}),
+        json!({"op": "goto", "url": format!("{base}/access?user={bob}&verb=delete&resource=pods&namespace={apps}"), "shot": "access-denied"}),
+        json!({"op": "text", "selector": "#verdict"}),
+        json!({"op": "goto", "url": format!("{base}/access?user={bob}&verb=get&resource=deployments.apps&namespace=default")}),
+        json!({"op": "text", "selector": "#verdict"}),
+    ];
+    let seen = browser.run(&steps);
+    let page = &seen[0];
+    assert_eq!(page.status, 200, "{page:?}");
+    contains_all(
+        page,
+        "Access",
+        &["Mappings", "engineering", "ClusterRole/view", apps, "oidc:"],
+    );
+    evidence.keep("access", page);
+    let allowed = &seen[5];
+    contains_all(
+        allowed,
+        "Access",
+        &["Result: allowed", "oidc:bob@example.com"],
+    );
+    evidence.keep("access-allowed", allowed);
+    // The page says what the API server says, for the same subject.
+    let checks = [
+        (6, "list", "pods", apps, "allowed"),
+        (8, "delete", "pods", apps, "denied"),
+        (10, "get", "apps/deployments", "default", "denied"),
+    ];
+    for (step, verb, resource, namespace, verdict) in checks {
+        assert_eq!(
+            seen[step].value, verdict,
+            "{verb} {resource} in {namespace}"
+        );
+        let api = can(admin, "oidc:bob@example.com", verb, resource, namespace).await;
+        assert_eq!(
+            api,
+            verdict == "allowed",
+            "the API server on {verb} {resource}"
+        );
+    }
+}
+
+/// SCIM logs: filters select the right rows; the CSV holds the filtered set.
+fn logs_page(browser: &Browser, base: &str, evidence: &mut Evidence) {
+    let rows = "#entries tbody tr";
+    let steps = [
+        json!({"op": "goto", "url": format!("{base}/logs"), "shot": "logs"}),
+        json!({"op": "select", "selector": "select[name=method]", "value": "POST"}),
+        json!({"op": "select", "selector": "select[name=resourceType]", "value": "User"}),
+        json!({"op": "select", "selector": "select[name=status]", "value": "4xx"}),
+        json!({"op": "click", "selector": "button:has-text(\"Filter\")", "shot": "logs-filtered"}),
+        json!({"op": "count", "selector": rows}),
+        json!({"op": "goto", "url": format!("{base}/logs?method=POST&resourceType=User&status=2xx")}),
+        json!({"op": "count", "selector": rows}),
+        json!({"op": "goto", "url": format!("{base}/logs?method=POST&resourceType=User")}),
+        json!({"op": "download", "selector": "#csv"}),
+        json!({"op": "goto", "url": format!("{base}/logs?since=2000-01-01T00:00&until=2000-01-02T00:00")}),
+    ];
+    let seen = browser.run(&steps);
+    assert_eq!(seen[0].status, 200, "{:?}", seen[0]);
+    contains_all(&seen[0], "SCIM logs", &["POST", "/scim/v2/Users", "201"]);
+    evidence.keep("logs", &seen[0]);
+    let filtered = &seen[4];
+    assert_eq!(seen[5].value, 1, "one refused user POST");
+    // The payloads of the refused request: what was sent and the SCIM error.
+    contains_all(filtered, "SCIM logs", &["409"]);
+    assert!(filtered.html.contains("Bob again"), "request payload shown");
+    assert!(
+        filtered.html.contains("uniqueness"),
+        "response payload shown"
+    );
+    evidence.keep("logs-filtered", filtered);
+    assert_eq!(seen[7].value, 2, "two created users");
+    let csv = seen[9].value.as_str().expect("CSV text");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().expect("header row").clone();
+    let status = headers
+        .iter()
+        .position(|h| h == "status")
+        .expect("status column");
+    let mut statuses: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("CSV row")[status].to_owned())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["201", "201", "409"], "{csv}");
+    assert!(
+        seen[10].text.contains("No requests match"),
+        "{}",
+        seen[10].text
+    );
+}
+
+/// API tokens: generate (shown once, copied), use, see last use, revoke.
+/// Returns the issued token.
+async fn tokens_page(
+    browser: &Browser,
+    operator: &Operator,
+    base: &str,
+    evidence: &mut Evidence,
+) -> String {
+    let steps = [
+        json!({"op": "goto", "url": format!("{base}/tokens"), "shot": "tokens-empty"}),
+        json!({"op": "fill", "selector": "input[name=name]", "value": "Okta SCIM"}),
+        json!({"op": "select", "selector": "select[name=expires]", "value": "30d"}),
+        json!({"op": "click", "selector": "button:has-text(\"Generate token\")", "shot": "tokens-new"}),
+        json!({"op": "text", "selector": "#new-token"}),
+        json!({"op": "copy", "selector": "#copy"}),
+    ];
+    let seen = browser.run(&steps);
+    assert!(
+        seen[0].text.contains("no API tokens yet"),
+        "{}",
+        seen[0].text
+    );
+    assert_eq!(seen[3].status, 201, "{:?}", seen[3]);
+    let token = seen[4].value.as_str().expect("token text").to_owned();
+    assert!(token.starts_with("sct_") && token.len() == 47, "{token}");
+    assert_eq!(seen[5].value, token.as_str(), "the copy button copies it");
+    contains_all(
+        &seen[3],
+        "API tokens",
+        &["Okta SCIM", "scim", "shown only once"],
+    );
+
+    // It works at once; its use shows on the page.
+    let issued = Scim::new(operator, &token);
+    let reply = issued.send("GET", "/Users?count=1", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let row = "#tokens tbody tr:has-text(\"Okta SCIM\")";
+    let seen = browser.run(&[
+        json!({"op": "goto", "url": format!("{base}/tokens"), "shot": "tokens"}),
+        json!({"op": "text", "selector": format!("{row} td:nth-child(6)")}),
+        json!({"op": "click", "selector": format!("{row} button:has-text(\"Revoke\")"), "shot": "tokens-revoked"}),
+    ]);
+    assert!(!seen[0].text.contains(&token), "shown only once");
+    evidence.keep("tokens", &seen[0]);
+    let last_used = seen[1].value.as_str().unwrap_or_default();
+    assert!(last_used.ends_with("UTC"), "last used: {last_used:?}");
+    let revoked = &seen[2];
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    contains_all(revoked, "API tokens", &["is revoked", "no API tokens yet"]);
+    evidence.keep("tokens-revoked", revoked);
+    let reply = issued.send("GET", "/Users?count=1", None).await;
+    assert_eq!(reply.status, 401, "a revoked token fails: {}", reply.body);
+    token
+}
+
+/// Connect kubectl: flags and kubeconfig generated from the tenant.
+fn connect_page(
+    browser: &Browser,
+    base: &str,
+    issuer: &str,
+    client_id: &str,
+    evidence: &mut Evidence,
+) {
+    let seen = browser.open(&format!("{base}/connect"), "connect");
+    assert_eq!(seen.status, 200, "{seen:?}");
+    contains_all(
+        &seen,
+        "Connect kubectl",
+        &[
+            &format!("--oidc-issuer-url={issuer}"),
+            &format!("--oidc-client-id={client_id}"),
+            "--oidc-username-claim=email",
+            "--oidc-username-prefix=oidc:",
+            "kind: AuthenticationConfiguration",
+            "oidc-login",
+            "you would be oidc:ada@example.com",
+        ],
+    );
+    evidence.keep("connect", &seen);
 }

@@ -63,6 +63,39 @@ fn golden_full_values() {
     golden("chart-full.yaml", &["--values", &full_values()]);
 }
 
+/// Without the console the operator gets neither Secret writes nor
+/// SubjectAccessReviews, and serves no console.
+#[test]
+fn console_off_drops_its_permissions() {
+    let chart = chart().display().to_string();
+    let on = helm(&["template", "scimitar", &chart, "--namespace", "s"]);
+    let off = helm(&[
+        "template",
+        "scimitar",
+        &chart,
+        "--namespace",
+        "s",
+        "--set",
+        "console.enabled=false,ingress.enabled=true,ingress.host=scim.example.com",
+    ]);
+    assert!(on.contains("resources: [subjectaccessreviews]"));
+    assert!(on.contains("verbs: [list, watch, patch, create, delete]"));
+    assert!(!off.contains("[subjectaccessreviews]"), "{off}");
+    assert!(off.contains("verbs: [list, watch, patch]\n"), "{off}");
+    assert!(off.contains("- --console-key-secret=\n"), "{off}");
+    assert!(!off.contains("path: /console"), "{off}");
+    let ingress = helm(&[
+        "template",
+        "scimitar",
+        &chart,
+        "--set",
+        "ingress.enabled=true,ingress.host=scim.example.com",
+    ]);
+    for path in ["/scim/v2", "/api/v1", "/console", "/api/auth"] {
+        assert!(ingress.contains(&format!("path: {path}\n")), "{path}");
+    }
+}
+
 #[test]
 fn lint_is_clean() {
     let chart = chart().display().to_string();
@@ -119,6 +152,16 @@ fn invalid_values_are_rejected() {
         ),
         ("unknown key", "operator:\n  rateLimit: 5\n", &["rateLimit"]),
         ("typo at the top", "replicas: 3\n", &["replicas"]),
+        (
+            "console URL with a path",
+            "console:\n  url: https://scimitar.example.com/console\n",
+            &["url"],
+        ),
+        (
+            "session lifetime",
+            "console:\n  sessionLifetime: forever\n",
+            &["sessionLifetime"],
+        ),
         (
             "pull policy",
             "image:\n  pullPolicy: Sometimes\n",

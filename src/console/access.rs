@@ -1,176 +1,413 @@
-//! Who may use a tenant's console: an active SCIM user of the tenant who is a
-//! member of one of its `consoleAdminGroups`. Decided from the watch-fed
-//! cache on every request, so a SCIM deactivation or group removal takes
-//! effect on the user's next request.
+//! The Access page: the tenant's subject naming and group → role mappings,
+//! and an "effective access" checker that asks the API server itself.
+//!
+//! The checker sends a `SubjectAccessReview` for the user as the API server
+//! would see them after an OIDC sign-in: the `User` subject scimitar computes
+//! for them (whether or not they are active: a deactivated user's ID token
+//! still names them, and the answer shows that their access is gone) and,
+//! when the tenant binds groups, the group subjects their ID token would
+//! carry. Only users of this tenant can be checked, so a tenant admin cannot
+//! probe other identities of the cluster.
 
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::html::escape;
+use super::{Console, Signed};
+use crate::controller::desired::user_subject_name;
+use crate::crd::{BindSubjects, RoleMapping, ScimTenant, ScimUser};
 use crate::store::Kind;
-use crate::store::index::{Index, fold};
+use crate::store::index::fold;
 
-/// The outcome for one signed-in identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// May use the console, as this SCIM user.
-    Allowed { user_name: String },
-    /// No SCIM user of the tenant has this userName or primary email.
-    Unknown,
-    /// The SCIM user is deactivated.
-    Inactive,
-    /// The SCIM user is in none of the console admin groups.
-    NotAnAdmin,
+/// Verbs offered by the checker.
+pub const VERBS: [&str; 9] = [
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "bind",
+    "impersonate",
+];
+
+/// The checker's form; all empty on first visit.
+#[derive(Debug, Default, Deserialize)]
+pub struct Check {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    verb: String,
+    #[serde(default)]
+    resource: String,
+    #[serde(default)]
+    namespace: String,
 }
 
-impl Decision {
-    /// Why access is refused, for the 403 page.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Decision::Allowed { .. } => "",
-            Decision::Unknown => "Your account is not a user of this tenant in scimitar.",
-            Decision::Inactive => "Your account is deactivated in this tenant.",
-            Decision::NotAnAdmin => {
-                "Your account is not in any of this tenant's console admin groups."
-            }
+/// A resource as typed: `pods`, `deployments.apps`, `pods/log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub resource: String,
+    pub group: String,
+    pub subresource: String,
+}
+
+/// Parses `resource[.group][/subresource]`, the way `kubectl auth can-i` reads it.
+pub fn parse_resource(text: &str) -> Option<Resource> {
+    let text = text.trim();
+    let (main, subresource) = text.split_once('/').unwrap_or((text, ""));
+    let (resource, group) = main.split_once('.').unwrap_or((main, ""));
+    let valid = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'*')
+    };
+    (!resource.is_empty() && valid(resource) && valid(group) && valid(subresource)).then(|| {
+        Resource {
+            resource: resource.to_owned(),
+            group: group.to_owned(),
+            subresource: subresource.to_owned(),
+        }
+    })
+}
+
+/// The subjects the API server would see for `user` of `tenant`: the user
+/// name and, when the tenant binds groups, the groups' subject names.
+pub fn identity(tenant: &ScimTenant, user: &ScimUser, groups: &[String]) -> (String, Vec<String>) {
+    let settings = &tenant.spec.subjects;
+    let name = user_subject_name(settings, user);
+    let groups = match settings.bind {
+        BindSubjects::Users => Vec::new(),
+        BindSubjects::Group | BindSubjects::Both => groups
+            .iter()
+            .map(|g| format!("{}{g}", settings.group_prefix))
+            .collect(),
+    };
+    (name, groups)
+}
+
+/// The API server's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// Asks the API server whether `user` (with `groups`) may `verb` `resource`
+/// in `namespace` (empty: cluster-wide).
+pub async fn review(
+    client: &Client,
+    user: String,
+    groups: Vec<String>,
+    verb: &str,
+    resource: &Resource,
+    namespace: &str,
+) -> Result<Answer, kube::Error> {
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.clone()),
+            groups: (!groups.is_empty()).then(|| groups.clone()),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_owned()),
+                resource: Some(resource.resource.clone()),
+                group: Some(resource.group.clone()),
+                subresource: (!resource.subresource.is_empty())
+                    .then(|| resource.subresource.clone()),
+                namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = Api::<SubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await?;
+    let status = answer.status.unwrap_or_default();
+    let reason = status
+        .reason
+        .or(status.evaluation_error)
+        .unwrap_or_default();
+    Ok(Answer {
+        user,
+        groups,
+        allowed: status.allowed && !status.denied.unwrap_or(false),
+        reason,
+    })
+}
+
+/// `GET /console/{tenant}/access?user=&verb=&resource=&namespace=`.
+pub async fn page(
+    State(console): State<Arc<Console>>,
+    Path(tenant): Path<String>,
+    Query(check): Query<Check>,
+    headers: HeaderMap,
+) -> Response {
+    let signed = match console.guard(&tenant, &headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    // (SCIM id, userName) of every user, for the checker's user list.
+    let mut users: Vec<(String, String)> =
+        console.deps.store.cache().read(&signed.namespace, |index| {
+            index
+                .list(Kind::User, None)
+                .into_iter()
+                .map(|u| {
+                    let name = u.resource.get("userName").and_then(Value::as_str);
+                    let name = name.unwrap_or_default().to_owned();
+                    (u.id, name)
+                })
+                .collect()
+        });
+    users.sort_by_key(|(_, name)| fold(name));
+    let result = if check.user.is_empty() {
+        String::new()
+    } else {
+        run_check(&console, &signed, &check).await
+    };
+    let mut html = String::from("<h1>Access</h1>");
+    html.push_str(&settings(&signed.tenant));
+    html.push_str(&mappings(&signed.tenant.spec.mappings));
+    html.push_str(&form(&tenant, &users, &check));
+    html.push_str(&result);
+    signed.page("Access", html).respond(StatusCode::OK)
+}
+
+/// Runs the checker; returns the result as HTML.
+async fn run_check(console: &Console, signed: &Signed, check: &Check) -> String {
+    let error = |text: &str| format!("<p class=\"denied\">{}</p>", escape(text));
+    if !VERBS.contains(&check.verb.as_str()) {
+        return error("Choose a verb.");
+    }
+    let Some(resource) = parse_resource(&check.resource) else {
+        return error("Type a resource such as pods, deployments.apps or pods/log.");
+    };
+    let namespace = check.namespace.trim();
+    let users: Api<ScimUser> = Api::namespaced(console.deps.client.clone(), &signed.namespace);
+    let user = match users.get_opt(&check.user).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return error("There is no such user in this tenant."),
+        Err(e) => return error(&format!("Reading the user failed: {e}")),
+    };
+    let groups: Vec<String> = console.deps.store.cache().read(&signed.namespace, |index| {
+        index
+            .groups_of(&check.user)
+            .iter()
+            .filter_map(|id| {
+                let group = index.entry(Kind::Group, id)?;
+                Some(group.resource.get("displayName")?.as_str()?.to_owned())
+            })
+            .collect()
+    });
+    let (name, groups) = identity(&signed.tenant, &user, &groups);
+    match review(
+        &console.deps.client,
+        name,
+        groups,
+        &check.verb,
+        &resource,
+        namespace,
+    )
+    .await
+    {
+        Ok(answer) => answer_html(&answer, &check.verb, &check.resource, namespace),
+        Err(e) => {
+            tracing::warn!(tenant = signed.name(), error = %e, "console: SubjectAccessReview failed");
+            error(&format!("The API server did not answer the review: {e}"))
         }
     }
 }
 
-/// The primary email of a SCIM user (the first email when none is marked primary).
-pub fn primary_email(user: &Value) -> Option<&str> {
-    let emails = user.get("emails")?.as_array()?;
-    emails
-        .iter()
-        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or_else(|| emails.first())
-        .and_then(|e| e.get("value"))
-        .and_then(Value::as_str)
+fn answer_html(answer: &Answer, verb: &str, resource: &str, namespace: &str) -> String {
+    let verdict = if answer.allowed {
+        "<span class=\"allowed\" id=\"verdict\">allowed</span>"
+    } else {
+        "<span class=\"denied\" id=\"verdict\">denied</span>"
+    };
+    let place = if namespace.is_empty() {
+        "cluster-wide".to_owned()
+    } else {
+        format!("in namespace <code>{}</code>", escape(namespace))
+    };
+    let groups = if answer.groups.is_empty() {
+        "no groups".to_owned()
+    } else {
+        answer
+            .groups
+            .iter()
+            .map(|g| format!("<code>{}</code>", escape(g)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let reason = if answer.reason.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p class=\"muted\">API server: {}</p>",
+            escape(&answer.reason)
+        )
+    };
+    format!(
+        "<div class=\"box\"><h2>Result: {verdict}</h2><p><code>{}</code> ({groups}) may {}<code>{}</code> <code>{}</code> {place}.</p>{reason}</div>",
+        escape(&answer.user),
+        if answer.allowed {
+            ""
+        } else {
+            "<strong>not</strong> "
+        },
+        escape(verb),
+        escape(resource),
+    )
 }
 
-/// Whether a SCIM user is active (`active` unless it says `false`).
-pub fn is_active(user: &Value) -> bool {
-    user.get("active").and_then(Value::as_bool) != Some(false)
+fn settings(tenant: &ScimTenant) -> String {
+    let s = &tenant.spec.subjects;
+    let bind = match s.bind {
+        BindSubjects::Users => "each active member as a User",
+        BindSubjects::Group => "the group as a Group",
+        BindSubjects::Both => "each active member as a User, and the group as a Group",
+    };
+    format!(
+        "<p>Users are named <code>{}</code> + their <code>{}</code>{}; groups <code>{}</code> + displayName. Bindings list {bind}.</p>",
+        escape(&s.user_prefix),
+        escape(&s.username_claim),
+        if s.username_claim == "email" {
+            " (primary email)"
+        } else {
+            " (userName)"
+        },
+        escape(&s.group_prefix),
+    )
 }
 
-/// Decides whether `login` (the ID token's email or preferred_username) may
-/// use the console of the tenant whose resources `index` holds.
-pub fn decide(index: &Index, login: &str, admin_groups: &[String]) -> Decision {
-    let wanted = fold(login);
-    let id = index.user_named(login).map(str::to_owned).or_else(|| {
-        index.ids(Kind::User).into_iter().find(|id| {
-            index
-                .entry(Kind::User, id)
-                .and_then(|e| primary_email(&e.resource))
-                .is_some_and(|email| fold(email) == wanted)
-        })
-    });
-    let Some(id) = id else {
-        return Decision::Unknown;
-    };
-    let Some(user) = index.entry(Kind::User, &id) else {
-        return Decision::Unknown;
-    };
-    if !is_active(&user.resource) {
-        return Decision::Inactive;
+fn mappings(mappings: &[RoleMapping]) -> String {
+    if mappings.is_empty() {
+        return "<h2>Mappings</h2><p class=\"muted\">This tenant maps no groups to roles: provisioned users get no access.</p>".into();
     }
-    let admin: Vec<String> = admin_groups.iter().map(|g| fold(g)).collect();
-    let member = index.groups_of(&id).iter().any(|gid| {
-        index
-            .entry(Kind::Group, gid)
-            .and_then(|g| g.resource.get("displayName").and_then(Value::as_str))
-            .is_some_and(|name| admin.contains(&fold(name)))
-    });
-    if !member {
-        return Decision::NotAnAdmin;
+    let mut html = String::from(
+        "<h2>Mappings</h2><table><thead><tr><th>SCIM group</th><th>Role</th><th>Where</th></tr></thead><tbody>",
+    );
+    for mapping in mappings {
+        let kind = match mapping.role.kind {
+            crate::crd::RoleKind::ClusterRole => "ClusterRole",
+            crate::crd::RoleKind::Role => "Role",
+        };
+        let place = if mapping.cluster_wide {
+            "<strong>cluster-wide</strong>".to_owned()
+        } else {
+            mapping
+                .namespaces
+                .iter()
+                .map(|n| format!("<code>{}</code>", escape(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{kind}/{}</td><td>{place}</td></tr>",
+            escape(&mapping.group),
+            escape(&mapping.role.name),
+        ));
     }
-    let user_name = user
-        .resource
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or(login)
-        .to_owned();
-    Decision::Allowed { user_name }
+    html.push_str("</tbody></table>");
+    html
+}
+
+fn form(tenant: &str, users: &[(String, String)], check: &Check) -> String {
+    let selected = |yes: bool| if yes { " selected" } else { "" };
+    let mut html = format!(
+        "<h2>Effective access</h2><p>Asks the Kubernetes API server (SubjectAccessReview) what a user of this tenant may do after signing in with OIDC.</p>\
+         <form class=\"filters\" method=\"get\" action=\"/console/{}/access\"><label>User<select name=\"user\">",
+        escape(tenant)
+    );
+    for (id, name) in users {
+        html.push_str(&format!(
+            "<option value=\"{}\"{}>{}</option>",
+            escape(id),
+            selected(*id == check.user),
+            escape(name)
+        ));
+    }
+    html.push_str("</select></label><label>Verb<select name=\"verb\">");
+    for verb in VERBS {
+        html.push_str(&format!(
+            "<option{}>{verb}</option>",
+            selected(verb == check.verb)
+        ));
+    }
+    html.push_str(&format!(
+        "</select></label><label>Resource<input name=\"resource\" value=\"{}\" placeholder=\"pods, deployments.apps\" required></label>\
+         <label>Namespace<input name=\"namespace\" value=\"{}\" placeholder=\"empty: cluster-wide\"></label><button type=\"submit\">Check</button></form>",
+        escape(&check.resource),
+        escape(&check.namespace)
+    ));
+    html
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-    use crate::store::index::Entry;
-
-    fn index() -> Index {
-        let mut index = Index::default();
-        let user = |id: &str, name: &str, email: &str, active: bool| Entry {
-            version: "1".into(),
-            resource: json!({"id": id, "userName": name, "active": active,
-                "emails": [{"value": "other@example.com"}, {"value": email, "primary": true}]}),
-            generation: None,
-        };
-        index.insert(
-            Kind::User,
-            "u1",
-            user("u1", "Admin", "admin@example.com", true),
-        );
-        index.insert(
-            Kind::User,
-            "u2",
-            user("u2", "jdoe", "joe@example.com", true),
-        );
-        index.insert(
-            Kind::User,
-            "u3",
-            user("u3", "gone", "gone@example.com", false),
-        );
-        index.insert(
-            Kind::User,
-            "u4",
-            user("u4", "loner", "loner@example.com", true),
-        );
-        index.insert(
-            Kind::Group,
-            "g1",
-            Entry {
-                version: "1".into(),
-                resource: json!({"id": "g1", "displayName": "Scimitar-Admins",
-                    "members": [{"value": "u1"}, {"value": "u2"}, {"value": "u3"}]}),
-                generation: None,
-            },
-        );
-        index.insert(
-            Kind::Group,
-            "g2",
-            Entry {
-                version: "1".into(),
-                resource: json!({"id": "g2", "displayName": "staff", "members": [{"value": "u4"}]}),
-                generation: None,
-            },
-        );
-        index
-    }
+    use crate::controller::testutil;
 
     #[test]
-    fn admins_match_by_username_or_primary_email_ignoring_case() {
-        let admins = vec!["scimitar-admins".to_owned()];
-        let index = index();
-        let allowed = |name: &str| Decision::Allowed {
-            user_name: name.into(),
-        };
-        assert_eq!(decide(&index, "ADMIN", &admins), allowed("Admin"));
-        assert_eq!(decide(&index, "Joe@Example.com", &admins), allowed("jdoe"));
-        // Only the primary email counts.
+    fn resources_parse_like_kubectl_auth_can_i() {
         assert_eq!(
-            decide(&index, "other@example.com", &admins),
-            Decision::Unknown
+            parse_resource("deployments.apps/scale"),
+            Some(Resource {
+                resource: "deployments".into(),
+                group: "apps".into(),
+                subresource: "scale".into()
+            })
+        );
+        assert_eq!(
+            parse_resource(" pods ").map(|r| r.group),
+            Some(String::new())
+        );
+        assert_eq!(parse_resource(""), None);
+        assert_eq!(parse_resource("pods?x"), None);
+    }
+
+    #[test]
+    fn the_identity_follows_the_tenants_subject_settings() {
+        let mut tenant = testutil::tenant("acme", vec![]);
+        let user = testutil::with_emails(
+            testutil::user("u1", "ada"),
+            vec![testutil::email("ada@example.com", None, Some(true))],
+        );
+        let groups = vec!["eng".to_owned()];
+        assert_eq!(
+            identity(&tenant, &user, &groups),
+            ("oidc:ada@example.com".into(), vec![])
+        );
+        tenant.spec.subjects.bind = BindSubjects::Both;
+        tenant.spec.subjects.username_claim = "sub".into();
+        assert_eq!(
+            identity(&tenant, &user, &groups),
+            ("oidc:ada".into(), vec!["oidc:eng".into()])
         );
     }
 
     #[test]
-    fn inactive_unknown_and_non_admins_are_refused() {
-        let admins = vec!["scimitar-admins".to_owned()];
-        let index = index();
-        assert_eq!(decide(&index, "gone", &admins), Decision::Inactive);
-        assert_eq!(decide(&index, "nobody", &admins), Decision::Unknown);
-        assert_eq!(decide(&index, "loner", &admins), Decision::NotAnAdmin);
-        assert_eq!(decide(&index, "admin", &[]), Decision::NotAnAdmin);
+    fn answers_render_escaped() {
+        let answer = Answer {
+            user: "oidc:<x>".into(),
+            groups: vec![],
+            allowed: false,
+            reason: "<r>".into(),
+        };
+        let html = answer_html(&answer, "get", "pods", "apps");
+        assert!(html.contains("denied") && !html.contains("<x>") && !html.contains("<r>"));
     }
 }

@@ -1,20 +1,27 @@
-//! The tenant console (issue 8, first slice): per-tenant OIDC sign-in and the
-//! Users page, server-rendered.
+//! The tenant console: per-tenant OIDC sign-in and server-rendered pages.
 //!
 //! - `GET /console/{tenant}/`: the Users page when signed in, else a redirect
-//!   to the tenant's identity provider (`spec.oidc`).
+//!   to the tenant's identity provider (`spec.oidc`), see [`signin`].
 //! - `GET /api/auth/callback/{provider}`: the redirect URI (`provider` is the
 //!   tenant's `spec.provider`, e.g. `jumpcloud`; the tenant is in `state`).
-//! - `GET /console/{tenant}/users?q=`: users, searchable.
-//! - `POST /console/{tenant}/logout`.
+//! - Pages under `/console/{tenant}/`: [`users`], [`groups`], [`access`],
+//!   [`logs`] (and `logs.csv`), [`tokens`], [`connect`]; `POST logout`.
 //!
 //! Every console request is authorized anew from the watch-fed cache (see
-//! [`access`]); the client secret is read from its Secret at each sign-in.
+//! [`gate`]). Forms that change something are POSTs: the session cookie is
+//! `SameSite=Lax`, so a cross-site POST arrives without it, and a POST whose
+//! `Origin` is not the console's own is refused as well.
 
 pub mod access;
+pub mod connect;
+pub mod gate;
+pub mod groups;
 pub mod html;
+pub mod logs;
 pub mod oidc;
 pub mod session;
+pub mod signin;
+pub mod tokens;
 pub mod users;
 
 use std::collections::HashMap;
@@ -22,9 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 use futures::StreamExt;
@@ -32,12 +38,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-use crate::crd::{ScimTenant, ScimUser, TenantOidc};
-use crate::store::Kind;
+use crate::crd::{ScimTenant, ScimUser};
+use crate::scimlog::ScimLog;
 use crate::store::kube::KubeStore;
+use crate::store::kube::tokens::Tokens;
 use html::{Page, escape, message};
 use session::Session;
 
@@ -50,7 +55,8 @@ pub const KEY_MIN_BYTES: usize = 64;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConsoleArgs {
     /// Secret in `--namespace` holding the console's cookie key (data key
-    /// `key`, at least 64 random bytes). Without it the console is off.
+    /// `key`, at least 64 random bytes), created with a random key when
+    /// missing. Empty: the console is off.
     #[arg(
         long = "console-key-secret",
         env = "SCIMITAR_CONSOLE_KEY_SECRET",
@@ -76,16 +82,30 @@ fn parse_lifetime(text: &str) -> Result<Duration, String> {
     crate::auth::token::parse_lifetime(text).ok_or_else(|| "expected e.g. 8h, 30m or 1d".into())
 }
 
+/// What the console reads and writes, shared with the rest of the operator.
+pub struct Deps {
+    pub client: Client,
+    pub store: Arc<KubeStore>,
+    /// The tenants' API tokens, as the token watch sees them.
+    pub tokens: Arc<Tokens>,
+    /// This replica's SCIM request log.
+    pub scim_log: Arc<ScimLog>,
+    /// The operator's namespace: the key Secret and token Secrets live there.
+    pub namespace: String,
+    /// `--public-url`, shown on the Connect page and used for the base URL.
+    pub public_url: Option<String>,
+}
+
 /// The console's state.
 pub struct Console {
-    client: Client,
-    store: Arc<KubeStore>,
+    deps: Deps,
     tenants: Store<ScimTenant>,
     /// The cookie key and the console's base URL, or why the console is off.
     setup: Result<(Key, String), String>,
     secure: bool,
     lifetime: Duration,
     http: openidconnect::reqwest::Client,
+    discovery: oidc::DiscoveryCache,
 }
 
 /// Keeps the console's view of `ScimTenant`s current; run it once the CRDs exist.
@@ -120,44 +140,100 @@ pub fn base_url(args: &ConsoleArgs, public_url: Option<&str>) -> Option<String> 
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
-/// Reads the cookie key from `namespace/name`.
-async fn read_key(client: &Client, namespace: &str, name: &str) -> Result<Key, String> {
-    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading Secret {namespace}/{name}: {e}"))?
-        .ok_or_else(|| format!("Secret {namespace}/{name} does not exist"))?;
-    let bytes = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(KEY_FIELD))
-        .ok_or_else(|| format!("Secret {namespace}/{name} has no key `{KEY_FIELD}`"))?;
-    if bytes.0.len() < KEY_MIN_BYTES {
-        return Err(format!(
-            "key `{KEY_FIELD}` of Secret {namespace}/{name} has {} bytes; at least {KEY_MIN_BYTES} are needed",
-            bytes.0.len()
-        ));
+/// Reads the cookie key from `namespace/name`, creating the Secret with
+/// [`KEY_MIN_BYTES`] random bytes when it does not exist (replicas starting
+/// together race to create it; the loser reads the winner's).
+async fn load_key(client: &Client, namespace: &str, name: &str) -> Result<Key, String> {
+    let api = Api::<Secret>::namespaced(client.clone(), namespace);
+    let read = |secret: Secret| -> Result<Key, String> {
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(KEY_FIELD))
+            .ok_or_else(|| format!("Secret {namespace}/{name} has no key `{KEY_FIELD}`"))?;
+        if bytes.0.len() < KEY_MIN_BYTES {
+            return Err(format!(
+                "key `{KEY_FIELD}` of Secret {namespace}/{name} has {} bytes; at least {KEY_MIN_BYTES} are needed",
+                bytes.0.len()
+            ));
+        }
+        Key::try_from(&bytes.0[..]).map_err(|e| format!("Secret {namespace}/{name}: {e}"))
+    };
+    let failed = |e: kube::Error| format!("reading Secret {namespace}/{name}: {e}");
+    if let Some(secret) = api.get_opt(name).await.map_err(failed)? {
+        return read(secret);
     }
-    Key::try_from(&bytes.0[..]).map_err(|e| format!("Secret {namespace}/{name}: {e}"))
+    let mut key = vec![0u8; KEY_MIN_BYTES];
+    getrandom::fill(&mut key).map_err(|e| format!("no randomness for the cookie key: {e}"))?;
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(std::collections::BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_owned(),
+                "scimitar".to_owned(),
+            )])),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(std::collections::BTreeMap::from([(
+            KEY_FIELD.to_owned(),
+            k8s_openapi::ByteString(key),
+        )])),
+        ..Default::default()
+    };
+    match api.create(&Default::default(), &secret).await {
+        Ok(created) => {
+            tracing::info!(secret = %format!("{namespace}/{name}"), "console: created the cookie key Secret");
+            read(created)
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            read(api.get(name).await.map_err(failed)?)
+        }
+        Err(e) => Err(format!("creating Secret {namespace}/{name}: {e}")),
+    }
+}
+
+/// A signed-in console user allowed into a tenant's console.
+pub struct Signed {
+    pub tenant: Arc<ScimTenant>,
+    /// The tenant's namespace.
+    pub namespace: String,
+    pub session: Session,
+    /// The SCIM userName of the signed-in user.
+    pub user_name: String,
+}
+
+impl Signed {
+    /// A page of this tenant's console with the navigation bar.
+    pub fn page(&self, title: &'static str, body: String) -> Page<'_> {
+        Page {
+            title,
+            tenant: self.tenant.metadata.name.as_deref(),
+            signed_in: Some(&self.session.login),
+            body,
+            script: None,
+        }
+    }
+
+    /// The tenant's name.
+    pub fn name(&self) -> &str {
+        self.tenant.metadata.name.as_deref().unwrap_or_default()
+    }
 }
 
 impl Console {
     /// Sets the console up: reads the cookie key (the console stays off, with
     /// a log line saying why, when it is missing or short) and prepares the
     /// tenant watch.
-    pub async fn new(
-        client: Client,
-        store: Arc<KubeStore>,
-        namespace: &str,
-        args: &ConsoleArgs,
-        public_url: Option<&str>,
-    ) -> (Arc<Self>, TenantWatch) {
-        let base = base_url(args, public_url).ok_or_else(|| {
+    pub async fn new(deps: Deps, args: &ConsoleArgs) -> (Arc<Self>, TenantWatch) {
+        let base = base_url(args, deps.public_url.as_deref()).ok_or_else(|| {
             "neither --console-url nor --public-url is set: the OIDC redirect URI is unknown"
                 .to_owned()
         });
         let setup = match base {
-            Ok(base) => read_key(&client, namespace, &args.key_secret)
+            _ if args.key_secret.is_empty() => Err("--console-key-secret is empty".to_owned()),
+            Ok(base) => load_key(&deps.client, &deps.namespace, &args.key_secret)
                 .await
                 .map(|key| (key, base)),
             Err(reason) => Err(reason),
@@ -173,14 +249,15 @@ impl Console {
             }
         };
         let (tenants, writer) = reflector::store();
+        let client = deps.client.clone();
         let console = Arc::new(Console {
-            client: client.clone(),
-            store,
+            deps,
             tenants,
             setup,
             secure,
             lifetime: args.session_lifetime,
             http: oidc::http_client(),
+            discovery: oidc::DiscoveryCache::default(),
         });
         (console, TenantWatch { client, writer })
     }
@@ -188,10 +265,20 @@ impl Console {
     /// The console's routes.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/console/{tenant}", get(home))
-            .route("/console/{tenant}/users", get(users_page))
-            .route("/console/{tenant}/logout", post(logout))
-            .route("/api/auth/callback/{provider}", get(callback))
+            .route("/console/{tenant}", get(signin::home))
+            .route("/console/{tenant}/users", get(users::page))
+            .route("/console/{tenant}/groups", get(groups::page))
+            .route("/console/{tenant}/access", get(access::page))
+            .route("/console/{tenant}/logs", get(logs::page))
+            .route("/console/{tenant}/logs.csv", get(logs::csv))
+            .route(
+                "/console/{tenant}/tokens",
+                get(tokens::page).post(tokens::create),
+            )
+            .route("/console/{tenant}/tokens/revoke", post(tokens::revoke))
+            .route("/console/{tenant}/connect", get(connect::page))
+            .route("/console/{tenant}/logout", post(signin::logout))
+            .route("/api/auth/callback/{provider}", get(signin::callback))
             .with_state(self)
     }
 
@@ -209,21 +296,9 @@ impl Console {
         self.tenants.get(&ObjectRef::new(name))
     }
 
-    fn redirect_uri(&self, base: &str, tenant: &ScimTenant) -> String {
-        let provider = serde_json::to_value(tenant.spec.provider)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "generic".into());
-        format!("{base}/api/auth/callback/{provider}")
-    }
-
     /// The signed-in, authorized console user of `tenant`, or the response
     /// to give instead (a redirect to sign in, 403, 404, 503).
-    async fn guard(
-        &self,
-        tenant_name: &str,
-        headers: &HeaderMap,
-    ) -> Result<(Arc<ScimTenant>, String, Session, String), Response> {
+    pub async fn guard(&self, tenant_name: &str, headers: &HeaderMap) -> Result<Signed, Response> {
         let Ok((key, base)) = &self.setup else {
             return Err(Self::disabled());
         };
@@ -243,7 +318,7 @@ impl Console {
         let Some(session) = session::current(&jar, tenant_name) else {
             return Err(self.sign_in(jar, base, &tenant, tenant_name, oidc).await);
         };
-        let Some(namespace) = self.store.tenants().namespace_of(tenant_name) else {
+        let Some(namespace) = self.deps.store.tenants().namespace_of(tenant_name) else {
             return Err(message(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Tenant unavailable",
@@ -251,11 +326,16 @@ impl Console {
                 "This tenant has no namespace of its own (another tenant claims it).",
             ));
         };
-        let decision = self.store.cache().read(&namespace, |index| {
-            access::decide(index, &session.login, &tenant.spec.console_admin_groups)
+        let decision = self.deps.store.cache().read(&namespace, |index| {
+            gate::decide(index, &session.login, &tenant.spec.console_admin_groups)
         });
         match decision {
-            access::Decision::Allowed { user_name } => Ok((tenant, namespace, session, user_name)),
+            gate::Decision::Allowed { user_name } => Ok(Signed {
+                tenant,
+                namespace,
+                session,
+                user_name,
+            }),
             refused => {
                 tracing::info!(tenant = tenant_name, login = %session.login, decision = ?refused, "console access refused");
                 Err(forbidden(tenant_name, &session.login, refused.reason()))
@@ -263,71 +343,59 @@ impl Console {
         }
     }
 
-    /// Starts a sign-in: a redirect to the identity provider.
-    async fn sign_in(
-        &self,
-        jar: PrivateCookieJar,
-        base: &str,
-        tenant: &ScimTenant,
-        tenant_name: &str,
-        oidc: &TenantOidc,
-    ) -> Response {
-        let redirect_uri = self.redirect_uri(base, tenant);
-        match oidc::start(&self.http, tenant_name, oidc, &redirect_uri).await {
-            Ok((url, pending)) => {
-                let jar = session::begin(jar, &pending, self.secure);
-                (jar, Redirect::to(&url)).into_response()
-            }
+    /// [`guard`](Self::guard) for a form POST: also refuses a request whose
+    /// `Origin` (or `Sec-Fetch-Site`) says it came from another site.
+    pub async fn guard_post(&self, tenant: &str, headers: &HeaderMap) -> Result<Signed, Response> {
+        let Ok((_, base)) = &self.setup else {
+            return Err(Self::disabled());
+        };
+        if !same_origin(headers, base) {
+            tracing::warn!(tenant, "console: cross-site form POST refused");
+            return Err(message(
+                StatusCode::FORBIDDEN,
+                "Cross-site request refused",
+                Some(tenant),
+                "This form was not sent from the scimitar console.",
+            ));
+        }
+        self.guard(tenant, headers).await
+    }
+
+    /// RBAC subjects the controller recorded in the tenant's ScimUsers' status,
+    /// by SCIM id. Read from the API server: the cache keeps SCIM data only.
+    async fn subjects(&self, namespace: &str) -> HashMap<String, String> {
+        match Api::<ScimUser>::namespaced(self.deps.client.clone(), namespace)
+            .list(&Default::default())
+            .await
+        {
+            Ok(list) => list
+                .items
+                .into_iter()
+                .filter_map(|u| Some((u.metadata.name?, u.status?.subject?)))
+                .collect(),
             Err(error) => {
-                tracing::warn!(tenant = tenant_name, %error, "console sign-in could not start");
-                message(
-                    StatusCode::BAD_GATEWAY,
-                    "Identity provider unreachable",
-                    Some(tenant_name),
-                    &format!(
-                        "scimitar could not read the OpenID configuration of {}. Check spec.oidc.issuerUrl of the tenant.",
-                        oidc.issuer_url
-                    ),
-                )
+                tracing::warn!(namespace, %error, "console: listing ScimUsers for their subjects");
+                HashMap::new()
             }
         }
     }
-
-    /// Reads the client secret from its Secret (at every sign-in, so a
-    /// rotated secret is used at once).
-    async fn client_secret(
-        &self,
-        tenant: &ScimTenant,
-        oidc: &TenantOidc,
-    ) -> Result<String, String> {
-        let reference = &oidc.client_secret_ref;
-        let namespace = reference
-            .namespace
-            .as_deref()
-            .unwrap_or(&tenant.spec.namespace);
-        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
-            .get_opt(&reference.name)
-            .await
-            .map_err(|e| format!("reading the Secret failed: {e}"))?
-            .ok_or_else(|| "the Secret does not exist".to_owned())?;
-        let value = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&reference.key))
-            .ok_or_else(|| format!("the Secret has no key `{}`", reference.key))?;
-        let text = String::from_utf8(value.0.clone())
-            .map_err(|_| format!("key `{}` is not UTF-8", reference.key))?;
-        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-    }
 }
 
-fn secret_name(tenant: &ScimTenant, oidc: &TenantOidc) -> String {
-    let reference = &oidc.client_secret_ref;
-    let namespace = reference
-        .namespace
-        .as_deref()
-        .unwrap_or(&tenant.spec.namespace);
-    format!("{namespace}/{}", reference.name)
+/// Whether a form POST comes from the console's own origin: by `Origin`
+/// when the browser sends it (all current ones do on POST), else by
+/// `Sec-Fetch-Site`; a request with neither is not from a browser form.
+pub fn same_origin(headers: &HeaderMap, base: &str) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(origin) = header("origin") {
+        let own = openidconnect::url::Url::parse(base)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        return origin == own;
+    }
+    match header("sec-fetch-site") {
+        Some(site) => site == "same-origin" || site == "none",
+        None => true,
+    }
 }
 
 /// The 403 page: who is signed in, why they may not enter, and a way out.
@@ -344,199 +412,9 @@ fn forbidden(tenant: &str, login: &str, reason: &str) -> Response {
             escape(reason),
             escape(tenant)
         ),
+        script: None,
     }
     .respond(StatusCode::FORBIDDEN)
-}
-
-async fn home(
-    State(console): State<Arc<Console>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match console.guard(&tenant, &headers).await {
-        Ok(_) => Redirect::to(&format!("/console/{tenant}/users")).into_response(),
-        Err(response) => response,
-    }
-}
-
-#[derive(Deserialize)]
-struct Search {
-    #[serde(default)]
-    q: String,
-}
-
-async fn users_page(
-    State(console): State<Arc<Console>>,
-    Path(tenant): Path<String>,
-    Query(search): Query<Search>,
-    headers: HeaderMap,
-) -> Response {
-    let (_, namespace, session, _) = match console.guard(&tenant, &headers).await {
-        Ok(allowed) => allowed,
-        Err(response) => return response,
-    };
-    let all = console
-        .store
-        .cache()
-        .read(&namespace, |index| index.list(Kind::User, None));
-    // RBAC subjects are recorded by the controller in each ScimUser's status.
-    let subjects: HashMap<String, String> =
-        match Api::<ScimUser>::namespaced(console.client.clone(), &namespace)
-            .list(&Default::default())
-            .await
-        {
-            Ok(list) => list
-                .items
-                .into_iter()
-                .filter_map(|u| Some((u.metadata.name?, u.status?.subject?)))
-                .collect(),
-            Err(error) => {
-                tracing::warn!(tenant, %error, "console: listing ScimUsers for their subjects");
-                HashMap::new()
-            }
-        };
-    let rows = users::rows(&all, &subjects, &search.q);
-    Page {
-        title: "Users",
-        tenant: Some(&tenant),
-        signed_in: Some(&session.login),
-        body: users::body(&tenant, &search.q, &rows, all.len()),
-    }
-    .respond(StatusCode::OK)
-}
-
-async fn logout(
-    State(console): State<Arc<Console>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Ok((key, _)) = &console.setup else {
-        return Console::disabled();
-    };
-    let jar = session::end(
-        PrivateCookieJar::from_headers(&headers, key.clone()),
-        &tenant,
-    );
-    let page = Page {
-        title: "Signed out",
-        tenant: Some(&tenant),
-        signed_in: None,
-        body: format!(
-            "<div class=\"box\"><h1>Signed out</h1><p><a href=\"/console/{}/\">Sign in again</a></p></div>",
-            escape(&tenant)
-        ),
-    };
-    (jar, page.respond(StatusCode::OK)).into_response()
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-async fn callback(
-    State(console): State<Arc<Console>>,
-    Path(provider): Path<String>,
-    Query(query): Query<CallbackQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let Ok((key, base)) = &console.setup else {
-        return Console::disabled();
-    };
-    let bad = |text: &str| message(StatusCode::BAD_REQUEST, "Sign-in failed", None, text);
-    let Some(state) = query.state.as_deref() else {
-        return bad("The identity provider's answer has no state parameter.");
-    };
-    let Some(tenant_name) = oidc::tenant_of_state(state).map(str::to_owned) else {
-        return bad("The identity provider's answer has an unknown state parameter.");
-    };
-    let tenant = console.tenant(&tenant_name).await;
-    let Some((tenant, oidc)) = tenant.and_then(|t| t.spec.oidc.clone().map(|o| (t, o))) else {
-        return bad("There is no tenant by this name with single sign-on configured.");
-    };
-    let redirect_uri = console.redirect_uri(base, &tenant);
-    if !redirect_uri.ends_with(&format!("/api/auth/callback/{provider}")) {
-        return bad("This callback does not belong to the tenant's identity provider.");
-    }
-    let jar = PrivateCookieJar::from_headers(&headers, key.clone());
-    let again = format!(
-        "This sign-in expired or was started in another browser. Open /console/{tenant_name}/ to start again."
-    );
-    let Some(pending) = session::pending(&jar, &tenant_name) else {
-        return bad(&again);
-    };
-    if !bool::from(pending.state.as_bytes().ct_eq(state.as_bytes())) {
-        return bad(&again);
-    }
-    let jar = session::finish(jar, &tenant_name);
-    if let Some(error) = query.error {
-        tracing::info!(tenant = %tenant_name, %error, "console sign-in refused by the identity provider");
-        let page = message(
-            StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            Some(&tenant_name),
-            &format!("The identity provider did not sign you in ({error})."),
-        );
-        return (jar, page).into_response();
-    }
-    let Some(code) = query.code else {
-        return (jar, bad("The identity provider's answer has no code.")).into_response();
-    };
-    let secret_name = secret_name(&tenant, &oidc);
-    let secret = match console.client_secret(&tenant, &oidc).await {
-        Ok(secret) => secret,
-        Err(reason) => {
-            tracing::error!(tenant = %tenant_name, secret = %secret_name, key = %oidc.client_secret_ref.key, %reason, "console: the OIDC client secret is unavailable");
-            let page = message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Client secret unavailable",
-                Some(&tenant_name),
-                &format!(
-                    "scimitar could not read the OIDC client secret from Secret {secret_name} (key {}): {reason}.",
-                    oidc.client_secret_ref.key
-                ),
-            );
-            return (jar, page).into_response();
-        }
-    };
-    match oidc::finish(&console.http, &oidc, &redirect_uri, secret, code, &pending).await {
-        Ok(login) => {
-            tracing::info!(tenant = %tenant_name, %login, "console sign-in");
-            let session = Session {
-                tenant: tenant_name.clone(),
-                login,
-                expires: session::now() + console.lifetime.as_secs() as i64,
-            };
-            let jar = session::start(jar, &session, console.lifetime, console.secure);
-            (jar, Redirect::to(&format!("/console/{tenant_name}/users"))).into_response()
-        }
-        Err(oidc::LoginError::ClientRefused(detail)) => {
-            tracing::warn!(tenant = %tenant_name, secret = %secret_name, key = %oidc.client_secret_ref.key, %detail,
-                "console sign-in failed: the identity provider refused the client credentials; check the client secret");
-            let page = message(
-                StatusCode::BAD_GATEWAY,
-                "Sign-in failed",
-                Some(&tenant_name),
-                &format!(
-                    "The identity provider refused scimitar's client credentials; check the client secret in Secret {secret_name} (key {}) and the client ID in the tenant's spec.oidc.",
-                    oidc.client_secret_ref.key
-                ),
-            );
-            (jar, page).into_response()
-        }
-        Err(error) => {
-            tracing::warn!(tenant = %tenant_name, %error, "console sign-in failed");
-            let page = message(
-                StatusCode::BAD_GATEWAY,
-                "Sign-in failed",
-                Some(&tenant_name),
-                &format!("Signing in through the identity provider failed: {error}."),
-            );
-            (jar, page).into_response()
-        }
-    }
 }
 
 #[cfg(test)]
@@ -568,5 +446,34 @@ mod tests {
     fn lifetimes_parse() {
         assert_eq!(parse_lifetime("8h"), Ok(Duration::from_secs(8 * 3600)));
         assert!(parse_lifetime("soon").is_err());
+    }
+
+    #[test]
+    fn form_posts_must_come_from_the_console() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let base = "https://scimitar.example.com";
+        assert!(same_origin(
+            &headers(&[("origin", "https://scimitar.example.com")]),
+            base
+        ));
+        assert!(!same_origin(
+            &headers(&[("origin", "https://evil.example")]),
+            base
+        ));
+        assert!(!same_origin(&headers(&[("origin", "null")]), base));
+        assert!(!same_origin(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            base
+        ));
+        assert!(same_origin(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            base
+        ));
     }
 }

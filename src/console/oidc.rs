@@ -4,7 +4,9 @@
 //! whose ID token the crate validates (signature against the provider's JWKS,
 //! issuer, audience, expiry, nonce).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreProviderMetadata,
@@ -45,18 +47,58 @@ pub fn http_client() -> reqwest::Client {
         .expect("the TLS backend initialises")
 }
 
+/// How long a provider's discovery document (and the signing keys read with
+/// it) is reused before it is fetched again.
+pub const DISCOVERY_TTL: Duration = Duration::from_secs(300);
+
+/// Discovery documents by issuer URL, each with when it was fetched. Saves
+/// two round trips to the identity provider on every sign-in step; a failed
+/// ID-token check drops the issuer's entry, so rotated signing keys are
+/// fetched on the next sign-in instead of after the TTL.
+#[derive(Default)]
+pub struct DiscoveryCache {
+    entries: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+}
+
+impl DiscoveryCache {
+    fn get(&self, issuer: &str) -> Option<CoreProviderMetadata> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(issuer)
+            .filter(|(at, _)| at.elapsed() < DISCOVERY_TTL)
+            .map(|(_, metadata)| metadata.clone())
+    }
+
+    fn put(&self, issuer: &str, metadata: CoreProviderMetadata) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (at, _)| at.elapsed() < DISCOVERY_TTL);
+        entries.insert(issuer.to_owned(), (Instant::now(), metadata));
+    }
+
+    fn forget(&self, issuer: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(issuer);
+    }
+}
+
 async fn discover(
     http: &reqwest::Client,
+    cache: &DiscoveryCache,
     oidc: &TenantOidc,
 ) -> Result<CoreProviderMetadata, LoginError> {
+    if let Some(metadata) = cache.get(&oidc.issuer_url) {
+        return Ok(metadata);
+    }
     let failed = |detail: String| LoginError::Discovery {
         issuer: oidc.issuer_url.clone(),
         detail,
     };
     let issuer = IssuerUrl::new(oidc.issuer_url.clone()).map_err(|e| failed(e.to_string()))?;
-    CoreProviderMetadata::discover_async(issuer, http)
+    let metadata = CoreProviderMetadata::discover_async(issuer, http)
         .await
-        .map_err(|e| failed(error_chain(&e)))
+        .map_err(|e| failed(error_chain(&e)))?;
+    cache.put(&oidc.issuer_url, metadata.clone());
+    Ok(metadata)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -84,11 +126,12 @@ pub fn tenant_of_state(state: &str) -> Option<&str> {
 /// will need to finish it.
 pub async fn start(
     http: &reqwest::Client,
+    cache: &DiscoveryCache,
     tenant: &str,
     oidc: &TenantOidc,
     redirect_uri: &str,
 ) -> Result<(String, Pending), LoginError> {
-    let metadata = discover(http, oidc).await?;
+    let metadata = discover(http, cache, oidc).await?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| LoginError::Exchange(e.to_string()))?;
     let client =
@@ -121,13 +164,14 @@ pub async fn start(
 /// preferred_username).
 pub async fn finish(
     http: &reqwest::Client,
+    cache: &DiscoveryCache,
     oidc: &TenantOidc,
     redirect_uri: &str,
     client_secret: String,
     code: String,
     pending: &Pending,
 ) -> Result<String, LoginError> {
-    let metadata = discover(http, oidc).await?;
+    let metadata = discover(http, cache, oidc).await?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| LoginError::Exchange(e.to_string()))?;
     let client = CoreClient::from_provider_metadata(
@@ -163,7 +207,10 @@ pub async fn finish(
             &client.id_token_verifier(),
             &Nonce::new(pending.nonce.clone()),
         )
-        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
+        .map_err(|e| {
+            cache.forget(&oidc.issuer_url);
+            LoginError::IdToken(error_chain(&e))
+        })?;
     claims
         .email()
         .map(|e| e.as_str().to_owned())

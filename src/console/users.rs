@@ -2,13 +2,48 @@
 //! RBAC subject the controller recorded in each `ScimUser`'s status.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::access::{is_active, primary_email};
+use super::Console;
+use super::gate::{is_active, primary_email};
 use super::html::escape;
-use crate::store::Stored;
 use crate::store::index::fold;
+use crate::store::{Kind, Stored};
+
+#[derive(Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /console/{tenant}/users?q=`.
+pub async fn page(
+    State(console): State<Arc<Console>>,
+    Path(tenant): Path<String>,
+    Query(search): Query<Search>,
+    headers: HeaderMap,
+) -> Response {
+    let signed = match console.guard(&tenant, &headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let all = console
+        .deps
+        .store
+        .cache()
+        .read(&signed.namespace, |index| index.list(Kind::User, None));
+    let subjects = console.subjects(&signed.namespace).await;
+    let rows = rows(&all, &subjects, &search.q);
+    signed
+        .page("Users", body(&tenant, &search.q, &rows, all.len()))
+        .respond(StatusCode::OK)
+}
 
 /// One row of the Users table.
 #[derive(Debug, Clone, PartialEq, Eq)]

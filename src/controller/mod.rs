@@ -16,6 +16,6 @@ pub mod facts;
 pub mod run;
 pub mod status;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use run::run;

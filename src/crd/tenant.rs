@@ -97,6 +97,11 @@ pub struct SubjectSettings {
     /// Prefix the API server adds to OIDC groups (`--oidc-groups-prefix`).
     #[serde(default = "default_prefix")]
     pub group_prefix: String,
+    /// The ID-token claim listing the user's groups (`--oidc-groups-claim`),
+    /// used in the console's Connect kubectl page. Only `bind: group` and
+    /// `bind: both` depend on it.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
     /// An empty prefix lets SCIM data name any subject the cluster knows; it is
     /// refused unless this is set to true.
     #[serde(default)]
@@ -113,6 +118,7 @@ impl Default for SubjectSettings {
             username_claim: default_username_claim(),
             user_prefix: default_prefix(),
             group_prefix: default_prefix(),
+            groups_claim: default_groups_claim(),
             allow_empty_prefix: false,
             bind: BindSubjects::default(),
         }
@@ -121,6 +127,10 @@ impl Default for SubjectSettings {
 
 fn default_username_claim() -> String {
     "email".into()
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
 }
 
 fn default_prefix() -> String {

@@ -1,24 +1,37 @@
 // Drives Debian's Chromium with playwright-core for tests/console_sso.rs.
 //
-//   node browse.cjs login <profile-dir> <console-url> <subject> <screenshot>
-//     opens the console, expects the identity provider's authorization form
-//     (oidc-provider-mock), signs in as <subject> and follows the redirects.
-//   node browse.cjs open <profile-dir> <url> <screenshot>
+//   node browse.cjs <profile-dir> <steps.json> <screenshot-dir>
 //
-// Cookies persist in <profile-dir> between runs. Prints one JSON line:
-// {"status", "url", "text", "authorize"} (authorize: the query of the
-// authorization request, for login).
+// Runs the steps in one browser session; cookies persist in <profile-dir>
+// between runs. Each step is an object with `op`:
+//   login    {url, subject, shot}  opens the console, expects the identity
+//            provider's authorization form (oidc-provider-mock), signs in
+//            as `subject` and follows the redirects
+//   goto     {url, shot}
+//   fill     {selector, value}     select {selector, value}    check {selector}
+//   click    {selector, shot}      clicks and waits for the navigation
+//   count    {selector}            how many elements match
+//   text     {selector}            the element's innerText
+//   download {selector}            clicks a download link; the file's text
+//   copy     {selector}            clicks a Copy button; the clipboard's text
+// Prints one JSON array: per step {status, url, text, html} after navigating
+// steps (status: the last non-redirect document response), `authorize` (the
+// authorization request's query) for login, `value` for the others.
 'use strict';
+const fs = require('fs');
+const path = require('path');
 const { chromium } = require('playwright-core');
 
 async function main() {
-  const [command, profile, url, ...rest] = process.argv.slice(2);
+  const [profile, stepsFile, shots] = process.argv.slice(2);
+  const steps = JSON.parse(fs.readFileSync(stepsFile, 'utf8'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
   });
   context.setDefaultTimeout(15000);
   const page = context.pages()[0] || (await context.newPage());
@@ -29,38 +42,79 @@ async function main() {
       status = response.status();
     }
   });
-  const result = {};
-  let screenshot;
-  if (command === 'login') {
-    const [subject, shot] = rest;
-    screenshot = shot;
-    let authorize = null;
-    page.on('request', (request) => {
-      if (request.url().includes('/oauth2/authorize') && request.method() === 'GET') {
-        authorize = Object.fromEntries(new URL(request.url()).searchParams);
-      }
-    });
-    await page.goto(url);
-    await page.waitForSelector('input[name=sub]');
-    result.authorize = authorize;
-    await page.fill('input[name=sub]', subject);
-    await Promise.all([
-      page.waitForURL((u) => !u.toString().includes('/oauth2/authorize')),
-      page.click('button[type=submit]:has-text("Authorize")'),
-    ]);
+  let authorize = null;
+  page.on('request', (request) => {
+    if (request.url().includes('/oauth2/authorize') && request.method() === 'GET') {
+      authorize = Object.fromEntries(new URL(request.url()).searchParams);
+    }
+  });
+  const seen = async (shot) => {
     await page.waitForLoadState('load');
-  } else if (command === 'open') {
-    [screenshot] = rest;
-    await page.goto(url);
-  } else {
-    throw new Error(`unknown command ${command}`);
+    if (shot) {
+      await page.screenshot({ path: path.join(shots, `${shot}.png`), fullPage: true });
+    }
+    return { status, url: page.url(), text: await page.innerText('body'), html: await page.content() };
+  };
+  const results = [];
+  for (const step of steps) {
+    switch (step.op) {
+      case 'login': {
+        authorize = null;
+        await page.goto(step.url);
+        await page.waitForSelector('input[name=sub]');
+        await page.fill('input[name=sub]', step.subject);
+        await Promise.all([
+          page.waitForURL((u) => !u.toString().includes('/oauth2/authorize')),
+          page.click('button[type=submit]:has-text("Authorize")'),
+        ]);
+        results.push({ ...(await seen(step.shot)), authorize });
+        break;
+      }
+      case 'goto':
+        await page.goto(step.url);
+        results.push(await seen(step.shot));
+        break;
+      case 'fill':
+        await page.fill(step.selector, step.value);
+        results.push({});
+        break;
+      case 'select':
+        await page.selectOption(step.selector, step.value);
+        results.push({});
+        break;
+      case 'check':
+        await page.check(step.selector);
+        results.push({});
+        break;
+      case 'click':
+        await Promise.all([page.waitForNavigation(), page.click(step.selector)]);
+        results.push(await seen(step.shot));
+        break;
+      case 'count':
+        results.push({ value: await page.locator(step.selector).count() });
+        break;
+      case 'text':
+        results.push({ value: await page.locator(step.selector).innerText() });
+        break;
+      case 'download': {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click(step.selector)]);
+        results.push({ value: fs.readFileSync(await download.path(), 'utf8') });
+        break;
+      }
+      case 'copy': {
+        const origin = new URL(page.url()).origin;
+        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+        await page.click(step.selector);
+        await page.waitForFunction((s) => document.querySelector(s).textContent !== 'Copy', step.selector);
+        results.push({ value: await page.evaluate(() => navigator.clipboard.readText()) });
+        break;
+      }
+      default:
+        throw new Error(`unknown op ${step.op}`);
+    }
   }
-  result.status = status;
-  result.url = page.url();
-  result.text = await page.innerText('body');
-  await page.screenshot({ path: screenshot, fullPage: true });
   await context.close();
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(JSON.stringify(results) + '\n');
 }
 
 main().catch((error) => {

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod convert;
 pub mod errors;
 pub mod tenants;
+pub mod token_secrets;
 pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};

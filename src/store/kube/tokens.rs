@@ -84,6 +84,34 @@ impl Tokens {
         writer.abort();
     }
 
+    /// The tokens of `tenant` this replica knows, with last use as this
+    /// replica saw it (uses not yet written back included), sorted by
+    /// creation.
+    pub fn of_tenant(&self, tenant: &str) -> Vec<TokenRecord> {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let records = self.records.read().unwrap_or_else(|e| e.into_inner());
+        let mut mine: Vec<TokenRecord> = records
+            .values()
+            .filter(|r| r.tenant == tenant)
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(at) = used.get(&r.id) {
+                    r.last_used = r.last_used.max(Some(*at));
+                }
+                r
+            })
+            .collect();
+        mine.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+        mine
+    }
+
+    /// Whether the watch has seen the token `id` (a new token works on this
+    /// replica once it has).
+    pub fn knows(&self, id: &str) -> bool {
+        let records = self.records.read().unwrap_or_else(|e| e.into_inner());
+        records.contains_key(id)
+    }
+
     fn record_use(&self, id: &str) {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         used.insert(id.to_owned(), jiff::Timestamp::now());

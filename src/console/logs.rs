@@ -1,0 +1,303 @@
+//! The SCIM logs page: this replica's request log for the tenant (see
+//! [`crate::scimlog`]), filtered by time range, method, resource type and
+//! status class, newest first and paged, each entry with its redacted
+//! request and response payloads; and the CSV export of the filtered set.
+//!
+//! The form's times are `datetime-local` values, read as UTC.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::html::escape;
+use super::{Console, Signed};
+use crate::scimlog::{self, Entry, Query, ResourceType};
+
+/// Methods offered by the filter.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Status classes offered by the filter.
+const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+/// The filter form, as submitted (empty fields mean "any").
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Filters {
+    #[serde(default)]
+    pub since: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub method: String,
+    #[serde(default, rename = "resourceType")]
+    pub resource_type: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub cursor: String,
+}
+
+/// A `datetime-local` value (`2025-01-31T12:00` or with seconds) as RFC 3339
+/// UTC; RFC 3339 input passes through.
+pub fn utc(text: &str) -> String {
+    let text = text.trim();
+    if text.ends_with('Z') || text.contains('+') {
+        return text.to_owned();
+    }
+    match text.len() {
+        16 => format!("{text}:00Z"),
+        _ => format!("{text}Z"),
+    }
+}
+
+impl Filters {
+    /// The log query these filters make; an error names the bad field.
+    pub fn query(&self) -> Result<Query, String> {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if !self.since.trim().is_empty() {
+            pairs.push(("since", utc(&self.since)));
+        }
+        if !self.until.trim().is_empty() {
+            pairs.push(("until", utc(&self.until)));
+        }
+        for (key, value) in [
+            ("method", &self.method),
+            ("resourceType", &self.resource_type),
+            ("status", &self.status),
+            ("cursor", &self.cursor),
+        ] {
+            if !value.trim().is_empty() {
+                pairs.push((key, value.clone()));
+            }
+        }
+        Query::parse(pairs).map_err(|e| e.0)
+    }
+
+    /// The filters as a query string (without the cursor), for links.
+    fn query_string(&self) -> String {
+        let pairs = [
+            ("since", &self.since),
+            ("until", &self.until),
+            ("method", &self.method),
+            ("resourceType", &self.resource_type),
+            ("status", &self.status),
+        ];
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            if !value.is_empty() {
+                serializer.append_pair(key, value);
+            }
+        }
+        serializer.finish()
+    }
+}
+
+async fn signed(
+    console: &Console,
+    tenant: &str,
+    headers: &HeaderMap,
+) -> Result<(Signed, Arc<scimlog::ScimLog>), Response> {
+    let signed = console.guard(tenant, headers).await?;
+    Ok((signed, console.deps.scim_log.clone()))
+}
+
+/// `GET /console/{tenant}/logs`.
+pub async fn page(
+    State(console): State<Arc<Console>>,
+    Path(tenant): Path<String>,
+    QueryParams(filters): QueryParams<Filters>,
+    headers: HeaderMap,
+) -> Response {
+    let (signed, log) = match signed(&console, &tenant, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut html = String::from("<h1>SCIM logs</h1>");
+    html.push_str(&form(&tenant, &filters));
+    match filters.query() {
+        Ok(query) => {
+            let page = log.page(&tenant, &query);
+            html.push_str(&table(
+                &tenant,
+                &filters,
+                &page.entries,
+                page.next.as_deref(),
+            ));
+        }
+        Err(error) => html.push_str(&format!("<p class=\"denied\">{}</p>", escape(&error))),
+    }
+    html.push_str(&format!(
+        "<p class=\"muted\">This replica keeps the last {} requests of all tenants; bodies are redacted (passwords masked, Authorization never stored).</p>",
+        log.capacity()
+    ));
+    signed.page("SCIM logs", html).respond(StatusCode::OK)
+}
+
+/// `GET /console/{tenant}/logs.csv`: every entry matching the filters.
+pub async fn csv(
+    State(console): State<Arc<Console>>,
+    Path(tenant): Path<String>,
+    QueryParams(filters): QueryParams<Filters>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, log) = match signed(&console, &tenant, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let query = match filters.query() {
+        Ok(query) => query,
+        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
+    };
+    let body = scimlog::to_csv(&log.all(&tenant, &query));
+    let file: String = tenant
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response();
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"scim-logs-{file}.csv\""))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn select(name: &str, label: &str, options: &[&str], chosen: &str) -> String {
+    let mut html = format!("<label>{label}<select name=\"{name}\"><option value=\"\">any</option>");
+    for option in options {
+        let selected = if option.eq_ignore_ascii_case(chosen) {
+            " selected"
+        } else {
+            ""
+        };
+        html.push_str(&format!("<option{selected}>{option}</option>"));
+    }
+    html.push_str("</select></label>");
+    html
+}
+
+fn form(tenant: &str, filters: &Filters) -> String {
+    let types: Vec<&str> = ResourceType::ALL.iter().map(|t| t.as_str()).collect();
+    format!(
+        "<form class=\"filters\" method=\"get\" action=\"/console/{}/logs\">\
+         <label>From (UTC)<input type=\"datetime-local\" step=\"1\" name=\"since\" value=\"{}\"></label>\
+         <label>Until (UTC)<input type=\"datetime-local\" step=\"1\" name=\"until\" value=\"{}\"></label>{}{}{}\
+         <button type=\"submit\">Filter</button></form>",
+        escape(tenant),
+        escape(&filters.since),
+        escape(&filters.until),
+        select("method", "Method", &METHODS, &filters.method),
+        select(
+            "resourceType",
+            "Resource type",
+            &types,
+            &filters.resource_type
+        ),
+        select("status", "Status", &CLASSES, &filters.status),
+    )
+}
+
+fn payload(label: &str, body: Option<&scimlog::Body>) -> String {
+    let text = match body {
+        Some(body) => match &body.json {
+            Some(json) => serde_json::to_string_pretty(json).unwrap_or_default(),
+            None => {
+                let cut = if body.truncated { "\n… (cut)" } else { "" };
+                format!("{}{cut}", body.text.as_deref().unwrap_or_default())
+            }
+        },
+        None => "(empty)".into(),
+    };
+    format!("<h4>{label}</h4><pre>{}</pre>", escape(&text))
+}
+
+fn table(tenant: &str, filters: &Filters, entries: &[Entry], next: Option<&str>) -> String {
+    let query = filters.query_string();
+    let mut html = format!(
+        "<p><a id=\"csv\" href=\"/console/{}/logs.csv?{}\" download>Download CSV</a> (every entry matching these filters)</p>",
+        escape(tenant),
+        escape(&query)
+    );
+    if entries.is_empty() {
+        html.push_str("<p class=\"muted\">No requests match.</p>");
+        return html;
+    }
+    html.push_str("<table id=\"entries\"><thead><tr><th>Time (UTC)</th><th>Method</th><th>Path</th><th>Type</th><th>Status</th><th>ms</th><th>Payloads</th></tr></thead><tbody>");
+    for entry in entries {
+        let status_class = if entry.status < 400 { "yes" } else { "no" };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"{status_class}\">{}</td><td>{:.1}</td><td><details><summary>show</summary>{}{}</details></td></tr>",
+            escape(&entry.time.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string()),
+            escape(&entry.method),
+            escape(&entry.path),
+            entry.resource_type,
+            entry.status,
+            entry.duration_ms,
+            payload("Request", entry.request_body.as_ref()),
+            payload("Response", entry.response_body.as_ref()),
+        ));
+    }
+    html.push_str("</tbody></table>");
+    if let Some(next) = next {
+        let sep = if query.is_empty() { "" } else { "&" };
+        html.push_str(&format!(
+            "<p><a href=\"/console/{}/logs?{}{sep}cursor={}\">Older requests →</a></p>",
+            escape(tenant),
+            escape(&query),
+            escape(next)
+        ));
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_local_values_are_read_as_utc() {
+        assert_eq!(utc("2026-01-31T12:00"), "2026-01-31T12:00:00Z");
+        assert_eq!(utc("2026-01-31T12:00:05"), "2026-01-31T12:00:05Z");
+        assert_eq!(utc("2026-01-31T12:00:05Z"), "2026-01-31T12:00:05Z");
+    }
+
+    #[test]
+    fn filters_make_a_log_query_and_bad_ones_are_named() {
+        let filters = Filters {
+            since: "2026-01-31T12:00".into(),
+            method: "POST".into(),
+            resource_type: "User".into(),
+            status: "4xx".into(),
+            ..Default::default()
+        };
+        let query = filters.query().expect("valid");
+        assert_eq!(query.method.as_deref(), Some("POST"));
+        assert_eq!(query.resource_type, Some(ResourceType::User));
+        assert!(query.since.is_some());
+        assert_eq!(
+            filters.query_string(),
+            "since=2026-01-31T12%3A00&method=POST&resourceType=User&status=4xx"
+        );
+        let bad = Filters {
+            until: "yesterday".into(),
+            ..Default::default()
+        };
+        assert!(bad.query().unwrap_err().contains("until"));
+    }
+}

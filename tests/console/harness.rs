@@ -1,0 +1,268 @@
+//! The console test harness: an OIDC provider on loopback (PyPI
+//! `oidc-provider-mock`) and Debian's Chromium driven by `playwright-core`
+//! (tests/console/browse.cjs), both installed into the cache on first use.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ObjectMeta, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use crate::support::repo;
+
+/// Pinned test tools, installed into the cache on first use.
+const OIDC_PROVIDER_MOCK: &str = "oidc-provider-mock==0.3.4";
+const PLAYWRIGHT_CORE: &str = "playwright-core@1.65.1";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub fn cache() -> PathBuf {
+    std::env::var_os("SCIMITAR_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/scimitar")
+        })
+}
+
+pub fn run(command: &mut Command, what: &str) {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The mock provider's executable, from a cached venv.
+pub fn oidc_provider_mock() -> PathBuf {
+    let venv = cache().join("oidc-venv");
+    let bin = venv.join("bin/oidc-provider-mock");
+    let pinned = venv.join(format!(".{OIDC_PROVIDER_MOCK}"));
+    if !pinned.exists() {
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            "creating the venv",
+        );
+        run(
+            Command::new(venv.join("bin/pip")).args(["install", "-q", OIDC_PROVIDER_MOCK]),
+            "pip install oidc-provider-mock",
+        );
+        std::fs::write(&pinned, "").expect("marking the venv");
+    }
+    bin
+}
+
+/// The directory whose node_modules holds playwright-core.
+pub fn node_modules() -> PathBuf {
+    let dir = cache().join("node");
+    let pinned = dir.join(format!(".{PLAYWRIGHT_CORE}"));
+    if !pinned.exists() {
+        std::fs::create_dir_all(&dir).expect("node cache dir");
+        run(
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--save-exact",
+                    "--prefix",
+                ])
+                .arg(&dir)
+                .arg(PLAYWRIGHT_CORE),
+            "npm install playwright-core",
+        );
+        std::fs::write(&pinned, "").expect("marking node_modules");
+    }
+    dir.join("node_modules")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// oidc-provider-mock on loopback, stopped when this test process exits.
+pub struct Provider {
+    _child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Provider {
+    pub async fn start() -> Provider {
+        let bin = oidc_provider_mock();
+        let port = free_port();
+        let log = repo().join(format!("target/oidc-provider-{}.log", std::process::id()));
+        let script = format!(
+            "{bin} --host 127.0.0.1 --port {port} --require-registration true --require-nonce true >{log} 2>&1 & p=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill $p 2>/dev/null",
+            bin = bin.display(),
+            log = log.display(),
+            parent = std::process::id(),
+        );
+        let child = Command::new("bash")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("provider started");
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = http
+                .get(format!("{url}/.well-known/openid-configuration"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "OIDC provider not up; see {}",
+                log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Provider {
+            _child: child,
+            url,
+            log,
+        }
+    }
+
+    /// Registers a `client_secret_basic` client; returns its id and secret.
+    pub async fn register(&self, redirect_uri: &str) -> (String, String) {
+        let response: Value = reqwest::Client::new()
+            .post(format!("{}/oauth2/clients", self.url))
+            .json(&json!({"redirect_uris": [redirect_uri], "token_endpoint_auth_method": "client_secret_basic"}))
+            .send()
+            .await
+            .expect("client registration")
+            .json()
+            .await
+            .expect("registration JSON");
+        (
+            response["client_id"]
+                .as_str()
+                .expect("client_id")
+                .to_owned(),
+            response["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        )
+    }
+}
+
+/// What the browser saw after one step.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub status: u16,
+    pub url: String,
+    /// The page's text, as a user reads it.
+    pub text: String,
+    /// The page's HTML.
+    pub html: String,
+    /// The authorization request's query (`login` steps).
+    pub authorize: Value,
+    /// What `count`, `text`, `download` and `copy` steps return.
+    pub value: Value,
+}
+
+/// One browser profile (its own cookies).
+pub struct Browser {
+    profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} is missing: apt-get install chromium"
+        );
+        let shots = repo().join("target/console-screenshots");
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        Browser {
+            profile: tempfile::tempdir().expect("profile dir"),
+            shots,
+        }
+    }
+
+    /// Runs `steps` (see tests/console/browse.cjs) in one browser session.
+    pub fn run(&self, steps: &[Value]) -> Vec<Seen> {
+        let script = repo().join("tests/console/browse.cjs");
+        let file = self.profile.path().join("steps.json");
+        std::fs::write(&file, serde_json::to_vec(steps).expect("steps JSON")).expect("steps file");
+        let out = Command::new("timeout")
+            .args(["120", "node"])
+            .arg(&script)
+            .arg(self.profile.path().join("chromium"))
+            .arg(&file)
+            .arg(&self.shots)
+            .env("NODE_PATH", node_modules())
+            .stdin(Stdio::null())
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "browser script failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: Vec<Value> = serde_json::from_slice(&out.stdout).expect("browser JSON");
+        seen.into_iter()
+            .map(|s| Seen {
+                status: s["status"].as_u64().unwrap_or(0) as u16,
+                url: s["url"].as_str().unwrap_or_default().to_owned(),
+                text: s["text"].as_str().unwrap_or_default().to_owned(),
+                html: s["html"].as_str().unwrap_or_default().to_owned(),
+                authorize: s["authorize"].clone(),
+                value: s["value"].clone(),
+            })
+            .collect()
+    }
+
+    /// Signs in to the console at `console` as `subject`.
+    pub fn login(&self, console: &str, subject: &str, shot: &str) -> Seen {
+        let step = json!({"op": "login", "url": console, "subject": subject, "shot": shot});
+        self.run(&[step]).remove(0)
+    }
+
+    /// Opens `url`.
+    pub fn open(&self, url: &str, shot: &str) -> Seen {
+        self.run(&[json!({"op": "goto", "url": url, "shot": shot})])
+            .remove(0)
+    }
+}
+
+pub async fn put_secret(client: &Client, namespace: &str, name: &str, data: &[(&str, Vec<u8>)]) {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), ByteString(v.clone())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(
+            name,
+            &PatchParams::apply("scimitar-tests").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .expect("secret applied");
+}
