@@ -27,4 +27,7 @@ control-plane: ## start the local control plane only
 stop: ## stop the local control plane
 	hack/control-plane.sh stop
 
-.PHONY: help dev test crds control-plane stop version image
+bench: ## benchmarks beside SCIM peers and the Kubernetes floor; rewrites BENCHMARKS.md (~20 min)
+	hack/bench.sh
+
+.PHONY: help dev test crds control-plane stop version image bench

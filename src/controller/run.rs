@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, future};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -33,6 +34,8 @@ use crate::store::kube::{KubeStore, convert};
 
 /// How long a burst of changes is gathered into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Status writes in flight at once.
+const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
 const RESYNC: Duration = Duration::from_secs(300);
 
@@ -385,61 +388,74 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         }
     }
 
-    // Status of groups and users, written only when it changed.
+    // Status of groups and users, written only when it changed, several at
+    // a time: a tenant that gains 10,000 users needs 10,000 writes.
+    let (failed, namespace_ref) = (&failures, namespace.as_str());
+    let mut writes: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
     for group in &groups {
         let id = group.name_any();
         let Some(outcome) = want.groups.get(&id) else {
             continue;
         };
-        let message = format!(
-            "{} binding(s), {} member(s)",
-            outcome.bindings.len(),
-            outcome.member_count
-        );
-        let status = json!({
-            "memberCount": outcome.member_count,
-            "bindings": outcome.bindings,
-            "observedGeneration": group.metadata.generation,
-        });
-        write_object_status::<ScimGroup>(
-            ctx,
-            Kind::Group,
-            &namespace,
-            &id,
-            status,
-            &outcome.problems,
-            &failures,
-            &message,
-        )
-        .await?;
+        writes.push(Box::pin(async move {
+            let message = format!(
+                "{} binding(s), {} member(s)",
+                outcome.bindings.len(),
+                outcome.member_count
+            );
+            let status = json!({
+                "memberCount": outcome.member_count,
+                "bindings": outcome.bindings,
+                "observedGeneration": group.metadata.generation,
+            });
+            write_object_status::<ScimGroup>(
+                ctx,
+                Kind::Group,
+                namespace_ref,
+                &id,
+                status,
+                &outcome.problems,
+                failed,
+                &message,
+            )
+            .await
+        }));
     }
     for user in &users {
         let id = user.name_any();
         let Some(outcome) = want.users.get(&id) else {
             continue;
         };
-        let message = match (&outcome.subject, user.spec.is_active()) {
-            (_, false) => "inactive: in no binding".to_owned(),
-            (Some(subject), true) => format!("bound as {subject}"),
-            (None, true) => "active; bound through the group subject only".to_owned(),
-        };
-        let status = json!({
-            "subject": outcome.subject,
-            "groups": outcome.groups,
-            "observedGeneration": user.metadata.generation,
-        });
-        write_object_status::<ScimUser>(
-            ctx,
-            Kind::User,
-            &namespace,
-            &id,
-            status,
-            &outcome.problems,
-            &[],
-            &message,
-        )
-        .await?;
+        writes.push(Box::pin(async move {
+            let message = match (&outcome.subject, user.spec.is_active()) {
+                (_, false) => "inactive: in no binding".to_owned(),
+                (Some(subject), true) => format!("bound as {subject}"),
+                (None, true) => "active; bound through the group subject only".to_owned(),
+            };
+            let status = json!({
+                "subject": outcome.subject,
+                "groups": outcome.groups,
+                "observedGeneration": user.metadata.generation,
+            });
+            write_object_status::<ScimUser>(
+                ctx,
+                Kind::User,
+                namespace_ref,
+                &id,
+                status,
+                &outcome.problems,
+                &[],
+                &message,
+            )
+            .await
+        }));
     }
+    futures::stream::iter(writes)
+        .buffer_unordered(STATUS_WRITES)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<(), Error>>()?;
     let problems: Vec<desired::Problem> = want.problems.clone();
     write_tenant_status(ctx, tenant, &problems, &failures, users.len(), groups.len()).await?;
     if !failures.is_empty() {

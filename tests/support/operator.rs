@@ -97,7 +97,11 @@ impl Operator {
         );
         let child = Command::new("bash")
             .args(["-c", &script])
-            .env("RUST_LOG", "info,scimitar=debug")
+            .env(
+                "RUST_LOG",
+                std::env::var("SCIMITAR_OPERATOR_LOG")
+                    .unwrap_or_else(|_| "info,scimitar=debug".into()),
+            )
             .env("POD_NAME", &identity)
             .stdin(Stdio::null())
             .spawn()
@@ -123,6 +127,11 @@ impl Operator {
             log,
             identity,
         }
+    }
+
+    /// The operator's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// Kills the operator with SIGKILL (a crash: nothing is released), and
