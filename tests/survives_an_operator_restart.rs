@@ -66,6 +66,24 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
     };
     may("oidc:jo@example.com", true).await;
     may("oidc:kim@example.com", true).await;
+    // jo's status as the first operator wrote it.
+    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
+    let jo_id = jo.body["id"].as_str().expect("id").to_owned();
+    until("jo's status written", true, || async {
+        users
+            .get(&jo_id)
+            .await
+            .ok()
+            .and_then(|u| u.status)
+            .is_some_and(|s| s.subject.is_some() && !s.conditions.is_empty())
+    })
+    .await;
+    let jo_version = users
+        .get(&jo_id)
+        .await
+        .expect("jo")
+        .metadata
+        .resource_version;
 
     first.stop();
     // Behind the operator's back: the binding is deleted, and kim is
@@ -79,7 +97,6 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
             .await
             .expect("delete");
     }
-    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
     users
         .patch(
             kim.body["id"].as_str().expect("id"),
@@ -104,4 +121,24 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
         )
         .await;
     assert_eq!(kim_now.body["active"], false, "{}", kim_now.body);
+    // The new process read the statuses it found instead of rewriting them:
+    // once it has written kim's (inactive now), jo's, unchanged, is as it was.
+    let kim_id = kim.body["id"].as_str().expect("id").to_owned();
+    until("kim's status written", true, || async {
+        users
+            .get(&kim_id)
+            .await
+            .ok()
+            .and_then(|u| u.status)
+            .is_some_and(|s| s.subject.is_none())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let jo_now = users
+        .get(&jo_id)
+        .await
+        .expect("jo")
+        .metadata
+        .resource_version;
+    assert_eq!(jo_now, jo_version, "an unchanged status was rewritten");
 }

@@ -457,7 +457,7 @@ pub async fn scale_point(
         }
         patch.push(sent.elapsed());
         let answered = Instant::now();
-        let deadline = answered + Duration::from_secs(60);
+        let deadline = answered + Duration::from_secs(30);
         loop {
             let listed = bindings
                 .list(&ListParams::default().labels(&format!("scimitar.dev/group={group}")))
@@ -480,6 +480,10 @@ pub async fn scale_point(
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         reconcile.push(answered.elapsed());
+        if errors >= 3 {
+            // Not converging at this size: say so rather than wait on.
+            break;
+        }
     }
     patch.sort();
     reconcile.sort();

@@ -27,8 +27,9 @@ impl Process {
         let pid_file = log.with_extension("pid");
         let _ = std::fs::remove_file(&pid_file);
         let script = format!(
-            "cd {dir} && {{ {command} ; }} >{log} 2>&1 & p=$!; echo $p >{pid}; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill $p 2>/dev/null",
+            "cd {dir} && setsid bash -c {quoted} >{log} 2>&1 & p=$!; echo $p >{pid}; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill -- -$p 2>/dev/null",
+            quoted = shell_quote(&format!("exec {command}")),
             dir = dir.display(),
             log = log.display(),
             pid = pid_file.display(),
@@ -61,11 +62,18 @@ impl Process {
 }
 
 impl Drop for Process {
+    /// Stops the whole process group (a start script's children too).
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .args(["--", &format!("-{pid}")])
+                .status();
         }
     }
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Resident memory of `pid` and its descendants, in MiB (Linux /proc).

@@ -74,8 +74,12 @@ pub struct Context {
     cluster_role_bindings: Store<ClusterRoleBinding>,
     config_maps: Store<ConfigMap>,
     recorder: Recorder,
-    /// Last status written per user and group, so unchanged ones are not rewritten.
+    /// Last status written (or, for objects not written since this
+    /// controller started, read) per user and group, so unchanged ones are
+    /// not rewritten.
     written: Mutex<HashMap<(Kind, String, String), Value>>,
+    /// Namespaces whose objects' statuses were read into `written`.
+    seeded: Mutex<HashSet<String>>,
     /// The SCIM base URL to publish in tenant status.
     public_url: Option<String>,
     /// Problems already published as Warning Events.
@@ -119,6 +123,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         config_maps: cm_reader.clone(),
         recorder: Recorder::new(client.clone(), reporter),
         written: Mutex::default(),
+        seeded: Mutex::default(),
         warned: Mutex::default(),
         public_url,
         failures: Mutex::default(),
@@ -388,6 +393,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         }
     }
 
+    seed_written(ctx, &namespace).await?;
     // Status of groups and users, written only when it changed, several at
     // a time: a tenant that gains 10,000 users needs 10,000 writes.
     let (failed, namespace_ref) = (&failures, namespace.as_str());
@@ -490,6 +496,77 @@ async fn publish(ctx: &Context, tenant: &ScimTenant, type_: EventType, reason: &
     }
 }
 
+/// Objects listed per page when reading statuses.
+const SEED_PAGE: u32 = 500;
+
+/// Reads the statuses the users and groups of `namespace` already have into
+/// `written`, once per controller run: a restarted or newly elected
+/// controller then writes only the statuses that differ, not one per object
+/// (100,000 writes for a tenant of 100,000 users).
+async fn seed_written(ctx: &Context, namespace: &str) -> Result<(), Error> {
+    let seeded = |ctx: &Context| {
+        ctx.seeded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(namespace)
+    };
+    if seeded(ctx) {
+        return Ok(());
+    }
+    seed_kind::<ScimUser>(ctx, Kind::User, namespace).await?;
+    seed_kind::<ScimGroup>(ctx, Kind::Group, namespace).await?;
+    ctx.seeded
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(namespace.to_owned());
+    Ok(())
+}
+
+async fn seed_kind<K>(ctx: &Context, kind: Kind, namespace: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut params = kube::api::ListParams::default().limit(SEED_PAGE);
+    loop {
+        let page = bounded(api.list(&params)).await.map_err(Error::Status)?;
+        {
+            let mut written = ctx.written.lock().unwrap_or_else(|e| e.into_inner());
+            for object in &page.items {
+                let name = object.name_any();
+                let status = serde_json::to_value(object)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("status").map(Value::take));
+                if let Some(status) = status {
+                    // A status written meanwhile is newer than the listing.
+                    written
+                        .entry((kind, namespace.to_owned(), name))
+                        .or_insert(status);
+                }
+            }
+        }
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// A status without its conditions and null fields (a merge patch removes
+/// fields set to null, so a read-back status lacks them).
+fn comparable(status: &Value) -> Value {
+    let mut status = status.clone();
+    if let Some(fields) = status.as_object_mut() {
+        fields.remove("conditions");
+        fields.retain(|_, v| !v.is_null());
+    }
+    status
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn write_object_status<K>(
     ctx: &Context,
@@ -531,14 +608,7 @@ where
         .unwrap_or_else(|e| e.into_inner())
         .get(&key)
         .is_some_and(|old| {
-            let strip = |v: &Value| {
-                let mut v = v.clone();
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("conditions");
-                }
-                v
-            };
-            strip(old) == strip(&status) && status::same(&previous, &conditions)
+            comparable(old) == comparable(&status) && status::same(&previous, &conditions)
         });
     if unchanged {
         return Ok(());
