@@ -26,10 +26,15 @@ impl Process {
         let log = crate::out_dir().join(format!("{name}.log"));
         let pid_file = log.with_extension("pid");
         let _ = std::fs::remove_file(&pid_file);
+        // The server runs as the leader of a session of its own, which
+        // writes its pid: stopping that process group stops a start script's
+        // children too.
+        let inner = format!("echo $$ >{}; exec {command}", pid_file.display());
         let script = format!(
-            "cd {dir} && setsid bash -c {quoted} >{log} 2>&1 & p=$!; echo $p >{pid}; \
+            "cd {dir} && setsid bash -c {quoted} >{log} 2>&1 & \
+             until [ -s {pid} ]; do sleep 0.05; done; p=$(cat {pid}); \
              while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill -- -$p 2>/dev/null",
-            quoted = shell_quote(&format!("exec {command}")),
+            quoted = shell_quote(&inner),
             dir = dir.display(),
             log = log.display(),
             pid = pid_file.display(),
