@@ -1,5 +1,9 @@
 //! The `scimitar` binary: a thin wrapper over the library.
 
+/// See Cargo.toml: the operator allocates and frees heavily per reconcile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use scimitar::cli::{Cli, Command};
 

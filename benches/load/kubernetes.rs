@@ -258,6 +258,30 @@ pub async fn reconciled(
     manifest["users"] == users && manifest["groups"] == groups
 }
 
+/// Waits until the controller has reconciled the tenant of `home` with
+/// `users` users: its status counts them, which it writes after every
+/// binding, ConfigMap and user status of that pass.
+pub async fn settle(admin: &Client, home: &str, users: usize) {
+    let tenants: Api<scimitar::crd::ScimTenant> = Api::all(admin.clone());
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let counted = tenants
+            .get(home)
+            .await
+            .ok()
+            .and_then(|t| t.status)
+            .map(|s| s.users);
+        if counted == Some(users as i64) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tenant {home} never settled at {users} users"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Onboarding result.
 pub struct Onboarding {
     pub users: usize,
@@ -287,6 +311,32 @@ pub async fn onboarding(
     let (home, target) = tenant(admin, operator, "onboard", &names, &apps).await;
     let sizes = group_sizes(groups);
     let limit = Duration::from_secs(600);
+    // The floor first, while the operator is idle: the same objects,
+    // straight to the API server.
+    let floor_ns = namespace(admin, "onboard-floor").await;
+    let started = Instant::now();
+    let (floor_users, floor_created) =
+        floor_create_users(admin, &floor_ns, 0..users, concurrency, limit).await;
+    let floor_ids: Vec<String> = floor_created.into_iter().map(|(_, id)| id).collect();
+    let api: Api<ScimGroup> = Api::namespaced(admin.clone(), &floor_ns);
+    let floor_plan: Arc<Vec<(String, Vec<String>)>> = Arc::new(
+        names
+            .iter()
+            .zip(&sizes)
+            .enumerate()
+            .map(|(g, (name, size))| (name.clone(), members_of(g, *size, &floor_ids)))
+            .collect(),
+    );
+    let ns = floor_ns.clone();
+    let floor_groups = drive(concurrency, groups, limit, move |g| {
+        let (api, plan, ns) = (api.clone(), floor_plan.clone(), ns.clone());
+        async move {
+            let group = group_object(&ns, &plan[g].0, &plan[g].1);
+            api.create(&PostParams::default(), &group).await.is_ok()
+        }
+    })
+    .await;
+    let floor = started.elapsed();
     let started = Instant::now();
     // Users, then groups with their members, as JumpCloud pushes them.
     let (user_stats, created) = scim_create_users(&target, 0..users, concurrency, limit).await;
@@ -317,31 +367,6 @@ pub async fn onboarding(
     }
     let total = started.elapsed();
 
-    // The floor: the same objects, straight to the API server.
-    let floor_ns = namespace(admin, "onboard-floor").await;
-    let started = Instant::now();
-    let (floor_users, floor_created) =
-        floor_create_users(admin, &floor_ns, 0..users, concurrency, limit).await;
-    let floor_ids: Vec<String> = floor_created.into_iter().map(|(_, id)| id).collect();
-    let api: Api<ScimGroup> = Api::namespaced(admin.clone(), &floor_ns);
-    let floor_plan: Arc<Vec<(String, Vec<String>)>> = Arc::new(
-        names
-            .iter()
-            .zip(&sizes)
-            .enumerate()
-            .map(|(g, (name, size))| (name.clone(), members_of(g, *size, &floor_ids)))
-            .collect(),
-    );
-    let ns = floor_ns.clone();
-    let floor_groups = drive(concurrency, groups, limit, move |g| {
-        let (api, plan, ns) = (api.clone(), floor_plan.clone(), ns.clone());
-        async move {
-            let group = group_object(&ns, &plan[g].0, &plan[g].1);
-            api.create(&PostParams::default(), &group).await.is_ok()
-        }
-    })
-    .await;
-    let floor = started.elapsed();
     Onboarding {
         users,
         groups,

@@ -25,6 +25,9 @@ pub struct Report {
     pub scaling: Vec<Scale>,
     /// (benchmark id, mean in ns), from criterion.
     pub criterion: Vec<(String, f64)>,
+    /// The operator's hottest symbols during the largest scaling step
+    /// (`perf report` lines), when perf was available.
+    pub profile: Vec<String>,
     pub duration: Duration,
 }
 
@@ -64,6 +67,24 @@ pub fn criterion(dir: &Path) -> Vec<(String, f64)> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
+}
+
+/// The top `limit` symbol lines of a `perf report --stdio` text.
+pub fn profile(path: &Path, limit: usize) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .filter(|l| l.contains('%'))
+        .take(limit)
+        .map(|l| l.trim().to_owned())
+        .collect()
 }
 
 fn command_output(program: &str, args: &[&str]) -> String {
@@ -175,7 +196,21 @@ impl Report {
         self.deprovision_table(&mut md);
         self.scaling_table(&mut md);
         self.criterion_table(&mut md);
+        self.profile_section(&mut md);
+        md.push_str("What the gaps come from, and what would close them: [docs/performance.md](docs/performance.md).\n");
         md
+    }
+
+    fn profile_section(&self, md: &mut String) {
+        if self.profile.is_empty() {
+            return;
+        }
+        md.push_str("## 7. Where the operator's CPU goes at the largest size\n\n`perf record -g` of `scimitar run` during the membership changes of the largest scaling step; self time by symbol (`perf report --no-children`), top entries. The full report is `target/bench/operator-profile.txt`.\n\n```text\n");
+        for line in &self.profile {
+            md.push_str(line);
+            md.push('\n');
+        }
+        md.push_str("```\n\n");
     }
 
     fn best_peer_read(&self, size_index: usize) -> Option<(&PeerResult, &Stats)> {
