@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::Console;
 use super::html::{COPY_SCRIPT, escape};
-use crate::crd::{BindSubjects, ScimTenant, TenantOidc};
+use kube::Api;
+
+use crate::crd::{BindSubjects, ScimTenant, ScimUser, TenantOidc};
 
 /// The flags of `kube-apiserver` (`--oidc-*`).
 pub fn apiserver_flags(tenant: &ScimTenant, oidc: &TenantOidc) -> String {
@@ -102,16 +104,19 @@ pub async fn page(
             .page("Connect kubectl", String::new())
             .respond(StatusCode::NOT_FOUND);
     };
-    let me = console
-        .subjects(&signed.namespace)
-        .await
-        .into_iter()
-        .find_map(|(id, subject)| {
-            let mine = console.deps.store.cache().read(&signed.namespace, |index| {
-                index.user_named(&signed.user_name) == Some(id.as_str())
-            });
-            mine.then_some(subject)
-        });
+    // The signed-in user's own subject, from their ScimUser's status.
+    let my_id = console.deps.store.cache().read(&signed.namespace, |index| {
+        index.user_named(&signed.user_name).map(str::to_owned)
+    });
+    let me = match my_id {
+        Some(id) => Api::<ScimUser>::namespaced(console.deps.client.clone(), &signed.namespace)
+            .get_opt(&id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|u| u.status?.subject),
+        None => None,
+    };
     let t = &signed.tenant;
     let user = format!("{tenant}-oidc");
     let whoami = match &me {

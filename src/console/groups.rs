@@ -9,11 +9,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kube::Api;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::Console;
 use super::html::escape;
+use super::{Console, Search};
 use crate::crd::{ProducedBinding, ScimGroup};
 use crate::store::index::{Index, fold, member_ids};
 use crate::store::{Kind, Stored};
@@ -33,12 +32,6 @@ pub struct Row {
     /// Members' userNames (a member naming no user shows its id), sorted.
     pub members: Vec<String>,
     pub reported: Reported,
-}
-
-#[derive(Deserialize)]
-pub struct Search {
-    #[serde(default)]
-    q: String,
 }
 
 /// `GET /console/{tenant}/groups?q=`.

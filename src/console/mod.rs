@@ -194,6 +194,13 @@ async fn load_key(client: &Client, namespace: &str, name: &str) -> Result<Key, S
     }
 }
 
+/// `?q=` of the searchable pages.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    pub q: String,
+}
+
 /// A signed-in console user allowed into a tenant's console.
 pub struct Signed {
     pub tenant: Arc<ScimTenant>,

@@ -7,20 +7,13 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::Console;
 use super::gate::{is_active, primary_email};
 use super::html::escape;
+use super::{Console, Search};
 use crate::store::index::fold;
 use crate::store::{Kind, Stored};
-
-#[derive(Deserialize)]
-pub struct Search {
-    #[serde(default)]
-    q: String,
-}
 
 /// `GET /console/{tenant}/users?q=`.
 pub async fn page(

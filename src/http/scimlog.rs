@@ -270,27 +270,38 @@ async fn list(
     };
 
     if csv {
-        let body = scimlog::to_csv(&log.all(&tenant, &query));
-        let file: String = tenant
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let disposition = format!("attachment; filename=\"scim-logs-{file}.csv\"");
-        let mut response =
-            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
-        if let Ok(value) = HeaderValue::from_str(&disposition) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, value);
-        }
-        response
+        csv_download(&tenant, &log.all(&tenant, &query))
     } else {
         axum::Json(log.page(&tenant, &query)).into_response()
     }
+}
+
+/// `entries` as a CSV download named after `tenant` (`no-store`: it holds
+/// request bodies). Shared by this API and the console's SCIM logs page.
+pub fn csv_download(tenant: &str, entries: &[scimlog::Entry]) -> Response {
+    let file: String = tenant
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"scim-logs-{file}.csv\"");
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        scimlog::to_csv(entries),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
