@@ -51,8 +51,20 @@ pub struct RunArgs {
     #[arg(long, env = "SCIMITAR_CONTEXT")]
     pub context: Option<String>,
     /// Namespace the operator runs in (token Secrets and its Lease live here).
+    /// Tenants' `tokenSecretRef` and `oidc.clientSecretRef` point here
+    /// unless they name another namespace.
     #[arg(long, env = "SCIMITAR_NAMESPACE", default_value = "scimitar-system")]
     pub namespace: String,
+    /// Further namespaces tenants may reference Secrets in (comma-separated),
+    /// e.g. one a secret manager syncs into. Never a tenant's namespace:
+    /// its editors could write them.
+    #[arg(
+        long,
+        env = "SCIMITAR_SECRET_NAMESPACES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub secret_namespaces: Vec<String>,
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, env = "SCIMITAR_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,

@@ -16,6 +16,8 @@ pub mod crd;
 pub mod http;
 /// Kubernetes client construction.
 pub mod kubeclient;
+/// Labels and annotations on the objects scimitar writes; label-safe names.
+pub mod labels;
 /// Lease-based leader election: only the leader runs the controller.
 pub mod leader;
 /// Prometheus metrics and their `/metrics` endpoint.

@@ -22,6 +22,7 @@ use crate::http::{self, Readiness};
 use crate::scim::discovery::ServiceProviderConfig;
 use crate::scimlog::ScimLog;
 use crate::store::kube::KubeStore;
+use crate::store::kube::secrets::SecretPolicy;
 use crate::store::kube::tenants::Tenants;
 use crate::store::kube::tokens::{KubeAuthenticator, Tokens};
 
@@ -61,7 +62,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "HTTP server listening");
 
-    let tenants = Arc::new(Tenants::default());
+    let tenants = Arc::new(Tenants::new(SecretPolicy::new(
+        &args.namespace,
+        args.secret_namespaces.iter().cloned(),
+    )));
     let tokens = Arc::new(Tokens::default());
     let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
     // --- SCIM request log ---

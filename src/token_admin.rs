@@ -107,9 +107,13 @@ async fn create(
     scopes: Vec<String>,
 ) -> anyhow::Result<()> {
     let tenants: Api<ScimTenant> = Api::all(client.clone());
-    if tenants.get_opt(&tenant).await?.is_none() {
+    let Some(found) = tenants.get_opt(&tenant).await? else {
         bail!("there is no ScimTenant named {tenant:?}");
-    }
+    };
+    let tenant_uid = found
+        .metadata
+        .uid
+        .with_context(|| format!("ScimTenant {tenant:?} has no uid"))?;
     let scopes: BTreeSet<Scope> = scopes
         .iter()
         .flat_map(|s| s.split(','))
@@ -123,6 +127,7 @@ async fn create(
         .transpose()?;
     let new = NewToken {
         tenant,
+        tenant_uid,
         name,
         scopes,
         lifetime,

@@ -9,13 +9,15 @@
 mod harness;
 mod support;
 
-use harness::{Browser, Provider, Seen, put_secret};
+use harness::{Browser, Provider, Seen};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-use support::operator::{OPERATOR_NAMESPACE, Operator, Scim, can, create_tenant, until};
+use support::operator::{
+    OPERATOR_NAMESPACE, Operator, Scim, can, create_tenant, tenant_secret, until,
+};
 use support::{ControlPlane, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -90,11 +92,15 @@ async fn console_sign_in_and_every_page() {
     let home = namespace(&admin, "console").await;
     let apps = namespace(&admin, "console-apps").await;
     let tenant = home.clone();
-    put_secret(
+    // The client secret lives where scimitar trusts it: the operator's
+    // namespace, labelled for the tenant.
+    let oidc_secret = format!("{tenant}-oidc");
+    tenant_secret(
         &admin,
-        &home,
-        "jumpcloud-oidc",
-        &[(CLIENT_SECRET_KEY, client_secret.clone().into_bytes())],
+        &tenant,
+        &oidc_secret,
+        CLIENT_SECRET_KEY,
+        &client_secret,
     )
     .await;
     let spec: ScimTenantSpec = serde_json::from_value(json!({
@@ -103,7 +109,7 @@ async fn console_sign_in_and_every_page() {
         "oidc": {
             "issuerUrl": provider.url,
             "clientId": client_id,
-            "clientSecretRef": {"name": "jumpcloud-oidc", "key": CLIENT_SECRET_KEY}
+            "clientSecretRef": {"name": oidc_secret, "key": CLIENT_SECRET_KEY}
         },
         "consoleAdminGroups": ["Scimitar-Admins"],
         "mappings": [{"group": "engineering", "role": {"name": "view"}, "namespaces": [apps]}]
@@ -244,17 +250,11 @@ async fn console_sign_in_and_every_page() {
 
     // A wrong client secret in the Secret: a clear error page and log line.
     let wrong = "wrong-secret-0123456789";
-    put_secret(
-        &admin,
-        &home,
-        "jumpcloud-oidc",
-        &[(CLIENT_SECRET_KEY, wrong.as_bytes().to_vec())],
-    )
-    .await;
+    tenant_secret(&admin, &tenant, &oidc_secret, CLIENT_SECRET_KEY, wrong).await;
     let seen = Browser::new().login(&console, "ada@example.com", "wrong-secret");
     assert_eq!(seen.status, 502, "{seen:?}");
     let expected = format!(
-        "The identity provider refused scimitar's client credentials; check the client secret in Secret {home}/jumpcloud-oidc"
+        "The identity provider refused scimitar's client credentials; check the client secret in Secret {OPERATOR_NAMESPACE}/{oidc_secret}"
     );
     assert!(seen.text.contains(&expected), "{}", seen.text);
     evidence.keep("wrong-secret", &seen);

@@ -62,6 +62,13 @@ impl Principal {
 pub trait TokenAuthenticator: Send + Sync + 'static {
     /// The principal, or `None` for an unknown, revoked or expired token.
     fn authenticate(&self, token: &str) -> Option<Principal>;
+
+    /// Whether every token that exists is known. Until then an unknown
+    /// token may be a valid one, and is answered 503, not 401: identity
+    /// providers read 401 as wrong credentials (Entra quarantines the job).
+    fn is_loaded(&self) -> bool {
+        true
+    }
 }
 
 /// The SHA-256 digest under which tokens are stored.
@@ -71,18 +78,22 @@ pub fn token_digest(token: &str) -> [u8; 32] {
 
 /// Finds the entry whose digest matches `token`, visiting every entry
 /// whatever matches, so timing does not depend on position or existence.
+/// A token that matches more than one entry (the same digest referenced by
+/// two tenants) matches none: which tenant it speaks for is not clear.
 pub fn find_constant_time<'a, T>(
     token: &str,
     entries: impl IntoIterator<Item = (&'a [u8; 32], T)>,
 ) -> Option<T> {
     let digest = token_digest(token);
     let mut found = None;
+    let mut matches = 0u32;
     for (known, value) in entries {
         if bool::from(known.ct_eq(&digest)) {
             found = Some(value);
+            matches = matches.saturating_add(1);
         }
     }
-    found
+    (matches == 1).then_some(found).flatten()
 }
 
 /// A fixed set of tokens with every scope, for `scimitar serve` and tests.
@@ -128,5 +139,14 @@ mod tests {
         );
         assert!(tokens.authenticate("token-c").is_none());
         assert!(tokens.authenticate("").is_none());
+    }
+
+    #[test]
+    fn a_token_matching_two_entries_matches_none() {
+        let tokens = StaticTokens::new([
+            ("a".to_owned(), "shared".to_owned()),
+            ("b".to_owned(), "shared".to_owned()),
+        ]);
+        assert!(tokens.authenticate("shared").is_none());
     }
 }

@@ -13,9 +13,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 
 use super::Scope;
+pub use crate::labels::TENANT_UID_ANNOTATION;
 
 /// Every token starts with this.
 pub const PREFIX: &str = "sct_";
@@ -73,12 +75,30 @@ pub struct TokenRecord {
     pub created: Option<jiff::Timestamp>,
     pub expires: Option<jiff::Timestamp>,
     pub last_used: Option<jiff::Timestamp>,
+    /// The uid of the tenant it was issued for (absent on tokens issued
+    /// before scimitar recorded it).
+    pub tenant_uid: Option<String>,
 }
 
 impl TokenRecord {
     /// Whether the token may be used at `now`.
     pub fn is_valid_at(&self, now: jiff::Timestamp) -> bool {
         self.expires.is_none_or(|expires| now < expires)
+    }
+
+    /// Whether the token was issued for the tenant that has `uid` and was
+    /// created at `created`: the same uid, or, for a token without one, not
+    /// older than the tenant (a token of an earlier tenant of the same name
+    /// is older than the current one).
+    pub fn belongs_to(&self, uid: Option<&str>, created: Option<jiff::Timestamp>) -> bool {
+        match (&self.tenant_uid, uid) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => false,
+            (None, _) => match (self.created, created) {
+                (Some(issued), Some(tenant_created)) => issued >= tenant_created,
+                _ => false,
+            },
+        }
     }
 
     /// The Secret that keeps this record in `namespace`.
@@ -92,15 +112,29 @@ impl TokenRecord {
         if let Some(expires) = self.expires {
             annotations.insert(EXPIRES_ANNOTATION.to_owned(), expires.to_string());
         }
+        if let Some(uid) = &self.tenant_uid {
+            annotations.insert(TENANT_UID_ANNOTATION.to_owned(), uid.clone());
+        }
         Secret {
             metadata: ObjectMeta {
                 name: Some(self.id.clone()),
                 namespace: Some(namespace.to_owned()),
+                owner_references: self.tenant_uid.as_ref().map(|uid| {
+                    // Deleting the tenant deletes its tokens.
+                    vec![OwnerReference {
+                        api_version: format!("{}/{}", crate::crd::GROUP, crate::crd::VERSION),
+                        kind: "ScimTenant".to_owned(),
+                        name: self.tenant.clone(),
+                        uid: uid.clone(),
+                        controller: None,
+                        block_owner_deletion: None,
+                    }]
+                }),
                 labels: Some(BTreeMap::from([
                     (TOKEN_LABEL.to_owned(), "true".to_owned()),
                     (
                         TENANT_LABEL.to_owned(),
-                        crate::controller::desired::label_value(&self.tenant),
+                        crate::labels::label_value(&self.tenant),
                     ),
                     (
                         "app.kubernetes.io/managed-by".to_owned(),
@@ -124,6 +158,10 @@ impl TokenRecord {
         let annotations = secret.metadata.annotations.as_ref()?;
         let get = |key: &str| annotations.get(key).map(String::as_str);
         let time = |key: &str| get(key).and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        // An expiry that does not parse is in the past: a token whose
+        // annotation was mangled stops working rather than living forever.
+        let expires = get(EXPIRES_ANNOTATION)
+            .map(|t| t.parse::<jiff::Timestamp>().unwrap_or(jiff::Timestamp::MIN));
         let digest = secret.data.as_ref()?.get(DIGEST_KEY)?;
         let digest = parse_hex(std::str::from_utf8(&digest.0).ok()?.trim())?;
         Some(Self {
@@ -137,8 +175,9 @@ impl TokenRecord {
                 .collect(),
             digest,
             created: secret.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            expires: time(EXPIRES_ANNOTATION),
+            expires,
             last_used: time(LAST_USED_ANNOTATION),
+            tenant_uid: get(TENANT_UID_ANNOTATION).map(str::to_owned),
         })
     }
 }
@@ -191,11 +230,60 @@ mod tests {
             created: None,
             expires: Some("2027-01-01T00:00:00Z".parse().expect("time")),
             last_used: None,
+            tenant_uid: Some("0b6f5d9e-uid".into()),
         };
         let secret = record.to_secret("scimitar-system");
         assert_eq!(TokenRecord::from_secret(&secret), Some(record.clone()));
         assert!(record.is_valid_at("2026-12-31T23:59:59Z".parse().expect("time")));
         assert!(!record.is_valid_at("2027-01-01T00:00:00Z".parse().expect("time")));
+    }
+
+    #[test]
+    fn a_mangled_expiry_means_expired() {
+        let record = TokenRecord {
+            id: "scimitar-token-acme-1a2b3c".into(),
+            tenant: "acme".into(),
+            name: "t".into(),
+            scopes: BTreeSet::from([Scope::Scim]),
+            digest: super::super::token_digest("sct_x"),
+            created: None,
+            expires: None,
+            last_used: None,
+            tenant_uid: None,
+        };
+        let mut secret = record.to_secret("scimitar-system");
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(EXPIRES_ANNOTATION.into(), "next tuesday".into());
+        let read = TokenRecord::from_secret(&secret).expect("still a token");
+        assert!(!read.is_valid_at(jiff::Timestamp::now()));
+    }
+
+    #[test]
+    fn tokens_belong_to_the_tenant_they_were_issued_for() {
+        let at = |s: i64| jiff::Timestamp::from_second(s).expect("time");
+        let mut record = TokenRecord {
+            id: "t".into(),
+            tenant: "acme".into(),
+            name: "t".into(),
+            scopes: BTreeSet::from([Scope::Scim]),
+            digest: [0; 32],
+            created: Some(at(200)),
+            expires: None,
+            last_used: None,
+            tenant_uid: Some("uid-1".into()),
+        };
+        assert!(record.belongs_to(Some("uid-1"), Some(at(100))));
+        // acme deleted and created again: a new uid.
+        assert!(!record.belongs_to(Some("uid-2"), Some(at(300))));
+        assert!(!record.belongs_to(None, Some(at(100))));
+        // A token from before uids were recorded: only if not older than the tenant.
+        record.tenant_uid = None;
+        assert!(record.belongs_to(Some("uid-1"), Some(at(100))));
+        assert!(!record.belongs_to(Some("uid-2"), Some(at(300))));
+        assert!(!record.belongs_to(Some("uid-2"), None));
     }
 
     #[test]

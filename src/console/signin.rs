@@ -10,8 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::PrivateCookieJar;
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -19,6 +17,7 @@ use super::html::{Page, escape, message};
 use super::session::{self, Session};
 use super::{Console, oidc};
 use crate::crd::{ScimTenant, TenantOidc};
+use crate::store::kube::secrets::{self, SecretProblem};
 
 impl Console {
     fn redirect_uri(&self, base: &str, tenant: &ScimTenant) -> String {
@@ -68,42 +67,36 @@ impl Console {
     }
 
     /// Reads the client secret from its Secret (at every sign-in, so a
-    /// rotated secret is used at once).
-    async fn client_secret(
-        &self,
-        tenant: &ScimTenant,
-        oidc: &TenantOidc,
-    ) -> Result<String, String> {
-        let reference = &oidc.client_secret_ref;
-        let namespace = reference
-            .namespace
-            .as_deref()
-            .unwrap_or(&tenant.spec.namespace);
-        let secret = Api::<Secret>::namespaced(self.deps.client.clone(), namespace)
-            .get_opt(&reference.name)
-            .await
-            .map_err(|e| format!("reading the Secret failed: {e}"))?
-            .ok_or_else(|| "the Secret does not exist".to_owned())?;
-        let value = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&reference.key))
-            .ok_or_else(|| format!("the Secret has no key `{}`", reference.key))?;
-        let text = String::from_utf8(value.0.clone())
-            .map_err(|_| format!("key `{}` is not UTF-8", reference.key))?;
+    /// rotated secret is used at once), only where scimitar trusts Secrets.
+    async fn client_secret(&self, tenant_name: &str, oidc: &TenantOidc) -> Result<String, String> {
+        let tenants = self.deps.store.tenants();
+        let value = secrets::read_key(
+            &self.deps.client,
+            tenants.policy(),
+            tenant_name,
+            "oidc.clientSecretRef",
+            &oidc.client_secret_ref,
+            |ns| tenants.is_tenant_namespace(ns),
+        )
+        .await
+        .map_err(|problem| match problem {
+            SecretProblem::Refused { message, .. } => message,
+            SecretProblem::Transient(message) => message,
+        })?;
+        let text = String::from_utf8(value)
+            .map_err(|_| format!("key `{}` is not UTF-8", oidc.client_secret_ref.key))?;
         Ok(text.trim_end_matches(['\r', '\n']).to_owned())
     }
 }
 
-fn secret_name(tenant: &ScimTenant, oidc: &TenantOidc) -> String {
+fn secret_name(console: &Console, oidc: &TenantOidc) -> String {
     let reference = &oidc.client_secret_ref;
     let namespace = reference
         .namespace
         .as_deref()
-        .unwrap_or(&tenant.spec.namespace);
+        .unwrap_or(console.deps.store.tenants().policy().operator_namespace());
     format!("{namespace}/{}", reference.name)
 }
-
 pub async fn home(
     State(console): State<Arc<Console>>,
     Path(tenant): Path<String>,
@@ -195,8 +188,8 @@ pub async fn callback(
     let Some(code) = query.code else {
         return (jar, bad("The identity provider's answer has no code.")).into_response();
     };
-    let secret_name = secret_name(&tenant, &oidc);
-    let secret = match console.client_secret(&tenant, &oidc).await {
+    let secret_name = secret_name(&console, &oidc);
+    let secret = match console.client_secret(&tenant_name, &oidc).await {
         Ok(secret) => secret,
         Err(reason) => {
             tracing::error!(tenant = %tenant_name, secret = %secret_name, key = %oidc.client_secret_ref.key, %reason, "console: the OIDC client secret is unavailable");

@@ -144,8 +144,12 @@ pub async fn create(
             None => return refuse("Choose a lifetime from the list."),
         },
     };
+    let Some(tenant_uid) = signed.tenant.metadata.uid.clone() else {
+        return refuse("The tenant has no uid yet; try again.");
+    };
     let new = NewToken {
         tenant: tenant.clone(),
+        tenant_uid,
         name: name.to_owned(),
         scopes,
         lifetime,
@@ -265,6 +269,7 @@ mod tests {
             created: Some("2026-01-01T00:00:00Z".parse().unwrap()),
             expires: expires.map(|e| e.parse().unwrap()),
             last_used: None,
+            tenant_uid: None,
         }
     }
 

@@ -67,14 +67,7 @@ use crate::crd::{
     SubjectSettings,
 };
 
-/// Label naming the tool that manages an object.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-/// Label naming the application an object belongs to.
-pub const APP_NAME_LABEL: &str = "app.kubernetes.io/name";
-/// Value of [`MANAGED_BY`] and [`APP_NAME_LABEL`].
-pub const MANAGER: &str = "scimitar";
-/// Label holding the (label-safe) name of the tenant an object belongs to.
-pub const TENANT_LABEL: &str = "scimitar.dev/tenant";
+pub use crate::labels::{APP_NAME_LABEL, MANAGED_BY, MANAGER, TENANT_LABEL, label_value};
 /// Label holding the (label-safe) SCIM id of the group a binding was made for.
 pub const GROUP_LABEL: &str = "scimitar.dev/group";
 /// Annotation holding the displayName of the group a binding was made for.
@@ -229,31 +222,6 @@ pub fn owner_reference(tenant: &ScimTenant) -> Option<OwnerReference> {
         controller: Some(true),
         block_owner_deletion: None,
     })
-}
-
-/// `value` if it is a valid label value of at most 63 characters, else `h-`
-/// followed by the first 20 hex digits of its sha256.
-pub fn label_value(value: &str) -> String {
-    if is_label_value(value) {
-        value.to_string()
-    } else {
-        format!("h-{}", &sha256_hex(&[value])[..20])
-    }
-}
-
-fn is_label_value(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (None, _) | (_, None) => true,
-        (Some(first), Some(last)) => {
-            bytes.len() <= 63
-                && first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        }
-    }
 }
 
 /// The name of the binding for one group, role and scope (`namespace` `None`

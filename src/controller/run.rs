@@ -150,6 +150,18 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         futures::stream::iter(names.into_iter().map(|n| ObjectRef::<ScimTenant>::new(&n)))
     });
 
+    // Tenants whose referenced Secrets became (un)usable: their status says so.
+    let secrets_changed =
+        futures::stream::unfold(store.tenants().subscribe(), |mut changes| async move {
+            loop {
+                match changes.recv().await {
+                    Ok(tenant) => return Some((ObjectRef::<ScimTenant>::new(&tenant), changes)),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        });
+
     let all_tenants = {
         let tenants = store.tenants().clone();
         move || -> Vec<ObjectRef<ScimTenant>> {
@@ -167,7 +179,8 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         .watches_stream(namespaces, move |_| a1())
         .watches_stream(cluster_roles, move |_| a2())
         .watches_stream(roles, move |_| a3())
-        .reconcile_on(directory);
+        .reconcile_on(directory)
+        .reconcile_on(secrets_changed);
     controller
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
@@ -462,7 +475,22 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         .await
         .into_iter()
         .collect::<Result<(), Error>>()?;
-    let problems: Vec<desired::Problem> = want.problems.clone();
+    let mut problems: Vec<desired::Problem> = want.problems.clone();
+    // Secrets the tenant references that scimitar does not use, and why.
+    for (reason, message) in ctx.store.tenants().secret_problems(&name) {
+        let problem = desired::Problem { reason, message };
+        if first_warning(ctx, &name, &problem) {
+            publish(
+                ctx,
+                tenant,
+                EventType::Warning,
+                reason,
+                problem.message.clone(),
+            )
+            .await;
+        }
+        problems.push(problem);
+    }
     write_tenant_status(ctx, tenant, &problems, &failures, users.len(), groups.len()).await?;
     if !failures.is_empty() {
         return Err(Error::Apply(failures.join("; ")));

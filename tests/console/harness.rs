@@ -6,10 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ObjectMeta, Patch, PatchParams};
-use kube::{Api, Client};
 use serde_json::{Value, json};
 
 use crate::support::repo;
@@ -241,28 +237,4 @@ impl Browser {
         self.run(&[json!({"op": "goto", "url": url, "shot": shot})])
             .remove(0)
     }
-}
-
-pub async fn put_secret(client: &Client, namespace: &str, name: &str, data: &[(&str, Vec<u8>)]) {
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(namespace.into()),
-            ..Default::default()
-        },
-        data: Some(
-            data.iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.clone())))
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), namespace)
-        .patch(
-            name,
-            &PatchParams::apply("scimitar-tests").force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .expect("secret applied");
 }

@@ -293,33 +293,23 @@ fn http_ok(url: &str) -> bool {
     response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
 }
 
-/// A tenant with a fresh token; returns the token.
+/// A tenant with a fresh token; returns the token. The token's digest is
+/// kept where an installation keeps it: a Secret in the operator's namespace,
+/// labelled for the tenant, referenced from `spec.tokenSecretRef`.
 pub async fn create_tenant(client: &Client, name: &str, spec: ScimTenantSpec) -> String {
     let token = format!("tok-{}", uuid::Uuid::new_v4().simple());
-    let digest: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(format!("{name}-scim-token")),
-            namespace: Some(spec.namespace.clone()),
-            ..Default::default()
-        },
-        data: Some(
-            [("token-sha256".to_owned(), ByteString(digest.into_bytes()))]
-                .into_iter()
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), &spec.namespace)
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("token secret created");
+    let secret_name = format!("{name}-scim-token");
+    tenant_secret(
+        client,
+        name,
+        &secret_name,
+        "token-sha256",
+        &hex_sha256(&token),
+    )
+    .await;
     let mut spec = spec;
     spec.token_secret_ref = Some(SecretKeyRef {
-        name: format!("{name}-scim-token"),
+        name: secret_name,
         key: "token-sha256".into(),
         namespace: None,
     });
@@ -328,6 +318,63 @@ pub async fn create_tenant(client: &Client, name: &str, spec: ScimTenantSpec) ->
         .await
         .expect("tenant created");
     token
+}
+
+/// Lower-case hex SHA-256 of `value` (what a token Secret holds).
+pub fn hex_sha256(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates (or replaces) the Secret `name` in the operator's namespace with
+/// `key` = `value`, labelled as usable by `tenant`.
+pub async fn tenant_secret(client: &Client, tenant: &str, name: &str, key: &str, value: &str) {
+    ensure_operator_namespace(client).await;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(OPERATOR_NAMESPACE.to_owned()),
+            labels: Some(
+                [(
+                    "scimitar.dev/tenant".to_owned(),
+                    scimitar::labels::label_value(tenant),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        data: Some([(key.to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
+        ..Default::default()
+    };
+    let api = Api::<Secret>::namespaced(client.clone(), OPERATOR_NAMESPACE);
+    api.patch(
+        name,
+        &kube::api::PatchParams::apply("scimitar-tests").force(),
+        &kube::api::Patch::Apply(&secret),
+    )
+    .await
+    .expect("tenant secret written");
+}
+
+/// Creates the operator's namespace if it does not exist yet.
+pub async fn ensure_operator_namespace(client: &Client) {
+    let namespace = k8s_openapi::api::core::v1::Namespace {
+        metadata: ObjectMeta {
+            name: Some(OPERATOR_NAMESPACE.to_owned()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => panic!("creating namespace {OPERATOR_NAMESPACE}: {error}"),
+    }
 }
 
 /// A SCIM client for one tenant.

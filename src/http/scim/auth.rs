@@ -9,6 +9,9 @@ use crate::auth::{Scope, TokenAuthenticator};
 use crate::http::auth::{Identity, bearer};
 use crate::scim::error::ScimError;
 
+/// What a request that may carry a not-yet-loaded token is told to wait.
+const LOADING_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The tenant of an authenticated SCIM request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub String);
@@ -36,6 +39,13 @@ where
             Some(Identity(principal)) => principal.clone(),
             None => bearer(parts).and_then(|token| state.authenticator().authenticate(token)),
         };
+        if principal.is_none() && bearer(parts).is_some() && !state.authenticator().is_loaded() {
+            // The token may be valid and not loaded yet (a replica starting).
+            return Err(Failure::from(crate::store::StoreError::Unavailable {
+                retry_after: LOADING_RETRY,
+                detail: "API tokens are still loading; retry shortly".into(),
+            }));
+        }
         principal
             .filter(|p| p.may(Scope::Scim))
             .map(|p| Tenant(p.tenant))

@@ -14,6 +14,7 @@ pub mod anchor;
 pub mod cache;
 pub mod convert;
 pub mod errors;
+pub mod secrets;
 pub mod tenants;
 pub mod token_secrets;
 pub mod tokens;

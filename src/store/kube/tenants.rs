@@ -8,6 +8,11 @@
 //!
 //! A namespace claimed by two tenants belongs to the older one; the other gets
 //! no namespace at all (its requests fail), so tenants can never share data.
+//!
+//! Referenced Secrets are read only where [`SecretPolicy`] trusts them; what
+//! is wrong with a tenant's Secrets is kept as [`SecretProblem`]s, which the
+//! controller publishes in the tenant's status, and announced on
+//! [`Tenants::subscribe`] when it changes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +20,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
+use super::secrets::{self, SecretPolicy, SecretProblem};
 use crate::auth::token::parse_hex;
 use crate::crd::{ScimTenant, SecretKeyRef};
 
@@ -29,26 +34,99 @@ pub const REFRESH: Duration = Duration::from_secs(10);
 /// Minimum gap between re-reads triggered by unknown tokens.
 pub const NUDGE_GAP: Duration = Duration::from_secs(1);
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Entry {
     namespace: String,
+    uid: Option<String>,
     created: Option<jiff::Timestamp>,
     token_ref: Option<SecretKeyRef>,
+    oidc_ref: Option<SecretKeyRef>,
     digest: Option<[u8; 32]>,
+    /// What is wrong with the referenced Secrets, as last read.
+    problems: Vec<SecretProblem>,
 }
 
-/// Tenant name → namespace and token digest.
-#[derive(Default)]
+/// Tenant name → namespace, uid, token digest and Secret problems.
 pub struct Tenants {
     entries: RwLock<HashMap<String, Entry>>,
     synced: AtomicBool,
+    /// Whether referenced Secrets have been read once since the first listing.
+    secrets_read: AtomicBool,
     refresh: Notify,
+    policy: SecretPolicy,
+    /// Tenants whose Secret problems changed.
+    changed: broadcast::Sender<String>,
+}
+
+impl Default for Tenants {
+    fn default() -> Self {
+        Self::new(SecretPolicy::default())
+    }
 }
 
 impl Tenants {
+    /// Tenants whose Secrets are read under `policy`.
+    pub fn new(policy: SecretPolicy) -> Self {
+        Self {
+            entries: RwLock::default(),
+            synced: AtomicBool::new(false),
+            secrets_read: AtomicBool::new(false),
+            refresh: Notify::new(),
+            policy,
+            changed: broadcast::channel(256).0,
+        }
+    }
+
+    /// Where referenced Secrets may come from.
+    pub fn policy(&self) -> &SecretPolicy {
+        &self.policy
+    }
+
     /// Whether the tenant watch has delivered its first listing.
     pub fn is_synced(&self) -> bool {
         self.synced.load(Ordering::Acquire)
+    }
+
+    /// Whether every tenant's referenced token has been read once: before
+    /// that, an unknown token may be a valid one not loaded yet.
+    pub fn secrets_loaded(&self) -> bool {
+        self.is_synced() && self.secrets_read.load(Ordering::Acquire)
+    }
+
+    /// Names of tenants whose Secret problems changed.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changed.subscribe()
+    }
+
+    /// What is wrong with `tenant`'s referenced Secrets (refusals only).
+    pub fn secret_problems(&self, tenant: &str) -> Vec<(&'static str, String)> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(tenant)
+            .map(|e| {
+                e.problems
+                    .iter()
+                    .filter_map(|p| match p {
+                        SecretProblem::Refused { reason, message } => {
+                            Some((*reason, message.clone()))
+                        }
+                        SecretProblem::Transient(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The uid and creation time of `tenant`, as last seen.
+    pub fn identity_of(&self, tenant: &str) -> Option<(Option<String>, Option<jiff::Timestamp>)> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(tenant).map(|e| (e.uid.clone(), e.created))
+    }
+
+    /// Whether `namespace` holds some tenant's directory.
+    pub fn is_tenant_namespace(&self, namespace: &str) -> bool {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.values().any(|e| e.namespace == namespace)
     }
 
     /// The namespace holding `tenant`'s resources; `None` for an unknown
@@ -116,59 +194,140 @@ impl Tenants {
     }
 
     /// A fresh entry that keeps the digest already loaded while the token
-    /// reference is unchanged (the refresher re-reads it anyway).
+    /// reference, namespace and uid are unchanged (the refresher re-reads it
+    /// anyway).
     fn entry_for(&self, tenant: &ScimTenant) -> Entry {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let token_ref = tenant.spec.token_secret_ref.clone();
-        let digest = entries
-            .get(&tenant.name_any())
-            .filter(|old| old.token_ref == token_ref)
-            .and_then(|old| old.digest);
+        let namespace = tenant.spec.namespace.clone();
+        let uid = tenant.metadata.uid.clone();
+        let old = entries.get(&tenant.name_any()).filter(|old| {
+            old.token_ref == token_ref && old.namespace == namespace && old.uid == uid
+        });
         Entry {
-            namespace: tenant.spec.namespace.clone(),
+            namespace,
+            uid,
             created: tenant.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            oidc_ref: tenant
+                .spec
+                .oidc
+                .as_ref()
+                .map(|o| o.client_secret_ref.clone()),
             token_ref,
-            digest,
+            digest: old.and_then(|old| old.digest),
+            problems: old.map(|old| old.problems.clone()).unwrap_or_default(),
         }
     }
 
     async fn refresh_tokens(self: Arc<Self>, client: Client) {
         loop {
-            let wanted: Vec<(String, String, SecretKeyRef)> = {
+            let wanted: Vec<(String, Entry)> = {
                 let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
                 entries
                     .iter()
-                    .filter_map(|(name, e)| {
-                        e.token_ref
-                            .clone()
-                            .map(|r| (name.clone(), e.namespace.clone(), r))
-                    })
+                    .map(|(name, e)| (name.clone(), e.clone()))
                     .collect()
             };
-            for (tenant, namespace, reference) in wanted {
-                let digest = match read_digest(&client, &namespace, &reference).await {
-                    Ok(digest) => Some(digest),
-                    // The API server did not answer: keep the token we know, so
-                    // an API server restart does not lock every IdP out.
-                    Err(Unreadable::Transient(problem)) => {
-                        tracing::warn!(%tenant, %problem, "could not re-read the tenant token; keeping the last one");
-                        continue;
-                    }
-                    Err(Unreadable::Invalid(problem)) => {
-                        tracing::warn!(%tenant, %problem, "tenant token unusable");
-                        None
-                    }
-                };
+            let synced = self.is_synced();
+            for (tenant, seen) in wanted {
+                let (digest, problems) = self.read_secrets(&client, &tenant, &seen).await;
                 let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-                if let Some(entry) = entries.get_mut(&tenant)
-                    && entry.token_ref.as_ref() == Some(&reference)
+                let Some(entry) = entries.get_mut(&tenant) else {
+                    continue;
+                };
+                // The tenant changed meanwhile: its next round reads it again.
+                if entry.token_ref != seen.token_ref
+                    || entry.oidc_ref != seen.oidc_ref
+                    || entry.namespace != seen.namespace
+                    || entry.uid != seen.uid
                 {
+                    continue;
+                }
+                if let Some(digest) = digest {
                     entry.digest = digest;
                 }
+                if entry.problems != problems {
+                    entry.problems = problems;
+                    drop(entries);
+                    let _ = self.changed.send(tenant.clone());
+                }
+            }
+            if synced {
+                self.secrets_read.store(true, Ordering::Release);
             }
             let _ = tokio::time::timeout(REFRESH, self.refresh.notified()).await;
             tokio::time::sleep(NUDGE_GAP).await;
         }
+    }
+
+    /// Reads `tenant`'s referenced Secrets: the new digest (`None`: keep the
+    /// one loaded, the API server did not answer; `Some(None)`: revoke) and
+    /// every problem found.
+    async fn read_secrets(
+        &self,
+        client: &Client,
+        tenant: &str,
+        seen: &Entry,
+    ) -> (Option<Option<[u8; 32]>>, Vec<SecretProblem>) {
+        let is_tenant_namespace = |ns: &str| self.is_tenant_namespace(ns);
+        let mut problems = Vec::new();
+        let digest = match &seen.token_ref {
+            None => Some(None),
+            Some(reference) => {
+                let read = secrets::read_key(
+                    client,
+                    &self.policy,
+                    tenant,
+                    "tokenSecretRef",
+                    reference,
+                    is_tenant_namespace,
+                )
+                .await
+                .and_then(|value| {
+                    std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|text| parse_hex(text.trim()))
+                        .ok_or_else(|| SecretProblem::Refused {
+                            reason: secrets::reason::INVALID,
+                            message: format!(
+                                "tokenSecretRef key {} is not a SHA-256 digest (64 hex characters)",
+                                reference.key
+                            ),
+                        })
+                });
+                match read {
+                    Ok(digest) => Some(Some(digest)),
+                    // The API server did not answer: keep the token we know, so
+                    // an API server restart does not lock every IdP out.
+                    Err(SecretProblem::Transient(problem)) => {
+                        tracing::warn!(%tenant, %problem, "could not re-read the tenant token; keeping the last one");
+                        problems.push(SecretProblem::Transient(problem));
+                        None
+                    }
+                    Err(refused) => {
+                        tracing::warn!(%tenant, problem = ?refused, "tenant token not used");
+                        problems.push(refused);
+                        Some(None)
+                    }
+                }
+            }
+        };
+        if let Some(reference) = &seen.oidc_ref {
+            // Only checked here; the console reads the value at each sign-in.
+            if let Err(problem) = secrets::read_key(
+                client,
+                &self.policy,
+                tenant,
+                "oidc.clientSecretRef",
+                reference,
+                is_tenant_namespace,
+            )
+            .await
+            {
+                problems.push(problem);
+            }
+        }
+        (digest, problems)
     }
 }
 
@@ -179,55 +338,6 @@ fn owner<'a>(entries: &'a HashMap<String, Entry>, namespace: &str) -> Option<&'a
         .filter(|(_, e)| e.namespace == namespace)
         .min_by(|(a, ea), (b, eb)| ea.created.cmp(&eb.created).then_with(|| a.cmp(b)))
         .map(|(name, _)| name.as_str())
-}
-
-/// Why a token digest could not be read.
-enum Unreadable {
-    /// The API server did not answer; try again later.
-    Transient(String),
-    /// The Secret or key is missing, or does not hold a digest: revoke.
-    Invalid(String),
-}
-
-/// Reads and decodes a token digest Secret key.
-async fn read_digest(
-    client: &Client,
-    tenant_namespace: &str,
-    reference: &SecretKeyRef,
-) -> Result<[u8; 32], Unreadable> {
-    let namespace = reference.namespace.as_deref().unwrap_or(tenant_namespace);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = match secrets.get(&reference.name).await {
-        Ok(secret) => secret,
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 403 => {
-            return Err(Unreadable::Invalid(format!(
-                "Secret {namespace}/{} cannot be read: {}",
-                reference.name, status.message
-            )));
-        }
-        Err(error) => {
-            return Err(Unreadable::Transient(format!(
-                "reading Secret {namespace}/{}: {error}",
-                reference.name
-            )));
-        }
-    };
-    let value = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(&reference.key))
-        .ok_or_else(|| {
-            Unreadable::Invalid(format!(
-                "Secret {namespace}/{} has no key {}",
-                reference.name, reference.key
-            ))
-        })?;
-    std::str::from_utf8(&value.0)
-        .ok()
-        .and_then(|text| parse_hex(text.trim()))
-        .ok_or_else(|| {
-            Unreadable::Invalid("the value is not a SHA-256 digest (64 hex characters)".into())
-        })
 }
 
 impl Tenants {
@@ -265,8 +375,7 @@ mod tests {
         let entry = |created| Entry {
             namespace: "shared".into(),
             created,
-            token_ref: None,
-            digest: None,
+            ..Entry::default()
         };
         {
             let mut entries = tenants.entries.write().unwrap_or_else(|e| e.into_inner());

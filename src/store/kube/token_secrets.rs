@@ -32,6 +32,9 @@ pub enum TokenError {
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub tenant: String,
+    /// The tenant's uid: the token works only for this tenant object, and
+    /// is deleted with it (ownerReference).
+    pub tenant_uid: String,
     /// Who uses it, e.g. "JumpCloud SCIM".
     pub name: String,
     pub scopes: BTreeSet<Scope>,
@@ -43,7 +46,7 @@ pub struct NewToken {
 /// `scimitar-token-<tenant>-<10 hex digits of the digest>`.
 fn secret_name(tenant: &str, digest: &[u8; 32]) -> String {
     let suffix: String = token::hex(digest).chars().take(10).collect();
-    let tenant: String = crate::controller::desired::label_value(tenant)
+    let tenant: String = crate::labels::label_value(tenant)
         .chars()
         .take(30)
         .collect::<String>()
@@ -82,6 +85,7 @@ pub async fn issue(
         created: None,
         expires,
         last_used: None,
+        tenant_uid: Some(new.tenant_uid),
     };
     let created = secrets
         .create(&PostParams::default(), &record.to_secret(namespace))

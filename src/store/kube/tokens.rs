@@ -151,6 +151,10 @@ enum Source {
 }
 
 impl TokenAuthenticator for KubeAuthenticator {
+    fn is_loaded(&self) -> bool {
+        self.tokens.is_synced() && self.tenants.secrets_loaded()
+    }
+
     fn authenticate(&self, token: &str) -> Option<Principal> {
         let now = jiff::Timestamp::now();
         let records: Vec<TokenRecord> = {
@@ -172,10 +176,13 @@ impl TokenAuthenticator for KubeAuthenticator {
             )
             .collect();
         let found = find_constant_time(token, candidates.iter().map(|(d, s)| (d, s)));
+        let belongs = |record: &TokenRecord| {
+            self.tenants
+                .identity_of(&record.tenant)
+                .is_some_and(|(uid, created)| record.belongs_to(uid.as_deref(), created))
+        };
         let principal = match found {
-            Some(Source::Token(record))
-                if record.is_valid_at(now) && self.tenants.knows(&record.tenant) =>
-            {
+            Some(Source::Token(record)) if record.is_valid_at(now) && belongs(record) => {
                 self.tokens.record_use(&record.id);
                 Principal {
                     tenant: record.tenant.clone(),
@@ -188,7 +195,8 @@ impl TokenAuthenticator for KubeAuthenticator {
                 token: format!("{tenant}/tokenSecretRef"),
                 scopes: BTreeSet::from([Scope::Scim]),
             },
-            // Expired, or for a tenant that no longer exists.
+            // Expired, or for a tenant that no longer exists (or exists
+            // again under the same name, which is another tenant).
             Some(Source::Token(_)) => return None,
             None => {
                 self.tenants.nudge();
