@@ -19,17 +19,20 @@ fi
 kubectl apply --server-side -f crds/ >/dev/null
 kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
 kubectl apply --server-side -f examples/acme/ >/dev/null
-# The operator's namespace holds its leader-election Lease.
+# The operator's namespace holds its leader-election Lease and the tenant's Secrets.
 kubectl create namespace scimitar-system --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
 echo "Installed the CRDs and the example tenant 'acme' (examples/acme/)."
 
-# The tenant's SCIM token: kept in .dev/ for you; only its digest goes into the cluster.
+# The tenant's SCIM token: kept in .dev/ for you; only its digest goes into the
+# cluster, in the operator's namespace (never the tenant's, whose editors could
+# replace it), labelled for the tenant.
 mkdir -p .dev
-if [ ! -s .dev/acme-token ] || ! kubectl get secret -n acme acme-scim-token >/dev/null 2>&1; then
+if [ ! -s .dev/acme-token ] || ! kubectl get secret -n scimitar-system acme-scim-token >/dev/null 2>&1; then
   openssl rand -base64 32 | tr -d '\n' > .dev/acme-token
   digest=$(tr -d '\n' < .dev/acme-token | sha256sum | cut -c1-64)
-  kubectl create secret generic acme-scim-token -n acme --from-literal=token-sha256="$digest" \
-    --dry-run=client -o yaml | kubectl apply --server-side --force-conflicts -f - >/dev/null
+  kubectl create secret generic acme-scim-token -n scimitar-system --from-literal=token-sha256="$digest" \
+    --dry-run=client -o yaml | kubectl label --local -f - scimitar.dev/tenant=acme -o yaml \
+    | kubectl apply --server-side --force-conflicts -f - >/dev/null
 fi
 token=$(cat .dev/acme-token)
 

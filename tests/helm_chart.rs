@@ -14,6 +14,7 @@
 mod support;
 
 use std::path::PathBuf;
+use serde::Deserialize as _;
 
 use support::ControlPlane;
 use support::helm::{chart, helm, run};
@@ -79,9 +80,9 @@ fn console_off_drops_its_permissions() {
         "console.enabled=false,ingress.enabled=true,ingress.host=scim.example.com",
     ]);
     assert!(on.contains("resources: [subjectaccessreviews]"));
-    assert!(on.contains("verbs: [list, watch, patch, create, delete]"));
+    assert!(on.contains("verbs: [get, list, watch, patch, create, delete]"));
     assert!(!off.contains("[subjectaccessreviews]"), "{off}");
-    assert!(off.contains("verbs: [list, watch, patch]\n"), "{off}");
+    assert!(off.contains("verbs: [get, list, watch, patch]\n"), "{off}");
     assert!(off.contains("- --console-key-secret=\n"), "{off}");
     assert!(!off.contains("path: /console"), "{off}");
     let ingress = helm(&[
@@ -315,6 +316,8 @@ fn install_upgrade_and_uninstall_against_the_api_server() {
         "--timeout=30s",
     ]);
 
+    // The namespace full-values.yaml allows Secrets in (secrets.allowedNamespaces).
+    k(&["create", "namespace", "vault-sync"]);
     let chart = chart().display().to_string();
     let full = full_values();
     let base = [
@@ -530,4 +533,39 @@ fn operator_rbac_binds_only_the_allowlisted_roles() {
     );
     assert!(!none.contains("verbs: [bind]"), "{none}");
     assert!(!none.contains("resourceNames"), "{none}");
+}
+
+/// Secrets are never readable cluster-wide: only in the release namespace
+/// and in the namespaces `secrets.allowedNamespaces` lists (where tenants'
+/// token digests and OIDC client secrets may live), and there only by name.
+#[test]
+fn secrets_are_readable_only_in_the_release_and_allowed_namespaces() {
+    let rbac = support::helm::operator_rbac(
+        "scimitar-system",
+        &["--set-json", r#"secrets.allowedNamespaces=["vault-sync"]"#],
+    );
+    let mut secret_rules = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(&rbac) {
+        let object = serde_yaml::Value::deserialize(document).expect("YAML document");
+        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for rule in object["rules"].as_sequence().into_iter().flatten() {
+            let resources = serde_yaml::to_string(&rule["resources"]).expect("YAML");
+            if resources.contains("secrets") {
+                let verbs = serde_yaml::to_string(&rule["verbs"]).expect("YAML");
+                secret_rules.push((kind.clone(), namespace.clone(), verbs));
+            }
+        }
+    }
+    assert!(
+        secret_rules.iter().all(|(kind, _, _)| kind == "Role"),
+        "a ClusterRole grants Secrets: {secret_rules:?}"
+    );
+    let namespaces: Vec<&str> = secret_rules.iter().map(|(_, ns, _)| ns.as_str()).collect();
+    assert_eq!(namespaces, ["scimitar-system", "vault-sync"], "{secret_rules:?}");
+    let allowed = &secret_rules[1].2;
+    assert_eq!(allowed.trim(), "- get", "only get in an allowed namespace");
 }

@@ -58,7 +58,8 @@ pub struct ScimTenantSpec {
     /// The Secret key holding the SHA-256 digest (64 hex characters) of the
     /// bearer token the identity provider presents. Only the digest is stored;
     /// generate a token with `openssl rand -base64 32` and store
-    /// `printf %s "$TOKEN" | sha256sum | cut -c1-64`.
+    /// `printf %s "$TOKEN" | sha256sum | cut -c1-64` in a Secret in the
+    /// operator's namespace labelled `scimitar.dev/tenant: <tenant>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_secret_ref: Option<SecretKeyRef>,
     /// The tenant's OIDC application, used to sign in to the scimitar console.
@@ -145,7 +146,10 @@ pub enum BindSubjects {
     /// without waiting for the user's ID token to expire.
     #[default]
     Users,
-    /// The group as a `Group` subject (membership then comes from the ID token).
+    /// The group as a `Group` subject. Membership then comes from the ID
+    /// token: a user deactivated over SCIM keeps the group's access until
+    /// their ID token expires (RBAC has no deny). Use `users` where
+    /// revocation must be immediate.
     Group,
     /// Both.
     Both,
@@ -208,7 +212,10 @@ pub struct SecretKeyRef {
     pub name: String,
     /// Key within the Secret's data.
     pub key: String,
-    /// Namespace of the Secret; defaults to the tenant's namespace.
+    /// Namespace of the Secret; defaults to the operator's namespace. Only
+    /// the operator's namespace and namespaces the cluster admin allowed
+    /// (`--secret-namespaces`) are read, never a tenant's namespace, and the
+    /// Secret must be labelled `scimitar.dev/tenant: <tenant>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
