@@ -162,16 +162,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         };
         // --- end leader election ---
-        while !(store.is_ready() && tokens.is_synced()) {
+        // Ready once the caches are synced and every tenant's token is
+        // loaded (before that a valid token would be answered 503), then
+        // while the API server answers.
+        let synced = {
+            let (store, tokens) = (store.clone(), tokens.clone());
+            move || store.is_ready() && tokens.is_synced() && store.tenants().secrets_loaded()
+        };
+        while !synced() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // Ready while the caches are synced and the API server answers (issue 6).
-        let synced = (store.clone(), tokens.clone());
-        tokio::spawn(http::keep_ready(
-            readiness.clone(),
-            client.clone(),
-            move || synced.0.is_ready() && synced.1.is_synced(),
-        ));
+        tokio::spawn(http::keep_ready(readiness.clone(), client.clone(), synced));
         tracing::info!("ready");
         anyhow::Ok(elector)
     };

@@ -160,6 +160,20 @@ async fn console_sign_in_and_every_page() {
     let console = format!("{base}/");
     let mut evidence = Evidence::default();
 
+    // The identity provider vouches for these emails (email_verified).
+    for person in ["ada@example.com", "bob@example.com"] {
+        provider
+            .put_user(person, json!({"email": person, "email_verified": true}))
+            .await;
+    }
+    // Someone who set ada's email on their own account, unverified, is not ada.
+    provider
+        .put_user("mallory", json!({"email": "ada@example.com"}))
+        .await;
+    let seen = Browser::new().login(&console, "mallory", "unverified-email");
+    assert_eq!(seen.status, 403, "{seen:?}");
+    assert!(seen.text.contains("not verified"), "{}", seen.text);
+
     // The admin signs in and sees the real users.
     let ada_browser = Browser::new();
     let seen = ada_browser.login(&console, "ada@example.com", "users");

@@ -13,8 +13,8 @@
 
 mod support;
 
-use std::path::PathBuf;
 use serde::Deserialize as _;
+use std::path::PathBuf;
 
 use support::ControlPlane;
 use support::helm::{chart, helm, run};
@@ -565,7 +565,11 @@ fn secrets_are_readable_only_in_the_release_and_allowed_namespaces() {
         "a ClusterRole grants Secrets: {secret_rules:?}"
     );
     let namespaces: Vec<&str> = secret_rules.iter().map(|(_, ns, _)| ns.as_str()).collect();
-    assert_eq!(namespaces, ["scimitar-system", "vault-sync"], "{secret_rules:?}");
+    assert_eq!(
+        namespaces,
+        ["scimitar-system", "vault-sync"],
+        "{secret_rules:?}"
+    );
     let allowed = &secret_rules[1].2;
     assert_eq!(allowed.trim(), "- get", "only get in an allowed namespace");
 }

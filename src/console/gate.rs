@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::store::Kind;
-use crate::store::index::{Index, fold};
+use crate::store::index::Index;
 
 /// The outcome for one signed-in identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,16 +51,27 @@ pub fn is_active(user: &Value) -> bool {
     user.get("active").and_then(Value::as_bool) != Some(false)
 }
 
-/// Decides whether `login` (the ID token's email or preferred_username) may
-/// use the console of the tenant whose resources `index` holds.
+/// Decides whether `login` (the ID token's verified email) may use the
+/// console of the tenant whose resources `index` holds.
+///
+/// Names compare ignoring ASCII case only: Unicode case folding would let a
+/// look-alike address (a Kelvin sign for a `k`) match someone else's. An
+/// admin group name that more than one group carries admits nobody: anyone
+/// who can create groups at the identity provider could create the second.
 pub fn decide(index: &Index, login: &str, admin_groups: &[String]) -> Decision {
-    let wanted = fold(login);
-    let id = index.user_named(login).map(str::to_owned).or_else(|| {
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let by_name = index.user_named(login).map(str::to_owned).filter(|id| {
+        index
+            .entry(Kind::User, id)
+            .and_then(|e| e.resource.get("userName").and_then(Value::as_str))
+            .is_some_and(|name| same(name, login))
+    });
+    let id = by_name.or_else(|| {
         index.ids(Kind::User).into_iter().find(|id| {
             index
                 .entry(Kind::User, id)
                 .and_then(|e| primary_email(&e.resource))
-                .is_some_and(|email| fold(email) == wanted)
+                .is_some_and(|email| same(email, login))
         })
     });
     let Some(id) = id else {
@@ -72,12 +83,16 @@ pub fn decide(index: &Index, login: &str, admin_groups: &[String]) -> Decision {
     if !is_active(&user.resource) {
         return Decision::Inactive;
     }
-    let admin: Vec<String> = admin_groups.iter().map(|g| fold(g)).collect();
-    let member = index.groups_of(&id).iter().any(|gid| {
+    let name_of = |gid: &str| {
         index
             .entry(Kind::Group, gid)
             .and_then(|g| g.resource.get("displayName").and_then(Value::as_str))
-            .is_some_and(|name| admin.contains(&fold(name)))
+    };
+    let member = index.groups_of(&id).iter().any(|gid| {
+        name_of(gid).is_some_and(|name| {
+            admin_groups.iter().any(|admin| same(admin, name))
+                && index.groups_named(|other| same(other, name)) == 1
+        })
     });
     if !member {
         return Decision::NotAnAdmin;
@@ -162,6 +177,35 @@ mod tests {
             decide(&index, "other@example.com", &admins),
             Decision::Unknown
         );
+    }
+
+    #[test]
+    fn look_alike_names_and_duplicated_admin_groups_admit_nobody() {
+        let admins = vec!["scimitar-admins".to_owned()];
+        let mut index = index();
+        // U+212A KELVIN SIGN lowercases to "k" in Unicode.
+        assert_eq!(
+            decide(&index, "\u{212A}oe@example.com", &admins),
+            Decision::Unknown
+        );
+        assert_eq!(
+            decide(&index, "joe@example.com", &admins),
+            Decision::Allowed {
+                user_name: "jdoe".into()
+            }
+        );
+        // Someone pushes a second group named like the admin group.
+        index.insert(
+            Kind::Group,
+            "g9",
+            Entry {
+                version: "1".into(),
+                resource: json!({"id": "g9", "displayName": "SCIMITAR-ADMINS", "members": [{"value": "u4"}]}),
+                generation: None,
+            },
+        );
+        assert_eq!(decide(&index, "loner", &admins), Decision::NotAnAdmin);
+        assert_eq!(decide(&index, "admin", &admins), Decision::NotAnAdmin);
     }
 
     #[test]

@@ -34,8 +34,10 @@ pub enum LoginError {
     Exchange(String),
     #[error("the ID token is not valid: {0}")]
     IdToken(String),
-    #[error("the ID token has neither an email nor a preferred_username")]
+    #[error("the ID token has no email")]
     NoIdentity,
+    #[error("the ID token's email is not verified (email_verified is not true)")]
+    UnverifiedEmail,
 }
 
 /// The HTTP client for the identity provider: no redirects (SSRF), bounded time.
@@ -160,8 +162,8 @@ pub async fn start(
 }
 
 /// Finishes a sign-in: exchanges `code` (authenticating with
-/// `client_secret_basic`), validates the ID token, and returns its email (or
-/// preferred_username).
+/// `client_secret_basic`), validates the ID token, and returns its verified
+/// email.
 pub async fn finish(
     http: &reqwest::Client,
     cache: &DiscoveryCache,
@@ -211,17 +213,50 @@ pub async fn finish(
             cache.forget(&oidc.issuer_url);
             LoginError::IdToken(error_chain(&e))
         })?;
-    claims
-        .email()
-        .map(|e| e.as_str().to_owned())
-        .or_else(|| claims.preferred_username().map(|u| u.as_str().to_owned()))
-        .filter(|login| !login.is_empty())
-        .ok_or(LoginError::NoIdentity)
+    login_from(claims.email().map(|e| e.as_str()), claims.email_verified())
+}
+
+/// Who signed in: the ID token's email, and only when the identity provider
+/// says it verified it. An unverified email, or a `preferred_username`, may
+/// be one the user chose at the identity provider; matching it against SCIM
+/// users would let them sign in as someone else (a console admin).
+pub fn login_from(email: Option<&str>, verified: Option<bool>) -> Result<String, LoginError> {
+    let email = email
+        .filter(|e| !e.trim().is_empty())
+        .ok_or(LoginError::NoIdentity)?;
+    if verified != Some(true) {
+        return Err(LoginError::UnverifiedEmail);
+    }
+    Ok(email.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_verified_email_identifies_the_user() {
+        assert_eq!(
+            login_from(Some("ada@example.com"), Some(true)).ok(),
+            Some("ada@example.com".to_owned())
+        );
+        assert!(matches!(
+            login_from(Some("ada@example.com"), None),
+            Err(LoginError::UnverifiedEmail)
+        ));
+        assert!(matches!(
+            login_from(Some("ada@example.com"), Some(false)),
+            Err(LoginError::UnverifiedEmail)
+        ));
+        assert!(matches!(
+            login_from(None, Some(true)),
+            Err(LoginError::NoIdentity)
+        ));
+        assert!(matches!(
+            login_from(Some(" "), Some(true)),
+            Err(LoginError::NoIdentity)
+        ));
+    }
 
     #[test]
     fn the_state_carries_the_tenant() {

@@ -240,6 +240,18 @@ pub async fn callback(
             );
             (jar, page).into_response()
         }
+        Err(error @ (oidc::LoginError::UnverifiedEmail | oidc::LoginError::NoIdentity)) => {
+            tracing::warn!(tenant = %tenant_name, %error, "console sign-in refused: no verified email");
+            let page = message(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                Some(&tenant_name),
+                &format!(
+                    "The identity provider signed you in, but {error}. scimitar identifies console users only by an email the identity provider has verified."
+                ),
+            );
+            (jar, page).into_response()
+        }
         Err(error) => {
             tracing::warn!(tenant = %tenant_name, %error, "console sign-in failed");
             let page = message(

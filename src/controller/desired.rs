@@ -10,8 +10,12 @@
 //! - **Matching.** A mapping applies to every group whose `displayName` equals
 //!   `mapping.group` ignoring case, as SCIM compares `displayName` (RFC 7643
 //!   §4.2, `caseExact: false`) and as JumpCloud names groups: a rename that
-//!   only changes case keeps the access. Groups sharing a displayName each
-//!   get their own bindings. A mapping naming no existing group produces nothing
+//!   only changes case keeps the access. Only ASCII letters are folded, so
+//!   look-alike Unicode letters never match. A mapping whose name matches more
+//!   than one group grants nothing to any of them (`AmbiguousGroup` on each
+//!   group and on the tenant): whoever can create groups at the identity
+//!   provider could otherwise create a second group of a mapped name and be
+//!   granted its roles. A mapping naming no existing group produces nothing
 //!   and is not a problem: the identity provider may push the group later.
 //! - **Subjects.** A user is named `userPrefix` + claim value: the primary email
 //!   (the email marked primary, else the first of type `work`, else the first)
@@ -96,6 +100,8 @@ pub mod reason {
     pub const ROLE_NOT_FOUND: &str = "RoleNotFound";
     /// A mapping names a role the operator may not bind.
     pub const ROLE_NOT_BINDABLE: &str = "RoleNotBindable";
+    /// A mapping's group name matches more than one group.
+    pub const AMBIGUOUS_GROUP: &str = "AmbiguousGroup";
 }
 
 /// Everything [`desired`] needs. The caller does all I/O beforehand.
@@ -186,9 +192,11 @@ impl Problem {
 }
 
 /// Whether a mapping's group name names a group: SCIM `displayName` is not
-/// case-exact.
-fn names_match(mapping: &str, display_name: &str) -> bool {
-    mapping == display_name || mapping.to_lowercase() == display_name.to_lowercase()
+/// case-exact, but only ASCII letters are folded. Unicode case folding would
+/// let a name with look-alike letters (the Kelvin sign `K` lowercases to
+/// `k`) match a mapped group.
+pub fn names_match(mapping: &str, display_name: &str) -> bool {
+    mapping.eq_ignore_ascii_case(display_name)
 }
 
 /// The label selector matching every object made for `tenant`.
@@ -493,6 +501,34 @@ pub fn desired(inputs: &Inputs) -> Desired {
         outcome.groups.dedup();
     }
 
+    // How many groups each mapping's name matches: more than one is ambiguous.
+    let matching_groups: Vec<usize> = tenant
+        .spec
+        .mappings
+        .iter()
+        .map(|m| {
+            inputs
+                .groups
+                .iter()
+                .filter(|g| names_match(&m.group, &g.spec.display_name))
+                .count()
+        })
+        .collect();
+    for (index, count) in matching_groups.iter().enumerate() {
+        if *count > 1 {
+            let mapping = &tenant.spec.mappings[index];
+            problems.push(Problem::new(
+                reason::AMBIGUOUS_GROUP,
+                format!(
+                    "tenant {tenant_name:?}: mapping #{index} (group {:?}) matches {count} groups; none of them is granted {}/{}",
+                    mapping.group,
+                    kind_str(mapping.role.kind),
+                    mapping.role.name
+                ),
+            ));
+        }
+    }
+
     // Groups: subjects, then one binding per matching mapping and scope.
     let mut role_bindings: BTreeMap<(String, String), RoleBinding> = BTreeMap::new();
     let mut cluster_role_bindings: BTreeMap<String, ClusterRoleBinding> = BTreeMap::new();
@@ -545,6 +581,19 @@ pub fn desired(inputs: &Inputs) -> Desired {
                 continue;
             }
             let role = format!("{}/{}", kind_str(mapping.role.kind), mapping.role.name);
+            if matching_groups.get(index).copied().unwrap_or(0) > 1 {
+                push_unique(
+                    &mut outcome.problems,
+                    Problem::new(
+                        reason::AMBIGUOUS_GROUP,
+                        format!(
+                            "group {display_name:?} (id {id}): mapping #{index} to {role} matches {} groups named {:?}; none of them is granted it",
+                            matching_groups[index], mapping.group
+                        ),
+                    ),
+                );
+                continue;
+            }
             if let Some(error) = mapping_errors.get(index).copied().flatten() {
                 push_unique(
                     &mut outcome.problems,

@@ -138,6 +138,20 @@ impl Index {
         self.user_names.get(&fold(user_name)).map(String::as_str)
     }
 
+    /// How many groups have a displayName for which `matches` holds (a scan:
+    /// asked only for a console admin's groups).
+    pub fn groups_named(&self, matches: impl Fn(&str) -> bool) -> usize {
+        self.groups
+            .values()
+            .filter(|e| {
+                e.resource
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .is_some_and(&matches)
+            })
+            .count()
+    }
+
     /// Ids of the groups listing `user_id` as a member.
     pub fn groups_of(&self, user_id: &str) -> Vec<String> {
         self.memberships

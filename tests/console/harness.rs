@@ -133,6 +133,19 @@ impl Provider {
         }
     }
 
+    /// Sets the claims the provider issues for `sub` (otherwise it issues
+    /// only `email: <sub>`, unverified).
+    pub async fn put_user(&self, sub: &str, claims: Value) {
+        let status = reqwest::Client::new()
+            .put(format!("{}/users/{sub}", self.url))
+            .json(&claims)
+            .send()
+            .await
+            .expect("user claims stored")
+            .status();
+        assert!(status.is_success(), "PUT /users/{sub}: {status}");
+    }
+
     /// Registers a `client_secret_basic` client; returns its id and secret.
     pub async fn register(&self, redirect_uri: &str) -> (String, String) {
         let response: Value = reqwest::Client::new()

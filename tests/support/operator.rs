@@ -64,6 +64,14 @@ impl Operator {
     /// yet counts as failed authentication. `tests/metrics_and_limits.rs`
     /// runs the real limits.
     pub fn start_with(cp: &ControlPlane, extra: &[&str]) -> Operator {
+        let mut operator = Self::spawn(cp, extra);
+        operator.wait_ready();
+        operator
+    }
+
+    /// Starts an operator and returns at once, before it listens or is
+    /// ready (for tests of what a starting replica answers).
+    pub fn spawn(cp: &ControlPlane, extra: &[&str]) -> Operator {
         let kubeconfig = operator_kubeconfig(cp);
         let port = free_port();
         let metrics_port = free_port();
@@ -107,18 +115,16 @@ impl Operator {
             .spawn()
             .expect("operator started");
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !http_ok(&format!("{url}/readyz")) {
-            assert!(
-                Instant::now() < deadline,
-                "operator not ready within 60 s; see {}",
-                log.display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let pid = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|p| p.trim().parse().ok());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            let pid = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse().ok());
+            if pid.is_some() || Instant::now() > deadline {
+                break pid;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         Operator {
             _child: child,
             pid,
@@ -126,6 +132,19 @@ impl Operator {
             metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
             log,
             identity,
+        }
+    }
+
+    /// Waits (at most 60 s) until `/readyz` answers 200.
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !http_ok(&format!("{}/readyz", self.url)) {
+            assert!(
+                Instant::now() < deadline,
+                "operator not ready within 60 s; see {}",
+                self.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

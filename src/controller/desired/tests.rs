@@ -468,26 +468,59 @@ fn cluster_wide_mapping_gives_a_cluster_role_binding() {
 }
 
 #[test]
-fn groups_sharing_a_display_name_each_get_bindings() {
+fn groups_sharing_a_mapped_name_are_granted_nothing() {
+    // Whoever can create groups at the identity provider must not gain a
+    // mapping's roles by creating a second group of the mapped name.
     let (tenant, users, mut groups) = basic();
     groups.push(group("g0", "devs", vec![]));
     groups.push(group("g3", "Devs", vec![member("u1")]));
     let d = run(&tenant, &users, &groups, &["team-a"]);
-    assert_eq!(d.role_bindings.len(), 3);
-    assert_eq!(d.groups["g0"].bindings.len(), 1);
-    assert_eq!(d.groups["g1"].bindings.len(), 1);
-    assert_ne!(d.groups["g0"].bindings, d.groups["g1"].bindings);
-    // displayName is not case-exact (RFC 7643 §4.2): "Devs" matches "devs",
-    // with a binding of its own.
+    assert!(d.role_bindings.is_empty(), "{:?}", d.role_bindings);
+    for id in ["g0", "g1", "g3"] {
+        assert!(d.groups[id].bindings.is_empty());
+        assert_eq!(reasons(&d.groups[id].problems), [reason::AMBIGUOUS_GROUP]);
+    }
+    assert_eq!(reasons(&d.problems), [reason::AMBIGUOUS_GROUP]);
+    assert!(d.problems[0].message.contains("matches 3 groups"));
+}
+
+#[test]
+fn names_match_ignoring_ascii_case_only() {
+    // displayName is not case-exact (RFC 7643 §4.2): "Devs" matches "devs".
+    let (tenant, users, _) = basic();
+    let groups = vec![group("g3", "DEVS", vec![member("u1")])];
+    let d = run(&tenant, &users, &groups, &["team-a"]);
     assert_eq!(d.groups["g3"].bindings.len(), 1);
-    assert_ne!(d.groups["g3"].bindings, d.groups["g1"].bindings);
+    // The Kelvin sign lowercases to "k" in Unicode; it is not a "k" here.
+    let tenant = tenant_with("kube-admins");
+    let kelvin = vec![group("g4", "\u{212A}ube-admins", vec![member("u1")])];
+    let d = run(&tenant, &users, &kelvin, &["team-a"]);
+    assert!(d.role_bindings.is_empty(), "{:?}", d.role_bindings);
+    assert!(names_match("kube-admins", "KUBE-ADMINS"));
+    assert!(!names_match("kube-admins", "\u{212A}ube-admins"));
+    assert!(!names_match("straße", "STRASSE"));
+}
+
+#[test]
+fn a_group_without_members_still_gets_its_binding() {
+    let (tenant, users, _) = basic();
+    let groups = vec![group("g0", "devs", vec![])];
+    let d = run(&tenant, &users, &groups, &["team-a"]);
+    assert_eq!(d.role_bindings.len(), 1);
     // A binding without subjects is still produced.
-    let empty = d
-        .role_bindings
-        .iter()
-        .find(|b| b.metadata.labels.as_ref().unwrap()[GROUP_LABEL] == "g0")
-        .unwrap();
-    assert_eq!(empty.subjects, Some(Vec::new()));
+    assert_eq!(d.role_bindings[0].subjects, Some(Vec::new()));
+}
+
+fn tenant_with(group_name: &str) -> ScimTenant {
+    tenant(
+        "acme",
+        vec![in_namespaces(
+            group_name,
+            RoleKind::ClusterRole,
+            "edit",
+            &["team-a"],
+        )],
+    )
 }
 
 #[test]
