@@ -511,3 +511,322 @@ async fn a_second_group_with_a_mapped_name_grants_nothing() {
     )
     .await;
 }
+
+/// Threat: a binding the controller cannot update keeps its old subjects, so
+/// a user deactivated meanwhile keeps access. When the API server refuses
+/// the update for good, the binding is deleted instead (and made again from
+/// scratch when that is allowed); it never stays stale.
+#[tokio::test]
+async fn a_binding_that_cannot_be_updated_is_removed_not_left_stale() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let operator = Operator::shared(cp);
+    let home = namespace(&admin, "stale").await;
+    let target = namespace(&admin, "stale-target").await;
+    let token = create_tenant(
+        &admin,
+        &home,
+        spec(json!({
+            "namespace": home,
+            "mappings": [{"group": "ops", "role": {"name": "view"}, "namespaces": [target]}],
+        })),
+    )
+    .await;
+    let scim = Scim::new(operator, &token);
+    scim.wait_until_authorized().await;
+    let user = |name: &str| json!({"userName": name, "emails": [{"value": name, "primary": true}]});
+    let ann = scim
+        .send("POST", "/Users", Some(user("ann@example.com")))
+        .await;
+    let bob = scim
+        .send("POST", "/Users", Some(user("bob@example.com")))
+        .await;
+    let members = json!([{"value": ann.body["id"]}, {"value": bob.body["id"]}]);
+    let ops = scim
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "ops", "members": members})),
+        )
+        .await;
+    assert_eq!(ops.status, 201, "{}", ops.body);
+    access(
+        &admin,
+        "oidc:bob@example.com",
+        "list",
+        "pods",
+        &target,
+        true,
+    )
+    .await;
+
+    // From now on the API server refuses every update of a RoleBinding in
+    // the target namespace (as a broken webhook or a policy would).
+    let policy = deny_rolebinding_updates(cp, &admin, &target).await;
+
+    let bob_id = bob.body["id"].as_str().expect("id");
+    let off = scim
+        .send(
+            "PATCH",
+            &format!("/Users/{bob_id}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+            ),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let took = access(
+        &admin,
+        "oidc:bob@example.com",
+        "list",
+        "pods",
+        &target,
+        false,
+    )
+    .await;
+    assert!(
+        took < Duration::from_secs(5),
+        "bob kept access for {took:?}"
+    );
+    // Made again from scratch (creating is still allowed), with ann only.
+    access(
+        &admin,
+        "oidc:ann@example.com",
+        "list",
+        "pods",
+        &target,
+        true,
+    )
+    .await;
+    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &target)
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=scimitar"))
+        .await
+        .expect("bindings");
+    let subjects: Vec<String> = bindings
+        .items
+        .iter()
+        .flat_map(|b| b.subjects.iter().flatten().map(|s| s.name.clone()))
+        .collect();
+    assert_eq!(subjects, ["oidc:ann@example.com"]);
+    println!(
+        "deactivated user lost access {took:?} after the SCIM response, though the binding could not be updated"
+    );
+    policy.remove();
+}
+
+/// A ValidatingAdmissionPolicy refusing RoleBinding updates in `namespace`,
+/// in force when this returns; removed with [`Policy::remove`].
+async fn deny_rolebinding_updates(cp: &ControlPlane, admin: &Client, namespace: &str) -> Policy {
+    let name = format!("deny-updates-{namespace}");
+    let manifest = format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [rbac.authorization.k8s.io]
+        apiVersions: ["*"]
+        operations: [UPDATE]
+        resources: [rolebindings]
+    namespaceSelector:
+      matchLabels: {{kubernetes.io/metadata.name: {namespace}}}
+  validations:
+    - expression: "false"
+      message: "RoleBinding updates are refused in this namespace (test policy)"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+"#
+    );
+    let file = cp.kubeconfig.with_file_name(format!("{name}.yaml"));
+    std::fs::write(&file, manifest).expect("policy manifest");
+    support::kubectl::kubectl(
+        &cp.kubeconfig,
+        &["apply", "-f", &file.display().to_string()],
+    );
+    // In force once an update of a probe binding is refused.
+    let probe: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "probe", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": []
+    }))
+    .expect("probe");
+    let api = Api::<RoleBinding>::namespaced(admin.clone(), namespace);
+    api.create(&PostParams::default(), &probe)
+        .await
+        .expect("probe created");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let patch = json!({"metadata": {"annotations": {"probe": n.to_string()}}});
+        let result = api
+            .patch(
+                "probe",
+                &Default::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await;
+        if result.is_err() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the test policy is not in force after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Policy {
+        kubeconfig: cp.kubeconfig.clone(),
+        file,
+    }
+}
+
+struct Policy {
+    kubeconfig: std::path::PathBuf,
+    file: std::path::PathBuf,
+}
+
+impl Policy {
+    fn remove(self) {
+        support::kubectl::kubectl(
+            &self.kubeconfig,
+            &["delete", "-f", &self.file.display().to_string()],
+        );
+    }
+}
+
+/// Threat: a group too large for one binding leaves the binding stale (the
+/// write is refused, the old subjects stay). Its binding is split in parts,
+/// each within the API server's limits, and every member gets access.
+#[tokio::test]
+async fn a_group_larger_than_one_binding_is_split_and_fully_bound() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let operator = Operator::shared(cp);
+    let home = namespace(&admin, "huge").await;
+    let target = namespace(&admin, "huge-target").await;
+    let token = create_tenant(
+        &admin,
+        &home,
+        spec(json!({
+            "namespace": home,
+            "subjects": {"usernameClaim": "userName"},
+            "mappings": [{"group": "everyone", "role": {"name": "view"}, "namespaces": [target]}],
+        })),
+    )
+    .await;
+    let scim = Scim::new(operator, &token);
+    scim.wait_until_authorized().await;
+    let count = scimitar::controller::desired::SUBJECTS_PER_BINDING + 3;
+    let mut ids = Vec::with_capacity(count);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(50) {
+        let sent = futures::future::join_all(chunk.iter().map(|i| {
+            scim.send(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("u{i:05}")})),
+            )
+        }))
+        .await;
+        for reply in sent {
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            ids.push(json!({"value": reply.body["id"]}));
+        }
+    }
+    let group = scim
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "everyone", "members": ids})),
+        )
+        .await;
+    assert_eq!(group.status, 201, "{}", group.body);
+    // The first and the last member (in different parts) both get access.
+    access(&admin, "oidc:u00000", "list", "pods", &target, true).await;
+    access(
+        &admin,
+        &format!("oidc:u{:05}", count - 1),
+        "list",
+        "pods",
+        &target,
+        true,
+    )
+    .await;
+    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &target)
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=scimitar"))
+        .await
+        .expect("bindings");
+    let sizes: Vec<usize> = bindings
+        .items
+        .iter()
+        .map(|b| b.subjects.as_ref().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), count);
+}
+
+/// Threat: an oversized group made the store answer 503, so the identity
+/// provider retried for ever. It gets a 413 SCIM error, and nothing changes.
+#[tokio::test]
+async fn a_group_too_large_to_store_gets_413_and_changes_nothing() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let operator = Operator::shared(cp);
+    let home = namespace(&admin, "toolarge").await;
+    let token = create_tenant(&admin, &home, spec(json!({"namespace": home}))).await;
+    let scim = Scim::new(operator, &token);
+    scim.wait_until_authorized().await;
+    let group = scim
+        .send("POST", "/Groups", Some(json!({"displayName": "all"})))
+        .await;
+    assert_eq!(group.status, 201, "{}", group.body);
+    let id = group.body["id"].as_str().expect("id").to_owned();
+    let mut accepted = 0usize;
+    let refused = loop {
+        let members: Vec<Value> = (accepted..accepted + 8000)
+            .map(|i| json!({"value": format!("{:08x}-0000-4000-8000-{:012x}", i, i)}))
+            .collect();
+        let reply = scim
+            .send(
+                "PATCH",
+                &format!("/Groups/{id}"),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": members}]}),
+                ),
+            )
+            .await;
+        if !matches!(reply.status, 200 | 204) {
+            break reply;
+        }
+        accepted += 8000;
+        assert!(accepted < 200_000, "never refused");
+    };
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert_eq!(refused.body["status"], "413", "{}", refused.body);
+    assert!(refused.retry_after.is_none());
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("too large"), "{detail}");
+    // Nothing changed: the group has what was accepted before, in the API too.
+    let stored = Api::<scimitar::crd::ScimGroup>::namespaced(admin.clone(), &home)
+        .get(&id)
+        .await
+        .expect("group");
+    assert_eq!(stored.spec.members.len(), accepted);
+    let read = scim
+        .send("GET", &format!("/Groups/{id}?attributes=id"), None)
+        .await;
+    assert_eq!(read.status, 200);
+    println!("refused with 413 after {accepted} members were stored");
+}

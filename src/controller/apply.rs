@@ -7,9 +7,18 @@
 //! that already matches is not written at all, so a reconcile writes only what
 //! changed. `roleRef` is immutable in the API, so a binding whose role changed
 //! is deleted and created again.
+//!
+//! Failure removes access, it never keeps stale access. A binding whose
+//! update the API server refuses for good (too large, invalid, forbidden) is
+//! deleted at once; one whose update keeps failing for "not now" reasons
+//! (timeouts, 429, 5xx) is retried with backoff, and deleted once it has
+//! failed for [`STALE_AFTER`]: its subjects may name people who lost access
+//! meanwhile. A short API server blip revokes nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -59,10 +68,61 @@ pub struct Applied {
     pub failures: Vec<String>,
 }
 
+/// How long a binding's update may keep failing transiently before the
+/// binding is deleted.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Since when each object's update has been failing transiently. Bounded by
+/// the objects desired: an entry goes when its update succeeds, when the
+/// object is deleted, or when it is no longer desired.
+#[derive(Default)]
+pub struct Failing(Mutex<HashMap<String, Instant>>);
+
+impl Failing {
+    fn since(&self, key: &str) -> Duration {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(key.to_owned())
+            .or_insert_with(Instant::now)
+            .elapsed()
+    }
+
+    fn clear(&self, key: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
+    /// Forgets objects of `kind` no longer in `wanted`.
+    fn retain(&self, kind: &str, wanted: &BTreeSet<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key, _| !key.starts_with(kind) || wanted.contains(key));
+    }
+
+    /// How many objects are failing now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no object is failing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether the API server refused a write for good: retrying the same write
+/// cannot succeed (it is too large, invalid, or forbidden to us).
+pub fn is_refusal(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(s) if matches!(s.code, 400 | 403 | 413 | 422))
+        || matches!(error, kube::Error::Api(s) if s.message.contains("request is too large"))
+}
+
 /// A managed kind: how to tell whether an existing object already matches.
 pub trait Managed:
     Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
 {
+    /// Whether the object grants access, so a stale one must go when it
+    /// cannot be updated.
+    const GRANTS_ACCESS: bool = false;
     /// Whether `existing` carries everything `desired` says.
     fn matches(existing: &Self, desired: &Self) -> bool;
     /// Whether `existing` must be recreated rather than updated.
@@ -92,6 +152,8 @@ fn metadata_matches<K: Resource>(existing: &K, desired: &K) -> bool {
 macro_rules! managed_binding {
     ($kind:ty) => {
         impl Managed for $kind {
+            const GRANTS_ACCESS: bool = true;
+
             fn matches(existing: &Self, desired: &Self) -> bool {
                 metadata_matches(existing, desired)
                     && existing.role_ref == desired.role_ref
@@ -155,6 +217,33 @@ fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
     }
 }
 
+/// Deletes a binding that could not be brought up to date, so it grants
+/// nothing stale; records why.
+async fn strip<K>(api: &Api<K>, current: &K, key: &str, applied: &mut Applied)
+where
+    K: Managed,
+{
+    let precondition = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: current.meta().uid.clone(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match bounded(api.delete(&current.name_any(), &precondition)).await {
+        Ok(_) => {
+            tracing::warn!(object = %key, "could not update it; deleted it so it grants nothing stale");
+            applied.changes.push(Change::Deleted(format!(
+                "{key} (it could not be updated, so it was deleted rather than left with stale subjects)"
+            )));
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => {}
+        Err(error) => applied.failures.push(format!(
+            "deleting {key}, which could not be updated: {error}"
+        )),
+    }
+}
+
 /// Applies `desired` objects of one kind, and deletes this tenant's other
 /// objects of that kind found in `existing` (labelled as ours and as the
 /// tenant's). Deletion trusts `existing` only because it is a complete,
@@ -164,6 +253,7 @@ pub async fn apply<K>(
     existing: &Store<K>,
     desired: &[K],
     tenant_label: &str,
+    failing: &Failing,
 ) -> Applied
 where
     K: Managed,
@@ -171,11 +261,15 @@ where
 {
     let mut applied = Applied::default();
     let mut wanted = BTreeSet::new();
+    let mut failing_keys = BTreeSet::new();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     for object in desired {
         let name = object.name_any();
         let namespace = object.meta().namespace.clone();
         wanted.insert((namespace.clone(), name.clone()));
+        let key = describe(object);
+        let failing_key = format!("{tenant_label} {key}");
+        failing_keys.insert(failing_key.clone());
         let mut reference = ObjectRef::<K>::new(&name);
         if let Some(ns) = &namespace {
             reference = reference.within(ns);
@@ -184,6 +278,7 @@ where
         if let Some(current) = &current
             && K::matches(current, object)
         {
+            failing.clear(&failing_key);
             continue;
         }
         let api: Api<K> = api_for(client, namespace.as_deref());
@@ -198,13 +293,24 @@ where
             continue;
         }
         match bounded(api.patch(&name, &params, &Patch::Apply(object))).await {
-            Ok(_) if current.is_some() => applied.changes.push(Change::Updated(describe(object))),
-            Ok(_) => applied.changes.push(Change::Created(describe(object))),
-            Err(error) => applied
-                .failures
-                .push(format!("applying {}: {error}", describe(object))),
+            Ok(_) => {
+                failing.clear(&failing_key);
+                applied.changes.push(match current {
+                    Some(_) => Change::Updated(key),
+                    None => Change::Created(key),
+                });
+            }
+            Err(error) => {
+                let refused = is_refusal(&error);
+                let stale = !refused && failing.since(&failing_key) >= STALE_AFTER;
+                applied.failures.push(format!("applying {key}: {error}"));
+                if let Some(current) = current.filter(|_| K::GRANTS_ACCESS && (refused || stale)) {
+                    strip(&api, &current, &key, &mut applied).await;
+                }
+            }
         }
     }
+    failing.retain(&format!("{tenant_label} {} ", K::kind(&())), &failing_keys);
     for object in existing.state() {
         let labels = object.labels();
         let ours = labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGER)
@@ -232,4 +338,42 @@ where
         }
     }
     applied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, "")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn refusals_for_good_are_told_from_not_now() {
+        for code in [400, 403, 413, 422] {
+            assert!(is_refusal(&api(code, "no")), "{code}");
+        }
+        assert!(is_refusal(&api(500, "etcdserver: request is too large")));
+        for code in [409, 429, 500, 503, 504] {
+            assert!(!is_refusal(&api(code, "later")), "{code}");
+        }
+        assert!(!is_refusal(&kube::Error::Service("timeout".into())));
+    }
+
+    #[test]
+    fn failing_objects_are_timed_from_their_first_failure_and_forgotten() {
+        let failing = Failing::default();
+        assert!(failing.since("acme RoleBinding a/x") < STALE_AFTER);
+        assert_eq!(failing.len(), 1);
+        // Another tenant's failure survives this tenant's bookkeeping.
+        failing.since("beta RoleBinding a/y");
+        failing.retain("acme RoleBinding ", &BTreeSet::new());
+        assert_eq!(failing.len(), 1);
+        failing.clear("beta RoleBinding a/y");
+        assert!(failing.is_empty());
+    }
 }

@@ -44,6 +44,9 @@
 //!   [`RoleState::Missing`] gives `RoleNotFound`, [`RoleState::NotBindable`] gives
 //!   `RoleNotBindable`; neither is bound. A Role is looked up in the binding's
 //!   namespace, a ClusterRole cluster-wide (once per mapping).
+//! - **Size.** A binding lists at most [`SUBJECTS_PER_BINDING`] subjects; a
+//!   larger group's binding is split in parts named `<name>`, `<name>-p2`, …
+//!   ([`part_name`]), so no binding grows past what the API server stores.
 //! - **Names.** `scimitar-{slug(displayName, 30)}-{slug(role, 20)}-{h}`, empty
 //!   slugs left out, where `h` is the first 10 hex digits of
 //!   sha256(`tenant \0 group id \0 role kind \0 role name \0 namespace or *`):
@@ -613,7 +616,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
         }
 
         for plan in planned {
-            let produced = emit(
+            for produced in emit(
                 tenant_name,
                 &labels,
                 owner.as_ref(),
@@ -621,9 +624,10 @@ pub fn desired(inputs: &Inputs) -> Desired {
                 &subjects,
                 &mut role_bindings,
                 &mut cluster_role_bindings,
-            );
-            if !outcome.bindings.contains(&produced) {
-                outcome.bindings.push(produced);
+            ) {
+                if !outcome.bindings.contains(&produced) {
+                    outcome.bindings.push(produced);
+                }
             }
         }
         outcome.bindings.sort_by(|a, b| {
@@ -757,8 +761,26 @@ fn subject(kind: &str, name: &str) -> Subject {
     }
 }
 
-/// Turns one planned binding into an object (merging with an identical one from
-/// a duplicate mapping) and returns what to report on the group.
+/// Subjects in one binding. Past this a group's binding is split in parts:
+/// an object of the API server is limited (about 1.5 MiB in etcd, with the
+/// server-side-apply bookkeeping that names every subject again), and a
+/// binding that cannot be written would keep its old subjects.
+pub const SUBJECTS_PER_BINDING: usize = 2000;
+
+/// The name of part `part` (0-based) of a binding split by
+/// [`SUBJECTS_PER_BINDING`]: the first keeps the binding's name, the others
+/// add `-p<n>` (never the end of another binding's name, which ends in hex).
+pub fn part_name(name: &str, part: usize) -> String {
+    if part == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}-p{}", part + 1)
+    }
+}
+
+/// Turns one planned binding into objects, one per [`SUBJECTS_PER_BINDING`]
+/// subjects (merging with identical ones from a duplicate mapping), and
+/// returns what to report on the group.
 fn emit(
     tenant_name: &str,
     labels: &BTreeMap<String, String>,
@@ -767,8 +789,8 @@ fn emit(
     subjects: &[Subject],
     role_bindings: &mut BTreeMap<(String, String), RoleBinding>,
     cluster_role_bindings: &mut BTreeMap<String, ClusterRoleBinding>,
-) -> ProducedBinding {
-    let name = binding_name(
+) -> Vec<ProducedBinding> {
+    let base = binding_name(
         tenant_name,
         plan.group_id,
         plan.display_name,
@@ -779,58 +801,69 @@ fn emit(
     let role = format!("{}/{}", kind_str(plan.kind), plan.role);
     let mut labels = labels.clone();
     labels.insert(GROUP_LABEL.to_string(), label_value(plan.group_id));
-    let metadata = ObjectMeta {
-        name: Some(name.clone()),
-        namespace: plan.namespace.map(str::to_string),
-        labels: Some(labels),
-        annotations: Some(BTreeMap::from([
-            (
-                GROUP_NAME_ANNOTATION.to_string(),
-                plan.display_name.to_string(),
-            ),
-            (ROLE_ANNOTATION.to_string(), role.clone()),
-        ])),
-        owner_references: owner.map(|o| vec![o.clone()]),
-        ..ObjectMeta::default()
-    };
     let role_ref = RoleRef {
         api_group: RBAC_API_GROUP.to_string(),
         kind: kind_str(plan.kind).to_string(),
         name: plan.role.to_string(),
     };
-    let subjects = Some(subjects.to_vec());
-    match plan.namespace {
-        Some(namespace) => {
-            role_bindings
-                .entry((namespace.to_string(), name.clone()))
-                .or_insert(RoleBinding {
-                    metadata,
-                    role_ref,
-                    subjects,
+    let parts: Vec<&[Subject]> = if subjects.is_empty() {
+        vec![&[]]
+    } else {
+        subjects.chunks(SUBJECTS_PER_BINDING).collect()
+    };
+    let mut produced = Vec::with_capacity(parts.len());
+    for (part, subjects) in parts.into_iter().enumerate() {
+        let name = part_name(&base, part);
+        let metadata = ObjectMeta {
+            name: Some(name.clone()),
+            namespace: plan.namespace.map(str::to_string),
+            labels: Some(labels.clone()),
+            annotations: Some(BTreeMap::from([
+                (
+                    GROUP_NAME_ANNOTATION.to_string(),
+                    plan.display_name.to_string(),
+                ),
+                (ROLE_ANNOTATION.to_string(), role.clone()),
+            ])),
+            owner_references: owner.map(|o| vec![o.clone()]),
+            ..ObjectMeta::default()
+        };
+        let subjects = Some(subjects.to_vec());
+        let role_ref = role_ref.clone();
+        match plan.namespace {
+            Some(namespace) => {
+                role_bindings
+                    .entry((namespace.to_string(), name.clone()))
+                    .or_insert(RoleBinding {
+                        metadata,
+                        role_ref,
+                        subjects,
+                    });
+                produced.push(ProducedBinding {
+                    kind: "RoleBinding".to_string(),
+                    namespace: Some(namespace.to_string()),
+                    name,
+                    role: role.clone(),
                 });
-            ProducedBinding {
-                kind: "RoleBinding".to_string(),
-                namespace: Some(namespace.to_string()),
-                name,
-                role,
             }
-        }
-        None => {
-            cluster_role_bindings
-                .entry(name.clone())
-                .or_insert(ClusterRoleBinding {
-                    metadata,
-                    role_ref,
-                    subjects,
+            None => {
+                cluster_role_bindings
+                    .entry(name.clone())
+                    .or_insert(ClusterRoleBinding {
+                        metadata,
+                        role_ref,
+                        subjects,
+                    });
+                produced.push(ProducedBinding {
+                    kind: "ClusterRoleBinding".to_string(),
+                    namespace: None,
+                    name,
+                    role: role.clone(),
                 });
-            ProducedBinding {
-                kind: "ClusterRoleBinding".to_string(),
-                namespace: None,
-                name,
-                role,
             }
         }
     }
+    produced
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 //! Whether a role exists comes from watch-fed stores. Whether the operator
 //! may bind it is asked of the API server itself (a SelfSubjectAccessReview
 //! for the `bind` verb), because that is the rule the API server will apply
-//! when the binding is written; answers are remembered for [`BIND_TTL`].
+//! when the binding is written; answers are remembered for [`BIND_TTL`]. When
+//! the question cannot be asked, the last answer stands (or the write is
+//! tried, and the API server's refusal removes the binding): a failed check
+//! must never hold back an update that removes subjects.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -117,7 +120,24 @@ impl Roles {
             ..Default::default()
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
-        let answer = super::apply::bounded(api.create(&PostParams::default(), &review)).await?;
+        let answer = match super::apply::bounded(api.create(&PostParams::default(), &review)).await
+        {
+            Ok(answer) => answer,
+            Err(error) => {
+                // The question is only for a clear status: the API server
+                // checks `bind` itself on every write. Failing the reconcile
+                // here would keep every binding as it is, stale subjects
+                // included, so use the last answer, or let the write decide.
+                let last = self
+                    .bindable
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&k)
+                    .map(|(allowed, _)| *allowed);
+                tracing::warn!(role = %target.name, %error, ?last, "could not ask whether the role may be bound; the API server will decide");
+                return Ok(last.unwrap_or(true));
+            }
+        };
         let allowed = answer.status.is_some_and(|s| s.allowed);
         self.bindable
             .lock()

@@ -86,6 +86,8 @@ pub struct Context {
     warned: Mutex<HashSet<String>>,
     /// Consecutive failures per tenant, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Bindings whose update keeps failing, and since when.
+    failing: apply::Failing,
 }
 
 /// Runs the controller until the process stops.
@@ -127,6 +129,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         warned: Mutex::default(),
         public_url,
         failures: Mutex::default(),
+        failing: apply::Failing::default(),
     });
 
     // Directory changes, as the SCIM store's cache applies them. A receiver
@@ -367,15 +370,30 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     let mut failures = Vec::new();
     let mut changes = Vec::new();
     for applied in [
-        apply::apply(&ctx.client, &ctx.role_bindings, &want.role_bindings, &label).await,
+        apply::apply(
+            &ctx.client,
+            &ctx.role_bindings,
+            &want.role_bindings,
+            &label,
+            &ctx.failing,
+        )
+        .await,
         apply::apply(
             &ctx.client,
             &ctx.cluster_role_bindings,
             &want.cluster_role_bindings,
             &label,
+            &ctx.failing,
         )
         .await,
-        apply::apply(&ctx.client, &ctx.config_maps, &want.config_maps, &label).await,
+        apply::apply(
+            &ctx.client,
+            &ctx.config_maps,
+            &want.config_maps,
+            &label,
+            &ctx.failing,
+        )
+        .await,
     ] {
         failures.extend(applied.failures);
         changes.extend(applied.changes);

@@ -786,3 +786,46 @@ fn output_does_not_depend_on_input_order() {
     let backward = run(&tenant, &users_rev, &groups_rev, &["b", "a"]);
     assert_eq!(forward, backward);
 }
+
+#[test]
+fn large_groups_are_split_across_bindings() {
+    let (tenant, _, _) = basic();
+    let count = SUBJECTS_PER_BINDING * 2 + 5;
+    let users: Vec<ScimUser> = (0..count)
+        .map(|i| user(&format!("u{i}"), &format!("user{i}")))
+        .collect();
+    let members = (0..count).map(|i| member(&format!("u{i}"))).collect();
+    let groups = vec![group("g1", "devs", members)];
+    let d = run(&tenant, &users, &groups, &["team-a"]);
+    assert_eq!(d.role_bindings.len(), 3);
+    let sizes: Vec<usize> = d
+        .role_bindings
+        .iter()
+        .map(|b| b.subjects.as_ref().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes.iter().sum::<usize>(), count);
+    assert!(
+        sizes.iter().all(|n| *n <= SUBJECTS_PER_BINDING),
+        "{sizes:?}"
+    );
+    let first = d.groups["g1"].bindings[0].name.clone();
+    let mut names: Vec<String> = d.groups["g1"]
+        .bindings
+        .iter()
+        .map(|b| b.name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [first.clone(), part_name(&first, 1), part_name(&first, 2)]
+    );
+    // Every subject appears exactly once across the parts.
+    let mut all: Vec<String> = d
+        .role_bindings
+        .iter()
+        .flat_map(|b| b.subjects.iter().flatten().map(|s| s.name.clone()))
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count);
+}

@@ -38,6 +38,14 @@ pub fn is_not_found(error: &kube::Error) -> bool {
 
 /// Maps an API server error for an operation on `what` (for messages).
 pub fn to_store_error(error: kube::Error, what: &str) -> StoreError {
+    if is_too_large(&error) {
+        // Deterministic: the same write will never fit, so retrying (which
+        // a 503 would ask for) is pointless. Nothing was stored.
+        return StoreError::Rejected(ScimError::payload_too_large(format!(
+            "{what} is too large to store: Kubernetes limits one object to about 1.5 MiB; \
+             split the group or remove members"
+        )));
+    }
     match &error {
         kube::Error::Api(status) => match status.code {
             404 => StoreError::NotFound(what.to_owned()),
@@ -61,6 +69,18 @@ pub fn to_store_error(error: kube::Error, what: &str) -> StoreError {
     }
 }
 
+/// The API server (or etcd behind it) refused an object for its size.
+pub fn is_too_large(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => {
+            status.code == 413
+                || status.message.contains("request is too large")
+                || status.message.contains("Request entity too large")
+        }
+        _ => false,
+    }
+}
+
 /// The API server did not answer in time.
 pub fn timed_out(what: &str) -> StoreError {
     unavailable(format!(
@@ -73,5 +93,35 @@ pub fn unavailable(detail: String) -> StoreError {
     StoreError::Unavailable {
         retry_after: RETRY_AFTER,
         detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, "")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn objects_too_large_to_store_are_refused_with_413_not_retried() {
+        for error in [
+            api(413, "Request entity too large: limit is 3145728"),
+            api(500, "etcdserver: request is too large"),
+        ] {
+            match to_store_error(error, "group ops") {
+                StoreError::Rejected(e) => assert_eq!(e.status, 413, "{e:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            to_store_error(api(500, "etcdserver: leader changed"), "group ops"),
+            StoreError::Unavailable { .. }
+        ));
     }
 }
