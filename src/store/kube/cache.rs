@@ -14,8 +14,8 @@
 //! after [`TOMBSTONE_TTL`].
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
@@ -33,9 +33,14 @@ pub struct Incoming {
     pub entry: Entry,
 }
 
-/// Users and groups of every namespace.
+/// Users and groups of every namespace, each namespace under a lock of its
+/// own: one tenant's long list or filter never holds up another tenant's
+/// reads or writes.
 pub struct Cache {
-    inner: RwLock<Inner>,
+    shards: RwLock<HashMap<String, Arc<RwLock<Shard>>>>,
+    /// Objects listed since the last watch restart, per kind (only the
+    /// watch of that kind touches its entry).
+    relisting: Mutex<HashMap<Kind, Vec<Incoming>>>,
     users_synced: AtomicBool,
     groups_synced: AtomicBool,
     /// Namespaces whose users or groups changed, for the controller. It
@@ -47,7 +52,8 @@ pub struct Cache {
 impl Default for Cache {
     fn default() -> Self {
         Self {
-            inner: RwLock::default(),
+            shards: RwLock::default(),
+            relisting: Mutex::default(),
             users_synced: AtomicBool::new(false),
             groups_synced: AtomicBool::new(false),
             changes: broadcast::channel(4096).0,
@@ -55,12 +61,11 @@ impl Default for Cache {
     }
 }
 
+/// One namespace: its index and the tombstones of its deleted objects.
 #[derive(Default)]
-struct Inner {
-    namespaces: HashMap<String, Index>,
-    tombstones: HashMap<(Kind, String, String), (Option<u64>, Instant)>,
-    /// Objects listed since the last watch restart, per kind.
-    relisting: HashMap<Kind, Vec<Incoming>>,
+struct Shard {
+    index: Index,
+    tombstones: HashMap<(Kind, String), (Option<u64>, Instant)>,
 }
 
 fn revision(version: &str) -> Option<u64> {
@@ -99,11 +104,23 @@ impl Cache {
         }
     }
 
+    fn shard(&self, namespace: &str) -> Option<Arc<RwLock<Shard>>> {
+        let shards = self.shards.read().unwrap_or_else(|e| e.into_inner());
+        shards.get(namespace).cloned()
+    }
+
+    fn shard_or_new(&self, namespace: &str) -> Arc<RwLock<Shard>> {
+        if let Some(shard) = self.shard(namespace) {
+            return shard;
+        }
+        let mut shards = self.shards.write().unwrap_or_else(|e| e.into_inner());
+        shards.entry(namespace.to_owned()).or_default().clone()
+    }
+
     /// Runs `read` on one namespace's index (an empty one if none is cached).
     pub fn read<T>(&self, namespace: &str, read: impl FnOnce(&Index) -> T) -> T {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        match inner.namespaces.get(namespace) {
-            Some(index) => read(index),
+        match self.shard(namespace) {
+            Some(shard) => read(&shard.read().unwrap_or_else(|e| e.into_inner()).index),
             None => read(&Index::default()),
         }
     }
@@ -112,9 +129,12 @@ impl Cache {
     /// cache already holds something newer or the resource was deleted.
     pub fn upsert(&self, kind: Kind, incoming: Incoming) {
         let namespace = incoming.namespace.clone();
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let changed = inner.upsert(kind, incoming);
-        drop(inner);
+        let shard = self.shard_or_new(&namespace);
+        let changed = shard.write().unwrap_or_else(|e| e.into_inner()).upsert(
+            kind,
+            incoming.id,
+            incoming.entry,
+        );
         if changed {
             self.changed(&namespace);
         }
@@ -122,30 +142,28 @@ impl Cache {
 
     /// Records a delete at `version` (the deleted object's last resourceVersion).
     pub fn remove(&self, kind: Kind, namespace: &str, id: &str, version: Option<&str>) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let key = (kind, namespace.to_owned(), id.to_owned());
-        inner
-            .tombstones
-            .insert(key, (version.and_then(revision), Instant::now()));
-        if let Some(index) = inner.namespaces.get_mut(namespace) {
-            index.remove(kind, id);
+        let shard = self.shard_or_new(namespace);
+        {
+            let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
+            shard.tombstones.insert(
+                (kind, id.to_owned()),
+                (version.and_then(revision), Instant::now()),
+            );
+            shard.index.remove(kind, id);
         }
-        drop(inner);
         self.changed(namespace);
     }
 
     /// A delete the watch reported: the object is gone for good.
     pub fn watched_delete(&self, kind: Kind, namespace: &str, id: &str) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner
-            .tombstones
-            .remove(&(kind, namespace.to_owned(), id.to_owned()));
-        let removed = inner
-            .namespaces
-            .get_mut(namespace)
-            .and_then(|index| index.remove(kind, id))
-            .is_some();
-        drop(inner);
+        let Some(shard) = self.shard(namespace) else {
+            return;
+        };
+        let removed = {
+            let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
+            shard.tombstones.remove(&(kind, id.to_owned()));
+            shard.index.remove(kind, id).is_some()
+        };
         if removed {
             self.changed(namespace);
         }
@@ -153,54 +171,81 @@ impl Cache {
 
     /// The watch (re)started listing every object of `kind`.
     pub fn relist_started(&self, kind: Kind) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.relisting.insert(kind, Vec::new());
+        let mut relisting = self.relisting.lock().unwrap_or_else(|e| e.into_inner());
+        relisting.insert(kind, Vec::new());
     }
 
     /// One object of the listing.
     pub fn relisted(&self, kind: Kind, incoming: Incoming) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.relisting.entry(kind).or_default().push(incoming);
+        let mut relisting = self.relisting.lock().unwrap_or_else(|e| e.into_inner());
+        relisting.entry(kind).or_default().push(incoming);
     }
 
     /// The listing is complete: it replaces what the cache held of `kind`,
     /// except entries newer than anything listed (writes made while the list
     /// was in flight; the watch that follows will confirm or delete them).
+    /// Each namespace is replaced under its own lock.
     pub fn relist_done(&self, kind: Kind) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let listed = inner.relisting.remove(&kind).unwrap_or_default();
+        let listed = self
+            .relisting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&kind)
+            .unwrap_or_default();
         let newest = listed
             .iter()
             .filter_map(|i| revision(&i.entry.version))
             .max()
             .unwrap_or(0);
-        let mut keep = Vec::new();
-        for (namespace, index) in &inner.namespaces {
-            for id in index.ids(kind) {
-                if let Some(entry) = index.entry(kind, &id)
-                    && revision(&entry.version).is_some_and(|v| v > newest)
-                {
-                    keep.push(Incoming {
-                        namespace: namespace.clone(),
-                        id,
-                        entry: entry.clone(),
-                    });
-                }
+        let mut by_namespace: HashMap<String, Vec<(String, Entry)>> = HashMap::new();
+        for incoming in listed {
+            by_namespace
+                .entry(incoming.namespace)
+                .or_default()
+                .push((incoming.id, incoming.entry));
+        }
+        let mut namespaces: Vec<String> = {
+            let shards = self.shards.read().unwrap_or_else(|e| e.into_inner());
+            shards.keys().cloned().collect()
+        };
+        namespaces.extend(by_namespace.keys().cloned());
+        namespaces.sort();
+        namespaces.dedup();
+        let now = Instant::now();
+        for namespace in &namespaces {
+            let shard = self.shard_or_new(namespace);
+            let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
+            let keep: Vec<(String, Entry)> = shard
+                .index
+                .ids(kind)
+                .into_iter()
+                .filter_map(|id| {
+                    let entry = shard.index.entry(kind, &id)?;
+                    revision(&entry.version)
+                        .is_some_and(|v| v > newest)
+                        .then(|| (id, entry.clone()))
+                })
+                .collect();
+            shard.index.clear(kind);
+            shard
+                .tombstones
+                .retain(|_, (_, at)| now.duration_since(*at) < TOMBSTONE_TTL);
+            let listed = by_namespace.remove(namespace).unwrap_or_default();
+            for (id, entry) in listed.into_iter().chain(keep) {
+                shard.upsert(kind, id, entry);
             }
         }
-        for index in inner.namespaces.values_mut() {
-            index.clear(kind);
-        }
-        let now = Instant::now();
-        inner
-            .tombstones
-            .retain(|_, (_, at)| now.duration_since(*at) < TOMBSTONE_TTL);
-        for incoming in listed.into_iter().chain(keep) {
-            inner.upsert(kind, incoming);
-        }
-        inner.namespaces.retain(|_, index| !index.is_empty());
-        let namespaces: Vec<String> = inner.namespaces.keys().cloned().collect();
-        drop(inner);
+        // Namespaces left with nothing go (their lock with them), unless a
+        // writer holds the shard right now: its write must not be lost.
+        self.shards
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, shard| {
+                Arc::strong_count(shard) > 1 || {
+                    let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+                    !shard.index.is_empty() || !shard.tombstones.is_empty()
+                }
+            });
         self.synced_flag(kind).store(true, Ordering::Release);
         for namespace in namespaces {
             self.changed(&namespace);
@@ -208,12 +253,12 @@ impl Cache {
     }
 }
 
-impl Inner {
+impl Shard {
     /// Whether the cache changed.
-    fn upsert(&mut self, kind: Kind, incoming: Incoming) -> bool {
-        let key = (kind, incoming.namespace, incoming.id);
+    fn upsert(&mut self, kind: Kind, id: String, entry: Entry) -> bool {
+        let key = (kind, id);
         if let Some((deleted_at, _)) = self.tombstones.get(&key) {
-            let newer = match (revision(&incoming.entry.version), deleted_at) {
+            let newer = match (revision(&entry.version), deleted_at) {
                 (Some(version), Some(deleted)) => version > *deleted,
                 _ => false,
             };
@@ -222,15 +267,13 @@ impl Inner {
             }
             self.tombstones.remove(&key);
         }
-        let (_, namespace, id) = key;
-        let index = self.namespaces.entry(namespace).or_default();
-        if let Some(current) = index.entry(kind, &id)
-            && (!not_older(&incoming.entry.version, &current.version)
-                || current.version == incoming.entry.version)
+        let (_, id) = key;
+        if let Some(current) = self.index.entry(kind, &id)
+            && (!not_older(&entry.version, &current.version) || current.version == entry.version)
         {
             return false;
         }
-        index.insert(kind, &id, incoming.entry);
+        self.index.insert(kind, &id, entry);
         true
     }
 }

@@ -52,6 +52,9 @@ pub const FIELD_MANAGER: &str = "scimitar-scim";
 
 /// How often a read-modify-write is re-run after losing a race to another replica.
 const MAX_ATTEMPTS: u32 = 30;
+/// Lists over at least this many resources run on the blocking pool.
+const BLOCKING_LIST_FROM: usize = 1000;
+
 /// How long one API call may take before SCIM answers 503.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -709,6 +712,16 @@ impl Store for KubeStore {
         filter: Option<&Filter>,
     ) -> Result<Vec<Stored>, StoreError> {
         let namespace = self.namespace(tenant)?;
-        Ok(self.cache.read(&namespace, |i| i.list(kind, filter)))
+        // A list of a large tenant is CPU work of many milliseconds: off the
+        // async workers, so other tenants' requests and the probes go on.
+        if self.cache.read(&namespace, |i| i.count(kind)) < BLOCKING_LIST_FROM {
+            return Ok(self.cache.read(&namespace, |i| i.list(kind, filter)));
+        }
+        let (cache, filter) = (self.cache.clone(), filter.cloned());
+        tokio::task::spawn_blocking(move || {
+            cache.read(&namespace, |i| i.list(kind, filter.as_ref()))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("listing: {e}")))
     }
 }
