@@ -166,6 +166,16 @@ pub fn decide(
     }
 }
 
+/// Labels the Lease `app.kubernetes.io/managed-by: scimitar`, as every object
+/// the operator writes: the chart's ValidatingAdmissionPolicy refuses the
+/// operator's writes to unlabelled objects.
+fn label_as_ours(meta: &mut ObjectMeta) {
+    meta.labels.get_or_insert_with(Default::default).insert(
+        crate::controller::desired::MANAGED_BY.to_owned(),
+        crate::controller::desired::MANAGER.to_owned(),
+    );
+}
+
 /// The outcome of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Attempt {
@@ -237,7 +247,7 @@ impl Elector {
     async fn attempt(&mut self) -> Result<Attempt, kube::Error> {
         let now = Timestamp::now();
         let Some(mut lease) = self.api.get_opt(&self.settings.name).await? else {
-            let lease = Lease {
+            let mut lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.settings.name.clone()),
                     namespace: Some(self.settings.namespace.clone()),
@@ -245,6 +255,7 @@ impl Elector {
                 },
                 spec: Some(self.held_since(now, 0)),
             };
+            label_as_ours(&mut lease.metadata);
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(Attempt::Leading),
                 Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -272,6 +283,9 @@ impl Elector {
                 *spec = self.held_since(now, transitions);
             }
         }
+        // A Lease made by an older operator lacks the label; the chart's
+        // admission policy lets exactly this Lease be labelled by an update.
+        label_as_ours(&mut lease.metadata);
         // The PUT carries the resourceVersion we read: a 409 means another
         // replica wrote the Lease in between, and it wins.
         match self
@@ -304,6 +318,7 @@ impl Elector {
             spec.holder_identity = None;
             spec.acquire_time = None;
             spec.renew_time = None;
+            label_as_ours(&mut lease.metadata);
             self.api
                 .replace(&self.settings.name, &PostParams::default(), &lease)
                 .await
@@ -434,6 +449,19 @@ mod tests {
         Action::Follow {
             holder: holder.into(),
         }
+    }
+
+    #[test]
+    fn the_lease_is_labelled_as_scimitars_keeping_other_labels() {
+        let mut meta = ObjectMeta::default();
+        label_as_ours(&mut meta);
+        let labels = meta.labels.clone().expect("labels");
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "scimitar");
+        meta.labels = Some([("team".to_owned(), "platform".to_owned())].into());
+        label_as_ours(&mut meta);
+        let labels = meta.labels.expect("labels");
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels["team"], "platform");
     }
 
     #[test]

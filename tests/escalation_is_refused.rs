@@ -144,9 +144,14 @@ async fn roles_outside_the_allowlist_and_missing_roles_are_refused() {
     // Second line of defence: the API server refuses the operator's own
     // credentials (the chart's ServiceAccount token) a binding to a role
     // outside `rbac.bindableClusterRoles`, while one inside it is allowed.
+    // Both are labelled as the operator labels its bindings, so the chart's
+    // admission policy on labels lets them through and the refusal is RBAC's
+    // escalation check (tests/operator_blast_radius_is_bounded.rs tests the
+    // policy).
     let as_operator = operator_client(cp).await;
     let escalation: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "escalation", "namespace": target},
+        "metadata": {"name": "escalation", "namespace": target,
+                     "labels": {"app.kubernetes.io/managed-by": "scimitar"}},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "oidc:gina@example.com"}]
     }))
@@ -154,7 +159,8 @@ async fn roles_outside_the_allowlist_and_missing_roles_are_refused() {
     let as_operator = Api::<RoleBinding>::namespaced(as_operator, &target);
     let refused = as_operator.create(&Default::default(), &escalation).await;
     assert!(
-        matches!(&refused, Err(kube::Error::Api(s)) if s.code == 403),
+        matches!(&refused, Err(kube::Error::Api(s)) if s.code == 403
+            && s.message.contains("attempting to grant RBAC permissions not currently held")),
         "{refused:?}"
     );
     let mut allowed = escalation.clone();

@@ -185,6 +185,11 @@ fn invalid_values_are_rejected() {
             &["bindableClusterRoles"],
         ),
         (
+            "admission policy switch",
+            "admissionPolicy:\n  enabled: sometimes\n",
+            &["admissionPolicy"],
+        ),
+        (
             "public URL",
             "operator:\n  publicUrl: scim.example.com\n",
             &["publicUrl"],
@@ -382,6 +387,10 @@ fn install_upgrade_and_uninstall_against_the_api_server() {
         "clusterrolebinding.rbac.authorization.k8s.io/scimitar-operator",
         "role.rbac.authorization.k8s.io/scimitar-tokens",
         "rolebinding.rbac.authorization.k8s.io/scimitar-tokens",
+        "validatingadmissionpolicy.admissionregistration.k8s.io/scimitar-operator-writes",
+        "validatingadmissionpolicybinding.admissionregistration.k8s.io/scimitar-operator-writes",
+        "validatingadmissionpolicy.admissionregistration.k8s.io/scimitar-operator-bindings",
+        "validatingadmissionpolicybinding.admissionregistration.k8s.io/scimitar-operator-bindings",
         "scimtenant.scimitar.dev/acme",
         "scimtenant.scimitar.dev/globex",
     ] {
@@ -456,6 +465,17 @@ fn install_upgrade_and_uninstall_against_the_api_server() {
         "jsonpath={.rules[?(@.verbs[0]==\"bind\")].resourceNames}",
     ]);
     assert_eq!(bindable, r#"["view"]"#);
+    let policy_roles = k(&[
+        "get",
+        "validatingadmissionpolicy",
+        "scimitar-operator-bindings",
+        "-o",
+        "jsonpath={.spec.variables[?(@.name==\"bindableClusterRoles\")].expression}",
+    ]);
+    assert_eq!(
+        policy_roles, r#"["view"]"#,
+        "the policy's allowlist follows rbac.bindableClusterRoles"
+    );
     let gone = k(&[
         "get",
         "poddisruptionbudgets,servicemonitors",
@@ -487,7 +507,7 @@ fn install_upgrade_and_uninstall_against_the_api_server() {
     assert_eq!(left.trim(), "", "release objects left behind");
     let cluster_left = k(&[
         "get",
-        "clusterroles,clusterrolebindings",
+        "clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings",
         "-l",
         "app.kubernetes.io/instance=scimitar",
         "-o",
@@ -572,4 +592,80 @@ fn secrets_are_readable_only_in_the_release_and_allowed_namespaces() {
     );
     let allowed = &secret_rules[1].2;
     assert_eq!(allowed.trim(), "- get", "only get in an allowed namespace");
+}
+
+/// The admission policy is on by default, applies to the operator's
+/// ServiceAccount only, carries the role allowlist, names the operator's
+/// leader Lease exactly as the code does, and can be turned off.
+#[test]
+fn admission_policy_follows_the_values() {
+    let chart = chart().display().to_string();
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "template",
+            "scimitar",
+            &chart,
+            "--namespace",
+            "ops",
+            "--show-only",
+            "templates/admission-policy.yaml",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = render(&[]);
+    let policy = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count = |text: &str| policy.matches(text).count();
+    assert_eq!(count("kind: ValidatingAdmissionPolicy\n"), 2, "{policy}");
+    assert_eq!(count("kind: ValidatingAdmissionPolicyBinding\n"), 2);
+    assert_eq!(count("failurePolicy: Fail"), 2);
+    assert_eq!(count("validationActions: [Deny]"), 2);
+    assert_eq!(
+        count("request.userInfo.username == 'system:serviceaccount:ops:scimitar'"),
+        2,
+        "{policy}"
+    );
+    assert!(policy.contains(r#"expression: '["view","edit","admin"]'"#));
+    assert!(
+        policy.contains(&format!(
+            "request.namespace == 'ops' &&\n        request.name == '{}'",
+            scimitar::leader::LEASE_NAME
+        )),
+        "the leader Lease's name in the policy is the operator's:\n{policy}"
+    );
+    // The harness installs the policy with the RBAC for every test.
+    assert!(support::helm::operator_rbac("ops", &[]).contains(&*policy));
+
+    let out = render(&["--set", "admissionPolicy.enabled=false"]);
+    assert!(
+        !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("kind:"),
+        "disabled, the policy is not rendered"
+    );
+    let full = helm(&[
+        "template",
+        "scimitar",
+        &chart,
+        "--set",
+        "admissionPolicy.enabled=false",
+    ]);
+    assert!(!full.contains("ValidatingAdmissionPolicy"), "{full}");
+
+    // Kubernetes older than 1.30 has no admissionregistration.k8s.io/v1 policies.
+    let old = render(&["--kube-version", "1.29.4"]);
+    assert!(!old.status.success());
+    assert!(String::from_utf8_lossy(&old.stderr).contains("admissionPolicy.enabled"));
+    helm(&[
+        "template",
+        "scimitar",
+        &chart,
+        "--kube-version",
+        "1.29.4",
+        "--set",
+        "admissionPolicy.enabled=false",
+    ]);
 }

@@ -51,8 +51,9 @@ pub fn helm(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("helm prints UTF-8")
 }
 
-/// The operator's ServiceAccount and RBAC objects as the chart renders them
-/// for release `scimitar` in `namespace`, with extra `helm template` args.
+/// The operator's ServiceAccount, RBAC objects and admission policy (with
+/// its binding) as the chart renders them for release `scimitar` in
+/// `namespace`, with extra `helm template` args.
 pub fn operator_rbac(namespace: &str, extra: &[&str]) -> String {
     let chart = chart().display().to_string();
     let mut args = vec![
@@ -65,6 +66,8 @@ pub fn operator_rbac(namespace: &str, extra: &[&str]) -> String {
         "templates/serviceaccount.yaml",
         "--show-only",
         "templates/rbac.yaml",
+        "--show-only",
+        "templates/admission-policy.yaml",
     ];
     args.extend_from_slice(extra);
     helm(&args)

@@ -1,16 +1,22 @@
 //! Running `kubectl` against the test control plane, as an admin would.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
-/// Runs kubectl with `kubeconfig` and returns stdout; panics with stderr on failure.
-pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
+/// Runs kubectl with `kubeconfig` and returns its output, whether it
+/// succeeded or not.
+pub fn run(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(args)
         .output()
-        .expect("kubectl is installed");
+        .expect("kubectl is installed")
+}
+
+/// Runs kubectl with `kubeconfig` and returns stdout; panics with stderr on failure.
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = run(kubeconfig, args);
     assert!(
         out.status.success(),
         "kubectl {args:?} failed: {}",

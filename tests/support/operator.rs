@@ -210,10 +210,19 @@ pub async fn operator_client(cp: &ControlPlane) -> Client {
 /// The operator's namespace in the tests, as in a default installation.
 pub const OPERATOR_NAMESPACE: &str = "scimitar-system";
 
+/// The chart's ValidatingAdmissionPolicy that limits the operator's writes
+/// to objects labelled as scimitar's (`templates/admission-policy.yaml`,
+/// release `scimitar`).
+pub const WRITES_POLICY: &str = "scimitar-operator-writes";
+/// The chart's ValidatingAdmissionPolicy that limits the roles and subjects
+/// of the operator's bindings.
+pub const BINDINGS_POLICY: &str = "scimitar-operator-bindings";
+
 /// A kubeconfig that authenticates as [`OPERATOR_USER`] with a ServiceAccount
 /// token from the TokenRequest API, after installing the chart's
-/// ServiceAccount and RBAC objects (release `scimitar` in
-/// [`OPERATOR_NAMESPACE`]): the operator has exactly the chart's permissions.
+/// ServiceAccount, RBAC objects and admission policy (release `scimitar` in
+/// [`OPERATOR_NAMESPACE`]): the operator has exactly the chart's permissions,
+/// under exactly the chart's policy. Returns once the policy is enforced.
 pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
     let kubectl = |args: &[&str]| super::kubectl::kubectl(&cp.kubeconfig, args);
     let namespace =
@@ -283,7 +292,71 @@ pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
         ],
     );
     assert_eq!(whoami, OPERATOR_USER, "the token's identity");
+    wait_until_policy_enforced(&path);
     path
+}
+
+/// Waits (at most 60 s) until the API server enforces both admission
+/// policies on the operator: a new policy binding takes effect only once the
+/// API server's policy informer has seen it. Probes with server-side dry runs
+/// that only the policy refuses (nothing is stored): an unlabelled
+/// ConfigMap, and a labelled binding of the allowlisted `view` to a
+/// ServiceAccount.
+fn wait_until_policy_enforced(kubeconfig: &std::path::Path) {
+    let probes = [
+        (
+            WRITES_POLICY,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scimitar-policy-probe\n",
+        ),
+        (
+            BINDINGS_POLICY,
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  \
+             name: scimitar-policy-probe\n  labels: {app.kubernetes.io/managed-by: scimitar}\n\
+             roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n\
+             subjects: [{kind: ServiceAccount, name: default, namespace: default}]\n",
+        ),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (policy, manifest) in probes {
+        let file = kubeconfig.with_file_name(format!(
+            "policy-probe-{}.yaml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&file, manifest).expect("writing the probe");
+        let file_arg = file.display().to_string();
+        loop {
+            let out = super::kubectl::run(
+                kubeconfig,
+                &[
+                    "create",
+                    "--namespace",
+                    OPERATOR_NAMESPACE,
+                    "--dry-run=server",
+                    "-o",
+                    "name",
+                    "-f",
+                    &file_arg,
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success()
+                && stderr.contains(&format!("ValidatingAdmissionPolicy '{policy}'"))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the admission policy {policy} is not enforced after 60 s: its probe was {}",
+                if out.status.success() {
+                    "accepted".to_owned()
+                } else {
+                    format!("refused otherwise: {stderr}")
+                }
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = std::fs::remove_file(&file);
+    }
 }
 
 fn free_port() -> u16 {
