@@ -38,6 +38,8 @@ async fn edit_in(admin: &Client, namespace: &str, user: &str) {
         .create(&PostParams::default(), &binding)
         .await
         .expect("edit binding created");
+    // The authorizer sees the binding a moment later.
+    access(admin, user, "create", "secrets", namespace, true).await;
 }
 
 /// A Secret with one key, labelled for `tenant`.
