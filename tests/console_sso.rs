@@ -112,6 +112,7 @@ async fn console_sign_in_and_every_page() {
             "clientSecretRef": {"name": oidc_secret, "key": CLIENT_SECRET_KEY}
         },
         "consoleAdminGroups": ["Scimitar-Admins"],
+        "consoleTokenAdminGroups": ["Token-Admins"],
         "mappings": [{"group": "engineering", "role": {"name": "view"}, "namespaces": [apps]}]
     }))
     .expect("tenant spec");
@@ -131,7 +132,8 @@ async fn console_sign_in_and_every_page() {
         .send("POST", "/Users", Some(user("bob@example.com", "Bob again")))
         .await;
     assert_eq!(taken.status, 409, "{}", taken.body);
-    create(&scim, "/Groups", group("scimitar-admins", &[&ada])).await;
+    let admins = create(&scim, "/Groups", group("scimitar-admins", &[&ada])).await;
+    create(&scim, "/Groups", group("token-admins", &[&ada])).await;
     let engineering = create(&scim, "/Groups", group("engineering", &[&ada, &bob])).await;
 
     // The controller records subjects and bindings in the objects' status.
@@ -161,7 +163,7 @@ async fn console_sign_in_and_every_page() {
     let mut evidence = Evidence::default();
 
     // The identity provider vouches for these emails (email_verified).
-    for person in ["ada@example.com", "bob@example.com"] {
+    for person in ["ada@example.com", "bob@example.com", "cleo@example.com"] {
         provider
             .put_user(person, json!({"email": person, "email_verified": true}))
             .await;
@@ -235,6 +237,43 @@ async fn console_sign_in_and_every_page() {
         &mut evidence,
     );
 
+    // A console admin outside the token admin groups sees the tokens but
+    // may not issue or revoke one, even by posting the form by hand.
+    let cleo = create(&scim, "/Users", user("cleo@example.com", "Cleo Admin")).await;
+    let joined = scim
+        .send(
+            "PATCH",
+            &format!("/Groups/{admins}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": cleo}]}]}),
+            ),
+        )
+        .await;
+    assert!(matches!(joined.status, 200 | 204), "{}", joined.body);
+    let cleo_browser = Browser::new();
+    let seen = cleo_browser.login(&console, "cleo@example.com", "cleo");
+    assert_eq!(seen.status, 200, "{seen:?}");
+    let steps = [
+        json!({"op": "goto", "url": format!("{base}/tokens"), "shot": "tokens-not-admin"}),
+        json!({"op": "count", "selector": "button:has-text(\"Generate token\")"}),
+        json!({"op": "post", "url": format!("{base}/tokens"), "form": {"name": "mine", "scim": "on", "expires": ""}}),
+        json!({"op": "post", "url": format!("{base}/tokens/revoke"), "form": {"id": "scimitar-token-any"}}),
+    ];
+    let seen = cleo_browser.run(&steps);
+    assert!(
+        seen[0].text.contains("consoleTokenAdminGroups"),
+        "{}",
+        seen[0].text
+    );
+    assert_eq!(seen[1].value, 0, "no token form for a non-token-admin");
+    assert_eq!(seen[2].value["status"], 403, "{:?}", seen[2].value);
+    assert_eq!(seen[3].value["status"], 403, "{:?}", seen[3].value);
+    assert!(
+        operator_tokens(&admin, &tenant).await.is_empty(),
+        "no token was issued by cleo"
+    );
+
     // A user outside the console admin groups gets 403.
     let bob_browser = Browser::new();
     let seen = bob_browser.login(&console, "bob@example.com", "forbidden");
@@ -278,7 +317,7 @@ async fn console_sign_in_and_every_page() {
         log.lines()
             .any(|l| l.contains("refused the client credentials")
                 && l.contains(&tenant)
-                && l.contains(&format!("{home}/jumpcloud-oidc"))),
+                && l.contains(&format!("{OPERATOR_NAMESPACE}/{oidc_secret}"))),
         "a log line names the tenant and the Secret; see {}",
         operator.log.display()
     );
@@ -351,7 +390,7 @@ fn groups_page(browser: &Browser, base: &str, apps: &str, evidence: &mut Evidenc
         &seen,
         "Groups",
         &[
-            "2 of 2 groups",
+            "3 of 3 groups",
             "engineering",
             "ada@example.com, bob@example.com",
             "scimitar-admins",
@@ -525,6 +564,22 @@ async fn tokens_page(
     let reply = issued.send("GET", "/Users?count=1", None).await;
     assert_eq!(reply.status, 401, "a revoked token fails: {}", reply.body);
     token
+}
+
+/// The API token Secrets of `tenant` in the operator's namespace.
+async fn operator_tokens(admin: &Client, tenant: &str) -> Vec<String> {
+    let labels = format!(
+        "scimitar.dev/token=true,scimitar.dev/tenant={}",
+        scimitar::labels::label_value(tenant)
+    );
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), OPERATOR_NAMESPACE)
+        .list(&kube::api::ListParams::default().labels(&labels))
+        .await
+        .expect("token Secrets")
+        .items
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .collect()
 }
 
 /// Connect kubectl: flags and kubeconfig generated from the tenant.

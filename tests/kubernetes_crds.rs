@@ -129,6 +129,7 @@ async fn kubectl_get_scim_lists_every_kind() {
             token_secret_ref: None,
             oidc: None,
             console_admin_groups: vec![],
+            console_token_admin_groups: Vec::new(),
         },
     );
     let created = tenants

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::html::escape;
 use super::{Console, Signed};
-use crate::controller::desired::user_subject_name;
+use crate::controller::desired::{is_reserved, user_subject_name};
 use crate::crd::{BindSubjects, RoleMapping, ScimTenant, ScimUser};
 use crate::store::Kind;
 use crate::store::index::fold;
@@ -94,6 +94,25 @@ pub fn identity(tenant: &ScimTenant, user: &ScimUser, groups: &[String]) -> (Str
             .collect(),
     };
     (name, groups)
+}
+
+/// Why the checker does not ask about these subjects, if it does not: names
+/// starting with `system:` (the API server's own users and groups, such as
+/// `system:masters`, which bypasses RBAC) and empty names are never bound by
+/// scimitar, so asking about them would only let a console admin probe the
+/// cluster's built-in identities.
+pub fn unreviewable(user: &str, groups: &[String]) -> Option<String> {
+    if user.trim().is_empty() {
+        return Some("This user has no subject name; scimitar binds nothing to it.".into());
+    }
+    std::iter::once(user)
+        .chain(groups.iter().map(String::as_str))
+        .find(|name| is_reserved(name) || name.trim().is_empty())
+        .map(|name| {
+            format!(
+                "{name:?} is reserved (names starting with \"system:\" belong to the cluster) or empty; scimitar never binds it and does not check it."
+            )
+        })
 }
 
 /// The API server's answer.
@@ -213,6 +232,9 @@ async fn run_check(console: &Console, signed: &Signed, check: &Check) -> String 
             .collect()
     });
     let (name, groups) = identity(&signed.tenant, &user, &groups);
+    if let Some(refused) = unreviewable(&name, &groups) {
+        return error(&refused);
+    }
     match review(
         &console.deps.client,
         name,
@@ -377,6 +399,16 @@ mod tests {
         );
         assert_eq!(parse_resource(""), None);
         assert_eq!(parse_resource("pods?x"), None);
+    }
+
+    #[test]
+    fn system_and_empty_names_are_never_reviewed() {
+        assert!(unreviewable("oidc:ada@example.com", &["oidc:devs".into()]).is_none());
+        assert!(unreviewable("system:admin", &[]).is_some());
+        assert!(unreviewable("SYSTEM:kube-proxy", &[]).is_some());
+        assert!(unreviewable("ada", &["system:masters".into()]).is_some());
+        assert!(unreviewable("", &[]).is_some());
+        assert!(unreviewable("ada", &[String::new()]).is_some());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use kube::Api;
 use serde::Deserialize;
 
 use super::html::{COPY_SCRIPT, escape};
-use super::{Console, Signed};
+use super::{Console, Signed, gate};
 use crate::auth::Scope;
 use crate::auth::token::{TokenRecord, parse_lifetime};
 use crate::store::kube::token_secrets::{self, NewToken};
@@ -96,12 +96,36 @@ pub async fn page(
     render(&console, &signed, notice, StatusCode::OK)
 }
 
+/// Whether the signed-in admin may issue and revoke tokens: a member of one
+/// of the tenant's `consoleTokenAdminGroups` (a `scim` token carries every
+/// role the tenant maps, more than the console itself grants).
+fn may_manage_tokens(console: &Console, signed: &Signed) -> bool {
+    let groups = &signed.tenant.spec.console_token_admin_groups;
+    !groups.is_empty()
+        && console.deps.store.cache().read(&signed.namespace, |index| {
+            matches!(
+                gate::decide(index, &signed.user_name, groups),
+                gate::Decision::Allowed { .. }
+            )
+        })
+}
+
+const NOT_A_TOKEN_ADMIN: &str = "Issuing and revoking API tokens needs membership in one of this tenant's consoleTokenAdminGroups (a SCIM token carries every role the tenant maps). Ask a cluster admin, or use scimitar token create.";
+
 fn render(console: &Console, signed: &Signed, top: String, status: StatusCode) -> Response {
     let records = console.deps.tokens.of_tenant(signed.name());
+    let manage = may_manage_tokens(console, signed);
     let html = format!(
         "<h1>API tokens</h1>{top}{}{}",
-        table(signed.name(), &records, jiff::Timestamp::now()),
-        form(signed.name())
+        table(signed.name(), &records, jiff::Timestamp::now(), manage),
+        if manage {
+            form(signed.name())
+        } else {
+            format!(
+                "<p class=\"muted\" id=\"no-token-admin\">{}</p>",
+                escape(NOT_A_TOKEN_ADMIN)
+            )
+        }
     );
     let mut page = signed.page("API tokens", html);
     page.script = Some(COPY_SCRIPT);
@@ -123,6 +147,11 @@ pub async fn create(
         let top = format!("<p class=\"denied\">{}</p>", escape(text));
         render(&console, &signed, top, StatusCode::BAD_REQUEST)
     };
+    if !may_manage_tokens(&console, &signed) {
+        tracing::info!(tenant, by = %signed.session.login, "console: token issue refused (not a token admin)");
+        let top = format!("<p class=\"denied\">{}</p>", escape(NOT_A_TOKEN_ADMIN));
+        return render(&console, &signed, top, StatusCode::FORBIDDEN);
+    }
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return refuse("Give the token a name of at most 100 characters, e.g. \"JumpCloud SCIM\".");
@@ -184,6 +213,11 @@ pub async fn revoke(
         Ok(signed) => signed,
         Err(response) => return response,
     };
+    if !may_manage_tokens(&console, &signed) {
+        tracing::info!(tenant, by = %signed.session.login, "console: token revoke refused (not a token admin)");
+        let top = format!("<p class=\"denied\">{}</p>", escape(NOT_A_TOKEN_ADMIN));
+        return render(&console, &signed, top, StatusCode::FORBIDDEN);
+    }
     match token_secrets::revoke(&console.secrets(), &form.id, Some(&tenant)).await {
         Ok(record) => {
             tracing::info!(tenant, token = %record.id, by = %signed.session.login, "console: token revoked");
@@ -209,7 +243,12 @@ fn time(t: Option<jiff::Timestamp>) -> String {
 }
 
 /// The tokens table; `now` decides which have expired.
-pub fn table(tenant: &str, records: &[TokenRecord], now: jiff::Timestamp) -> String {
+pub fn table(
+    tenant: &str,
+    records: &[TokenRecord],
+    now: jiff::Timestamp,
+    revocable: bool,
+) -> String {
     if records.is_empty() {
         return "<p class=\"muted\">This tenant has no API tokens yet (a token referenced by the tenant's spec.tokenSecretRef is not listed here).</p>".into();
     }
@@ -224,16 +263,22 @@ pub fn table(tenant: &str, records: &[TokenRecord], now: jiff::Timestamp) -> Str
             }
             other => time(other),
         };
+        let revoke = if revocable {
+            format!(
+                "<form method=\"post\" action=\"/console/{}/tokens/revoke\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button type=\"submit\">Revoke</button></form>",
+                escape(tenant),
+                escape(&r.id),
+            )
+        } else {
+            String::new()
+        };
         html.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{expires}</td><td>{}</td>\
-             <td><form method=\"post\" action=\"/console/{}/tokens/revoke\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button type=\"submit\">Revoke</button></form></td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{expires}</td><td>{}</td><td>{revoke}</td></tr>",
             escape(&r.name),
             escape(&r.id),
             scopes.join(", "),
             time(r.created),
             time(r.last_used),
-            escape(tenant),
-            escape(&r.id),
         ));
     }
     html.push_str("</tbody></table>");
@@ -276,12 +321,15 @@ mod tests {
     #[test]
     fn the_table_shows_expiry_and_escapes_names() {
         let now: jiff::Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
-        let html = table("acme", &[record(Some("2026-02-01T00:00:00Z"))], now);
+        let html = table("acme", &[record(Some("2026-02-01T00:00:00Z"))], now, true);
         assert!(html.contains("(expired)"));
         assert!(html.contains("&lt;JumpCloud&gt;") && !html.contains("<JumpCloud>"));
         assert!(html.contains("tokens/revoke"));
-        let html = table("acme", &[record(None)], now);
+        let html = table("acme", &[record(None)], now, true);
         assert!(!html.contains("(expired)"));
-        assert!(table("acme", &[], now).contains("no API tokens"));
+        assert!(table("acme", &[], now, true).contains("no API tokens"));
+        // Without the right to manage tokens, no revoke button.
+        let html = table("acme", &[record(None)], now, false);
+        assert!(!html.contains("tokens/revoke"));
     }
 }

@@ -361,7 +361,8 @@ pub(crate) fn user_member_ids(group: &ScimGroup) -> impl Iterator<Item = &str> {
         .map(|m| m.value.as_str())
 }
 
-fn is_reserved(name: &str) -> bool {
+/// Whether a subject name is reserved by the API server (`system:`, any case).
+pub fn is_reserved(name: &str) -> bool {
     name.get(..RESERVED_PREFIX.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_PREFIX))
 }

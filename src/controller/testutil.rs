@@ -20,6 +20,7 @@ pub fn tenant(name: &str, mappings: Vec<RoleMapping>) -> ScimTenant {
             token_secret_ref: None,
             oidc: None,
             console_admin_groups: Vec::new(),
+            console_token_admin_groups: Vec::new(),
         },
     )
 }

@@ -69,6 +69,14 @@ pub struct ScimTenantSpec {
     /// SCIM group display names whose active members may sign in to the console.
     #[serde(default)]
     pub console_admin_groups: Vec<String>,
+
+    /// SCIM group display names whose active members may also issue and
+    /// revoke API tokens in the console. A token with the `scim` scope can
+    /// put anyone in any group, so it carries every role the tenant maps;
+    /// keep this group smaller than the console admins. Empty: tokens are
+    /// issued only with `scimitar token create`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console_token_admin_groups: Vec<String>,
 }
 
 /// The identity provider on the other end of the SCIM connection.

@@ -14,6 +14,9 @@
 //   text     {selector}            the element's innerText
 //   download {selector}            clicks a download link; the file's text
 //   copy     {selector}            clicks a Copy button; the clipboard's text
+//   post     {url, form}           a same-origin form POST with this
+//            profile's cookies, as a user could send it by hand; value:
+//            {status, text}
 // Prints one JSON array: per step {status, url, text, html} after navigating
 // steps (status: the last non-redirect document response), `authorize` (the
 // authorization request's query) for login, `value` for the others.
@@ -107,6 +110,15 @@ async function main() {
         await page.click(step.selector);
         await page.waitForFunction((s) => document.querySelector(s).textContent !== 'Copy', step.selector);
         results.push({ value: await page.evaluate(() => navigator.clipboard.readText()) });
+        break;
+      }
+      case 'post': {
+        const response = await context.request.post(step.url, {
+          form: step.form,
+          headers: { Origin: new URL(step.url).origin },
+          maxRedirects: 0,
+        });
+        results.push({ value: { status: response.status(), text: await response.text() } });
         break;
       }
       default:
