@@ -11,11 +11,12 @@
 //! token's) and inside the metrics layer (refusals are counted, marked with
 //! [`Limited`] in the response's extensions).
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -53,6 +54,15 @@ pub struct LimitArgs {
     /// with Retry-After at once; 0 turns the limit off.
     #[arg(long, env = "SCIMITAR_MAX_CONCURRENT_REQUESTS", default_value_t = 128)]
     pub max_concurrent_requests: usize,
+    /// SCIM requests of one tenant served at once; more are answered 503
+    /// with Retry-After at once, so one tenant cannot take every slot of
+    /// `--max-concurrent-requests`; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "SCIMITAR_MAX_CONCURRENT_REQUESTS_PER_TENANT",
+        default_value_t = 32
+    )]
+    pub max_concurrent_requests_per_tenant: usize,
     /// Failed authentications per minute allowed from one client address (as
     /// a burst, refilled over the minute); more are answered 429; 0 turns the
     /// limit off.
@@ -67,6 +77,7 @@ impl Default for LimitArgs {
             rate_limit_burst: 100,
             request_timeout_seconds: 30,
             max_concurrent_requests: 128,
+            max_concurrent_requests_per_tenant: 32,
             auth_failures_per_minute: 20,
         }
     }
@@ -182,6 +193,9 @@ pub struct Limits {
     tenants: Option<(KeyedLimit<String>, String)>,
     clients: Option<KeyedLimit<IpAddr>>,
     concurrency: Option<Arc<Semaphore>>,
+    /// Slots per tenant, and each tenant's semaphore (one per tenant that
+    /// authenticated: as many as there are tenants).
+    tenant_concurrency: Option<(usize, Mutex<HashMap<String, Arc<Semaphore>>>)>,
     timeout: Option<Duration>,
 }
 
@@ -202,10 +216,13 @@ impl Limits {
             .then(|| Arc::new(Semaphore::new(args.max_concurrent_requests)));
         let timeout = (args.request_timeout_seconds > 0)
             .then(|| Duration::from_secs(args.request_timeout_seconds));
+        let tenant_concurrency = (args.max_concurrent_requests_per_tenant > 0)
+            .then(|| (args.max_concurrent_requests_per_tenant, Mutex::default()));
         Self {
             tenants,
             clients,
             concurrency,
+            tenant_concurrency,
             timeout,
         }
     }
@@ -258,6 +275,29 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
             }
         }
     }
+    let _tenant_permit = match (&limits.tenant_concurrency, principal) {
+        (Some((slots, semaphores)), Some(principal)) => {
+            let semaphore = semaphores
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(principal.tenant.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(*slots)))
+                .clone();
+            match semaphore.try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    tracing::warn!(tenant = %principal.tenant, "SCIM request shed: too many of this tenant in flight");
+                    return refuse(
+                        503,
+                        "Too many requests of this tenant in flight; retry shortly",
+                        Some(1),
+                        Limited::Concurrency,
+                    );
+                }
+            }
+        }
+        _ => None,
+    };
     let _permit = match &limits.concurrency {
         Some(semaphore) => match semaphore.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -618,5 +658,40 @@ mod tests {
             .await
             .expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn one_tenant_cannot_take_every_slot() {
+        let app = app(LimitArgs {
+            max_concurrent_requests_per_tenant: 2,
+            request_timeout_seconds: 0,
+            ..LimitArgs::default()
+        });
+        let slow: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn(
+                    app.clone()
+                        .oneshot(request("/slow", principal("acme"), true)),
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let response = app
+            .clone()
+            .oneshot(request("/fast", principal("acme"), true))
+            .await
+            .expect("infallible");
+        let (status, retry, _) = scim_error(response).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("1"));
+        // Another tenant is served meanwhile.
+        let response = app
+            .oneshot(request("/fast", principal("globex"), true))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        for handle in slow {
+            handle.abort();
+        }
     }
 }

@@ -328,6 +328,40 @@ mod tests {
     }
 
     #[test]
+    fn a_long_read_of_one_namespace_does_not_hold_up_another() {
+        let cache = std::sync::Arc::new(Cache::default());
+        cache.upsert(Kind::User, user("u1", "ann", "1"));
+        let (reading, release) = (
+            std::sync::mpsc::channel::<()>(),
+            std::sync::mpsc::channel::<()>(),
+        );
+        let (reading_tx, reading_rx) = reading;
+        let (release_tx, release_rx) = release;
+        let reader = {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                cache.read("acme", |_| {
+                    reading_tx.send(()).expect("signal");
+                    // Holds acme's lock until told to let go.
+                    release_rx
+                        .recv_timeout(Duration::from_secs(10))
+                        .expect("released");
+                })
+            })
+        };
+        reading_rx.recv().expect("reader started");
+        // Another tenant's write and read go through while acme is held.
+        let other = Incoming {
+            namespace: "globex".into(),
+            ..user("g1", "gus", "2")
+        };
+        cache.upsert(Kind::User, other);
+        assert!(cache.read("globex", |i| i.user_named("gus").is_some()));
+        release_tx.send(()).expect("release");
+        reader.join().expect("reader");
+    }
+
+    #[test]
     fn a_relist_drops_what_is_gone_and_keeps_newer_writes() {
         let cache = Cache::default();
         cache.upsert(Kind::User, user("gone", "gone", "5"));
