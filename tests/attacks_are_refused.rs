@@ -832,3 +832,164 @@ async fn a_group_too_large_to_store_gets_413_and_changes_nothing() {
     assert_eq!(read.status, 200);
     println!("refused with 413 after {accepted} members were stored");
 }
+
+/// Threat: one tenant's expensive lists and filters stall the others (one
+/// cache lock, filters on the async workers, one concurrency pool). While a
+/// large tenant is listed and filtered flat out, another tenant's writes are
+/// answered, its deactivation is applied within 5 s, and the health probe
+/// answers within its 1 s timeout.
+#[tokio::test]
+async fn one_tenants_heavy_reads_do_not_stall_another_tenant() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let operator = Operator::shared(cp);
+    let big = namespace(&admin, "heavy").await;
+    let big_token = create_tenant(&admin, &big, spec(json!({"namespace": big}))).await;
+    let heavy = Scim::new(operator, &big_token);
+    heavy.wait_until_authorized().await;
+    let users: Vec<usize> = (0..3000).collect();
+    for chunk in users.chunks(50) {
+        let sent = futures::future::join_all(chunk.iter().map(|i| {
+            heavy.send(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("p{i:05}@example.com"),
+                    "name": {"familyName": format!("F{}", 3000 - i), "givenName": "G"},
+                    "emails": [{"value": format!("p{i:05}@example.com"), "primary": true}]})),
+            )
+        }))
+        .await;
+        assert!(sent.iter().all(|r| r.status == 201));
+    }
+
+    let small = namespace(&admin, "light").await;
+    let target = namespace(&admin, "light-target").await;
+    let token = create_tenant(
+        &admin,
+        &small,
+        spec(json!({"namespace": small,
+            "mappings": [{"group": "ops", "role": {"name": "view"}, "namespaces": [target]}]})),
+    )
+    .await;
+    let light = Scim::new(operator, &token);
+    light.wait_until_authorized().await;
+    let kim = light
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "kim@example.com",
+            "emails": [{"value": "kim@example.com", "primary": true}]})),
+        )
+        .await;
+    let group = light
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "ops", "members": [{"value": kim.body["id"]}]})),
+        )
+        .await;
+    assert_eq!(group.status, 201, "{}", group.body);
+    access(
+        &admin,
+        "oidc:kim@example.com",
+        "list",
+        "pods",
+        &target,
+        true,
+    )
+    .await;
+
+    // The heavy tenant lists and filters its 3,000 users without pause.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loads: Vec<_> = (0..6)
+        .map(|n| {
+            let (stop, token, url) = (stop.clone(), big_token.clone(), operator.url.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut done = 0u32;
+                let query = if n % 2 == 0 {
+                    "/scim/v2/Users?filter=emails.value%20co%20%22example%22&sortBy=name.familyName&count=50"
+                } else {
+                    "/scim/v2/Users?sortBy=userName&sortOrder=descending&count=100"
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let reply = http.get(format!("{url}{query}")).bearer_auth(&token).send().await;
+                    if reply.is_ok_and(|r| r.status().is_success()) {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Meanwhile the light tenant writes, is deprovisioned, and probes answer.
+    let http = reqwest::Client::new();
+    let (mut writes, mut probes) = (Vec::new(), Vec::new());
+    for i in 0..10 {
+        let started = Instant::now();
+        let reply = light
+            .send(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("w{i}@example.com")})),
+            )
+            .await;
+        writes.push(started.elapsed());
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let started = Instant::now();
+        let probe = tokio::time::timeout(
+            Duration::from_secs(1),
+            http.get(format!("{}/healthz", operator.url)).send(),
+        )
+        .await;
+        probes.push(started.elapsed());
+        assert!(
+            probe.is_ok_and(|r| r.is_ok_and(|r| r.status().is_success())),
+            "the liveness probe did not answer within 1 s"
+        );
+    }
+    let kim_id = kim.body["id"].as_str().expect("id");
+    let off = light
+        .send(
+            "PATCH",
+            &format!("/Users/{kim_id}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+            ),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let revoked = access(
+        &admin,
+        "oidc:kim@example.com",
+        "list",
+        "pods",
+        &target,
+        false,
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut lists = 0;
+    for load in loads {
+        lists += load.await.expect("load task");
+    }
+    assert!(lists > 0, "the heavy tenant's lists were answered");
+    let slowest = |d: &[Duration]| d.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest(&writes) < Duration::from_secs(5),
+        "writes: {writes:?}"
+    );
+    assert!(
+        revoked < Duration::from_secs(5),
+        "deprovisioning took {revoked:?}"
+    );
+    println!(
+        "under {lists} heavy lists: light tenant's slowest write {:?}, slowest probe {:?}, access revoked in {revoked:?}",
+        slowest(&writes),
+        slowest(&probes)
+    );
+}

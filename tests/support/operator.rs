@@ -80,6 +80,7 @@ impl Operator {
             ("--auth-failures-per-minute", "6000"),
             ("--rate-limit-per-second", "1000"),
             ("--rate-limit-burst", "2000"),
+            ("--max-concurrent-requests-per-tenant", "128"),
         ];
         let mut args: Vec<&str> = extra.to_vec();
         for (flag, value) in relaxed {
