@@ -669,3 +669,31 @@ fn admission_policy_follows_the_values() {
         "admissionPolicy.enabled=false",
     ]);
 }
+
+/// The directory (personal data) reaches `edit` and `admin` by default, but
+/// `view` only when asked for: everyone bound to `view` cluster-wide would
+/// otherwise read every tenant's users.
+#[test]
+fn the_directory_is_not_aggregated_into_view_by_default() {
+    let chart = chart().display().to_string();
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "template",
+            "scimitar",
+            chart.as_str(),
+            "--show-only",
+            "templates/aggregated-roles.yaml",
+        ];
+        args.extend_from_slice(extra);
+        helm(&args)
+    };
+    let default = render(&[]);
+    assert!(!default.contains("aggregate-to-view"), "{default}");
+    assert!(default.contains("aggregate-to-edit: \"true\""), "{default}");
+    assert!(default.contains("aggregate-to-admin: \"true\""), "{default}");
+    let with_view = render(&["--set", "rbac.aggregateToView=true"]);
+    assert!(with_view.contains("aggregate-to-view: \"true\""), "{with_view}");
+    let none = render(&["--set", "rbac.aggregateToDefaultRoles=false"]);
+    assert!(!none.contains("aggregate-to-"), "{none}");
+    assert!(none.contains("directory-reader"), "still there to bind per namespace");
+}
