@@ -690,10 +690,19 @@ fn the_directory_is_not_aggregated_into_view_by_default() {
     let default = render(&[]);
     assert!(!default.contains("aggregate-to-view"), "{default}");
     assert!(default.contains("aggregate-to-edit: \"true\""), "{default}");
-    assert!(default.contains("aggregate-to-admin: \"true\""), "{default}");
+    assert!(
+        default.contains("aggregate-to-admin: \"true\""),
+        "{default}"
+    );
     let with_view = render(&["--set", "rbac.aggregateToView=true"]);
-    assert!(with_view.contains("aggregate-to-view: \"true\""), "{with_view}");
+    assert!(
+        with_view.contains("aggregate-to-view: \"true\""),
+        "{with_view}"
+    );
     let none = render(&["--set", "rbac.aggregateToDefaultRoles=false"]);
     assert!(!none.contains("aggregate-to-"), "{none}");
-    assert!(none.contains("directory-reader"), "still there to bind per namespace");
+    assert!(
+        none.contains("directory-reader"),
+        "still there to bind per namespace"
+    );
 }

@@ -188,6 +188,9 @@ pub fn client_key(peer: IpAddr) -> IpAddr {
     }
 }
 
+/// Each tenant's concurrency semaphore.
+type TenantSlots = Mutex<HashMap<String, Arc<Semaphore>>>;
+
 /// The limits in force, shared by every request.
 pub struct Limits {
     tenants: Option<(KeyedLimit<String>, String)>,
@@ -195,7 +198,7 @@ pub struct Limits {
     concurrency: Option<Arc<Semaphore>>,
     /// Slots per tenant, and each tenant's semaphore (one per tenant that
     /// authenticated: as many as there are tenants).
-    tenant_concurrency: Option<(usize, Mutex<HashMap<String, Arc<Semaphore>>>)>,
+    tenant_concurrency: Option<(usize, TenantSlots)>,
     timeout: Option<Duration>,
 }
 
