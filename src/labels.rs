@@ -18,6 +18,10 @@ pub const TENANT_LABEL: &str = "scimitar.dev/tenant";
 /// its predecessor's tokens.
 pub const TENANT_UID_ANNOTATION: &str = "scimitar.dev/tenant-uid";
 
+/// Label holding the uid of the tenant a ScimUser or ScimGroup was created
+/// for: a tenant created later for the same namespace ignores it.
+pub const TENANT_UID_LABEL: &str = "scimitar.dev/tenant-uid";
+
 /// `value` if it is a valid label value of at most 63 characters, else `h-`
 /// followed by the first 20 hex digits of its sha256.
 pub fn label_value(value: &str) -> String {

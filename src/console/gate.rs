@@ -51,6 +51,24 @@ pub fn is_active(user: &Value) -> bool {
     user.get("active").and_then(Value::as_bool) != Some(false)
 }
 
+/// The tenant whose console it is: objects not belonging to it (left in the
+/// namespace by an earlier tenant) admit nobody.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Owner<'a> {
+    pub uid: Option<&'a str>,
+    pub created: Option<jiff::Timestamp>,
+}
+
+impl<'a> Owner<'a> {
+    /// The owner that `tenant` is.
+    pub fn of(tenant: &'a crate::crd::ScimTenant) -> Self {
+        Owner {
+            uid: tenant.metadata.uid.as_deref(),
+            created: tenant.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        }
+    }
+}
+
 /// Decides whether `login` (the ID token's verified email) may use the
 /// console of the tenant whose resources `index` holds.
 ///
@@ -58,18 +76,22 @@ pub fn is_active(user: &Value) -> bool {
 /// look-alike address (a Kelvin sign for a `k`) match someone else's. An
 /// admin group name that more than one group carries admits nobody: anyone
 /// who can create groups at the identity provider could create the second.
-pub fn decide(index: &Index, login: &str, admin_groups: &[String]) -> Decision {
+pub fn decide(index: &Index, login: &str, admin_groups: &[String], owner: Owner) -> Decision {
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let by_name = index.user_named(login).map(str::to_owned).filter(|id| {
+    // Objects an earlier tenant left in the namespace admit nobody.
+    let entry = |kind: Kind, id: &str| {
         index
-            .entry(Kind::User, id)
+            .entry(kind, id)
+            .filter(|e| e.belongs_to(owner.uid, owner.created))
+    };
+    let by_name = index.user_named(login).map(str::to_owned).filter(|id| {
+        entry(Kind::User, id)
             .and_then(|e| e.resource.get("userName").and_then(Value::as_str))
             .is_some_and(|name| same(name, login))
     });
     let id = by_name.or_else(|| {
         index.ids(Kind::User).into_iter().find(|id| {
-            index
-                .entry(Kind::User, id)
+            entry(Kind::User, id)
                 .and_then(|e| primary_email(&e.resource))
                 .is_some_and(|email| same(email, login))
         })
@@ -77,16 +99,14 @@ pub fn decide(index: &Index, login: &str, admin_groups: &[String]) -> Decision {
     let Some(id) = id else {
         return Decision::Unknown;
     };
-    let Some(user) = index.entry(Kind::User, &id) else {
+    let Some(user) = entry(Kind::User, &id) else {
         return Decision::Unknown;
     };
     if !is_active(&user.resource) {
         return Decision::Inactive;
     }
     let name_of = |gid: &str| {
-        index
-            .entry(Kind::Group, gid)
-            .and_then(|g| g.resource.get("displayName").and_then(Value::as_str))
+        entry(Kind::Group, gid).and_then(|g| g.resource.get("displayName").and_then(Value::as_str))
     };
     let member = index.groups_of(&id).iter().any(|gid| {
         name_of(gid).is_some_and(|name| {
@@ -120,6 +140,7 @@ mod tests {
             resource: json!({"id": id, "userName": name, "active": active,
                 "emails": [{"value": "other@example.com"}, {"value": email, "primary": true}]}),
             generation: None,
+            tenant_uid: None,
         };
         index.insert(
             Kind::User,
@@ -149,6 +170,7 @@ mod tests {
                 resource: json!({"id": "g1", "displayName": "Scimitar-Admins",
                     "members": [{"value": "u1"}, {"value": "u2"}, {"value": "u3"}]}),
                 generation: None,
+                tenant_uid: None,
             },
         );
         index.insert(
@@ -158,6 +180,7 @@ mod tests {
                 version: "1".into(),
                 resource: json!({"id": "g2", "displayName": "staff", "members": [{"value": "u4"}]}),
                 generation: None,
+                tenant_uid: None,
             },
         );
         index
@@ -170,11 +193,17 @@ mod tests {
         let allowed = |name: &str| Decision::Allowed {
             user_name: name.into(),
         };
-        assert_eq!(decide(&index, "ADMIN", &admins), allowed("Admin"));
-        assert_eq!(decide(&index, "Joe@Example.com", &admins), allowed("jdoe"));
+        assert_eq!(
+            decide(&index, "ADMIN", &admins, Owner::default()),
+            allowed("Admin")
+        );
+        assert_eq!(
+            decide(&index, "Joe@Example.com", &admins, Owner::default()),
+            allowed("jdoe")
+        );
         // Only the primary email counts.
         assert_eq!(
-            decide(&index, "other@example.com", &admins),
+            decide(&index, "other@example.com", &admins, Owner::default()),
             Decision::Unknown
         );
     }
@@ -185,11 +214,11 @@ mod tests {
         let mut index = index();
         // U+212A KELVIN SIGN lowercases to "k" in Unicode.
         assert_eq!(
-            decide(&index, "\u{212A}oe@example.com", &admins),
+            decide(&index, "\u{212A}oe@example.com", &admins, Owner::default()),
             Decision::Unknown
         );
         assert_eq!(
-            decide(&index, "joe@example.com", &admins),
+            decide(&index, "joe@example.com", &admins, Owner::default()),
             Decision::Allowed {
                 user_name: "jdoe".into()
             }
@@ -202,19 +231,61 @@ mod tests {
                 version: "1".into(),
                 resource: json!({"id": "g9", "displayName": "SCIMITAR-ADMINS", "members": [{"value": "u4"}]}),
                 generation: None,
+                tenant_uid: None,
             },
         );
-        assert_eq!(decide(&index, "loner", &admins), Decision::NotAnAdmin);
-        assert_eq!(decide(&index, "admin", &admins), Decision::NotAnAdmin);
+        assert_eq!(
+            decide(&index, "loner", &admins, Owner::default()),
+            Decision::NotAnAdmin
+        );
+        assert_eq!(
+            decide(&index, "admin", &admins, Owner::default()),
+            Decision::NotAnAdmin
+        );
+    }
+
+    #[test]
+    fn objects_left_by_an_earlier_tenant_admit_nobody() {
+        let admins = vec!["scimitar-admins".to_owned()];
+        let mut index = index();
+        for id in ["u1", "g1"] {
+            let kind = if id.starts_with('u') {
+                Kind::User
+            } else {
+                Kind::Group
+            };
+            let mut entry = index.entry(kind, id).expect("entry").clone();
+            entry.tenant_uid = Some("old-tenant".into());
+            index.insert(kind, id, entry);
+        }
+        let owner = Owner {
+            uid: Some("new-tenant"),
+            created: None,
+        };
+        assert_eq!(decide(&index, "admin", &admins, owner), Decision::Unknown);
+        // jdoe is the new tenant's, but the admin group is not.
+        assert_eq!(decide(&index, "jdoe", &admins, owner), Decision::NotAnAdmin);
     }
 
     #[test]
     fn inactive_unknown_and_non_admins_are_refused() {
         let admins = vec!["scimitar-admins".to_owned()];
         let index = index();
-        assert_eq!(decide(&index, "gone", &admins), Decision::Inactive);
-        assert_eq!(decide(&index, "nobody", &admins), Decision::Unknown);
-        assert_eq!(decide(&index, "loner", &admins), Decision::NotAnAdmin);
-        assert_eq!(decide(&index, "admin", &[]), Decision::NotAnAdmin);
+        assert_eq!(
+            decide(&index, "gone", &admins, Owner::default()),
+            Decision::Inactive
+        );
+        assert_eq!(
+            decide(&index, "nobody", &admins, Owner::default()),
+            Decision::Unknown
+        );
+        assert_eq!(
+            decide(&index, "loner", &admins, Owner::default()),
+            Decision::NotAnAdmin
+        );
+        assert_eq!(
+            decide(&index, "admin", &[], Owner::default()),
+            Decision::NotAnAdmin
+        );
     }
 }

@@ -334,7 +334,12 @@ impl Console {
             ));
         };
         let decision = self.deps.store.cache().read(&namespace, |index| {
-            gate::decide(index, &session.login, &tenant.spec.console_admin_groups)
+            gate::decide(
+                index,
+                &session.login,
+                &tenant.spec.console_admin_groups,
+                gate::Owner::of(&tenant),
+            )
         });
         match decision {
             gate::Decision::Allowed { user_name } => Ok(Signed {

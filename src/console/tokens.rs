@@ -104,7 +104,12 @@ fn may_manage_tokens(console: &Console, signed: &Signed) -> bool {
     !groups.is_empty()
         && console.deps.store.cache().read(&signed.namespace, |index| {
             matches!(
-                gate::decide(index, &signed.user_name, groups),
+                gate::decide(
+                    index,
+                    &signed.user_name,
+                    groups,
+                    gate::Owner::of(&signed.tenant)
+                ),
                 gate::Decision::Allowed { .. }
             )
         })

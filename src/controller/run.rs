@@ -234,36 +234,50 @@ fn error_policy(tenant: Arc<ScimTenant>, error: &Error, ctx: Arc<Context>) -> Ac
     Action::requeue(delay)
 }
 
-/// Users and groups of a namespace, as custom-resource values, from the cache.
-fn directory(store: &KubeStore, namespace: &str) -> (Vec<ScimUser>, Vec<ScimGroup>) {
+/// Users and groups of a namespace that belong to `tenant`, as
+/// custom-resource values, from the cache, and how many were left there by
+/// an earlier tenant (they grant nothing).
+fn directory(store: &KubeStore, tenant: &ScimTenant) -> (Vec<ScimUser>, Vec<ScimGroup>, usize) {
+    let namespace = tenant.spec.namespace.as_str();
+    let uid = tenant.metadata.uid.as_deref();
+    let created = tenant.metadata.creation_timestamp.as_ref().map(|t| t.0);
     store.cache().read(namespace, |index| {
-        let users = index
-            .list(Kind::User, None)
-            .into_iter()
-            .filter_map(|stored| {
-                let spec = convert::user_spec_from_scim(&stored.resource).ok()?;
-                let mut user = ScimUser::new(&stored.id, spec);
-                user.metadata.namespace = Some(namespace.to_owned());
-                user.metadata.generation = index
-                    .entry(Kind::User, &stored.id)
-                    .and_then(|e| e.generation);
-                Some(user)
-            })
-            .collect();
-        let groups = index
-            .list(Kind::Group, None)
-            .into_iter()
-            .filter_map(|stored| {
-                let spec = convert::group_spec_from_scim(&stored.resource).ok()?;
-                let mut group = ScimGroup::new(&stored.id, spec);
-                group.metadata.namespace = Some(namespace.to_owned());
-                group.metadata.generation = index
-                    .entry(Kind::Group, &stored.id)
-                    .and_then(|e| e.generation);
-                Some(group)
-            })
-            .collect();
-        (users, groups)
+        let mut leftovers = 0;
+        let mut users = Vec::new();
+        for stored in index.list(Kind::User, None) {
+            let Some(entry) = index.entry(Kind::User, &stored.id) else {
+                continue;
+            };
+            if !entry.belongs_to(uid, created) {
+                leftovers += 1;
+                continue;
+            }
+            let Ok(spec) = convert::user_spec_from_scim(&stored.resource) else {
+                continue;
+            };
+            let mut user = ScimUser::new(&stored.id, spec);
+            user.metadata.namespace = Some(namespace.to_owned());
+            user.metadata.generation = entry.generation;
+            users.push(user);
+        }
+        let mut groups = Vec::new();
+        for stored in index.list(Kind::Group, None) {
+            let Some(entry) = index.entry(Kind::Group, &stored.id) else {
+                continue;
+            };
+            if !entry.belongs_to(uid, created) {
+                leftovers += 1;
+                continue;
+            }
+            let Ok(spec) = convert::group_spec_from_scim(&stored.resource) else {
+                continue;
+            };
+            let mut group = ScimGroup::new(&stored.id, spec);
+            group.metadata.namespace = Some(namespace.to_owned());
+            group.metadata.generation = entry.generation;
+            groups.push(group);
+        }
+        (users, groups, leftovers)
     })
 }
 
@@ -345,7 +359,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         write_tenant_status(ctx, tenant, &[problem], &[], 0, 0).await?;
         return Ok(Action::requeue(RESYNC));
     }
-    let (users, groups) = directory(&ctx.store, &namespace);
+    let (users, groups, leftovers) = directory(&ctx.store, tenant);
     let namespaces: BTreeSet<String> = ctx
         .namespaces
         .state()
@@ -494,6 +508,15 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         .into_iter()
         .collect::<Result<(), Error>>()?;
     let mut problems: Vec<desired::Problem> = want.problems.clone();
+    if leftovers > 0 {
+        problems.push(desired::Problem {
+            reason: "LeftoverDirectory",
+            message: format!(
+                "{leftovers} ScimUser(s)/ScimGroup(s) in namespace {namespace} were left by an earlier tenant (created for another tenant uid, or before this tenant); they grant nothing. Find them with kubectl get scimusers,scimgroups -n {namespace} -L {} (another uid, or none and created before this tenant) and delete them",
+                crate::labels::TENANT_UID_LABEL
+            ),
+        });
+    }
     // Secrets the tenant references that scimitar does not use, and why.
     for (reason, message) in ctx.store.tenants().secret_problems(&name) {
         let problem = desired::Problem { reason, message };

@@ -20,6 +20,33 @@ pub struct Entry {
     /// The object's `metadata.generation` (Kubernetes store only), so status
     /// can say which spec it describes.
     pub generation: Option<i64>,
+    /// The uid of the tenant the object was created for (Kubernetes store
+    /// only; absent on objects from before it was recorded).
+    pub tenant_uid: Option<String>,
+}
+
+impl Entry {
+    /// Whether the object belongs to the tenant with `uid`, created at
+    /// `created`: created for that uid, or (without a recorded uid) not
+    /// older than the tenant. Anything else was left in the namespace by an
+    /// earlier tenant.
+    pub fn belongs_to(&self, uid: Option<&str>, created: Option<jiff::Timestamp>) -> bool {
+        match (&self.tenant_uid, uid) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => true,
+            (None, _) => {
+                let made = self
+                    .resource
+                    .pointer("/meta/created")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                match (made, created) {
+                    (Some(made), Some(tenant)) => made >= tenant,
+                    _ => true,
+                }
+            }
+        }
+    }
 }
 
 /// Users and groups of one tenant.

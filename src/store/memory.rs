@@ -76,6 +76,7 @@ impl Store for MemoryStore {
                 version,
                 resource,
                 generation: None,
+                tenant_uid: None,
             },
         );
         t.get(kind, &id).ok_or(StoreError::NotFound(id))
@@ -119,6 +120,7 @@ impl Store for MemoryStore {
                 version,
                 resource: new,
                 generation: None,
+                tenant_uid: None,
             },
         );
         t.get(kind, id)
@@ -160,6 +162,7 @@ impl Store for MemoryStore {
                         version,
                         resource,
                         generation: None,
+                        tenant_uid: None,
                     },
                 );
             }

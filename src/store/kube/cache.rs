@@ -292,6 +292,7 @@ mod tests {
                 version: version.into(),
                 resource: json!({"id": id, "userName": name}),
                 generation: None,
+                tenant_uid: None,
             },
         }
     }

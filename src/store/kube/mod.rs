@@ -198,7 +198,12 @@ impl KubeStore {
             }))
     }
 
-    async fn create_user(&self, namespace: &str, resource: Value) -> Result<Stored, StoreError> {
+    async fn create_user(
+        &self,
+        namespace: &str,
+        tenant_uid: Option<String>,
+        resource: Value,
+    ) -> Result<Stored, StoreError> {
         let spec = convert::user_spec_from_scim(&resource).map_err(rejected)?;
         if let Some(owner) = self.cache.read(namespace, |i| {
             i.user_named(&spec.user_name).map(str::to_owned)
@@ -222,7 +227,7 @@ impl KubeStore {
             return Err(error);
         }
         let user = ScimUser {
-            metadata: new_meta(&id, namespace),
+            metadata: new_meta(&id, namespace, tenant_uid.as_deref()),
             spec,
             status: None,
         };
@@ -251,11 +256,16 @@ impl KubeStore {
         self.remember(Kind::User, incoming)
     }
 
-    async fn create_group(&self, namespace: &str, resource: Value) -> Result<Stored, StoreError> {
+    async fn create_group(
+        &self,
+        namespace: &str,
+        tenant_uid: Option<String>,
+        resource: Value,
+    ) -> Result<Stored, StoreError> {
         let spec = convert::group_spec_from_scim(&resource).map_err(rejected)?;
         let id = uuid::Uuid::new_v4().to_string();
         let group = ScimGroup {
-            metadata: new_meta(&id, namespace),
+            metadata: new_meta(&id, namespace, tenant_uid.as_deref()),
             spec,
             status: None,
         };
@@ -376,14 +386,18 @@ fn op_replace(path: &str, value: Value) -> json_patch::PatchOperation {
     })
 }
 
-fn new_meta(id: &str, namespace: &str) -> ObjectMeta {
+/// Metadata of a new ScimUser or ScimGroup: ours, and the tenant's it is
+/// (its uid), so a tenant created later for the same namespace does not
+/// take it for its own.
+fn new_meta(id: &str, namespace: &str, tenant_uid: Option<&str>) -> ObjectMeta {
+    let mut labels = BTreeMap::from([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())]);
+    if let Some(uid) = tenant_uid {
+        labels.insert(crate::labels::TENANT_UID_LABEL.to_owned(), uid.to_owned());
+    }
     ObjectMeta {
         name: Some(id.to_owned()),
         namespace: Some(namespace.to_owned()),
-        labels: Some(BTreeMap::from([(
-            MANAGED_BY.0.to_owned(),
-            MANAGED_BY.1.to_owned(),
-        )])),
+        labels: Some(labels),
         annotations: Some(BTreeMap::from([(LAST_MODIFIED.to_owned(), now())])),
         ..Default::default()
     }
@@ -449,6 +463,11 @@ fn entry_of<K: Resource>(object: &K, kind: Kind, resource: Value) -> Option<Inco
             resource: stamp(kind, &id, resource, &created, &modified, &version),
             version,
             generation: meta.generation,
+            tenant_uid: meta
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(crate::labels::TENANT_UID_LABEL))
+                .cloned(),
         },
         id,
     })
@@ -534,9 +553,10 @@ impl Store for KubeStore {
         resource: Value,
     ) -> Result<Stored, StoreError> {
         let namespace = self.namespace(tenant)?;
+        let uid = self.tenants.identity_of(tenant).and_then(|(uid, _)| uid);
         match kind {
-            Kind::User => self.create_user(&namespace, resource).await,
-            Kind::Group => self.create_group(&namespace, resource).await,
+            Kind::User => self.create_user(&namespace, uid, resource).await,
+            Kind::Group => self.create_group(&namespace, uid, resource).await,
         }
     }
 
