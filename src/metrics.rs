@@ -154,6 +154,11 @@ struct ErrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ObjectLabels {
     tenant: String,
     kind: &'static str,
@@ -516,6 +521,29 @@ impl Collector for ScimLogCollector {
             None,
             entries.metric_type(),
         )?)?;
+        let tenant_bytes = Family::<TenantLabels, Gauge>::default();
+        let tenant_entries = Family::<TenantLabels, Gauge>::default();
+        for (tenant, entries, bytes) in log.tenants() {
+            let labels = TenantLabels { tenant };
+            tenant_bytes
+                .get_or_create(&labels)
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            tenant_entries
+                .get_or_create(&labels)
+                .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        }
+        tenant_bytes.encode(encoder.encode_descriptor(
+            "scim_log_tenant_bytes",
+            "Memory one tenant's entries in the SCIM request log retain (the budget of --scim-log-tenant-bytes)",
+            None,
+            tenant_bytes.metric_type(),
+        )?)?;
+        tenant_entries.encode(encoder.encode_descriptor(
+            "scim_log_tenant_entries",
+            "Entries of one tenant in the SCIM request log",
+            None,
+            tenant_entries.metric_type(),
+        )?)?;
         Ok(())
     }
 }
@@ -741,6 +769,10 @@ mod tests {
         });
         let text = metrics.encode();
         let log_bytes = format!("scimitar_scim_log_bytes {}", log.retained_bytes());
+        let tenant_bytes = format!(
+            r#"scimitar_scim_log_tenant_bytes{{tenant="acme"}} {}"#,
+            log.tenant_bytes("acme")
+        );
         for line in [
             r#"scimitar_scim_requests_total{tenant="acme",method="POST",resource_type="User",status="201"} 2"#,
             r#"scimitar_scim_request_duration_seconds_count{tenant="acme",method="POST",resource_type="User"} 2"#,
@@ -757,6 +789,8 @@ mod tests {
             r#"scimitar_scim_requests_in_flight 0"#,
             log_bytes.as_str(),
             r#"scimitar_scim_log_entries 1"#,
+            tenant_bytes.as_str(),
+            r#"scimitar_scim_log_tenant_entries{tenant="acme"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

@@ -392,6 +392,11 @@ impl ScimLog {
         self.lock().tenant_bytes(tenant)
     }
 
+    /// Every tenant with entries: its name, entries and retained bytes.
+    pub fn tenants(&self) -> Vec<(String, usize, usize)> {
+        self.lock().tenants()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, store::Shelves> {
         // A panic while holding the lock cannot leave the shelves
         // inconsistent in a way that matters (at worst a count is off until

@@ -146,6 +146,14 @@ impl Shelves {
         self.shelves.get(tenant).map_or(0, |s| s.bytes)
     }
 
+    /// Every tenant with entries: its name, entries and retained bytes.
+    pub fn tenants(&self) -> Vec<(String, usize, usize)> {
+        self.shelves
+            .iter()
+            .map(|(tenant, s)| (tenant.to_string(), s.entries.len(), s.bytes))
+            .collect()
+    }
+
     /// `tenant`'s entries, oldest first.
     pub fn entries(&self, tenant: &str) -> Option<&VecDeque<Arc<Entry>>> {
         self.shelves.get(tenant).map(|s| &s.entries)
