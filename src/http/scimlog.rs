@@ -123,12 +123,9 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
     };
 
     if with_bodies {
-        let text = |b: &Option<scimlog::Body>| -> String {
-            b.as_ref()
-                .map(scimlog::Body::as_text)
-                .unwrap_or_default()
-                .to_owned()
-        };
+        fn text(body: &Option<scimlog::Body>) -> &str {
+            body.as_ref().map_or("", scimlog::Body::as_text)
+        }
         tracing::info!(
             target: LOG_TARGET,
             time = %time,
