@@ -73,10 +73,9 @@ pub struct RunArgs {
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
     // --- SCIM request log ---
-    /// Entries of the in-memory SCIM request log this replica keeps (all
-    /// tenants together, oldest dropped first); 0 stores nothing.
-    #[arg(long, env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
-    pub scim_log_capacity: usize,
+    /// Limits of the in-memory SCIM request log.
+    #[command(flatten)]
+    pub scim_log: ScimLogArgs,
     // --- end SCIM request log ---
     // --- leader election (issue 6) ---
     /// Run the controller only on the replica holding the Lease
@@ -129,15 +128,65 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
     // --- SCIM request log ---
-    /// Entries of the in-memory SCIM request log this replica keeps (all
-    /// tenants together, oldest dropped first); 0 stores nothing.
-    #[arg(long, env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
-    pub scim_log_capacity: usize,
+    /// Limits of the in-memory SCIM request log.
+    #[command(flatten)]
+    pub scim_log: ScimLogArgs,
     // --- end SCIM request log ---
     /// Address to serve Prometheus metrics on (`/metrics`); none without it.
     /// (`serve` applies no limits: it is for conformance checks and benchmarks.)
     #[arg(long, env = "SCIMITAR_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Limits of the in-memory SCIM request log (`scimitar run` and `serve`).
+#[derive(Debug, Clone, Args)]
+pub struct ScimLogArgs {
+    /// Entries of the in-memory SCIM request log this replica keeps (all
+    /// tenants together); 0 stores nothing.
+    #[arg(long = "scim-log-capacity", env = "SCIMITAR_SCIM_LOG_CAPACITY", default_value_t = crate::scimlog::DEFAULT_CAPACITY)]
+    pub capacity: usize,
+    /// Memory the SCIM request log of this replica may retain, all tenants
+    /// together (`32MiB`, `512KiB`, or bytes); 0 stores nothing.
+    #[arg(long = "scim-log-bytes", env = "SCIMITAR_SCIM_LOG_BYTES", default_value = "32MiB", value_parser = parse_bytes)]
+    pub bytes: usize,
+    /// Memory one tenant's entries in the SCIM request log may retain (its
+    /// own oldest go first beyond it); 0 stores nothing.
+    #[arg(long = "scim-log-tenant-bytes", env = "SCIMITAR_SCIM_LOG_TENANT_BYTES", default_value = "8MiB", value_parser = parse_bytes)]
+    pub tenant_bytes: usize,
+}
+
+impl ScimLogArgs {
+    /// The log's limits.
+    pub fn limits(&self) -> crate::scimlog::Limits {
+        crate::scimlog::Limits {
+            entries: self.capacity,
+            bytes: self.bytes,
+            tenant_bytes: self.tenant_bytes,
+        }
+    }
+}
+
+/// A size in bytes: a number, optionally followed by `B`, `KiB`, `MiB` or
+/// `GiB` (also `Ki`, `Mi`, `Gi` as in Kubernetes quantities; any case).
+/// Decimal units (`MB`, `M`) are refused rather than guessed.
+pub fn parse_bytes(value: &str) -> Result<usize, String> {
+    let value = value.trim();
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let expected = || format!("{value:?}: expected bytes such as 33554432, 32MiB or 512KiB");
+    let number: usize = number.parse().map_err(|_| expected())?;
+    let multiplier: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        _ => return Err(expected()),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{value:?}: too large"))
 }
 
 fn parse_token(value: &str) -> Result<(String, String), String> {
@@ -146,5 +195,57 @@ fn parse_token(value: &str) -> Result<(String, String), String> {
             Ok((tenant.to_owned(), token.to_owned()))
         }
         _ => Err("expected TENANT=TOKEN".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_take_binary_units() {
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("33554432"), Ok(32 << 20));
+        assert_eq!(parse_bytes("32MiB"), Ok(32 << 20));
+        assert_eq!(parse_bytes("32Mi"), Ok(32 << 20));
+        assert_eq!(parse_bytes(" 8 mib "), Ok(8 << 20));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("100B"), Ok(100));
+        for bad in ["", "MiB", "32MB", "32M", "1.5MiB", "-1", "32 MiB extra"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scim_log_flags_default_to_the_documented_budgets() {
+        let cli = Cli::try_parse_from(["scimitar", "serve", "--token", "a=b"]).expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.scim_log.limits(), crate::scimlog::Limits::default());
+        let cli = Cli::try_parse_from([
+            "scimitar",
+            "serve",
+            "--token",
+            "a=b",
+            "--scim-log-bytes",
+            "4MiB",
+            "--scim-log-tenant-bytes=1MiB",
+            "--scim-log-capacity",
+            "7",
+        ])
+        .expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.scim_log.limits(),
+            crate::scimlog::Limits {
+                entries: 7,
+                bytes: 4 << 20,
+                tenant_bytes: 1 << 20
+            }
+        );
     }
 }

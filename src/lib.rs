@@ -26,7 +26,7 @@ pub mod metrics;
 pub mod operator;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.
 pub mod scim;
-/// The SCIM request log: records, redaction, ring buffer, queries, CSV. Pure, no I/O.
+/// The SCIM request log: records, redaction, per-tenant storage within byte budgets, queries, CSV. Pure, no I/O.
 pub mod scimlog;
 /// `scimitar serve`: the SCIM API over the in-memory store.
 pub mod serve;

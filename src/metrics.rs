@@ -154,6 +154,11 @@ struct ErrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ObjectLabels {
     tenant: String,
     kind: &'static str,
@@ -173,6 +178,7 @@ pub struct Metrics {
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Histogram,
     directory: Arc<DirectoryCollector>,
+    scim_log: Arc<ScimLogCollector>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -249,6 +255,8 @@ impl Metrics {
         );
         let directory = Arc::new(DirectoryCollector::default());
         registry.register_collector(Box::new(directory.clone()));
+        let scim_log = Arc::new(ScimLogCollector::default());
+        registry.register_collector(Box::new(scim_log.clone()));
         Self {
             registry,
             requests,
@@ -260,6 +268,7 @@ impl Metrics {
             reconcile_errors,
             reconcile_duration,
             directory,
+            scim_log,
         }
     }
 
@@ -335,6 +344,12 @@ impl Metrics {
     /// at every scrape. The first directory given is kept.
     pub fn observe_directory(&self, directory: Arc<dyn Directory>) {
         let _ = self.directory.source.set(directory);
+    }
+
+    /// Publishes the size of the SCIM request log at every scrape. The first
+    /// log given is kept.
+    pub fn observe_scim_log(&self, log: Arc<crate::scimlog::ScimLog>) {
+        let _ = self.scim_log.source.set(log);
     }
 
     /// `/metrics`, for a listener of its own.
@@ -476,6 +491,58 @@ impl Collector for DirectoryCollector {
             "Users and groups in the read cache, by tenant and kind",
             None,
             objects.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct ScimLogCollector {
+    source: OnceLock<Arc<crate::scimlog::ScimLog>>,
+}
+
+impl Collector for ScimLogCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(log) = self.source.get() else {
+            return Ok(());
+        };
+        let gauge = |n: usize| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        let bytes = gauge(log.retained_bytes());
+        bytes.encode(encoder.encode_descriptor(
+            "scim_log_bytes",
+            "Memory the SCIM request log retains, all tenants together (the budget of --scim-log-bytes)",
+            None,
+            bytes.metric_type(),
+        )?)?;
+        let entries = gauge(log.len());
+        entries.encode(encoder.encode_descriptor(
+            "scim_log_entries",
+            "Entries in the SCIM request log",
+            None,
+            entries.metric_type(),
+        )?)?;
+        let tenant_bytes = Family::<TenantLabels, Gauge>::default();
+        let tenant_entries = Family::<TenantLabels, Gauge>::default();
+        for (tenant, entries, bytes) in log.tenants() {
+            let labels = TenantLabels { tenant };
+            tenant_bytes
+                .get_or_create(&labels)
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            tenant_entries
+                .get_or_create(&labels)
+                .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        }
+        tenant_bytes.encode(encoder.encode_descriptor(
+            "scim_log_tenant_bytes",
+            "Memory one tenant's entries in the SCIM request log retain (the budget of --scim-log-tenant-bytes)",
+            None,
+            tenant_bytes.metric_type(),
+        )?)?;
+        tenant_entries.encode(encoder.encode_descriptor(
+            "scim_log_tenant_entries",
+            "Entries of one tenant in the SCIM request log",
+            None,
+            tenant_entries.metric_type(),
         )?)?;
         Ok(())
     }
@@ -682,7 +749,30 @@ mod tests {
         metrics.reconciled(None, Duration::from_millis(20));
         metrics.reconciled(Some("apply"), Duration::from_millis(20));
         metrics.observe_directory(Arc::new(Fixed));
+        let log = Arc::new(crate::scimlog::ScimLog::default());
+        metrics.observe_scim_log(log.clone());
+        assert!(
+            metrics
+                .encode()
+                .lines()
+                .any(|l| l == "scimitar_scim_log_bytes 0")
+        );
+        log.record(crate::scimlog::Record {
+            time: jiff::Timestamp::UNIX_EPOCH,
+            tenant: "acme".into(),
+            method: "GET".into(),
+            path: "/scim/v2/Users".into(),
+            status: 200,
+            duration_ms: 1.0,
+            request_body: None,
+            response_body: None,
+        });
         let text = metrics.encode();
+        let log_bytes = format!("scimitar_scim_log_bytes {}", log.retained_bytes());
+        let tenant_bytes = format!(
+            r#"scimitar_scim_log_tenant_bytes{{tenant="acme"}} {}"#,
+            log.tenant_bytes("acme")
+        );
         for line in [
             r#"scimitar_scim_requests_total{tenant="acme",method="POST",resource_type="User",status="201"} 2"#,
             r#"scimitar_scim_request_duration_seconds_count{tenant="acme",method="POST",resource_type="User"} 2"#,
@@ -697,6 +787,10 @@ mod tests {
             r#"scimitar_cache_objects{tenant="acme",kind="User"} 3"#,
             r#"scimitar_cache_objects{tenant="globex",kind="Group"} 0"#,
             r#"scimitar_scim_requests_in_flight 0"#,
+            log_bytes.as_str(),
+            r#"scimitar_scim_log_entries 1"#,
+            tenant_bytes.as_str(),
+            r#"scimitar_scim_log_tenant_entries{tenant="acme"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

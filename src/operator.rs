@@ -69,7 +69,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let tokens = Arc::new(Tokens::default());
     let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
     // --- SCIM request log ---
-    let scim_log = Arc::new(ScimLog::new(args.scim_log_capacity));
+    let scim_log = Arc::new(ScimLog::with_limits(args.scim_log.limits()));
     // --- end SCIM request log ---
     let auth: Arc<dyn TokenAuthenticator> = Arc::new(KubeAuthenticator {
         tenants: tenants.clone(),
@@ -85,6 +85,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // --- metrics and limits (issue 6) ---
     let metrics = crate::metrics::global().clone();
     metrics.observe_directory(store.clone());
+    metrics.observe_scim_log(scim_log.clone());
     let metrics_server = metrics.clone().serve(args.metrics_listen).await?;
     let edge = http::limits::Edge {
         metrics: Some(metrics),

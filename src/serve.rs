@@ -21,7 +21,7 @@ use crate::store::MemoryStore;
 /// Serves until SIGTERM/SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // --- SCIM request log ---
-    let scim_log = Arc::new(ScimLog::new(args.scim_log_capacity));
+    let scim_log = Arc::new(ScimLog::with_limits(args.scim_log.limits()));
     // --- end SCIM request log ---
     let state = ScimState {
         store: Arc::new(MemoryStore::new()),
@@ -35,6 +35,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = args
         .metrics_listen
         .map(|_| crate::metrics::global().clone());
+    if let Some(metrics) = &metrics {
+        metrics.observe_scim_log(scim_log.clone());
+    }
     let edge = crate::http::limits::Edge {
         metrics: metrics.clone(),
         limits: None,

@@ -128,8 +128,10 @@ pub async fn page(
         Err(error) => html.push_str(&format!("<p class=\"denied\">{}</p>", escape(&error))),
     }
     html.push_str(&format!(
-        "<p class=\"muted\">This replica keeps the last {} requests of all tenants; bodies are redacted (passwords masked, Authorization never stored).</p>",
-        log.capacity()
+        "<p class=\"muted\">This replica keeps the last {} requests of all tenants, in at most {} of memory ({} per tenant); bodies are redacted (passwords masked, Authorization never stored).</p>",
+        log.capacity(),
+        mebibytes(log.limits().bytes),
+        mebibytes(log.limits().tenant_bytes),
     ));
     signed.page("SCIM logs", html).respond(StatusCode::OK)
 }
@@ -149,7 +151,19 @@ pub async fn csv(
         Ok(query) => query,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
     };
-    crate::http::scimlog::csv_download(&tenant, &log.all(&tenant, &query))
+    crate::http::scimlog::csv_download(&tenant, log.all(&tenant, &query))
+}
+
+/// `bytes` for people: `32 MiB`, `512 KiB`.
+fn mebibytes(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
 }
 
 fn select(name: &str, label: &str, options: &[&str], chosen: &str) -> String {
@@ -189,11 +203,11 @@ fn form(tenant: &str, filters: &Filters) -> String {
 
 fn payload(label: &str, body: Option<&scimlog::Body>) -> String {
     let text = match body {
-        Some(body) => match &body.json {
-            Some(json) => serde_json::to_string_pretty(json).unwrap_or_default(),
+        Some(body) => match body.json() {
+            Some(json) => serde_json::to_string_pretty(&json).unwrap_or_default(),
             None => {
-                let cut = if body.truncated { "\n… (cut)" } else { "" };
-                format!("{}{cut}", body.text.as_deref().unwrap_or_default())
+                let cut = if body.truncated() { "\n… (cut)" } else { "" };
+                format!("{}{cut}", body.as_text())
             }
         },
         None => "(empty)".into(),
@@ -201,7 +215,7 @@ fn payload(label: &str, body: Option<&scimlog::Body>) -> String {
     format!("<h4>{label}</h4><pre>{}</pre>", escape(&text))
 }
 
-fn table(tenant: &str, filters: &Filters, entries: &[Entry], next: Option<&str>) -> String {
+fn table(tenant: &str, filters: &Filters, entries: &[Arc<Entry>], next: Option<&str>) -> String {
     let query = filters.query_string();
     let mut html = format!(
         "<p><a id=\"csv\" href=\"/console/{}/logs.csv?{}\" download>Download CSV</a> (every entry matching these filters)</p>",

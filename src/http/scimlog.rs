@@ -108,7 +108,7 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
     let store = recorder
         .log
         .as_ref()
-        .filter(|log| log.capacity() > 0)
+        .filter(|log| log.keeps_entries())
         .zip(tenant.as_ref());
     let with_bodies = tracing::enabled!(target: LOG_TARGET, tracing::Level::DEBUG);
     let (request_body, response_body) = if store.is_some() || with_bodies {
@@ -123,8 +123,9 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
     };
 
     if with_bodies {
-        let text =
-            |b: &Option<scimlog::Body>| b.as_ref().map(scimlog::Body::as_text).unwrap_or_default();
+        fn text(body: &Option<scimlog::Body>) -> &str {
+            body.as_ref().map_or("", scimlog::Body::as_text)
+        }
         tracing::info!(
             target: LOG_TARGET,
             time = %time,
@@ -270,7 +271,7 @@ async fn list(
     };
 
     if csv {
-        csv_download(&tenant, &log.all(&tenant, &query))
+        csv_download(&tenant, log.all(&tenant, &query))
     } else {
         axum::Json(log.page(&tenant, &query)).into_response()
     }
@@ -278,7 +279,11 @@ async fn list(
 
 /// `entries` as a CSV download named after `tenant` (`no-store`: it holds
 /// request bodies). Shared by this API and the console's SCIM logs page.
-pub fn csv_download(tenant: &str, entries: &[scimlog::Entry]) -> Response {
+///
+/// The file is streamed row by row: only one row is rendered at a time, and
+/// each entry is released once written (entries the log evicted meanwhile
+/// are freed then).
+pub fn csv_download(tenant: &str, entries: Vec<Arc<scimlog::Entry>>) -> Response {
     let file: String = tenant
         .chars()
         .map(|c| {
@@ -295,7 +300,7 @@ pub fn csv_download(tenant: &str, entries: &[scimlog::Entry]) -> Response {
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        scimlog::to_csv(entries),
+        Body::from_stream(csv_stream(entries)),
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&disposition) {
@@ -304,4 +309,16 @@ pub fn csv_download(tenant: &str, entries: &[scimlog::Entry]) -> Response {
             .insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+/// The header, then one row per entry.
+fn csv_stream(
+    entries: Vec<Arc<scimlog::Entry>>,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+    let rows = entries.into_iter().map(|entry| scimlog::csv_row(&entry));
+    futures::stream::iter(
+        std::iter::once(scimlog::csv_header())
+            .chain(rows)
+            .map(|row| Ok(Bytes::from(row))),
+    )
 }

@@ -4,24 +4,28 @@
 //!
 //! - [`Entry`]: one request (time, tenant, method, path, resource type,
 //!   status, duration, redacted bodies, a sequence number).
-//! - [`ScimLog`]: a bounded ring buffer per replica, shared by all tenants,
-//!   oldest entries dropped first.
+//! - [`ScimLog`]: the entries of one replica, shared by all tenants, bounded
+//!   by an entry cap and by byte budgets (overall and per tenant) that count
+//!   the memory entries retain; see [`store`] for the eviction policy.
 //! - [`Query`]: filters and pagination (newest first, opaque cursor).
 //! - [`to_csv`]: RFC 4180 export.
 
 mod csv_export;
 mod query;
 pub mod redact;
+pub mod store;
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
+use serde::ser::SerializeStruct as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-pub use csv_export::{CSV_COLUMNS, to_csv};
+pub use csv_export::{CSV_COLUMNS, csv_header, csv_row, to_csv};
 pub use query::{Page, Query, QueryError, StatusClass};
+pub use store::Limits;
 
 /// Bodies longer than this (after redaction, serialised) are stored
 /// truncated, as text, with `truncated: true`.
@@ -29,6 +33,22 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Default number of entries a replica keeps.
 pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Default memory budget of a replica's log, all tenants together.
+pub const DEFAULT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Default memory budget of one tenant's entries.
+pub const DEFAULT_TENANT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Heap bytes an allocation of `len` bytes takes: allocators hand out blocks
+/// in steps of at least 16 bytes (mimalloc's smallest bins, glibc's chunks).
+pub(crate) fn heap(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        len.next_multiple_of(16)
+    }
+}
 
 /// The kind of SCIM resource a request was about, derived from its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,19 +127,32 @@ impl std::fmt::Display for ResourceType {
     }
 }
 
-/// A recorded request or response body, redacted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A recorded request or response body, redacted, kept as compact text: the
+/// redacted JSON serialised without whitespace (a `serde_json::Value` tree
+/// of a body with thousands of small keys costs many times its text), or
+/// the text of a body that is not JSON or too long.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Body {
-    /// The body as JSON, when it parsed and fits in [`BODY_LIMIT`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json: Option<Value>,
-    /// The body as text otherwise (not JSON, or too long: then cut at
-    /// [`BODY_LIMIT`] bytes and `truncated`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Whether `text` was cut at [`BODY_LIMIT`].
-    pub truncated: bool,
+    content: Content,
+    truncated: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    /// Compact JSON, at most [`BODY_LIMIT`] bytes.
+    Json(Box<RawValue>),
+    /// Text, at most [`BODY_LIMIT`] bytes.
+    Text(Box<str>),
+}
+
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Content::Json(a), Content::Json(b)) => a.get() == b.get(),
+            (Content::Text(a), Content::Text(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Body {
@@ -131,44 +164,100 @@ impl Body {
         if let Ok(mut json) = serde_json::from_slice::<Value>(bytes) {
             redact::redact_json(&mut json);
             let text = json.to_string();
+            drop(json);
             if text.len() <= BODY_LIMIT {
-                return Some(Body {
-                    json: Some(json),
-                    text: None,
-                    truncated: false,
-                });
+                // `from_string` keeps exactly the text's length (a boxed str).
+                match RawValue::from_string(text) {
+                    Ok(raw) => {
+                        return Some(Body {
+                            content: Content::Json(raw),
+                            truncated: false,
+                        });
+                    }
+                    // Unreachable (serde_json wrote it); kept as redacted text then.
+                    Err(_) => {
+                        return Some(Self::cut(&redact::redact_text(&String::from_utf8_lossy(
+                            bytes,
+                        ))));
+                    }
+                }
             }
-            return Some(Self::text(&text));
+            return Some(Self::cut(&text));
         }
-        Some(Self::text(&redact::redact_text(&String::from_utf8_lossy(
+        Some(Self::cut(&redact::redact_text(&String::from_utf8_lossy(
             bytes,
         ))))
     }
 
-    fn text(text: &str) -> Self {
+    /// `text`, cut at [`BODY_LIMIT`] on a character boundary.
+    fn cut(text: &str) -> Self {
         let mut end = text.len().min(BODY_LIMIT);
         while !text.is_char_boundary(end) {
             end -= 1;
         }
         Body {
-            json: None,
-            text: Some(text[..end].to_owned()),
+            content: Content::Text(text[..end].into()),
             truncated: end < text.len(),
         }
     }
 
-    /// The body as one string: compact JSON, or the (possibly cut) text.
-    pub fn as_text(&self) -> String {
-        match (&self.json, &self.text) {
-            (Some(json), _) => json.to_string(),
-            (None, Some(text)) => text.clone(),
-            (None, None) => String::new(),
+    /// The body as JSON (parsed from the kept text), when it was JSON.
+    pub fn json(&self) -> Option<Value> {
+        self.raw_json()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+
+    /// The body's compact JSON, unparsed, when it was JSON.
+    pub fn raw_json(&self) -> Option<&RawValue> {
+        match &self.content {
+            Content::Json(raw) => Some(raw),
+            Content::Text(_) => None,
         }
+    }
+
+    /// The kept text, when the body was not JSON or too long.
+    pub fn text(&self) -> Option<&str> {
+        match &self.content {
+            Content::Text(text) => Some(text),
+            Content::Json(_) => None,
+        }
+    }
+
+    /// Whether the text was cut at [`BODY_LIMIT`].
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// The body as one string: compact JSON, or the (possibly cut) text.
+    pub fn as_text(&self) -> &str {
+        match &self.content {
+            Content::Json(raw) => raw.get(),
+            Content::Text(text) => text,
+        }
+    }
+
+    /// Heap bytes the body holds beyond its own struct.
+    pub fn heap_bytes(&self) -> usize {
+        heap(self.as_text().len())
+    }
+}
+
+/// `{"json": …, "truncated": false}` or `{"text": "…", "truncated": …}`:
+/// the JSON is written as kept, without a parse.
+impl Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serializer.serialize_struct("Body", 2)?;
+        match &self.content {
+            Content::Json(raw) => body.serialize_field("json", raw)?,
+            Content::Text(text) => body.serialize_field("text", text)?,
+        }
+        body.serialize_field("truncated", &self.truncated)?;
+        body.end()
     }
 }
 
 /// One SCIM request, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// Position in this replica's log: strictly increasing in recording order.
@@ -191,6 +280,22 @@ pub struct Entry {
     pub request_body: Option<Body>,
     /// What we answered, redacted.
     pub response_body: Option<Body>,
+}
+
+impl Entry {
+    /// Bytes of memory the entry retains once stored: its `Arc` allocation
+    /// (the two reference counts and the struct) plus every heap block it
+    /// owns (tenant, method, path, bodies), by capacity, rounded to the
+    /// allocator's granularity. Not its serialised length.
+    pub fn retained_bytes(&self) -> usize {
+        let body = |b: &Option<Body>| b.as_ref().map_or(0, Body::heap_bytes);
+        heap(2 * size_of::<usize>() + size_of::<Entry>())
+            + heap(self.tenant.capacity())
+            + heap(self.method.capacity())
+            + heap(self.path.capacity())
+            + body(&self.request_body)
+            + body(&self.response_body)
+    }
 }
 
 /// An entry before the log numbers it.
@@ -219,43 +324,57 @@ pub fn duration_ms(duration: std::time::Duration) -> f64 {
     duration.as_micros() as f64 / 1000.0
 }
 
-/// The request log of one replica: at most `capacity` entries over all
-/// tenants, the oldest dropped first. Capacity 0 keeps nothing.
+/// The request log of one replica: all tenants' entries within
+/// [`Limits`] (an entry cap, a byte budget overall and one per tenant).
+/// See [`store`] for what is evicted when.
 #[derive(Debug)]
 pub struct ScimLog {
-    capacity: usize,
-    inner: Mutex<Ring>,
-}
-
-#[derive(Debug, Default)]
-struct Ring {
-    entries: VecDeque<Arc<Entry>>,
-    next_seq: u64,
+    limits: Limits,
+    inner: Mutex<store::Shelves>,
 }
 
 impl Default for ScimLog {
     fn default() -> Self {
-        Self::new(DEFAULT_CAPACITY)
+        Self::with_limits(Limits::default())
     }
 }
 
 impl ScimLog {
-    /// A log keeping at most `capacity` entries.
+    /// A log keeping at most `capacity` entries, within the default byte
+    /// budgets.
     pub fn new(capacity: usize) -> Self {
+        Self::with_limits(Limits {
+            entries: capacity,
+            ..Limits::default()
+        })
+    }
+
+    /// A log within `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
         Self {
-            capacity,
-            inner: Mutex::new(Ring::default()),
+            limits,
+            inner: Mutex::new(store::Shelves::default()),
         }
     }
 
     /// How many entries it keeps at most.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.limits.entries
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether it stores anything at all (no limit is 0).
+    pub fn keeps_entries(&self) -> bool {
+        self.limits.keeps_entries()
     }
 
     /// How many entries it holds now.
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// Whether it holds nothing.
@@ -263,59 +382,79 @@ impl ScimLog {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
-        // A panic while holding the lock cannot leave the ring inconsistent
-        // (every mutation is a single push or pop), so poisoning is ignored.
+    /// Bytes of memory its entries retain now (what the budgets count).
+    pub fn retained_bytes(&self) -> usize {
+        self.lock().bytes()
+    }
+
+    /// Bytes of memory `tenant`'s entries retain now (what its budget counts).
+    pub fn tenant_bytes(&self, tenant: &str) -> usize {
+        self.lock().tenant_bytes(tenant)
+    }
+
+    /// Every tenant with entries: its name, entries and retained bytes.
+    pub fn tenants(&self) -> Vec<(String, usize, usize)> {
+        self.lock().tenants()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, store::Shelves> {
+        // A panic while holding the lock cannot leave the shelves
+        // inconsistent in a way that matters (at worst a count is off until
+        // the tenant's shelf empties), so poisoning is ignored.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores a record, dropping the oldest entries beyond capacity, and
-    /// returns its sequence number.
+    /// Stores a record, evicting what the limits require, and returns its
+    /// sequence number (also when the limits keep nothing).
     pub fn record(&self, record: Record) -> u64 {
-        let mut ring = self.lock();
-        let seq = ring.next_seq;
-        ring.next_seq += 1;
-        if self.capacity == 0 {
-            return seq;
-        }
-        while ring.entries.len() >= self.capacity {
-            ring.entries.pop_front();
-        }
         let resource_type = ResourceType::of_path(&record.path);
-        ring.entries.push_back(Arc::new(Entry {
-            seq,
+        let shrunk = |mut s: String| {
+            s.shrink_to_fit();
+            s
+        };
+        let mut entry = Entry {
+            seq: 0,
             time: record.time,
-            tenant: record.tenant,
-            method: record.method,
-            path: record.path,
+            tenant: shrunk(record.tenant),
+            method: shrunk(record.method),
+            path: shrunk(record.path),
             resource_type,
             status: record.status,
             duration_ms: record.duration_ms,
             request_body: record.request_body,
             response_body: record.response_body,
-        }));
-        seq
+        };
+        let evicted = {
+            let mut shelves = self.lock();
+            entry.seq = shelves.next_seq();
+            let seq = entry.seq;
+            (seq, shelves.push(entry, &self.limits))
+        };
+        // Evicted entries (and their bodies) are freed outside the lock.
+        drop(evicted.1);
+        evicted.0
     }
 
-    /// One page of `tenant`'s entries matching `query`, newest first.
+    /// One page of `tenant`'s entries matching `query`, newest first. The
+    /// entries are shared with the log, not copied.
     pub fn page(&self, tenant: &str, query: &Query) -> Page {
-        let (found, more) = {
-            let ring = self.lock();
+        let (entries, more) = {
+            let shelves = self.lock();
+            let Some(entries) = shelves.entries(tenant) else {
+                return Page {
+                    entries: Vec::new(),
+                    next: None,
+                };
+            };
             // Entries are in sequence order: start below the cursor.
             let end = match query.cursor {
-                Some(cursor) => ring.entries.partition_point(|e| e.seq < cursor),
-                None => ring.entries.len(),
+                Some(cursor) => entries.partition_point(|e| e.seq < cursor),
+                None => entries.len(),
             };
-            let mut matching = ring
-                .entries
-                .range(..end)
-                .rev()
-                .filter(|e| e.tenant == tenant && query.matches(e));
+            let mut matching = entries.range(..end).rev().filter(|e| query.matches(e));
             let found: Vec<Arc<Entry>> = matching.by_ref().take(query.limit).cloned().collect();
             (found, matching.next().is_some())
         };
-        // Bodies are copied outside the lock.
-        let entries: Vec<Entry> = found.iter().map(|e| Entry::clone(e)).collect();
         let next = match entries.last() {
             Some(last) if more => Some(query::encode_cursor(last.seq)),
             _ => None,
@@ -324,17 +463,18 @@ impl ScimLog {
     }
 
     /// Every entry of `tenant` matching `query`'s filters, newest first
-    /// (`limit` and `cursor` are not applied): what CSV export writes.
-    pub fn all(&self, tenant: &str, query: &Query) -> Vec<Entry> {
-        let found: Vec<Arc<Entry>> = self
-            .lock()
-            .entries
-            .iter()
-            .rev()
-            .filter(|e| e.tenant == tenant && query.matches(e))
-            .cloned()
-            .collect();
-        found.iter().map(|e| Entry::clone(e)).collect()
+    /// (`limit` and `cursor` are not applied): what CSV export writes. The
+    /// entries are shared with the log, not copied.
+    pub fn all(&self, tenant: &str, query: &Query) -> Vec<Arc<Entry>> {
+        let shelves = self.lock();
+        shelves.entries(tenant).map_or_else(Vec::new, |entries| {
+            entries
+                .iter()
+                .rev()
+                .filter(|e| query.matches(e))
+                .cloned()
+                .collect()
+        })
     }
 }
 

@@ -11,7 +11,9 @@
 //! Pages are newest first. A cursor points below the last entry of the page it
 //! came from, so entries recorded meanwhile never shift later pages: walking
 //! `next` visits every matching entry once, without gaps or duplicates (except
-//! those that the ring buffer dropped meanwhile, being the oldest).
+//! those evicted meanwhile: eviction always takes a tenant's oldest entries).
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -87,10 +89,18 @@ pub struct QueryError(pub String);
 /// One page of entries, newest first, and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page {
-    /// The entries.
-    pub entries: Vec<Entry>,
+    /// The entries, shared with the log (not copies).
+    #[serde(serialize_with = "shared_entries")]
+    pub entries: Vec<Arc<Entry>>,
     /// Cursor of the next page; `None` on the last page.
     pub next: Option<String>,
+}
+
+fn shared_entries<S: serde::Serializer>(
+    entries: &[Arc<Entry>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(entries.iter().map(|e| &**e))
 }
 
 impl Query {

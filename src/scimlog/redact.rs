@@ -2,12 +2,14 @@
 //! before they are stored or emitted. (Headers are not recorded at all, so the
 //! `Authorization` header never is.)
 //!
-//! - JSON: every object key `password` (any case, any depth) gets the value
+//! - JSON: every object key naming the password attribute (`password` or a
+//!   URN-qualified `urn:…:User:password`, any case, any depth) gets the value
 //!   `"[redacted]"`; a PATCH operation whose `path` names the password
 //!   attribute (`password`, `urn:…:User:password`, any case) gets its `value`
 //!   redacted.
 //! - Text (a body that is not JSON, e.g. a malformed one): best effort, the
-//!   string value after each `"password"` key is masked.
+//!   string value after each key ending in `password"` (so also the
+//!   URN-qualified one) is masked.
 
 use serde_json::Value;
 
@@ -24,9 +26,7 @@ pub fn redact_json(value: &mut Value) {
                 .and_then(|(_, v)| v.as_str())
                 .is_some_and(names_password);
             for (key, child) in map.iter_mut() {
-                if key.eq_ignore_ascii_case("password")
-                    || (patch_of_password && key.eq_ignore_ascii_case("value"))
-                {
+                if names_password(key) || (patch_of_password && key.eq_ignore_ascii_case("value")) {
                     *child = Value::String(REDACTED.to_owned());
                 } else {
                     redact_json(child);
@@ -38,16 +38,18 @@ pub fn redact_json(value: &mut Value) {
     }
 }
 
-/// Whether a SCIM attribute path names the password: `password`, or a fully
-/// qualified `urn:…:password` (a value filter or sub-attribute never does).
+/// Whether a SCIM attribute path or object key names the password:
+/// `password`, or a fully qualified `urn:…:password`, any case (a value
+/// filter or sub-attribute never does).
 fn names_password(path: &str) -> bool {
     let path = path.trim();
     let attribute = path.rsplit(':').next().unwrap_or(path);
     attribute.eq_ignore_ascii_case("password")
 }
 
-/// Masks the string value following every `"password"` key in text that could
-/// not be parsed as JSON (case-insensitive; whitespace around `:` allowed).
+/// Masks the string value following every key ending in `password"` in text
+/// that could not be parsed as JSON (`"password"`, `"urn:…:User:password"`;
+/// case-insensitive; whitespace around `:` allowed).
 pub fn redact_text(text: &str) -> String {
     const KEY: &str = "password\"";
     let lower = text.to_ascii_lowercase();
@@ -137,6 +139,51 @@ mod tests {
         assert_eq!(
             ops[3]["value"],
             json!({"password": REDACTED, "active": true})
+        );
+    }
+
+    #[test]
+    fn urn_qualified_password_keys_are_redacted() {
+        let mut body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada",
+            "urn:ietf:params:scim:schemas:core:2.0:User:password": "s3cret",
+            "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:PASSWORD": "s3cret",
+            "Operations": [{"op": "add", "value": {
+                "urn:ietf:params:scim:schemas:core:2.0:User:Password": "s3cret",
+                "urn:ietf:params:scim:schemas:core:2.0:User:passwordHint": "kept",
+            }}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
+        });
+        redact_json(&mut body);
+        assert_eq!(
+            body["urn:ietf:params:scim:schemas:core:2.0:User:password"],
+            REDACTED
+        );
+        assert_eq!(
+            body["URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:PASSWORD"],
+            REDACTED
+        );
+        let value = &body["Operations"][0]["value"];
+        assert_eq!(
+            value["urn:ietf:params:scim:schemas:core:2.0:User:Password"],
+            REDACTED
+        );
+        assert_eq!(
+            value["urn:ietf:params:scim:schemas:core:2.0:User:passwordHint"],
+            "kept"
+        );
+        assert_eq!(
+            body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+            "R&D"
+        );
+        assert!(!body.to_string().contains("s3cret"));
+
+        // The text fallback masks them too.
+        let text = r#"{"urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD" : "s3cret", broken"#;
+        assert_eq!(
+            redact_text(text),
+            r#"{"urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD" : "[redacted]", broken"#
         );
     }
 

@@ -1,4 +1,5 @@
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -26,7 +27,7 @@ fn parse(pairs: &[(&str, &str)]) -> Query {
     Query::parse(pairs.iter().copied()).unwrap()
 }
 
-fn seqs(entries: &[Entry]) -> Vec<u64> {
+fn seqs(entries: &[Arc<Entry>]) -> Vec<u64> {
     entries.iter().map(|e| e.seq).collect()
 }
 
@@ -66,32 +67,38 @@ fn bodies_are_redacted_and_bounded() {
 
     let body = Body::capture(br#"{"userName":"ada","password":"s3cret"}"#).unwrap();
     assert_eq!(
-        body.json,
+        body.json(),
         Some(json!({"userName": "ada", "password": "[redacted]"}))
     );
-    assert!(!body.truncated);
+    assert_eq!(body.text(), None);
+    assert!(!body.truncated());
+    // Kept as compact text.
+    assert_eq!(
+        body.as_text(),
+        r#"{"userName":"ada","password":"[redacted]"}"#
+    );
+    let spaced = Body::capture(b" { \"a\" : [ 1 , 2 ] } ").unwrap();
+    assert_eq!(spaced.raw_json().map(|r| r.get()), Some(r#"{"a":[1,2]}"#));
 
     let body = Body::capture(br#"{"password":"s3cret", broken"#).unwrap();
-    assert_eq!(body.json, None);
-    assert_eq!(
-        body.text.as_deref(),
-        Some(r#"{"password":"[redacted]", broken"#)
-    );
-    assert!(!body.truncated);
+    assert_eq!(body.json(), None);
+    assert_eq!(body.text(), Some(r#"{"password":"[redacted]", broken"#));
+    assert!(!body.truncated());
 
     // A long text is cut at the limit, on a character boundary.
     let long = "é".repeat(BODY_LIMIT);
     let body = Body::capture(long.as_bytes()).unwrap();
-    let text = body.text.unwrap();
-    assert!(body.truncated);
+    let text = body.text().unwrap();
+    assert!(body.truncated());
     assert!(text.len() <= BODY_LIMIT && text.len() >= BODY_LIMIT - 1);
-    assert!(long.starts_with(&text));
+    assert!(long.starts_with(text));
+    assert!(body.heap_bytes() <= heap(BODY_LIMIT));
 
     // A long JSON body is redacted before it is cut.
     let big = json!({"password": "s3cret", "filler": "x".repeat(BODY_LIMIT)});
     let body = Body::capture(big.to_string().as_bytes()).unwrap();
-    assert!(body.truncated && body.json.is_none());
-    let text = body.text.unwrap();
+    assert!(body.truncated() && body.json().is_none());
+    let text = body.text().unwrap();
     assert_eq!(text.len(), BODY_LIMIT);
     assert!(text.starts_with(r#"{"password":"[redacted]","filler":"xxx"#));
     assert!(!text.contains("s3cret"));
@@ -283,7 +290,8 @@ fn csv_parses_back_into_the_entries() {
         assert_eq!(ResourceType::parse(&row[4]), Some(entry.resource_type));
         assert_eq!(row[5].parse::<u16>().unwrap(), entry.status);
         assert_eq!(row[6].parse::<f64>().unwrap(), entry.duration_ms);
-        let body = |b: &Option<Body>| b.as_ref().map(Body::as_text).unwrap_or_default();
+        let body = |b: &Option<Body>| b.as_ref().map(|b| b.as_text().to_owned());
+        let body = |b| body(b).unwrap_or_default();
         assert_eq!(&row[7], body(&entry.request_body));
         assert_eq!(&row[8], body(&entry.response_body));
     }
@@ -299,7 +307,7 @@ fn entries_serialise_in_camel_case_with_rfc3339_times() {
     r.request_body = Body::capture(b"{}");
     log.record(r);
     let entry = &log.page("a", &Query::default()).entries[0];
-    let json = serde_json::to_value(entry).unwrap();
+    let json = serde_json::to_value(&**entry).unwrap();
     assert_eq!(
         json,
         json!({
@@ -315,4 +323,312 @@ fn entries_serialise_in_camel_case_with_rfc3339_times() {
             "responseBody": null,
         })
     );
+}
+
+// --- memory budgets ---
+
+/// A POST whose request body is JSON of about `len` bytes.
+fn sized(tenant: &str, minute: i64, len: usize) -> Record {
+    let mut r = record(tenant, minute, "POST", "/scim/v2/Users", 400);
+    let text = format!(r#"{{"x":"{}"}}"#, "y".repeat(len.saturating_sub(8)));
+    r.request_body = Body::capture(text.as_bytes());
+    r
+}
+
+/// The running counts agree with a recount from scratch, and every limit holds.
+fn check(log: &ScimLog) {
+    let shelves = log.lock();
+    let (len, bytes) = shelves.recount();
+    assert_eq!(len, shelves.len(), "entries");
+    assert_eq!(bytes, shelves.bytes(), "bytes");
+    let limits = log.limits();
+    assert!(len <= limits.entries, "{len} entries");
+    assert!(bytes <= limits.bytes, "{bytes} bytes");
+}
+
+fn all_seqs(log: &ScimLog, tenant: &str) -> Vec<u64> {
+    seqs(&log.all(tenant, &Query::default()))
+}
+
+#[test]
+fn an_entry_counts_its_struct_and_every_heap_block_it_owns() {
+    let mut r = record("acme", 0, "POST", "/scim/v2/Users?x=1", 400);
+    r.request_body = Body::capture(br#"{ "userName": "ada" }"#);
+    r.response_body = Body::capture(b"not json");
+    let log = ScimLog::new(10);
+    log.record(r);
+    let entry = log.all("acme", &Query::default()).remove(0);
+    let arc = heap(2 * size_of::<usize>() + size_of::<Entry>());
+    // tenant, method, path, the compact JSON (18 bytes), the text.
+    let owned = heap(4) + heap(4) + heap(18) + heap(18) + heap(8);
+    assert_eq!(entry.retained_bytes(), arc + owned);
+    assert_eq!(
+        entry.retained_bytes(),
+        arc + [
+            entry.tenant.capacity(),
+            entry.method.capacity(),
+            entry.path.capacity(),
+            entry.request_body.as_ref().unwrap().as_text().len(),
+            entry.response_body.as_ref().unwrap().as_text().len(),
+        ]
+        .map(heap)
+        .iter()
+        .sum::<usize>()
+    );
+    // The log adds the entry's slot and acme's place in the tenant map.
+    check(&log);
+    let total = log.retained_bytes();
+    assert!(total > entry.retained_bytes(), "{total}");
+    assert!(total < entry.retained_bytes() + 1024, "{total}");
+    assert_eq!(log.tenant_bytes("acme"), entry.retained_bytes() + 4 * 8);
+}
+
+#[test]
+fn a_json_body_with_thousands_of_keys_is_accounted_at_about_its_text_size() {
+    let object: serde_json::Map<String, serde_json::Value> =
+        (0..5000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let text = serde_json::Value::Object(object).to_string();
+    assert!(text.len() > 40_000 && text.len() <= BODY_LIMIT);
+    let body = Body::capture(text.as_bytes()).unwrap();
+    assert_eq!(body.as_text(), text);
+    assert_eq!(body.heap_bytes(), heap(text.len()));
+    let log = ScimLog::new(10);
+    let mut r = record("acme", 0, "POST", "/scim/v2/Users", 400);
+    r.request_body = Some(body);
+    log.record(r);
+    let retained = log.retained_bytes();
+    assert!(
+        retained >= text.len() && retained < text.len() + 1024,
+        "{retained} bytes for {} bytes of text",
+        text.len()
+    );
+    // It is served as the JSON it was.
+    let page = log.page("acme", &Query::default());
+    let served = serde_json::to_value(&page).unwrap();
+    assert_eq!(
+        served["entries"][0]["requestBody"]["json"]["k4999"],
+        json!(4999)
+    );
+}
+
+#[test]
+fn a_tenant_over_its_budget_loses_only_its_own_oldest_entries() {
+    let limits = Limits {
+        entries: 10_000,
+        bytes: 4 << 20,
+        tenant_bytes: 1 << 20,
+    };
+    let log = ScimLog::with_limits(limits);
+    for i in 0..5 {
+        log.record(sized("b", i, 10_000));
+    }
+    let b = all_seqs(&log, "b");
+    let mut last = 0;
+    for i in 0..200 {
+        last = log.record(sized("a", i, 60_000));
+        check(&log);
+        assert!(log.tenant_bytes("a") <= limits.tenant_bytes);
+    }
+    // 12 MB sent; a keeps what fits in 1 MiB: its newest, without gaps.
+    let a = all_seqs(&log, "a");
+    assert!(a.len() >= 15 && a.len() <= 17, "{}", a.len());
+    assert_eq!(a[0], last);
+    assert!(a.windows(2).all(|w| w[0] == w[1] + 1));
+    assert!(log.tenant_bytes("a") > limits.tenant_bytes - 70_000);
+    // b lost nothing.
+    assert_eq!(all_seqs(&log, "b"), b);
+}
+
+#[test]
+fn the_overall_budget_is_shared_and_the_largest_tenants_pay() {
+    // Six tenants may each hold 1 MiB, but all of them only 2 MiB.
+    let limits = Limits {
+        entries: 10_000,
+        bytes: 2 << 20,
+        tenant_bytes: 1 << 20,
+    };
+    let log = ScimLog::with_limits(limits);
+    for i in 0..3 {
+        log.record(sized("quiet", i, 1_000));
+    }
+    let quiet = all_seqs(&log, "quiet");
+    let flooders: Vec<String> = (0..6).map(|t| format!("t{t}")).collect();
+    for round in 0..40 {
+        for tenant in &flooders {
+            log.record(sized(tenant, round, 50_000));
+            check(&log);
+        }
+    }
+    // The quiet tenant holds least and lost nothing.
+    assert_eq!(all_seqs(&log, "quiet"), quiet);
+    // The others share what is left, none more than a fair share and an entry.
+    let share = (limits.bytes - log.tenant_bytes("quiet")) / flooders.len();
+    for tenant in &flooders {
+        let held = log.tenant_bytes(tenant);
+        assert!(held <= share + 60_000, "{tenant}: {held} > {share}");
+        assert!(held >= share - 120_000, "{tenant}: {held} < {share}");
+    }
+    assert!(log.retained_bytes() > limits.bytes - 120_000);
+}
+
+#[test]
+fn a_tenant_flooding_the_entry_cap_evicts_its_own_entries() {
+    let log = ScimLog::new(100);
+    for i in 0..10 {
+        log.record(record("b", i, "GET", "/scim/v2/Users", 200));
+    }
+    let b = all_seqs(&log, "b");
+    for i in 0..1000 {
+        log.record(record("a", i, "GET", "/scim/v2/Users", 200));
+    }
+    check(&log);
+    assert_eq!(log.len(), 100);
+    assert_eq!(all_seqs(&log, "b"), b);
+    assert_eq!(all_seqs(&log, "a"), (920..1010).rev().collect::<Vec<u64>>());
+}
+
+#[test]
+fn an_entry_larger_than_a_budget_is_not_kept_but_numbered() {
+    let log = ScimLog::with_limits(Limits {
+        entries: 10,
+        bytes: 1 << 20,
+        tenant_bytes: 20_000,
+    });
+    assert_eq!(log.record(sized("a", 0, 30_000)), 0);
+    assert!(log.is_empty());
+    assert_eq!(log.retained_bytes(), 0);
+    assert_eq!(log.record(sized("a", 1, 1_000)), 1);
+    assert_eq!(all_seqs(&log, "a"), [1]);
+    check(&log);
+
+    for limits in [
+        Limits {
+            bytes: 0,
+            ..Limits::default()
+        },
+        Limits {
+            tenant_bytes: 0,
+            ..Limits::default()
+        },
+    ] {
+        let off = ScimLog::with_limits(limits);
+        assert!(!off.keeps_entries());
+        off.record(record("a", 0, "GET", "/scim/v2/Users", 200));
+        assert!(off.is_empty());
+    }
+}
+
+#[test]
+fn among_equal_tenants_the_oldest_entry_goes_and_emptied_tenants_are_dropped() {
+    let log = ScimLog::new(5);
+    for i in 0..20 {
+        log.record(sized(&format!("t{i}"), i, 1_000));
+        check(&log);
+    }
+    // One entry each: the globally oldest went first.
+    for i in 0..15 {
+        assert_eq!(log.lock().entries(&format!("t{i}")), None, "t{i}");
+    }
+    for i in 15..20 {
+        assert_eq!(all_seqs(&log, &format!("t{i}")), [i as u64]);
+    }
+    // What is left is counted as five entries and five tenants, no more.
+    let one = log.tenant_bytes("t19");
+    assert!(
+        log.retained_bytes() < 5 * one + 1024,
+        "{}",
+        log.retained_bytes()
+    );
+}
+
+#[test]
+fn pages_stay_consistent_while_entries_are_evicted() {
+    let log = ScimLog::with_limits(Limits {
+        entries: 10_000,
+        bytes: 1 << 20,
+        tenant_bytes: 200_000,
+    });
+    for i in 0..30 {
+        log.record(sized("a", i, 10_000));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut pairs = vec![("limit", "4".to_owned())];
+        if let Some(c) = &cursor {
+            pairs.push(("cursor", c.clone()));
+        }
+        let page = log.page("a", &Query::parse(pairs).unwrap());
+        seen.extend(seqs(&page.entries));
+        // Each new entry evicts one of the oldest.
+        log.record(sized("a", 100, 10_000));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    // Newest first, no duplicates, no gaps until the evicted tail.
+    assert!(seen.windows(2).all(|w| w[0] == w[1] + 1), "{seen:?}");
+    assert_eq!(seen[0], 29);
+}
+
+#[test]
+fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+    use std::borrow::Cow;
+    for (cell, safe) in [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("a=1", "a=1"),
+        ("", ""),
+        ("{\"a\":\"=1\"}", "{\"a\":\"=1\"}"),
+    ] {
+        assert_eq!(csv_export::neutralise(Cow::Borrowed(cell)), safe);
+    }
+    let log = ScimLog::new(10);
+    let mut r = record("a", 0, "POST", "/scim/v2/Users", 400);
+    r.request_body = Body::capture(br#"=HYPERLINK("http://evil.example","x")"#);
+    // A JSON body can start with a minus too.
+    r.response_body = Body::capture(b"-5");
+    log.record(r);
+    let csv = to_csv(&log.all("a", &Query::default()));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[7], r#"'=HYPERLINK("http://evil.example","x")"#);
+    assert_eq!(&row[8], "'-5");
+    assert_eq!(&row[3], "/scim/v2/Users");
+}
+
+mod budgets {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever arrives, the running counts match a recount, every
+        /// limit holds, and each tenant's entries stay in sequence order.
+        #[test]
+        fn limits_hold_and_counts_stay_honest(
+            entries in 1usize..40,
+            bytes in 1usize..400_000,
+            tenant_bytes in 1usize..200_000,
+            traffic in proptest::collection::vec((0usize..4, 0usize..40_000), 1..120),
+        ) {
+            let log = ScimLog::with_limits(Limits { entries, bytes, tenant_bytes });
+            for (i, (tenant, len)) in traffic.into_iter().enumerate() {
+                let tenant = format!("t{tenant}");
+                log.record(sized(&tenant, i as i64, len));
+                check(&log);
+                for t in 0..4 {
+                    let name = format!("t{t}");
+                    prop_assert!(log.tenant_bytes(&name) <= tenant_bytes);
+                    let seqs = all_seqs(&log, &name);
+                    prop_assert!(seqs.windows(2).all(|w| w[0] > w[1]));
+                }
+            }
+        }
+    }
 }

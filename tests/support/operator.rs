@@ -69,9 +69,23 @@ impl Operator {
         operator
     }
 
+    /// [`Operator::start_with`], logging at `rust_log` (`RUST_LOG`) instead
+    /// of the tests' `info,scimitar=debug` (which also logs every SCIM body).
+    pub fn start_with_log(cp: &ControlPlane, extra: &[&str], rust_log: &str) -> Operator {
+        let mut operator = Self::spawn_with_log(cp, extra, rust_log);
+        operator.wait_ready();
+        operator
+    }
+
     /// Starts an operator and returns at once, before it listens or is
     /// ready (for tests of what a starting replica answers).
     pub fn spawn(cp: &ControlPlane, extra: &[&str]) -> Operator {
+        let rust_log =
+            std::env::var("SCIMITAR_OPERATOR_LOG").unwrap_or_else(|_| "info,scimitar=debug".into());
+        Self::spawn_with_log(cp, extra, &rust_log)
+    }
+
+    fn spawn_with_log(cp: &ControlPlane, extra: &[&str], rust_log: &str) -> Operator {
         let kubeconfig = operator_kubeconfig(cp);
         let port = free_port();
         let metrics_port = free_port();
@@ -106,11 +120,7 @@ impl Operator {
         );
         let child = Command::new("bash")
             .args(["-c", &script])
-            .env(
-                "RUST_LOG",
-                std::env::var("SCIMITAR_OPERATOR_LOG")
-                    .unwrap_or_else(|_| "info,scimitar=debug".into()),
-            )
+            .env("RUST_LOG", rust_log)
             .env("POD_NAME", &identity)
             .stdin(Stdio::null())
             .spawn()
