@@ -993,3 +993,102 @@ async fn one_tenants_heavy_reads_do_not_stall_another_tenant() {
         slowest(&probes)
     );
 }
+
+/// Threat: a tenant created for a namespace an earlier tenant used takes
+/// over the directory left there: the old groups would be granted the new
+/// tenant's mappings. They grant nothing; the new tenant says why, and its
+/// own groups work.
+#[tokio::test]
+async fn a_recreated_tenant_does_not_take_over_the_directory_left_behind() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let operator = Operator::shared(cp);
+    let home = namespace(&admin, "inherit").await;
+    let target = namespace(&admin, "inherit-target").await;
+    let mappings = json!([{"group": "ops", "role": {"name": "view"}, "namespaces": [target]}]);
+    let first = format!("{home}-first");
+    let token = create_tenant(
+        &admin,
+        &first,
+        spec(json!({"namespace": home, "mappings": mappings})),
+    )
+    .await;
+    let scim = Scim::new(operator, &token);
+    scim.wait_until_authorized().await;
+    let user = |name: &str| json!({"userName": name, "emails": [{"value": name, "primary": true}]});
+    let ann = scim
+        .send("POST", "/Users", Some(user("ann@example.com")))
+        .await;
+    let ops = scim
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "ops", "members": [{"value": ann.body["id"]}]})),
+        )
+        .await;
+    assert_eq!(ops.status, 201, "{}", ops.body);
+    access(
+        &admin,
+        "oidc:ann@example.com",
+        "list",
+        "pods",
+        &target,
+        true,
+    )
+    .await;
+
+    // The first tenant goes; its directory stays in the namespace.
+    let tenants: Api<ScimTenant> = Api::all(admin.clone());
+    tenants
+        .delete(&first, &DeleteParams::default())
+        .await
+        .expect("tenant deleted");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = format!("{home}-second");
+    let token = create_tenant(
+        &admin,
+        &second,
+        spec(json!({"namespace": home, "mappings": mappings})),
+    )
+    .await;
+    let message = degraded_with(&admin, &second, "LeftoverDirectory").await;
+    assert!(message.starts_with("2 "), "{message}");
+    let scim = Scim::new(operator, &token);
+    scim.wait_until_authorized().await;
+    let bob = scim
+        .send("POST", "/Users", Some(user("bob@example.com")))
+        .await;
+    let ops = scim
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "ops", "members": [{"value": bob.body["id"]}]})),
+        )
+        .await;
+    assert_eq!(ops.status, 201, "{}", ops.body);
+    access(
+        &admin,
+        "oidc:bob@example.com",
+        "list",
+        "pods",
+        &target,
+        true,
+    )
+    .await;
+    // The second tenant's bindings name bob only: the old group grants nothing.
+    let label = format!(
+        "app.kubernetes.io/managed-by=scimitar,scimitar.dev/tenant={}",
+        scimitar::labels::label_value(&second)
+    );
+    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &target)
+        .list(&kube::api::ListParams::default().labels(&label))
+        .await
+        .expect("bindings");
+    let subjects: Vec<String> = bindings
+        .items
+        .iter()
+        .flat_map(|b| b.subjects.iter().flatten().map(|s| s.name.clone()))
+        .collect();
+    assert_eq!(subjects, ["oidc:bob@example.com"]);
+}
