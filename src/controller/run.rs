@@ -176,9 +176,9 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
     let tenants_api: Api<ScimTenant> = Api::all(client.clone());
     let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
         .with_config(ControllerConfig::default().debounce(DEBOUNCE))
-        .owns_stream(role_bindings)
-        .owns_stream(cluster_role_bindings)
-        .owns_stream(config_maps)
+        .watches_stream(role_bindings, owning_tenant)
+        .watches_stream(cluster_role_bindings, owning_tenant)
+        .watches_stream(config_maps, owning_tenant)
         .watches_stream(namespaces, move |_| a1())
         .watches_stream(cluster_roles, move |_| a2())
         .watches_stream(roles, move |_| a3())
@@ -193,6 +193,20 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
             future::ready(())
         })
         .await;
+}
+
+/// The tenant owning a managed object. `owns_stream` would give the
+/// cluster-scoped tenant the child's namespace, which names a second,
+/// different `ObjectRef` for the same tenant: two reconciles of one tenant,
+/// possibly at once.
+fn owning_tenant<K: Resource>(object: K) -> Option<ObjectRef<ScimTenant>> {
+    object
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ScimTenant" && o.api_version.starts_with(crate::crd::GROUP))
+        .map(|o| ObjectRef::new(&o.name))
 }
 
 /// A reflector store of `api` and the stream that feeds it (the controller
@@ -762,4 +776,30 @@ async fn write_tenant_status(
     .await
     .map_err(Error::Status)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    use super::*;
+
+    #[test]
+    fn a_managed_object_maps_to_its_cluster_scoped_tenant_once() {
+        let mut binding = RoleBinding::default();
+        binding.metadata.namespace = Some("acme".into());
+        binding.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "scimitar.dev/v1alpha1".into(),
+            kind: "ScimTenant".into(),
+            name: "acme".into(),
+            uid: "u".into(),
+            ..Default::default()
+        }]);
+        let tenant = owning_tenant(binding.clone()).expect("owner");
+        // No namespace: the same reference the tenant's own events make.
+        assert_eq!(tenant, ObjectRef::<ScimTenant>::new("acme"));
+        assert_eq!(tenant.namespace, None);
+        binding.metadata.owner_references = None;
+        assert!(owning_tenant(binding).is_none());
+    }
 }
