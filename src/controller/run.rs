@@ -228,9 +228,14 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, config))
-        .default_backoff()
-        .touched_objects();
+    // managedFields repeat every field (every subject of a binding) with
+    // the manager's name: often the larger half of an object, and never read.
+    let stream = reflector(
+        writer,
+        watcher(api, config).modify(|object| object.managed_fields_mut().clear()),
+    )
+    .default_backoff()
+    .touched_objects();
     (reader, stream)
 }
 
@@ -546,6 +551,16 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         }
         problems.push(problem);
     }
+    let objects: HashSet<(Kind, String)> = users
+        .iter()
+        .map(|u| (Kind::User, u.name_any()))
+        .chain(groups.iter().map(|g| (Kind::Group, g.name_any())))
+        .collect();
+    let all_problems: Vec<&desired::Problem> = problems
+        .iter()
+        .chain(want.groups.values().flat_map(|g| &g.problems))
+        .collect();
+    forget_gone(ctx, &name, &namespace, &all_problems, &objects);
     write_tenant_status(ctx, tenant, &problems, &failures, users.len(), groups.len()).await?;
     if !failures.is_empty() {
         return Err(Error::Apply(failures.join("; ")));
@@ -564,6 +579,47 @@ fn first_warning(ctx: &Context, tenant: &str, problem: &desired::Problem) -> boo
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(key)
+}
+
+/// Forgets the warnings of `tenant` that are no longer problems (so the map
+/// holds only current problems, and one that comes back is published again)
+/// and the statuses of its objects that no longer exist.
+fn forget_gone(
+    ctx: &Context,
+    tenant: &str,
+    namespace: &str,
+    problems: &[&desired::Problem],
+    objects: &HashSet<(Kind, String)>,
+) {
+    let current: HashSet<String> = problems
+        .iter()
+        .map(|p| format!("{tenant}\0{}\0{}", p.reason, p.message))
+        .collect();
+    prune_warned(
+        &mut ctx.warned.lock().unwrap_or_else(|e| e.into_inner()),
+        tenant,
+        &current,
+    );
+    prune_written(
+        &mut ctx.written.lock().unwrap_or_else(|e| e.into_inner()),
+        namespace,
+        objects,
+    );
+}
+
+/// Keeps other tenants' warnings and `tenant`'s `current` ones.
+fn prune_warned(warned: &mut HashSet<String>, tenant: &str, current: &HashSet<String>) {
+    let prefix = format!("{tenant}\0");
+    warned.retain(|key| !key.starts_with(&prefix) || current.contains(key));
+}
+
+/// Keeps other namespaces' statuses and those of `objects` in `namespace`.
+fn prune_written(
+    written: &mut HashMap<(Kind, String, String), Value>,
+    namespace: &str,
+    objects: &HashSet<(Kind, String)>,
+) {
+    written.retain(|(kind, ns, id), _| ns != namespace || objects.contains(&(*kind, id.clone())));
 }
 
 async fn publish(ctx: &Context, tenant: &ScimTenant, type_: EventType, reason: &str, note: String) {
@@ -783,6 +839,30 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     use super::*;
+
+    #[test]
+    fn bookkeeping_keeps_only_what_still_exists() {
+        let mut warned: HashSet<String> = ["acme\0R\0old", "acme\0R\0now", "beta\0R\0x"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let current = HashSet::from(["acme\0R\0now".to_owned()]);
+        prune_warned(&mut warned, "acme", &current);
+        assert_eq!(warned.len(), 2);
+        assert!(warned.contains("beta\0R\0x") && warned.contains("acme\0R\0now"));
+
+        let key = |ns: &str, id: &str| (Kind::User, ns.to_owned(), id.to_owned());
+        let mut written = HashMap::from([
+            (key("acme", "gone"), Value::Null),
+            (key("acme", "here"), Value::Null),
+            (key("beta", "gone"), Value::Null),
+        ]);
+        let objects = HashSet::from([(Kind::User, "here".to_owned())]);
+        prune_written(&mut written, "acme", &objects);
+        assert_eq!(written.len(), 2);
+        assert!(written.contains_key(&key("acme", "here")));
+        assert!(written.contains_key(&key("beta", "gone")));
+    }
 
     #[test]
     fn a_managed_object_maps_to_its_cluster_scoped_tenant_once() {
