@@ -378,7 +378,6 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         write_tenant_status(ctx, tenant, &[problem], &[], 0, 0).await?;
         return Ok(Action::requeue(RESYNC));
     }
-    let (users, groups, leftovers) = directory(&ctx.store, tenant);
     let namespaces: BTreeSet<String> = ctx
         .namespaces
         .state()
@@ -390,14 +389,24 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         .states(role_targets(tenant))
         .await
         .map_err(Error::Roles)?;
-    let lookup = |target: &RoleTarget| facts::lookup(&states, target);
-    let want = desired(&Inputs {
-        tenant,
-        users: &users,
-        groups: &groups,
-        namespaces: &namespaces,
-        roles: &lookup,
-    });
+    // Reading the directory and computing the desired state are CPU work in
+    // proportion to the tenant: on the blocking pool, so SCIM requests and
+    // probes on the async workers go on meanwhile.
+    let (store, owned) = (ctx.store.clone(), tenant.clone());
+    let (users, groups, leftovers, want) = tokio::task::spawn_blocking(move || {
+        let (users, groups, leftovers) = directory(&store, &owned);
+        let lookup = |target: &RoleTarget| facts::lookup(&states, target);
+        let want = desired(&Inputs {
+            tenant: &owned,
+            users: &users,
+            groups: &groups,
+            namespaces: &namespaces,
+            roles: &lookup,
+        });
+        (users, groups, leftovers, want)
+    })
+    .await
+    .map_err(|e| Error::Apply(format!("computing the desired state: {e}")))?;
 
     let label = label_value(&name);
     let mut failures = Vec::new();
