@@ -16,23 +16,36 @@
 //!
 //! All JSON is compact.
 //!
-//! # Layout
+//! # Layout (manifest version 2)
 //!
 //! The main ConfigMap `<tenant>-directory` in the tenant namespace always has
-//! `manifest.json` = `{"version":1,"users":N,"groups":M,"shards":[names]}`.
+//! `manifest.json` = `{"version":2,"users":N,"groups":M,"shards":[names]}`.
 //! When the manifest and both arrays fit in [`SHARD_BUDGET`] bytes (keys plus
 //! values), it also holds `users.json` and `groups.json` and `shards` is empty.
-//! Otherwise it holds only the manifest, and the entries, users first, then
-//! groups, are packed greedily in order into `<tenant>-directory-1`, `-2`, …,
-//! each holding a `users.json` and/or `groups.json` array within the budget.
 //!
-//! An entry too large for a shard of its own is split into several entries that
-//! repeat its identity (`id`/`displayName` of a group, `userName`/`displayName`/
-//! `email` of a user) with consecutive slices of its `members` (or `groups`).
-//! Consumers must merge group entries by `id` and user entries by `userName`.
-//! Nothing is ever truncated; only an entry whose list has a single element and
-//! still exceeds the budget (impossible with the real budget short of a ~900 kB
-//! name) is placed alone in an over-budget shard.
+//! Otherwise it holds only the manifest, and every entry has a shard that
+//! depends on that entry alone: a user goes to bucket `h(user id) mod B`, a
+//! group to bucket `h(group id) mod B` (`h`: the first 64 bits of sha256 of
+//! `u\0<id>` or `g\0<id>`), stored in `<tenant>-directory-<bucket + 1>`
+//! with its `users.json` and `groups.json` (either may be `[]`). `B` is the
+//! smallest power of two for which every bucket fits the budget (at least
+//! twice the total size over the budget), so adding or changing one user
+//! rewrites that user's shard and, for a membership, the group's: never the
+//! others. When the tenant grows past a power of two, `B` doubles and every
+//! shard is rewritten once.
+//!
+//! An entry larger than a quarter of the budget lives in shards of its own,
+//! `<tenant>-directory-u<hash>-<k>` or `-g<hash>-<k>` (`<hash>`: 10 hex digits
+//! of the same sha256), split into several entries that repeat its identity
+//! (`id`/`displayName` of a group, `userName`/`displayName`/`email` of a
+//! user) with consecutive slices of its `members` (or `groups`). The
+//! manifest lists the bucket shards in order, then these.
+//!
+//! Consumers read every shard the manifest lists and merge group entries by
+//! `id` and user entries by `userName`; order across shards means nothing.
+//! Nothing is ever truncated; only an entry whose list has a single element
+//! and still exceeds the budget (impossible with the real budget short of a
+//! ~900 kB name) is placed alone in an over-budget shard.
 //!
 //! A tenant name longer than 200 characters is shortened to 189 characters plus
 //! `-` and 10 hex digits of its sha256, so every ConfigMap name stays a valid
@@ -58,8 +71,8 @@ pub const MANIFEST_KEY: &str = "manifest.json";
 pub const USERS_KEY: &str = "users.json";
 /// Key of the groups array.
 pub const GROUPS_KEY: &str = "groups.json";
-/// Version written in the manifest.
-pub const VERSION: u32 = 1;
+/// Version written in the manifest: 2 is the hashed layout.
+pub const VERSION: u32 = 2;
 
 /// One user in `users.json`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -109,6 +122,15 @@ pub fn main_name(tenant: &ScimTenant) -> String {
 
 /// The directory entries, sorted as described in the module documentation.
 pub fn entries(users: &[ScimUser], groups: &[ScimGroup]) -> (Vec<UserEntry>, Vec<GroupEntry>) {
+    let (users, groups) = keyed_entries(users, groups);
+    (users.into_iter().map(|(_, e)| e).collect(), groups)
+}
+
+/// [`entries`], each user with its SCIM id (which places it in a shard).
+fn keyed_entries(
+    users: &[ScimUser],
+    groups: &[ScimGroup],
+) -> (Vec<(String, UserEntry)>, Vec<GroupEntry>) {
     let by_id: BTreeMap<&str, &ScimUser> = users
         .iter()
         .map(|u| (object_name(&u.metadata), u))
@@ -154,9 +176,19 @@ pub fn entries(users: &[ScimUser], groups: &[ScimGroup]) -> (Vec<UserEntry>, Vec
     // The id breaks ties so that the order never depends on the input order.
     user_entries.sort_by(|(a_id, a), (b_id, b)| (&a.user_name, a_id).cmp(&(&b.user_name, b_id)));
     (
-        user_entries.into_iter().map(|(_, e)| e).collect(),
+        user_entries
+            .into_iter()
+            .map(|(id, e)| (id.to_string(), e))
+            .collect(),
         group_entries,
     )
+}
+
+/// Where an entry lives: `u` or `g`, and the 64-bit hash of its id.
+fn placement(kind: char, id: &str) -> (String, u64) {
+    let hex = sha256_prefix(&[&kind.to_string(), id], 16);
+    let hash = u64::from_str_radix(&hex, 16).unwrap_or_default();
+    (hex[..10].to_string(), hash)
 }
 
 /// The directory ConfigMaps of `tenant`: the main one first, then the shards.
@@ -224,10 +256,6 @@ struct Shard {
 }
 
 impl Shard {
-    fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.groups.is_empty()
-    }
-
     /// Size after adding `item` to the array under `key` holding `items`.
     fn grown(size: usize, key: &str, items: &[String], item: &str) -> usize {
         if items.is_empty() {
@@ -247,8 +275,8 @@ pub(crate) fn build_with_budget(
     owner: Option<OwnerReference>,
     budget: usize,
 ) -> Vec<ConfigMap> {
-    let (user_entries, group_entries) = entries(users, groups);
-    let user_json: Vec<String> = user_entries.iter().map(to_json).collect();
+    let (user_entries, group_entries) = keyed_entries(users, groups);
+    let user_json: Vec<String> = user_entries.iter().map(|(_, e)| to_json(e)).collect();
     let group_json: Vec<String> = group_entries.iter().map(to_json).collect();
     let main = main_name(tenant);
     let namespace = tenant.spec.namespace.as_str();
@@ -290,67 +318,91 @@ pub(crate) fn build_with_budget(
         )];
     }
 
-    // Entries in order, split where one alone would not fit.
-    let mut items: Vec<(bool, String)> = Vec::new();
-    for entry in &user_entries {
+    // Entries that go to a bucket, with their hash; large ones get shards
+    // of their own, split where one alone would not fit.
+    let large = budget / 4;
+    let mut bucketed: Vec<(bool, u64, String)> = Vec::new();
+    let mut own: BTreeMap<String, (bool, Vec<String>)> = BTreeMap::new();
+    for ((id, entry), json) in user_entries.iter().zip(user_json) {
+        let (short, hash) = placement('u', id);
+        if json.len() <= large {
+            bucketed.push((true, hash, json));
+            continue;
+        }
         let rebuild = |groups: &[String]| UserEntry {
             groups: groups.to_vec(),
             ..entry.clone()
         };
-        for json in split(&entry.groups, rebuild, USERS_KEY, budget) {
-            items.push((true, json));
-        }
+        let slices = split(&entry.groups, rebuild, USERS_KEY, budget);
+        own.insert(format!("u{short}"), (true, slices));
     }
-    for entry in &group_entries {
+    for (entry, json) in group_entries.iter().zip(group_json) {
+        let (short, hash) = placement('g', &entry.id);
+        if json.len() <= large {
+            bucketed.push((false, hash, json));
+            continue;
+        }
         let rebuild = |members: &[String]| GroupEntry {
             members: members.to_vec(),
             ..entry.clone()
         };
-        for json in split(&entry.members, rebuild, GROUPS_KEY, budget) {
-            items.push((false, json));
-        }
+        let slices = split(&entry.members, rebuild, GROUPS_KEY, budget);
+        own.insert(format!("g{short}"), (false, slices));
     }
 
-    let mut shards: Vec<Shard> = Vec::new();
-    let mut current = Shard::default();
-    for (is_user, json) in items {
-        let (key, list) = if is_user {
-            (USERS_KEY, &current.users)
-        } else {
-            (GROUPS_KEY, &current.groups)
-        };
-        let grown = Shard::grown(current.size, key, list, &json);
-        if grown > budget && !current.is_empty() {
-            shards.push(std::mem::take(&mut current));
-            current.size = Shard::grown(0, key, &[], &json);
-        } else {
-            current.size = grown;
+    // The fewest buckets (a power of two) in which every bucket fits.
+    let total: usize = bucketed.iter().map(|(_, _, j)| j.len() + 1).sum();
+    let mut count = (2 * total)
+        .div_ceil(budget.max(1))
+        .max(1)
+        .next_power_of_two();
+    let buckets = loop {
+        let mut buckets: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
+        for (is_user, hash, json) in &bucketed {
+            let shard = &mut buckets[(*hash % count as u64) as usize];
+            if *is_user {
+                shard.size = Shard::grown(shard.size, USERS_KEY, &shard.users, json);
+                shard.users.push(json.clone());
+            } else {
+                shard.size = Shard::grown(shard.size, GROUPS_KEY, &shard.groups, json);
+                shard.groups.push(json.clone());
+            }
         }
-        if is_user {
-            current.users.push(json);
-        } else {
-            current.groups.push(json);
+        // Keys with `[]` count too: every bucket shard has both.
+        let fits = buckets
+            .iter()
+            .all(|b| b.size + USERS_KEY.len() + GROUPS_KEY.len() + 4 <= budget);
+        if fits || count >= 1 << 16 {
+            break buckets;
         }
-    }
-    if !current.is_empty() {
-        shards.push(current);
-    }
+        count *= 2;
+    };
 
-    let names: Vec<String> = (1..=shards.len()).map(|n| format!("{main}-{n}")).collect();
-    let mut config_maps = vec![config_map(
-        main.clone(),
-        BTreeMap::from([(MANIFEST_KEY.to_string(), manifest(names.clone()))]),
-    )];
-    for (name, shard) in names.into_iter().zip(shards) {
-        let mut data = BTreeMap::new();
-        if !shard.users.is_empty() {
-            data.insert(USERS_KEY.to_string(), array_json(&shard.users));
-        }
-        if !shard.groups.is_empty() {
-            data.insert(GROUPS_KEY.to_string(), array_json(&shard.groups));
-        }
-        config_maps.push(config_map(name, data));
+    let mut names: Vec<String> = (1..=buckets.len()).map(|n| format!("{main}-{n}")).collect();
+    let mut config_maps = Vec::with_capacity(names.len() + own.len() + 1);
+    for (name, shard) in names.iter().zip(buckets) {
+        let data = BTreeMap::from([
+            (USERS_KEY.to_string(), array_json(&shard.users)),
+            (GROUPS_KEY.to_string(), array_json(&shard.groups)),
+        ]);
+        config_maps.push(config_map(name.clone(), data));
     }
+    for (key, (is_user, slices)) in own {
+        for (k, slice) in slices.into_iter().enumerate() {
+            let name = format!("{main}-{key}-{}", k + 1);
+            let array_key = if is_user { USERS_KEY } else { GROUPS_KEY };
+            let data = BTreeMap::from([(array_key.to_string(), format!("[{slice}]"))]);
+            config_maps.push(config_map(name.clone(), data));
+            names.push(name);
+        }
+    }
+    config_maps.insert(
+        0,
+        config_map(
+            main,
+            BTreeMap::from([(MANIFEST_KEY.to_string(), manifest(names))]),
+        ),
+    );
     config_maps
 }
 

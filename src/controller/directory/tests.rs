@@ -15,7 +15,8 @@ fn manifest_of(cms: &[ConfigMap]) -> Manifest {
 }
 
 /// Users and groups read back from the ConfigMaps as a consumer would: follow
-/// the manifest, then merge split entries (users by userName, groups by id).
+/// the manifest, then merge split entries (users by userName, groups by id),
+/// whatever shard they are in.
 fn read_back(cms: &[ConfigMap]) -> (Vec<UserEntry>, Vec<GroupEntry>) {
     let manifest = manifest_of(cms);
     let by_name: BTreeMap<&str, &ConfigMap> = cms
@@ -31,28 +32,33 @@ fn read_back(cms: &[ConfigMap]) -> (Vec<UserEntry>, Vec<GroupEntry>) {
             .map(|n| by_name[n.as_str()])
             .collect()
     };
-    let mut users: Vec<UserEntry> = Vec::new();
-    let mut groups: Vec<GroupEntry> = Vec::new();
+    let mut users: BTreeMap<String, UserEntry> = BTreeMap::new();
+    let mut groups: BTreeMap<String, GroupEntry> = BTreeMap::new();
     for cm in sources {
         if let Some(json) = data(cm).get(USERS_KEY) {
             for entry in serde_json::from_str::<Vec<UserEntry>>(json).unwrap() {
-                match users.last_mut() {
-                    Some(last) if last.user_name == entry.user_name => {
-                        last.groups.extend(entry.groups)
+                match users.get_mut(&entry.user_name) {
+                    Some(known) => known.groups.extend(entry.groups),
+                    None => {
+                        users.insert(entry.user_name.clone(), entry);
                     }
-                    _ => users.push(entry),
                 }
             }
         }
         if let Some(json) = data(cm).get(GROUPS_KEY) {
             for entry in serde_json::from_str::<Vec<GroupEntry>>(json).unwrap() {
-                match groups.last_mut() {
-                    Some(last) if last.id == entry.id => last.members.extend(entry.members),
-                    _ => groups.push(entry),
+                match groups.get_mut(&entry.id) {
+                    Some(known) => known.members.extend(entry.members),
+                    None => {
+                        groups.insert(entry.id.clone(), entry);
+                    }
                 }
             }
         }
     }
+    let users: Vec<UserEntry> = users.into_values().collect();
+    let mut groups: Vec<GroupEntry> = groups.into_values().collect();
+    groups.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
     assert_eq!(manifest.users, users.len());
     assert_eq!(manifest.groups, groups.len());
     (users, groups)
@@ -111,7 +117,7 @@ fn content_lists_active_users_and_their_groups() {
     );
     assert_eq!(
         d[MANIFEST_KEY],
-        r#"{"version":1,"users":3,"groups":3,"shards":[]}"#
+        r#"{"version":2,"users":3,"groups":3,"shards":[]}"#
     );
 }
 
@@ -210,11 +216,9 @@ fn sharding_with_a_tiny_budget_keeps_every_user_and_member_exactly_once() {
         assert!(cms.len() > 2, "budget {budget} should shard");
         assert_eq!(data(&cms[0]).keys().collect::<Vec<_>>(), vec![MANIFEST_KEY]);
         for (n, cm) in cms[1..].iter().enumerate() {
-            assert_eq!(
-                cm.metadata.name.as_deref(),
-                Some(format!("acme-directory-{}", n + 1).as_str())
-            );
-            assert_eq!(manifest.shards[n], format!("acme-directory-{}", n + 1));
+            let name = cm.metadata.name.as_deref().unwrap();
+            assert!(name.starts_with("acme-directory-"), "{name}");
+            assert_eq!(manifest.shards[n], name);
             assert!(
                 data_size(cm) <= budget,
                 "budget {budget}: {}",
@@ -323,4 +327,76 @@ fn a_user_in_many_groups_is_split_by_groups() {
         assert!(data_size(cm) <= 200);
     }
     assert_eq!(read_back(&cms), entries(&users, &groups));
+}
+
+/// Ten users in a group, then one more: which shard ConfigMaps differ.
+fn changed(before: &[ConfigMap], after: &[ConfigMap]) -> Vec<String> {
+    let old: BTreeMap<&str, &ConfigMap> = before
+        .iter()
+        .map(|cm| (cm.metadata.name.as_deref().unwrap(), cm))
+        .collect();
+    after
+        .iter()
+        .filter(|cm| {
+            old.get(cm.metadata.name.as_deref().unwrap())
+                .map(|o| &o.data)
+                != Some(&cm.data)
+        })
+        .map(|cm| cm.metadata.name.clone().unwrap())
+        .collect()
+}
+
+#[test]
+fn one_change_rewrites_at_most_the_shards_of_what_changed() {
+    let tenant = tenant("acme", Vec::new());
+    let mut users: Vec<ScimUser> = (0..300)
+        .map(|i| user(&format!("u{i:03}"), &format!("user-{i:03}@example.com")))
+        .collect();
+    let groups_with = |extra: Option<&str>| -> Vec<ScimGroup> {
+        (0..30)
+            .map(|g| {
+                let mut members: Vec<_> = (0..300)
+                    .filter(|i| i % 30 == g)
+                    .map(|i| member(&format!("u{i:03}")))
+                    .collect();
+                if g == 7
+                    && let Some(id) = extra
+                {
+                    members.push(member(id));
+                }
+                group(&format!("g{g:02}"), &format!("team-{g:02}"), members)
+            })
+            .collect()
+    };
+    let budget = 4_000;
+    let labels = BTreeMap::new();
+    let before = build_with_budget(&tenant, &users, &groups_with(None), &labels, None, budget);
+    assert!(before.len() > 4, "sharded: {}", before.len());
+
+    // A membership change: the user's shard and the group's, nothing else.
+    let after = build_with_budget(
+        &tenant,
+        &users,
+        &groups_with(Some("u001")),
+        &labels,
+        None,
+        budget,
+    );
+    let touched = changed(&before, &after);
+    assert!(touched.len() <= 2, "{touched:?}");
+    assert!(
+        !touched.contains(&"acme-directory".to_string()),
+        "{touched:?}"
+    );
+    assert_eq!(
+        read_back(&after),
+        entries(&users, &groups_with(Some("u001")))
+    );
+
+    // A new user in no group: its shard, and the manifest's count.
+    users.push(user("u999", "new@example.com"));
+    let grown = build_with_budget(&tenant, &users, &groups_with(None), &labels, None, budget);
+    let touched = changed(&before, &grown);
+    assert!(touched.len() <= 2, "{touched:?}");
+    assert_eq!(manifest_of(&grown).version, 2);
 }
