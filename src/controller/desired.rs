@@ -119,6 +119,9 @@ pub struct Inputs<'a> {
     pub namespaces: &'a BTreeSet<String>,
     /// Whether a role exists and may be bound by the operator.
     pub roles: &'a dyn Fn(&RoleTarget) -> RoleState,
+    /// How many hashed shards the directory has now (from its manifest), so
+    /// the count changes only when it must ([`directory::build`]).
+    pub directory_shards: Option<usize>,
 }
 
 /// A role a binding would reference.
@@ -637,7 +640,14 @@ pub fn desired(inputs: &Inputs) -> Desired {
         groups.insert(id.to_string(), outcome);
     }
 
-    let config_maps = directory::build(tenant, inputs.users, inputs.groups, &labels, owner);
+    let config_maps = directory::build(
+        tenant,
+        inputs.users,
+        inputs.groups,
+        &labels,
+        owner,
+        inputs.directory_shards,
+    );
 
     Desired {
         role_bindings: role_bindings.into_values().collect(),

@@ -31,8 +31,9 @@
 //! smallest power of two for which every bucket fits the budget (at least
 //! twice the total size over the budget), so adding or changing one user
 //! rewrites that user's shard and, for a membership, the group's: never the
-//! others. When the tenant grows past a power of two, `B` doubles and every
-//! shard is rewritten once.
+//! others. The current `B` is kept while every bucket fits and it is at most
+//! four times what is needed; only then does it change (and every shard is
+//! rewritten once), so a tenant at a boundary does not flip back and forth.
 //!
 //! An entry larger than a quarter of the budget lives in shards of its own,
 //! `<tenant>-directory-u<hash>-<k>` or `-g<hash>-<k>` (`<hash>`: 10 hex digits
@@ -192,14 +193,33 @@ fn placement(kind: char, id: &str) -> (String, u64) {
 }
 
 /// The directory ConfigMaps of `tenant`: the main one first, then the shards.
+/// `previous` is how many hashed shards it has now (see [`bucket_count`]).
 pub fn build(
     tenant: &ScimTenant,
     users: &[ScimUser],
     groups: &[ScimGroup],
     labels: &BTreeMap<String, String>,
     owner: Option<OwnerReference>,
+    previous: Option<usize>,
 ) -> Vec<ConfigMap> {
-    build_with_budget(tenant, users, groups, labels, owner, SHARD_BUDGET)
+    build_with(tenant, users, groups, labels, owner, SHARD_BUDGET, previous)
+}
+
+/// How many hashed shards a directory manifest lists (`None` when it is
+/// not a version 2 manifest): what [`build`] keeps while it still fits.
+pub fn bucket_count(main: &ConfigMap) -> Option<usize> {
+    let manifest: Manifest = serde_json::from_str(main.data.as_ref()?.get(MANIFEST_KEY)?).ok()?;
+    (manifest.version == VERSION).then(|| {
+        let prefix = format!("{}-", main.metadata.name.as_deref().unwrap_or_default());
+        manifest
+            .shards
+            .iter()
+            .filter(|name| {
+                name.strip_prefix(&prefix)
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .count()
+    })
 }
 
 /// Compact JSON of directory data, which cannot fail to serialize (strings,
@@ -266,7 +286,8 @@ impl Shard {
     }
 }
 
-/// [`build`] with a budget of `budget` bytes per ConfigMap.
+/// [`build`] with a budget of `budget` bytes per ConfigMap and no shards yet.
+#[cfg(test)]
 pub(crate) fn build_with_budget(
     tenant: &ScimTenant,
     users: &[ScimUser],
@@ -274,6 +295,19 @@ pub(crate) fn build_with_budget(
     labels: &BTreeMap<String, String>,
     owner: Option<OwnerReference>,
     budget: usize,
+) -> Vec<ConfigMap> {
+    build_with(tenant, users, groups, labels, owner, budget, None)
+}
+
+/// [`build`] with a budget of `budget` bytes per ConfigMap.
+pub(crate) fn build_with(
+    tenant: &ScimTenant,
+    users: &[ScimUser],
+    groups: &[ScimGroup],
+    labels: &BTreeMap<String, String>,
+    owner: Option<OwnerReference>,
+    budget: usize,
+    previous: Option<usize>,
 ) -> Vec<ConfigMap> {
     let (user_entries, group_entries) = keyed_entries(users, groups);
     let user_json: Vec<String> = user_entries.iter().map(|(_, e)| to_json(e)).collect();
@@ -350,12 +384,20 @@ pub(crate) fn build_with_budget(
         own.insert(format!("g{short}"), (false, slices));
     }
 
-    // The fewest buckets (a power of two) in which every bucket fits.
+    // The fewest buckets (a power of two) in which every bucket fits; the
+    // current count is kept while everything fits in it and it is not more
+    // than four times what is needed, so a tenant hovering at a boundary
+    // does not rewrite every shard back and forth.
     let total: usize = bucketed.iter().map(|(_, _, j)| j.len() + 1).sum();
-    let mut count = (2 * total)
+    let needed = (2 * total)
         .div_ceil(budget.max(1))
         .max(1)
         .next_power_of_two();
+    let mut count = match previous {
+        Some(p) if p.is_power_of_two() && p >= needed / 2 && p <= needed * 4 => p,
+        _ => needed,
+    };
+    let mut kept = count != needed;
     let buckets = loop {
         let mut buckets: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
         for (is_user, hash, json) in &bucketed {
@@ -375,7 +417,13 @@ pub(crate) fn build_with_budget(
         if fits || count >= 1 << 16 {
             break buckets;
         }
-        count *= 2;
+        // The kept count overflows: grow from what is needed.
+        count = if kept {
+            needed.max(count * 2)
+        } else {
+            count * 2
+        };
+        kept = false;
     };
 
     let mut names: Vec<String> = (1..=buckets.len()).map(|n| format!("{main}-{n}")).collect();

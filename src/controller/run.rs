@@ -392,6 +392,11 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     // Reading the directory and computing the desired state are CPU work in
     // proportion to the tenant: on the blocking pool, so SCIM requests and
     // probes on the async workers go on meanwhile.
+    // The directory's current shard count, which it keeps while it fits.
+    let directory_shards = ctx
+        .config_maps
+        .get(&ObjectRef::new(&super::directory::main_name(tenant)).within(&namespace))
+        .and_then(|main| super::directory::bucket_count(&main));
     let (store, owned) = (ctx.store.clone(), tenant.clone());
     let (users, groups, leftovers, want) = tokio::task::spawn_blocking(move || {
         let (users, groups, leftovers) = directory(&store, &owned);
@@ -402,6 +407,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
             groups: &groups,
             namespaces: &namespaces,
             roles: &lookup,
+            directory_shards,
         });
         (users, groups, leftovers, want)
     })

@@ -21,6 +21,7 @@ fn run_with(
         groups,
         namespaces: &namespaces,
         roles,
+        directory_shards: None,
     })
 }
 

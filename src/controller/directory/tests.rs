@@ -104,7 +104,14 @@ fn sample() -> (ScimTenant, Vec<ScimUser>, Vec<ScimGroup>) {
 #[test]
 fn content_lists_active_users_and_their_groups() {
     let (tenant, users, groups) = sample();
-    let cms = build(&tenant, &users, &groups, &tenant_labels(&tenant), None);
+    let cms = build(
+        &tenant,
+        &users,
+        &groups,
+        &tenant_labels(&tenant),
+        None,
+        None,
+    );
     assert_eq!(cms.len(), 1);
     let d = data(&cms[0]);
     assert_eq!(
@@ -133,7 +140,7 @@ fn main_config_map_lives_in_the_tenant_namespace_with_directory_label() {
         block_owner_deletion: None,
     };
     let labels = tenant_labels(&tenant);
-    let cms = build(&tenant, &users, &groups, &labels, Some(owner.clone()));
+    let cms = build(&tenant, &users, &groups, &labels, Some(owner.clone()), None);
     let meta = &cms[0].metadata;
     assert_eq!(meta.name.as_deref(), Some("acme-directory"));
     assert_eq!(meta.namespace.as_deref(), Some(NS));
@@ -147,7 +154,7 @@ fn main_config_map_lives_in_the_tenant_namespace_with_directory_label() {
 fn ordering_is_stable_regardless_of_input_order() {
     let (tenant, users, groups) = sample();
     let labels = tenant_labels(&tenant);
-    let forward = build(&tenant, &users, &groups, &labels, None);
+    let forward = build(&tenant, &users, &groups, &labels, None, None);
     let mut users_rev = users.clone();
     users_rev.reverse();
     let mut groups_rev = groups.clone();
@@ -157,7 +164,7 @@ fn ordering_is_stable_regardless_of_input_order() {
     }
     assert_eq!(
         forward,
-        build(&tenant, &users_rev, &groups_rev, &labels, None)
+        build(&tenant, &users_rev, &groups_rev, &labels, None, None)
     );
     let sharded = build_with_budget(&tenant, &users, &groups, &labels, None, 200);
     let sharded_rev = build_with_budget(&tenant, &users_rev, &groups_rev, &labels, None, 200);
@@ -204,7 +211,7 @@ fn many() -> (ScimTenant, Vec<ScimUser>, Vec<ScimGroup>) {
 fn sharding_with_a_tiny_budget_keeps_every_user_and_member_exactly_once() {
     let (tenant, users, groups) = many();
     let labels = tenant_labels(&tenant);
-    let whole = build(&tenant, &users, &groups, &labels, None);
+    let whole = build(&tenant, &users, &groups, &labels, None, None);
     assert_eq!(whole.len(), 1);
     let expected = read_back(&whole);
     assert_eq!(expected, entries(&users, &groups));
@@ -399,4 +406,40 @@ fn one_change_rewrites_at_most_the_shards_of_what_changed() {
     let touched = changed(&before, &grown);
     assert!(touched.len() <= 2, "{touched:?}");
     assert_eq!(manifest_of(&grown).version, 2);
+}
+
+#[test]
+fn the_shard_count_is_kept_while_it_fits() {
+    let tenant = tenant("acme", Vec::new());
+    let users: Vec<ScimUser> = (0..300)
+        .map(|i| user(&format!("u{i:03}"), &format!("user-{i:03}@example.com")))
+        .collect();
+    let labels = BTreeMap::new();
+    let fresh = build_with(&tenant, &users, &[], &labels, None, 4_000, None);
+    let needed = bucket_count(&fresh[0]).expect("a version 2 manifest");
+    assert!(needed >= 2, "{needed}");
+    // A larger count it already has is kept (up to four times what is needed).
+    let kept = build_with(&tenant, &users, &[], &labels, None, 4_000, Some(needed * 4));
+    assert_eq!(bucket_count(&kept[0]), Some(needed * 4));
+    assert_eq!(read_back(&kept), entries(&users, &[]));
+    // Far more than needed: back to what is needed.
+    let shrunk = build_with(
+        &tenant,
+        &users,
+        &[],
+        &labels,
+        None,
+        4_000,
+        Some(needed * 16),
+    );
+    assert_eq!(bucket_count(&shrunk[0]), Some(needed));
+    // Half of what is needed: kept only as long as every shard fits.
+    let tight = build_with(&tenant, &users, &[], &labels, None, 4_000, Some(needed / 2));
+    for cm in &tight[1..] {
+        assert!(data_size(cm) <= 4_000);
+    }
+    assert_eq!(read_back(&tight), entries(&users, &[]));
+    // Far too few: what is needed.
+    let grown = build_with(&tenant, &users, &[], &labels, None, 4_000, Some(1));
+    assert_eq!(bucket_count(&grown[0]), Some(needed));
 }
