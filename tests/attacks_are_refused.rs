@@ -85,6 +85,37 @@ async fn degraded_with(admin: &Client, tenant: &str, reason: &str) -> String {
     }
 }
 
+/// A SCIM user whose primary email is its userName.
+fn person(name: &str) -> Value {
+    json!({"userName": name, "emails": [{"value": name, "primary": true}]})
+}
+
+/// Deactivates the user of the SCIM reply `user` (`active: false`).
+async fn deactivate(scim: &Scim, user: &support::operator::Reply) {
+    let id = user.body["id"].as_str().expect("id");
+    let off = scim
+        .send(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [scimitar::scim::schema::PATCH_OP_URN],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+}
+
+/// The subjects of the RoleBindings in `namespace` matching `labels`.
+async fn bound_subjects(admin: &Client, namespace: &str, labels: &str) -> Vec<String> {
+    Api::<RoleBinding>::namespaced(admin.clone(), namespace)
+        .list(&kube::api::ListParams::default().labels(labels))
+        .await
+        .expect("bindings")
+        .items
+        .iter()
+        .flat_map(|b| b.subjects.iter().flatten().map(|s| s.name.clone()))
+        .collect()
+}
+
 /// Sends GET /Users with `token` until the answer is `want` (at most 20 s).
 async fn answers(scim: &Scim, want: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -459,12 +490,11 @@ async fn a_second_group_with_a_mapped_name_grants_nothing() {
     .await;
     let scim = Scim::new(operator, &token);
     scim.wait_until_authorized().await;
-    let user = |name: &str| json!({"userName": name, "emails": [{"value": name, "primary": true}]});
     let ann = scim
-        .send("POST", "/Users", Some(user("ann@example.com")))
+        .send("POST", "/Users", Some(person("ann@example.com")))
         .await;
     let eve = scim
-        .send("POST", "/Users", Some(user("eve@example.com")))
+        .send("POST", "/Users", Some(person("eve@example.com")))
         .await;
     let ops = scim
         .send(
@@ -537,12 +567,11 @@ async fn a_binding_that_cannot_be_updated_is_removed_not_left_stale() {
     .await;
     let scim = Scim::new(operator, &token);
     scim.wait_until_authorized().await;
-    let user = |name: &str| json!({"userName": name, "emails": [{"value": name, "primary": true}]});
     let ann = scim
-        .send("POST", "/Users", Some(user("ann@example.com")))
+        .send("POST", "/Users", Some(person("ann@example.com")))
         .await;
     let bob = scim
-        .send("POST", "/Users", Some(user("bob@example.com")))
+        .send("POST", "/Users", Some(person("bob@example.com")))
         .await;
     let members = json!([{"value": ann.body["id"]}, {"value": bob.body["id"]}]);
     let ops = scim
@@ -567,18 +596,7 @@ async fn a_binding_that_cannot_be_updated_is_removed_not_left_stale() {
     // the target namespace (as a broken webhook or a policy would).
     let policy = deny_rolebinding_updates(cp, &admin, &target).await;
 
-    let bob_id = bob.body["id"].as_str().expect("id");
-    let off = scim
-        .send(
-            "PATCH",
-            &format!("/Users/{bob_id}"),
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
-            ),
-        )
-        .await;
-    assert_eq!(off.status, 200, "{}", off.body);
+    deactivate(&scim, &bob).await;
     let took = access(
         &admin,
         "oidc:bob@example.com",
@@ -602,15 +620,7 @@ async fn a_binding_that_cannot_be_updated_is_removed_not_left_stale() {
         true,
     )
     .await;
-    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &target)
-        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=scimitar"))
-        .await
-        .expect("bindings");
-    let subjects: Vec<String> = bindings
-        .items
-        .iter()
-        .flat_map(|b| b.subjects.iter().flatten().map(|s| s.name.clone()))
-        .collect();
+    let subjects = bound_subjects(&admin, &target, "app.kubernetes.io/managed-by=scimitar").await;
     assert_eq!(subjects, ["oidc:ann@example.com"]);
     println!(
         "deactivated user lost access {took:?} after the SCIM response, though the binding could not be updated"
@@ -875,12 +885,7 @@ async fn one_tenants_heavy_reads_do_not_stall_another_tenant() {
     let light = Scim::new(operator, &token);
     light.wait_until_authorized().await;
     let kim = light
-        .send(
-            "POST",
-            "/Users",
-            Some(json!({"userName": "kim@example.com",
-            "emails": [{"value": "kim@example.com", "primary": true}]})),
-        )
+        .send("POST", "/Users", Some(person("kim@example.com")))
         .await;
     let group = light
         .send(
@@ -951,18 +956,7 @@ async fn one_tenants_heavy_reads_do_not_stall_another_tenant() {
             "the liveness probe did not answer within 1 s"
         );
     }
-    let kim_id = kim.body["id"].as_str().expect("id");
-    let off = light
-        .send(
-            "PATCH",
-            &format!("/Users/{kim_id}"),
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
-            ),
-        )
-        .await;
-    assert_eq!(off.status, 200, "{}", off.body);
+    deactivate(&light, &kim).await;
     let revoked = access(
         &admin,
         "oidc:kim@example.com",
@@ -1016,9 +1010,8 @@ async fn a_recreated_tenant_does_not_take_over_the_directory_left_behind() {
     .await;
     let scim = Scim::new(operator, &token);
     scim.wait_until_authorized().await;
-    let user = |name: &str| json!({"userName": name, "emails": [{"value": name, "primary": true}]});
     let ann = scim
-        .send("POST", "/Users", Some(user("ann@example.com")))
+        .send("POST", "/Users", Some(person("ann@example.com")))
         .await;
     let ops = scim
         .send(
@@ -1057,7 +1050,7 @@ async fn a_recreated_tenant_does_not_take_over_the_directory_left_behind() {
     let scim = Scim::new(operator, &token);
     scim.wait_until_authorized().await;
     let bob = scim
-        .send("POST", "/Users", Some(user("bob@example.com")))
+        .send("POST", "/Users", Some(person("bob@example.com")))
         .await;
     let ops = scim
         .send(
@@ -1081,14 +1074,6 @@ async fn a_recreated_tenant_does_not_take_over_the_directory_left_behind() {
         "app.kubernetes.io/managed-by=scimitar,scimitar.dev/tenant={}",
         scimitar::labels::label_value(&second)
     );
-    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &target)
-        .list(&kube::api::ListParams::default().labels(&label))
-        .await
-        .expect("bindings");
-    let subjects: Vec<String> = bindings
-        .items
-        .iter()
-        .flat_map(|b| b.subjects.iter().flatten().map(|s| s.name.clone()))
-        .collect();
+    let subjects = bound_subjects(&admin, &target, &label).await;
     assert_eq!(subjects, ["oidc:bob@example.com"]);
 }
