@@ -22,16 +22,50 @@ pub const TENANT_UID_ANNOTATION: &str = "scimitar.dev/tenant-uid";
 /// for: a tenant created later for the same namespace ignores it.
 pub const TENANT_UID_LABEL: &str = "scimitar.dev/tenant-uid";
 
+/// Whether something recorded for tenant uid `recorded` (or, without one,
+/// made at `made`) belongs to the tenant with `uid`, created at `created`:
+/// the same uid, or no uid and not older than the tenant (what an earlier
+/// tenant of the same name or namespace left is older). `None` when the
+/// facts do not tell; each caller decides what that means.
+pub fn made_for(
+    recorded: Option<&str>,
+    made: Option<jiff::Timestamp>,
+    uid: Option<&str>,
+    created: Option<jiff::Timestamp>,
+) -> Option<bool> {
+    match (recorded, uid) {
+        (Some(recorded), Some(uid)) => Some(recorded == uid),
+        (Some(_), None) => None,
+        (None, _) => Some(made? >= created?),
+    }
+}
+
 /// `value` if it is a valid label value of at most 63 characters, else `h-`
 /// followed by the first 20 hex digits of its sha256.
 pub fn label_value(value: &str) -> String {
     if is_label_value(value) {
         value.to_string()
     } else {
-        let digest = Sha256::digest(value.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("h-{}", &hex[..20])
+        format!("h-{}", &sha256_hex(&[value])[..20])
     }
+}
+
+/// The sha256 of `parts` joined by NUL bytes: the hash behind derived names
+/// (binding names, label values, directory shards).
+pub fn sha256(parts: &[&str]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize().into()
+}
+
+/// [`sha256`] in lower-case hex.
+pub fn sha256_hex(parts: &[&str]) -> String {
+    sha256(parts).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_label_value(value: &str) -> bool {

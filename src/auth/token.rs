@@ -91,14 +91,9 @@ impl TokenRecord {
     /// older than the tenant (a token of an earlier tenant of the same name
     /// is older than the current one).
     pub fn belongs_to(&self, uid: Option<&str>, created: Option<jiff::Timestamp>) -> bool {
-        match (&self.tenant_uid, uid) {
-            (Some(mine), Some(theirs)) => mine == theirs,
-            (Some(_), None) => false,
-            (None, _) => match (self.created, created) {
-                (Some(issued), Some(tenant_created)) => issued >= tenant_created,
-                _ => false,
-            },
-        }
+        // Undecided means refused: a token must prove its tenant.
+        crate::labels::made_for(self.tenant_uid.as_deref(), self.created, uid, created)
+            .unwrap_or(false)
     }
 
     /// The Secret that keeps this record in `namespace`.

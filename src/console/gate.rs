@@ -110,8 +110,7 @@ pub fn decide(index: &Index, login: &str, admin_groups: &[String], owner: Owner)
     };
     let member = index.groups_of(&id).iter().any(|gid| {
         name_of(gid).is_some_and(|name| {
-            admin_groups.iter().any(|admin| same(admin, name))
-                && index.groups_named(|other| same(other, name)) == 1
+            admin_groups.iter().any(|admin| same(admin, name)) && index.groups_named(name) == 1
         })
     });
     if !member {

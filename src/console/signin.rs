@@ -91,11 +91,8 @@ impl Console {
 
 fn secret_name(console: &Console, oidc: &TenantOidc) -> String {
     let reference = &oidc.client_secret_ref;
-    let namespace = reference
-        .namespace
-        .as_deref()
-        .unwrap_or(console.deps.store.tenants().policy().operator_namespace());
-    format!("{namespace}/{}", reference.name)
+    let policy = console.deps.store.tenants().policy();
+    format!("{}/{}", policy.namespace_of(reference), reference.name)
 }
 pub async fn home(
     State(console): State<Arc<Console>>,

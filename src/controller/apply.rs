@@ -112,8 +112,8 @@ impl Failing {
 /// Whether the API server refused a write for good: retrying the same write
 /// cannot succeed (it is too large, invalid, or forbidden to us).
 pub fn is_refusal(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(s) if matches!(s.code, 400 | 403 | 413 | 422))
-        || matches!(error, kube::Error::Api(s) if s.message.contains("request is too large"))
+    matches!(error, kube::Error::Api(s) if matches!(s.code, 400 | 403 | 422))
+        || crate::store::kube::errors::is_too_large(error)
 }
 
 /// A managed kind: how to tell whether an existing object already matches.
@@ -217,20 +217,25 @@ fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
     }
 }
 
+/// A delete of exactly `object`: not of another object created meanwhile
+/// under the same name.
+fn only_this<K: Resource>(object: &K) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: object.meta().uid.clone(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    }
+}
+
 /// Deletes a binding that could not be brought up to date, so it grants
 /// nothing stale; records why.
 async fn strip<K>(api: &Api<K>, current: &K, key: &str, applied: &mut Applied)
 where
     K: Managed,
 {
-    let precondition = DeleteParams {
-        preconditions: Some(kube::api::Preconditions {
-            uid: current.meta().uid.clone(),
-            resource_version: None,
-        }),
-        ..Default::default()
-    };
-    match bounded(api.delete(&current.name_any(), &precondition)).await {
+    match bounded(api.delete(&current.name_any(), &only_this(current))).await {
         Ok(_) => {
             tracing::warn!(object = %key, "could not update it; deleted it so it grants nothing stale");
             applied.changes.push(Change::Deleted(format!(
@@ -320,14 +325,7 @@ where
             continue;
         }
         let api: Api<K> = api_for(client, key.0.as_deref());
-        let precondition = DeleteParams {
-            preconditions: Some(kube::api::Preconditions {
-                uid: object.meta().uid.clone(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
-        match bounded(api.delete(&key.1, &precondition)).await {
+        match bounded(api.delete(&key.1, &only_this(object.as_ref()))).await {
             Ok(_) => applied
                 .changes
                 .push(Change::Deleted(describe(object.as_ref()))),

@@ -66,7 +66,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use sha2::{Digest, Sha256};
 
 use super::directory;
 use crate::crd::{
@@ -74,6 +73,7 @@ use crate::crd::{
     SubjectSettings,
 };
 
+use crate::labels::sha256_hex;
 pub use crate::labels::{APP_NAME_LABEL, MANAGED_BY, MANAGER, TENANT_LABEL, label_value};
 /// Label holding the (label-safe) SCIM id of the group a binding was made for.
 pub const GROUP_LABEL: &str = "scimitar.dev/group";
@@ -282,22 +282,6 @@ fn slug(value: &str, max: usize) -> String {
     }
     out.truncate(max);
     out.trim_end_matches('-').to_string()
-}
-
-/// Hex sha256 of `parts` joined by NUL bytes.
-fn sha256_hex(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            hasher.update([0u8]);
-        }
-        hasher.update(part.as_bytes());
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 pub(crate) fn sha256_prefix(parts: &[&str], len: usize) -> String {

@@ -185,11 +185,14 @@ fn keyed_entries(
     )
 }
 
-/// Where an entry lives: `u` or `g`, and the 64-bit hash of its id.
+/// Where an entry lives: 10 hex digits naming its own shards, and the
+/// 64-bit hash choosing its bucket, both from the sha256 of `kind` and `id`.
 fn placement(kind: char, id: &str) -> (String, u64) {
-    let hex = sha256_prefix(&[&kind.to_string(), id], 16);
-    let hash = u64::from_str_radix(&hex, 16).unwrap_or_default();
-    (hex[..10].to_string(), hash)
+    let digest = crate::labels::sha256(&[&kind.to_string(), id]);
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    let short: String = digest[..5].iter().map(|b| format!("{b:02x}")).collect();
+    (short, u64::from_be_bytes(head))
 }
 
 /// The directory ConfigMaps of `tenant`: the main one first, then the shards.

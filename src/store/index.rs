@@ -31,21 +31,14 @@ impl Entry {
     /// older than the tenant. Anything else was left in the namespace by an
     /// earlier tenant.
     pub fn belongs_to(&self, uid: Option<&str>, created: Option<jiff::Timestamp>) -> bool {
-        match (&self.tenant_uid, uid) {
-            (Some(mine), Some(theirs)) => mine == theirs,
-            (Some(_), None) => true,
-            (None, _) => {
-                let made = self
-                    .resource
-                    .pointer("/meta/created")
-                    .and_then(Value::as_str)
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                match (made, created) {
-                    (Some(made), Some(tenant)) => made >= tenant,
-                    _ => true,
-                }
-            }
-        }
+        let made = self
+            .resource
+            .pointer("/meta/created")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        // Undecided (no tenant uid, as in the in-memory store and tests)
+        // means the tenant's own: there is no earlier tenant to tell apart.
+        crate::labels::made_for(self.tenant_uid.as_deref(), made, uid, created).unwrap_or(true)
     }
 }
 
@@ -165,16 +158,19 @@ impl Index {
         self.user_names.get(&fold(user_name)).map(String::as_str)
     }
 
-    /// How many groups have a displayName for which `matches` holds (a scan:
-    /// asked only for a console admin's groups).
-    pub fn groups_named(&self, matches: impl Fn(&str) -> bool) -> usize {
-        self.groups
-            .values()
+    /// How many groups are named `display_name`, ignoring ASCII case only
+    /// (from the displayName index, whose folding is wider).
+    pub fn groups_named(&self, display_name: &str) -> usize {
+        self.group_names
+            .get(&fold(display_name))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.groups.get(id))
             .filter(|e| {
                 e.resource
                     .get("displayName")
                     .and_then(Value::as_str)
-                    .is_some_and(&matches)
+                    .is_some_and(|name| name.eq_ignore_ascii_case(display_name))
             })
             .count()
     }

@@ -15,7 +15,6 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimTenant, ScimTenantSpec, SecretKeyRef};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::ControlPlane;
 
@@ -425,10 +424,7 @@ pub async fn create_tenant(client: &Client, name: &str, spec: ScimTenantSpec) ->
 
 /// Lower-case hex SHA-256 of `value` (what a token Secret holds).
 pub fn hex_sha256(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    scimitar::auth::token::hex(&scimitar::auth::token_digest(value))
 }
 
 /// Creates (or replaces) the Secret `name` in the operator's namespace with

@@ -84,11 +84,6 @@ impl SecretPolicy {
         }
     }
 
-    /// The operator's namespace: where a reference without a namespace points.
-    pub fn operator_namespace(&self) -> &str {
-        &self.operator_namespace
-    }
-
     /// The namespace `reference` points to, if scimitar may read it there.
     /// `is_tenant_namespace` tells whether a namespace holds some tenant's
     /// directory (its editors may write Secrets there: never trusted, even
@@ -99,34 +94,36 @@ impl SecretPolicy {
         reference: &SecretKeyRef,
         is_tenant_namespace: impl Fn(&str) -> bool,
     ) -> Result<String, SecretProblem> {
-        let namespace = reference
-            .namespace
-            .clone()
-            .unwrap_or_else(|| self.operator_namespace.clone());
+        let namespace = self.namespace_of(reference).to_owned();
         let trusted = namespace == self.operator_namespace || self.allowed.contains(&namespace);
+        if trusted && !is_tenant_namespace(&namespace) {
+            return Ok(namespace);
+        }
         let move_it = format!(
             "move it to namespace {} (omit the reference's namespace) with the label {TENANT_LABEL}=<tenant>",
             self.operator_namespace
         );
-        if is_tenant_namespace(&namespace) {
-            return Err(SecretProblem::refused(
-                reason::UNTRUSTED,
-                format!(
-                    "{what} Secret {namespace}/{} is in a tenant namespace, where namespace editors can write Secrets; it is not used: {move_it}",
-                    reference.name
-                ),
-            ));
-        }
-        if !trusted {
-            return Err(SecretProblem::refused(
-                reason::UNTRUSTED,
-                format!(
-                    "{what} Secret {namespace}/{} is in a namespace scimitar does not read Secrets from; {move_it}, or allow the namespace in the chart (secrets.allowedNamespaces)",
-                    reference.name
-                ),
-            ));
-        }
-        Ok(namespace)
+        let why = if is_tenant_namespace(&namespace) {
+            format!(
+                "is in a tenant namespace, where namespace editors can write Secrets; it is not used: {move_it}"
+            )
+        } else {
+            format!(
+                "is in a namespace scimitar does not read Secrets from; {move_it}, or allow the namespace in the chart (secrets.allowedNamespaces)"
+            )
+        };
+        Err(SecretProblem::refused(
+            reason::UNTRUSTED,
+            format!("{what} Secret {namespace}/{} {why}", reference.name),
+        ))
+    }
+
+    /// The namespace `reference` names: its own, or the operator's.
+    pub fn namespace_of<'a>(&'a self, reference: &'a SecretKeyRef) -> &'a str {
+        reference
+            .namespace
+            .as_deref()
+            .unwrap_or(&self.operator_namespace)
     }
 }
 

@@ -351,12 +351,6 @@ impl Tenants {
             .collect()
     }
 
-    /// Whether `tenant` exists.
-    pub fn knows(&self, tenant: &str) -> bool {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.contains_key(tenant)
-    }
-
     /// Asks for an early re-read of referenced token Secrets (an unknown
     /// token was presented; it may be a new one).
     pub fn nudge(&self) {
