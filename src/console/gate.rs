@@ -35,15 +35,17 @@ impl Decision {
     }
 }
 
-/// The primary email of a SCIM user (the first email when none is marked primary).
+/// The primary email of a SCIM user, by the rule its RBAC subject uses
+/// ([`crate::crd::primary_email`]).
 pub fn primary_email(user: &Value) -> Option<&str> {
     let emails = user.get("emails")?.as_array()?;
-    emails
-        .iter()
-        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or_else(|| emails.first())
-        .and_then(|e| e.get("value"))
-        .and_then(Value::as_str)
+    crate::crd::primary_email(emails.iter().map(|e| {
+        (
+            e.get("value").and_then(Value::as_str),
+            e.get("primary").and_then(Value::as_bool),
+            e.get("type").and_then(Value::as_str),
+        )
+    }))
 }
 
 /// Whether a SCIM user is active (`active` unless it says `false`).

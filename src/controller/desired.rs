@@ -301,27 +301,9 @@ pub(crate) fn object_name(meta: &ObjectMeta) -> &str {
     meta.name.as_deref().unwrap_or_default()
 }
 
-/// The user's primary email: the one marked primary, else the first of type
-/// `work`, else the first. Emails without a value are skipped.
+/// The user's primary email ([`crate::crd::primary_email`]).
 pub fn primary_email(user: &ScimUser) -> Option<&str> {
-    let emails: Vec<_> = user
-        .spec
-        .emails
-        .iter()
-        .filter_map(|e| Some((e, e.value.as_deref().filter(|v| !v.is_empty())?)))
-        .collect();
-    emails
-        .iter()
-        .find(|(e, _)| e.primary == Some(true))
-        .or_else(|| {
-            emails.iter().find(|(e, _)| {
-                e.type_
-                    .as_deref()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("work"))
-            })
-        })
-        .or_else(|| emails.first())
-        .map(|(_, v)| *v)
+    user.spec.primary_email()
 }
 
 /// The `User` subject name of `user` under `settings`, guards not applied.

@@ -15,7 +15,7 @@ pub use tenant::{
 };
 pub use user::{
     Address, EnterpriseAttributes, Manager, MultiValue, PersonName, ScimUser, ScimUserSpec,
-    ScimUserStatus,
+    ScimUserStatus, primary_email,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -116,6 +116,38 @@ impl ScimUserSpec {
     pub fn is_active(&self) -> bool {
         self.active != Some(false)
     }
+
+    /// The primary email (see [`primary_email`]).
+    pub fn primary_email(&self) -> Option<&str> {
+        primary_email(
+            self.emails
+                .iter()
+                .map(|e| (e.value.as_deref(), e.primary, e.type_.as_deref())),
+        )
+    }
+}
+
+/// The primary email among `(value, primary, type)` triples: the one marked
+/// primary, else the first of type `work`, else the first; emails without a
+/// value are skipped. One rule for RBAC subjects, the directory and the
+/// console, whatever form the user is read in.
+pub fn primary_email<'a>(
+    emails: impl IntoIterator<Item = (Option<&'a str>, Option<bool>, Option<&'a str>)>,
+) -> Option<&'a str> {
+    let (mut work, mut first) = (None, None);
+    for (value, primary, type_) in emails {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if primary == Some(true) {
+            return Some(value);
+        }
+        if work.is_none() && type_.is_some_and(|t| t.eq_ignore_ascii_case("work")) {
+            work = Some(value);
+        }
+        first = first.or(Some(value));
+    }
+    work.or(first)
 }
 
 /// RFC 7643 §4.1.1 `name`.

@@ -42,6 +42,107 @@ impl Entry {
     }
 }
 
+/// A user as the controller and the console read it: the fields that name,
+/// bind and list it, borrowed from the index.
+#[derive(Debug, Clone, Copy)]
+pub struct UserView<'a> {
+    pub id: &'a str,
+    pub user_name: &'a str,
+    pub display_name: Option<&'a str>,
+    /// See [`crate::crd::primary_email`].
+    pub primary_email: Option<&'a str>,
+    /// `active` unless it says `false`.
+    pub active: bool,
+    pub entry: &'a Entry,
+}
+
+/// A group as the controller and the console read it.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    pub id: &'a str,
+    pub display_name: &'a str,
+    pub entry: &'a Entry,
+}
+
+impl<'a> GroupView<'a> {
+    /// Every member: its id and `type` as sent.
+    pub fn members(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        self.entry
+            .resource
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let value = m.get("value").and_then(Value::as_str)?;
+                Some((value, m.get("type").and_then(Value::as_str)))
+            })
+    }
+
+    /// Ids of the members that are users (type `User` or no type).
+    pub fn user_members(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.members()
+            .filter(|(_, t)| t.is_none_or(|t| t.eq_ignore_ascii_case("User")))
+            .map(|(id, _)| id)
+    }
+
+    /// How many members the group lists.
+    pub fn member_count(&self) -> usize {
+        self.entry
+            .resource
+            .get("members")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    }
+}
+
+fn user_view<'a>(id: &'a str, entry: &'a Entry) -> UserView<'a> {
+    let resource = &entry.resource;
+    let text = |key: &str| resource.get(key).and_then(Value::as_str);
+    let emails = resource
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e.get("value").and_then(Value::as_str),
+                e.get("primary").and_then(Value::as_bool),
+                e.get("type").and_then(Value::as_str),
+            )
+        });
+    UserView {
+        id,
+        user_name: text("userName").unwrap_or_default(),
+        display_name: text("displayName"),
+        primary_email: crate::crd::primary_email(emails),
+        active: resource.get("active").and_then(Value::as_bool) != Some(false),
+        entry,
+    }
+}
+
+fn group_view<'a>(id: &'a str, entry: &'a Entry) -> GroupView<'a> {
+    GroupView {
+        id,
+        display_name: entry
+            .resource
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        entry,
+    }
+}
+
+/// What one insert or remove touched beyond the object itself, for the
+/// controller's change journal.
+#[derive(Debug, Default, PartialEq)]
+pub struct Touched {
+    /// displayNames a group had before and has after, when they differ.
+    pub names: Vec<String>,
+    /// Users added to or removed from a group's members.
+    pub members: Vec<String>,
+}
+
 /// Users and groups of one tenant.
 #[derive(Default)]
 pub struct Index {
@@ -135,22 +236,68 @@ impl Index {
     }
 
     /// Adds or replaces `id`, keeping the indexes in step.
-    pub fn insert(&mut self, kind: Kind, id: &str, entry: Entry) {
+    pub fn insert(&mut self, kind: Kind, id: &str, entry: Entry) -> Touched {
         let old = self.table_mut(kind).remove(id);
-        self.reindex(
+        let touched = self.reindex(
             kind,
             id,
             old.as_ref().map(|e| &e.resource),
             Some(&entry.resource),
         );
         self.table_mut(kind).insert(id.to_owned(), entry);
+        touched
     }
 
     /// Removes `id`, keeping the indexes in step.
-    pub fn remove(&mut self, kind: Kind, id: &str) -> Option<Entry> {
+    pub fn remove(&mut self, kind: Kind, id: &str) -> Option<(Entry, Touched)> {
         let old = self.table_mut(kind).remove(id)?;
-        self.reindex(kind, id, Some(&old.resource), None);
-        Some(old)
+        let touched = self.reindex(kind, id, Some(&old.resource), None);
+        Some((old, touched))
+    }
+
+    /// One user, as the controller reads it.
+    pub fn user(&self, id: &str) -> Option<UserView<'_>> {
+        let (id, entry) = self.users.get_key_value(id)?;
+        Some(user_view(id, entry))
+    }
+
+    /// One group, as the controller reads it.
+    pub fn group(&self, id: &str) -> Option<GroupView<'_>> {
+        let (id, entry) = self.groups.get_key_value(id)?;
+        Some(group_view(id, entry))
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> impl Iterator<Item = UserView<'_>> {
+        self.users.iter().map(|(id, e)| user_view(id, e))
+    }
+
+    /// Every group, by id.
+    pub fn groups(&self) -> impl Iterator<Item = GroupView<'_>> {
+        self.groups.iter().map(|(id, e)| group_view(id, e))
+    }
+
+    /// Ids of the groups listing `user_id` as a member, by id.
+    pub fn group_ids_of(&self, user_id: &str) -> impl Iterator<Item = &str> {
+        self.memberships
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// Ids of the groups named `display_name`, ignoring ASCII case only
+    /// (see [`crate::controller::desired::names_match`]), by id.
+    pub fn group_ids_named<'a>(&'a self, display_name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.group_names
+            .get(&fold(display_name))
+            .into_iter()
+            .flatten()
+            .filter(move |id| {
+                self.group(id)
+                    .is_some_and(|g| g.display_name.eq_ignore_ascii_case(display_name))
+            })
+            .map(String::as_str)
     }
 
     /// The id of the user holding `user_name` (case-insensitively).
@@ -161,18 +308,7 @@ impl Index {
     /// How many groups are named `display_name`, ignoring ASCII case only
     /// (from the displayName index, whose folding is wider).
     pub fn groups_named(&self, display_name: &str) -> usize {
-        self.group_names
-            .get(&fold(display_name))
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.groups.get(id))
-            .filter(|e| {
-                e.resource
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .is_some_and(|name| name.eq_ignore_ascii_case(display_name))
-            })
-            .count()
+        self.group_ids_named(display_name).count()
     }
 
     /// Ids of the groups listing `user_id` as a member.
@@ -241,7 +377,14 @@ impl Index {
         }
     }
 
-    fn reindex(&mut self, kind: Kind, id: &str, old: Option<&Value>, new: Option<&Value>) {
+    fn reindex(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) -> Touched {
+        let mut touched = Touched::default();
         match kind {
             Kind::User => {
                 if let Some(name) = folded(old.and_then(|o| o.get("userName")))
@@ -254,22 +397,38 @@ impl Index {
                 }
             }
             Kind::Group => {
-                if let Some(name) = folded(old.and_then(|o| o.get("displayName")))
-                    && let Some(ids) = self.group_names.get_mut(&name)
+                let name_of = |v: Option<&Value>| {
+                    v.and_then(|v| v.get("displayName"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let (old_raw, new_raw) = (name_of(old), name_of(new));
+                if old_raw != new_raw {
+                    touched.names.extend(old_raw);
+                    touched.names.extend(new_raw);
+                }
+                let old_name = folded(old.and_then(|o| o.get("displayName")));
+                let new_name = folded(new.and_then(|n| n.get("displayName")));
+                if let Some(name) = &old_name
+                    && let Some(ids) = self.group_names.get_mut(name)
                 {
                     ids.remove(id);
                     if ids.is_empty() {
-                        self.group_names.remove(&name);
+                        self.group_names.remove(name);
                     }
                 }
-                if let Some(name) = folded(new.and_then(|n| n.get("displayName"))) {
+                if let Some(name) = &new_name {
                     self.group_names
-                        .entry(name)
+                        .entry(name.clone())
                         .or_default()
                         .insert(id.to_owned());
                 }
+
                 let before = old.map(member_ids).unwrap_or_default();
                 let after = new.map(member_ids).unwrap_or_default();
+                touched
+                    .members
+                    .extend(before.symmetric_difference(&after).cloned());
                 for gone in before.difference(&after) {
                     if let Some(groups) = self.memberships.get_mut(gone) {
                         groups.remove(id);
@@ -286,6 +445,7 @@ impl Index {
                 }
             }
         }
+        touched
     }
 
     /// Ids worth evaluating `filter` on, when an index narrows them down.

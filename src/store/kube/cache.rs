@@ -13,7 +13,7 @@
 //! cannot bring it back. Tombstones go when the watch reports the delete, or
 //! after [`TOMBSTONE_TTL`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::store::Kind;
-use crate::store::index::{Entry, Index};
+use crate::store::index::{Entry, Index, Touched};
 
 /// How long a tombstone outlives a delete the watch has not reported.
 pub const TOMBSTONE_TTL: Duration = Duration::from_secs(300);
@@ -61,11 +61,84 @@ impl Default for Cache {
     }
 }
 
-/// One namespace: its index and the tombstones of its deleted objects.
+/// One namespace: its index, the tombstones of its deleted objects and
+/// what changed since the controller last looked.
 #[derive(Default)]
 struct Shard {
     index: Index,
     tombstones: HashMap<(Kind, String), (Option<u64>, Instant)>,
+    journal: Changes,
+}
+
+/// Most bytes one namespace's [`Changes`] hold; past it they say only
+/// "everything" ([`Changes::full`]). Nothing drains them on a replica that
+/// is not the leader.
+pub const JOURNAL_BYTES: usize = 4 << 20;
+
+/// What changed in one namespace since the controller last took it: sets,
+/// so a burst of changes to one object is one entry.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Changes {
+    /// Users created, changed or deleted.
+    pub users: BTreeSet<String>,
+    /// Groups created, changed or deleted.
+    pub groups: BTreeSet<String>,
+    /// Users added to or removed from some group's members.
+    pub members: BTreeSet<String>,
+    /// displayNames some group had or took (renames, creates, deletes).
+    pub names: BTreeSet<String>,
+    /// Everything may have changed (a relist, or more changes than
+    /// [`JOURNAL_BYTES`]): the sets are empty and mean nothing.
+    pub full: bool,
+    bytes: usize,
+}
+
+impl Changes {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        !self.full
+            && self.users.is_empty()
+            && self.groups.is_empty()
+            && self.members.is_empty()
+            && self.names.is_empty()
+    }
+
+    /// Everything may have changed.
+    pub fn everything() -> Self {
+        Self {
+            full: true,
+            ..Self::default()
+        }
+    }
+
+    fn record(&mut self, kind: Kind, id: &str, touched: Touched) {
+        if self.full {
+            return;
+        }
+        let set = match kind {
+            Kind::User => &mut self.users,
+            Kind::Group => &mut self.groups,
+        };
+        let mut bytes = 0;
+        // A set entry costs its text and about 48 bytes of bookkeeping.
+        let mut add = |set: &mut BTreeSet<String>, value: String| {
+            let len = value.len() + 48;
+            if set.insert(value) {
+                bytes += len;
+            }
+        };
+        add(set, id.to_owned());
+        for member in touched.members {
+            add(&mut self.members, member);
+        }
+        for name in touched.names {
+            add(&mut self.names, name);
+        }
+        self.bytes += bytes;
+        if self.bytes > JOURNAL_BYTES {
+            *self = Self::everything();
+        }
+    }
 }
 
 fn revision(version: &str) -> Option<u64> {
@@ -85,6 +158,17 @@ impl Cache {
     /// receiver gets `RecvError::Lagged` and should treat everything as changed.
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.changes.subscribe()
+    }
+
+    /// What changed in `namespace` since the last call: the controller's
+    /// work list.
+    pub fn take_changes(&self, namespace: &str) -> Changes {
+        match self.shard(namespace) {
+            Some(shard) => {
+                std::mem::take(&mut shard.write().unwrap_or_else(|e| e.into_inner()).journal)
+            }
+            None => Changes::default(),
+        }
     }
 
     fn changed(&self, namespace: &str) {
@@ -149,7 +233,7 @@ impl Cache {
                 (kind, id.to_owned()),
                 (version.and_then(revision), Instant::now()),
             );
-            shard.index.remove(kind, id);
+            shard.forget(kind, id);
         }
         self.changed(namespace);
     }
@@ -162,7 +246,7 @@ impl Cache {
         let removed = {
             let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
             shard.tombstones.remove(&(kind, id.to_owned()));
-            shard.index.remove(kind, id).is_some()
+            shard.forget(kind, id)
         };
         if removed {
             self.changed(namespace);
@@ -227,6 +311,8 @@ impl Cache {
                 })
                 .collect();
             shard.index.clear(kind);
+            // The controller goes over the whole namespace again.
+            shard.journal = Changes::everything();
             shard
                 .tombstones
                 .retain(|_, (_, at)| now.duration_since(*at) < TOMBSTONE_TTL);
@@ -273,8 +359,20 @@ impl Shard {
         {
             return false;
         }
-        self.index.insert(kind, &id, entry);
+        let touched = self.index.insert(kind, &id, entry);
+        self.journal.record(kind, &id, touched);
         true
+    }
+
+    /// Removes an object; whether it was there.
+    fn forget(&mut self, kind: Kind, id: &str) -> bool {
+        match self.index.remove(kind, id) {
+            Some((_, touched)) => {
+                self.journal.record(kind, id, touched);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -374,5 +472,76 @@ mod tests {
         assert_eq!(user_name(&cache, "gone"), None);
         assert_eq!(user_name(&cache, "kept").as_deref(), Some("kept"));
         assert_eq!(user_name(&cache, "fresh").as_deref(), Some("fresh"));
+    }
+
+    fn group(id: &str, name: &str, members: &[&str], version: &str) -> Incoming {
+        let members: Vec<_> = members.iter().map(|m| json!({"value": m})).collect();
+        Incoming {
+            namespace: "acme".into(),
+            id: id.into(),
+            entry: Entry {
+                version: version.into(),
+                resource: json!({"id": id, "displayName": name, "members": members}),
+                generation: None,
+                tenant_uid: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_journal_says_what_changed_and_nothing_more() {
+        let cache = Cache::default();
+        cache.upsert(Kind::User, user("u1", "ann", "1"));
+        cache.upsert(Kind::Group, group("g1", "Dev", &["u1", "u2"], "2"));
+        let first = cache.take_changes("acme");
+        assert_eq!(first.users, BTreeSet::from(["u1".to_owned()]));
+        assert_eq!(first.groups, BTreeSet::from(["g1".to_owned()]));
+        assert_eq!(first.members.len(), 2);
+        assert_eq!(first.names, BTreeSet::from(["Dev".to_owned()]));
+        assert!(cache.take_changes("acme").is_empty(), "taken once");
+
+        // One member out, one in; the name stays: only those two users.
+        cache.upsert(Kind::Group, group("g1", "Dev", &["u1", "u3"], "3"));
+        let change = cache.take_changes("acme");
+        assert_eq!(
+            change.members,
+            BTreeSet::from(["u2".to_owned(), "u3".to_owned()])
+        );
+        assert!(change.names.is_empty() && change.users.is_empty());
+
+        // A rename names both the old and the new displayName.
+        cache.upsert(Kind::Group, group("g1", "Ops", &["u1", "u3"], "4"));
+        let change = cache.take_changes("acme");
+        assert_eq!(
+            change.names,
+            BTreeSet::from(["Dev".to_owned(), "Ops".to_owned()])
+        );
+        assert!(change.members.is_empty());
+
+        cache.remove(Kind::Group, "acme", "g1", Some("5"));
+        let change = cache.take_changes("acme");
+        assert_eq!(change.groups, BTreeSet::from(["g1".to_owned()]));
+        assert_eq!(change.names, BTreeSet::from(["Ops".to_owned()]));
+    }
+
+    #[test]
+    fn the_journal_is_bounded_and_a_relist_means_everything() {
+        let cache = Cache::default();
+        let id = "x".repeat(1000);
+        for n in 1..=10_000 {
+            cache.upsert(
+                Kind::User,
+                user(&format!("{id}{n}"), &format!("u{n}"), &n.to_string()),
+            );
+        }
+        // 10,000 ids of ~1 KB are past the budget: it says only "everything".
+        let changes = cache.take_changes("acme");
+        assert!(changes.full && changes.users.is_empty());
+
+        cache.upsert(Kind::User, user("u1", "ann", "20000"));
+        cache.relist_started(Kind::User);
+        cache.relisted(Kind::User, user("u1", "ann", "20000"));
+        cache.relist_done(Kind::User);
+        assert!(cache.take_changes("acme").full);
     }
 }
