@@ -308,10 +308,14 @@ pub fn primary_email(user: &ScimUser) -> Option<&str> {
 
 /// The `User` subject name of `user` under `settings`, guards not applied.
 pub fn user_subject_name(settings: &SubjectSettings, user: &ScimUser) -> String {
+    subject_name(settings, Person::of(user))
+}
+
+fn subject_name(settings: &SubjectSettings, user: Person) -> String {
     let claim = if settings.username_claim == "email" {
-        primary_email(user).unwrap_or(&user.spec.user_name)
+        user.primary_email.unwrap_or(user.user_name)
     } else {
-        &user.spec.user_name
+        user.user_name
     };
     format!("{}{claim}", settings.user_prefix)
 }
@@ -401,130 +405,211 @@ struct Planned<'g> {
     namespace: Option<&'g str>,
 }
 
-/// The desired state of `inputs.tenant`. See the module documentation.
-pub fn desired(inputs: &Inputs) -> Desired {
-    let tenant = inputs.tenant;
-    let tenant_name = object_name(&tenant.metadata);
-    let settings = &tenant.spec.subjects;
-    let bind_users = matches!(settings.bind, BindSubjects::Users | BindSubjects::Both);
-    let bind_group = matches!(settings.bind, BindSubjects::Group | BindSubjects::Both);
-    let labels = tenant_labels(tenant);
-    let owner = owner_reference(tenant);
+/// A user as the rules read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Person<'a> {
+    pub id: &'a str,
+    pub user_name: &'a str,
+    pub primary_email: Option<&'a str>,
+    pub active: bool,
+}
 
-    let mut problems = prefix_problems(tenant_name, settings);
-    let refused = !problems.is_empty();
-
-    let mapping_errors: Vec<Option<&str>> =
-        tenant.spec.mappings.iter().map(mapping_error).collect();
-    for (index, (mapping, error)) in tenant.spec.mappings.iter().zip(&mapping_errors).enumerate() {
-        if let Some(error) = error {
-            problems.push(Problem::new(
-                reason::INVALID_MAPPING,
-                format!(
-                    "tenant {tenant_name:?}: mapping #{index} (group {:?}, {}/{}) is invalid: {error}",
-                    mapping.group,
-                    kind_str(mapping.role.kind),
-                    mapping.role.name
-                ),
-            ));
+impl<'a> Person<'a> {
+    /// `user` as the rules read it.
+    pub fn of(user: &'a ScimUser) -> Self {
+        Self {
+            id: object_name(&user.metadata),
+            user_name: &user.spec.user_name,
+            primary_email: user.spec.primary_email(),
+            active: user.spec.is_active(),
         }
     }
+}
 
-    // Users: subjects and memberships.
-    let mut users: BTreeMap<String, UserOutcome> = BTreeMap::new();
-    let mut user_subjects: BTreeMap<&str, String> = BTreeMap::new();
-    for user in inputs.users {
-        let id = object_name(&user.metadata);
-        let mut outcome = UserOutcome::default();
-        if bind_users && !refused && user.spec.is_active() {
-            let subject = user_subject_name(settings, user);
-            if subject.is_empty() {
-                outcome.problems.push(Problem::new(
-                    reason::EMPTY_SUBJECT,
+/// A group as the rules read it; its members' subjects come separately.
+#[derive(Clone, Copy, Debug)]
+pub struct Team<'a> {
+    pub id: &'a str,
+    pub display_name: &'a str,
+    /// Direct members as listed.
+    pub member_count: usize,
+}
+
+/// What exists in the cluster, as the caller found it.
+pub struct Facts<'a> {
+    /// Namespaces that exist now.
+    pub namespaces: &'a BTreeSet<String>,
+    /// Whether a role exists and may be bound by the operator.
+    pub roles: &'a dyn Fn(&RoleTarget) -> RoleState,
+}
+
+/// The objects one group should have, and what to report on it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GroupDesired {
+    /// Sorted by (namespace, name).
+    pub role_bindings: Vec<RoleBinding>,
+    /// Sorted by name.
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    pub outcome: GroupOutcome,
+}
+
+/// What a tenant's spec decides for all its users and groups, worked out
+/// once: the pieces of [`desired`] that the controller also runs one group
+/// or user at a time.
+pub struct Plan<'t> {
+    tenant: &'t ScimTenant,
+    name: &'t str,
+    settings: &'t SubjectSettings,
+    bind_users: bool,
+    bind_group: bool,
+    labels: BTreeMap<String, String>,
+    owner: Option<OwnerReference>,
+    /// Prefix refusals, then invalid mappings.
+    problems: Vec<Problem>,
+    /// A prefix refusal: no bindings at all.
+    refused: bool,
+    mapping_errors: Vec<Option<&'static str>>,
+}
+
+impl<'t> Plan<'t> {
+    pub fn new(tenant: &'t ScimTenant) -> Self {
+        let name = object_name(&tenant.metadata);
+        let settings = &tenant.spec.subjects;
+        let mut problems = prefix_problems(name, settings);
+        let refused = !problems.is_empty();
+        let mapping_errors: Vec<Option<&'static str>> =
+            tenant.spec.mappings.iter().map(mapping_error).collect();
+        for (index, (mapping, error)) in tenant.spec.mappings.iter().zip(&mapping_errors).enumerate()
+        {
+            if let Some(error) = error {
+                problems.push(Problem::new(
+                    reason::INVALID_MAPPING,
                     format!(
-                        "user {:?} (id {id}) has an empty subject name and is not bound",
-                        user.spec.user_name
+                        "tenant {name:?}: mapping #{index} (group {:?}, {}/{}) is invalid: {error}",
+                        mapping.group,
+                        kind_str(mapping.role.kind),
+                        mapping.role.name
                     ),
                 ));
-            } else if is_reserved(&subject) {
-                outcome.problems.push(Problem::new(
-                    reason::RESERVED_SUBJECT,
+            }
+        }
+        Self {
+            tenant,
+            name,
+            settings,
+            bind_users: matches!(settings.bind, BindSubjects::Users | BindSubjects::Both),
+            bind_group: matches!(settings.bind, BindSubjects::Group | BindSubjects::Both),
+            labels: tenant_labels(tenant),
+            owner: owner_reference(tenant),
+            problems,
+            refused,
+            mapping_errors,
+        }
+    }
+
+    /// The `User` subject `user` is bound as, if any, and what keeps it
+    /// from being bound.
+    pub fn user_subject(&self, user: Person) -> (Option<String>, Option<Problem>) {
+        if !self.bind_users || self.refused || !user.active {
+            return (None, None);
+        }
+        let subject = subject_name(self.settings, user);
+        let id = user.id;
+        if subject.is_empty() {
+            let problem = Problem::new(
+                reason::EMPTY_SUBJECT,
+                format!(
+                    "user {:?} (id {id}) has an empty subject name and is not bound",
+                    user.user_name
+                ),
+            );
+            (None, Some(problem))
+        } else if is_reserved(&subject) {
+            let problem = Problem::new(
+                reason::RESERVED_SUBJECT,
+                format!(
+                    "user {:?} (id {id}) would be bound as {subject:?}; names starting with \
+                     \"system:\" are reserved and never bound",
+                    user.user_name
+                ),
+            );
+            (None, Some(problem))
+        } else {
+            (Some(subject), None)
+        }
+    }
+
+    /// What to report on `user`, given the displayNames of the groups
+    /// listing it.
+    pub fn user(&self, user: Person, mut groups: Vec<String>) -> UserOutcome {
+        let (subject, problem) = self.user_subject(user);
+        groups.sort();
+        groups.dedup();
+        UserOutcome {
+            subject,
+            groups,
+            problems: problem.into_iter().collect(),
+        }
+    }
+
+    /// The tenant's own problems: the spec's, and every mapping whose name
+    /// matches more than one group (`matching` counts the groups a name
+    /// matches).
+    pub fn problems(&self, matching: &dyn Fn(&str) -> usize) -> Vec<Problem> {
+        let mut problems = self.problems.clone();
+        for (index, mapping) in self.tenant.spec.mappings.iter().enumerate() {
+            let count = matching(&mapping.group);
+            if count > 1 {
+                problems.push(Problem::new(
+                    reason::AMBIGUOUS_GROUP,
                     format!(
-                        "user {:?} (id {id}) would be bound as {subject:?}; names starting with \
-                         \"system:\" are reserved and never bound",
-                        user.spec.user_name
+                        "tenant {:?}: mapping #{index} (group {:?}) matches {count} groups; none of them is granted {}/{}",
+                        self.name,
+                        mapping.group,
+                        kind_str(mapping.role.kind),
+                        mapping.role.name
                     ),
                 ));
-            } else {
-                user_subjects.insert(id, subject.clone());
-                outcome.subject = Some(subject);
             }
         }
-        users.insert(id.to_string(), outcome);
-    }
-    for group in inputs.groups {
-        for member in user_member_ids(group) {
-            if let Some(outcome) = users.get_mut(member) {
-                outcome.groups.push(group.spec.display_name.clone());
-            }
-        }
-    }
-    for outcome in users.values_mut() {
-        outcome.groups.sort();
-        outcome.groups.dedup();
+        problems
     }
 
-    // How many groups each mapping's name matches: more than one is ambiguous.
-    let matching_groups: Vec<usize> = tenant
-        .spec
-        .mappings
-        .iter()
-        .map(|m| {
-            inputs
-                .groups
-                .iter()
-                .filter(|g| names_match(&m.group, &g.spec.display_name))
-                .count()
-        })
-        .collect();
-    for (index, count) in matching_groups.iter().enumerate() {
-        if *count > 1 {
-            let mapping = &tenant.spec.mappings[index];
-            problems.push(Problem::new(
-                reason::AMBIGUOUS_GROUP,
-                format!(
-                    "tenant {tenant_name:?}: mapping #{index} (group {:?}) matches {count} groups; none of them is granted {}/{}",
-                    mapping.group,
-                    kind_str(mapping.role.kind),
-                    mapping.role.name
-                ),
-            ));
-        }
+    /// Mappings whose role or namespaces name `name` (a namespace, a Role or
+    /// a ClusterRole): what a change to that object can affect.
+    pub fn mappings_naming<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.tenant
+            .spec
+            .mappings
+            .iter()
+            .filter(move |m| m.role.name == name || m.namespaces.iter().any(|n| n == name))
+            .map(|m| m.group.as_str())
     }
 
-    // Groups: subjects, then one binding per matching mapping and scope.
-    let mut role_bindings: BTreeMap<(String, String), RoleBinding> = BTreeMap::new();
-    let mut cluster_role_bindings: BTreeMap<String, ClusterRoleBinding> = BTreeMap::new();
-    let mut groups: BTreeMap<String, GroupOutcome> = BTreeMap::new();
-    for group in inputs.groups {
-        let id = object_name(&group.metadata);
-        let display_name = group.spec.display_name.as_str();
+    /// The bindings of one group and what to report on it. `member_subjects`
+    /// are the `User` subjects of its members ([`Plan::user_subject`]);
+    /// `matching` counts the groups a mapping's name matches.
+    pub fn group(
+        &self,
+        group: Team,
+        member_subjects: impl IntoIterator<Item = String>,
+        matching: &dyn Fn(&str) -> usize,
+        facts: &Facts,
+    ) -> GroupDesired {
+        let id = group.id;
+        let display_name = group.display_name;
         let mut outcome = GroupOutcome {
-            member_count: i64::try_from(group.spec.members.len()).unwrap_or(i64::MAX),
+            member_count: i64::try_from(group.member_count).unwrap_or(i64::MAX),
             ..GroupOutcome::default()
         };
 
         let mut subjects = Vec::new();
-        if !refused {
-            if bind_users {
-                for member in user_member_ids(group) {
-                    if let Some(name) = user_subjects.get(member) {
-                        subjects.push(subject("User", name));
-                    }
-                }
+        if !self.refused {
+            if self.bind_users {
+                subjects.extend(member_subjects.into_iter().map(|n| subject("User", &n)));
             }
-            if bind_group {
-                let name = format!("{}{display_name}", settings.group_prefix);
+            if self.bind_group {
+                let name = format!("{}{display_name}", self.settings.group_prefix);
                 if name.is_empty() {
                     outcome.problems.push(Problem::new(
                         reason::EMPTY_SUBJECT,
@@ -549,25 +634,26 @@ pub fn desired(inputs: &Inputs) -> Desired {
         subjects.dedup();
 
         let mut planned = Vec::new();
-        for (index, mapping) in tenant.spec.mappings.iter().enumerate() {
+        for (index, mapping) in self.tenant.spec.mappings.iter().enumerate() {
             if !names_match(&mapping.group, display_name) {
                 continue;
             }
             let role = format!("{}/{}", kind_str(mapping.role.kind), mapping.role.name);
-            if matching_groups.get(index).copied().unwrap_or(0) > 1 {
+            let count = matching(&mapping.group);
+            if count > 1 {
                 push_unique(
                     &mut outcome.problems,
                     Problem::new(
                         reason::AMBIGUOUS_GROUP,
                         format!(
-                            "group {display_name:?} (id {id}): mapping #{index} to {role} matches {} groups named {:?}; none of them is granted it",
-                            matching_groups[index], mapping.group
+                            "group {display_name:?} (id {id}): mapping #{index} to {role} matches {count} groups named {:?}; none of them is granted it",
+                            mapping.group
                         ),
                     ),
                 );
                 continue;
             }
-            if let Some(error) = mapping_errors.get(index).copied().flatten() {
+            if let Some(error) = self.mapping_errors.get(index).copied().flatten() {
                 push_unique(
                     &mut outcome.problems,
                     Problem::new(
@@ -579,17 +665,19 @@ pub fn desired(inputs: &Inputs) -> Desired {
                 );
                 continue;
             }
-            if refused {
+            if self.refused {
                 continue;
             }
-            plan_mapping(inputs, group, mapping, &mut planned, &mut outcome.problems);
+            plan_mapping(facts, group, mapping, &mut planned, &mut outcome.problems);
         }
 
+        let mut role_bindings = BTreeMap::new();
+        let mut cluster_role_bindings = BTreeMap::new();
         for plan in planned {
             for produced in emit(
-                tenant_name,
-                &labels,
-                owner.as_ref(),
+                self.name,
+                &self.labels,
+                self.owner.as_ref(),
                 &plan,
                 &subjects,
                 &mut role_bindings,
@@ -603,39 +691,113 @@ pub fn desired(inputs: &Inputs) -> Desired {
         outcome.bindings.sort_by(|a, b| {
             (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name))
         });
-        groups.insert(id.to_string(), outcome);
+        GroupDesired {
+            role_bindings: role_bindings.into_values().collect(),
+            cluster_role_bindings: cluster_role_bindings.into_values().collect(),
+            outcome,
+        }
     }
 
+    /// The labels and owner every object of the tenant carries.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    pub fn owner(&self) -> Option<&OwnerReference> {
+        self.owner.as_ref()
+    }
+}
+
+/// The desired state of `inputs.tenant`. See the module documentation.
+pub fn desired(inputs: &Inputs) -> Desired {
+    let plan = Plan::new(inputs.tenant);
+    let facts = Facts {
+        namespaces: inputs.namespaces,
+        roles: inputs.roles,
+    };
+    let matching = |name: &str| {
+        inputs
+            .groups
+            .iter()
+            .filter(|g| names_match(name, &g.spec.display_name))
+            .count()
+    };
+
+    let mut group_names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for group in inputs.groups {
+        for member in user_member_ids(group) {
+            group_names
+                .entry(member)
+                .or_default()
+                .push(group.spec.display_name.clone());
+        }
+    }
+    let mut users = BTreeMap::new();
+    let mut user_subjects: BTreeMap<&str, String> = BTreeMap::new();
+    for user in inputs.users {
+        let person = Person::of(user);
+        let outcome = plan.user(
+            person,
+            group_names.remove(person.id).unwrap_or_default(),
+        );
+        if let Some(subject) = &outcome.subject {
+            user_subjects.insert(person.id, subject.clone());
+        }
+        users.insert(person.id.to_string(), outcome);
+    }
+
+    let mut role_bindings = Vec::new();
+    let mut cluster_role_bindings = Vec::new();
+    let mut groups = BTreeMap::new();
+    for group in inputs.groups {
+        let team = Team {
+            id: object_name(&group.metadata),
+            display_name: &group.spec.display_name,
+            member_count: group.spec.members.len(),
+        };
+        let subjects = user_member_ids(group).filter_map(|m| user_subjects.get(m).cloned());
+        let produced = plan.group(team, subjects, &matching, &facts);
+        role_bindings.extend(produced.role_bindings);
+        cluster_role_bindings.extend(produced.cluster_role_bindings);
+        groups.insert(team.id.to_string(), produced.outcome);
+    }
+    role_bindings.sort_by(|a: &RoleBinding, b: &RoleBinding| {
+        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+    });
+    cluster_role_bindings.sort_by(|a: &ClusterRoleBinding, b: &ClusterRoleBinding| {
+        a.metadata.name.cmp(&b.metadata.name)
+    });
+
     let config_maps = directory::build(
-        tenant,
+        inputs.tenant,
         inputs.users,
         inputs.groups,
-        &labels,
-        owner,
+        plan.labels(),
+        plan.owner().cloned(),
         inputs.directory_shards,
     );
 
     Desired {
-        role_bindings: role_bindings.into_values().collect(),
-        cluster_role_bindings: cluster_role_bindings.into_values().collect(),
+        role_bindings,
+        cluster_role_bindings,
         config_maps,
         groups,
         users,
-        problems,
+        problems: plan.problems(&matching),
     }
 }
 
 /// Checks one valid mapping for one group against the facts; pushes the
 /// bindings to make and the problems found.
 fn plan_mapping<'g>(
-    inputs: &Inputs,
-    group: &'g ScimGroup,
+    facts: &Facts,
+    group: Team<'g>,
     mapping: &'g RoleMapping,
     planned: &mut Vec<Planned<'g>>,
     problems: &mut Vec<Problem>,
 ) {
-    let id = object_name(&group.metadata);
-    let display_name = group.spec.display_name.as_str();
+    let id = group.id;
+    let display_name = group.display_name;
     let kind = mapping.role.kind;
     let role = mapping.role.name.as_str();
     let who = format!("group {display_name:?} (id {id})");
@@ -672,7 +834,7 @@ fn plan_mapping<'g>(
     };
 
     if mapping.cluster_wide {
-        let state = (inputs.roles)(&RoleTarget {
+        let state = (facts.roles)(&RoleTarget {
             kind,
             name: role.to_string(),
             namespace: None,
@@ -686,7 +848,7 @@ fn plan_mapping<'g>(
 
     // A ClusterRole is looked up once for all namespaces.
     let cluster_role_state = (kind == RoleKind::ClusterRole).then(|| {
-        (inputs.roles)(&RoleTarget {
+        (facts.roles)(&RoleTarget {
             kind,
             name: role.to_string(),
             namespace: None,
@@ -697,7 +859,7 @@ fn plan_mapping<'g>(
     }
     let namespaces: BTreeSet<&str> = mapping.namespaces.iter().map(String::as_str).collect();
     for namespace in namespaces {
-        if !inputs.namespaces.contains(namespace) {
+        if !facts.namespaces.contains(namespace) {
             push_unique(
                 problems,
                 Problem::new(
@@ -712,7 +874,7 @@ fn plan_mapping<'g>(
             continue;
         }
         let state = cluster_role_state.unwrap_or_else(|| {
-            (inputs.roles)(&RoleTarget {
+            (facts.roles)(&RoleTarget {
                 kind,
                 name: role.to_string(),
                 namespace: Some(namespace.to_string()),
