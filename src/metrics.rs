@@ -40,6 +40,18 @@ const REQUEST_BUCKETS: [f64; 12] = [
 /// Duration buckets of reconciles, in seconds.
 const RECONCILE_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
+/// Buckets of objects visited per reconcile.
+const VISITED_BUCKETS: [f64; 8] = [
+    1.0,
+    10.0,
+    100.0,
+    1_000.0,
+    10_000.0,
+    100_000.0,
+    1_000_000.0,
+    10_000_000.0,
+];
+
 /// What SCIM requests are about, from the path (for the `resource_type` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceType {
@@ -177,6 +189,8 @@ pub struct Metrics {
     reconciles: Family<ResultLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Histogram,
+    reconcile_visited: Histogram,
+    reconcile_full: Counter,
     directory: Arc<DirectoryCollector>,
     scim_log: Arc<ScimLogCollector>,
 }
@@ -253,6 +267,18 @@ impl Metrics {
             "Time a tenant reconcile takes",
             reconcile_duration.clone(),
         );
+        let reconcile_visited = Histogram::new(VISITED_BUCKETS);
+        registry.register(
+            "reconcile_objects_visited",
+            "Users, groups and owned objects one tenant reconcile read: in proportion to what changed, except on full passes",
+            reconcile_visited.clone(),
+        );
+        let reconcile_full = Counter::default();
+        registry.register(
+            "reconcile_full_passes",
+            "Reconciles that went over a whole tenant (start, spec change, relist, periodic resync)",
+            reconcile_full.clone(),
+        );
         let directory = Arc::new(DirectoryCollector::default());
         registry.register_collector(Box::new(directory.clone()));
         let scim_log = Arc::new(ScimLogCollector::default());
@@ -267,6 +293,8 @@ impl Metrics {
             reconciles,
             reconcile_errors,
             reconcile_duration,
+            reconcile_visited,
+            reconcile_full,
             directory,
             scim_log,
         }
@@ -338,6 +366,15 @@ impl Metrics {
                 .inc();
         }
         self.reconcile_duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records how many objects one reconcile read, and whether it went over
+    /// the whole tenant.
+    pub fn visited(&self, objects: usize, full: bool) {
+        self.reconcile_visited.observe(objects as f64);
+        if full {
+            self.reconcile_full.inc();
+        }
     }
 
     /// Publishes the sizes of `directory` (tenants, cached users and groups)

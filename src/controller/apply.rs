@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
@@ -30,6 +30,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::desired::{MANAGED_BY, MANAGER, TENANT_LABEL};
+use super::owned::{Owned, kind_name};
 
 /// How long one API call of the controller may take. A call on a connection
 /// the API server dropped (it restarted) can otherwise hang for minutes, and
@@ -66,6 +67,16 @@ pub enum Change {
 pub struct Applied {
     pub changes: Vec<Change>,
     pub failures: Vec<String>,
+    /// The [`Failing`] keys of the objects desired.
+    pub wanted: BTreeSet<String>,
+}
+
+impl Applied {
+    pub fn add(&mut self, other: Applied) {
+        self.changes.extend(other.changes);
+        self.failures.extend(other.failures);
+        self.wanted.extend(other.wanted);
+    }
 }
 
 /// How long a binding's update may keep failing transiently before the
@@ -90,12 +101,14 @@ impl Failing {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 
-    /// Forgets objects of `kind` no longer in `wanted`.
-    fn retain(&self, kind: &str, wanted: &BTreeSet<String>) {
+    /// Forgets the objects of `tenant_label` not in `wanted` (after a pass
+    /// over the whole tenant).
+    pub fn retain(&self, tenant_label: &str, wanted: &BTreeSet<String>) {
+        let prefix = format!("{tenant_label} ");
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|key, _| !key.starts_with(kind) || wanted.contains(key));
+            .retain(|key, _| !key.starts_with(&prefix) || wanted.contains(key));
     }
 
     /// How many objects are failing now.
@@ -249,16 +262,33 @@ where
     }
 }
 
-/// Applies `desired` objects of one kind, and deletes this tenant's other
-/// objects of that kind found in `existing` (labelled as ours and as the
-/// tenant's). Deletion trusts `existing` only because it is a complete,
-/// synced view and `desired` comes from the complete SCIM directory.
+/// The objects of one kind labelled as ours and as `tenant_label`'s.
+pub fn tenant_objects<K: Managed>(existing: &Store<K>, tenant_label: &str) -> Vec<Arc<K>> {
+    existing
+        .state()
+        .into_iter()
+        .filter(|object| {
+            let labels = object.labels();
+            labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGER)
+                && labels.get(TENANT_LABEL).map(String::as_str) == Some(tenant_label)
+        })
+        .collect()
+}
+
+/// Applies `desired` objects of one kind, and deletes the objects of
+/// `scope` (what the desired objects replace: one group's bindings, or
+/// everything of the tenant) that are not desired. Deletion trusts `scope`
+/// only because it comes from a complete, synced view and `desired` from
+/// the complete SCIM directory. Our writes are recorded in `owned`, so their
+/// watch events trigger nothing.
 pub async fn apply<K>(
     client: &Client,
     existing: &Store<K>,
     desired: &[K],
+    scope: Vec<Arc<K>>,
     tenant_label: &str,
     failing: &Failing,
+    owned: &Owned,
 ) -> Applied
 where
     K: Managed,
@@ -266,7 +296,6 @@ where
 {
     let mut applied = Applied::default();
     let mut wanted = BTreeSet::new();
-    let mut failing_keys = BTreeSet::new();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     for object in desired {
         let name = object.name_any();
@@ -274,7 +303,7 @@ where
         wanted.insert((namespace.clone(), name.clone()));
         let key = describe(object);
         let failing_key = format!("{tenant_label} {key}");
-        failing_keys.insert(failing_key.clone());
+        applied.wanted.insert(failing_key.clone());
         let mut reference = ObjectRef::<K>::new(&name);
         if let Some(ns) = &namespace {
             reference = reference.within(ns);
@@ -287,18 +316,22 @@ where
             continue;
         }
         let api: Api<K> = api_for(client, namespace.as_deref());
+        let owned_key = (kind_name::<K>(), namespace.clone(), name.clone());
         if let Some(current) = &current
             && K::must_recreate(current, object)
-            && let Err(error) = bounded(api.delete(&name, &DeleteParams::default())).await
         {
-            applied.failures.push(format!(
-                "deleting {} to change its role: {error}",
-                describe(object)
-            ));
-            continue;
+            owned.deleted(owned_key.clone());
+            if let Err(error) = bounded(api.delete(&name, &DeleteParams::default())).await {
+                applied.failures.push(format!(
+                    "deleting {} to change its role: {error}",
+                    describe(object)
+                ));
+                continue;
+            }
         }
         match bounded(api.patch(&name, &params, &Patch::Apply(object))).await {
-            Ok(_) => {
+            Ok(written) => {
+                owned.wrote(owned_key, written.meta().resource_version.clone());
                 failing.clear(&failing_key);
                 applied.changes.push(match current {
                     Some(_) => Change::Updated(key),
@@ -310,25 +343,26 @@ where
                 let stale = !refused && failing.since(&failing_key) >= STALE_AFTER;
                 applied.failures.push(format!("applying {key}: {error}"));
                 if let Some(current) = current.filter(|_| K::GRANTS_ACCESS && (refused || stale)) {
+                    owned.deleted(owned_key);
                     strip(&api, &current, &key, &mut applied).await;
                 }
             }
         }
     }
-    failing.retain(&format!("{tenant_label} {} ", K::kind(&())), &failing_keys);
-    for object in existing.state() {
-        let labels = object.labels();
-        let ours = labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGER)
-            && labels.get(TENANT_LABEL).map(String::as_str) == Some(tenant_label);
+    for object in scope {
         let key = (object.meta().namespace.clone(), object.name_any());
-        if !ours || wanted.contains(&key) || object.meta().deletion_timestamp.is_some() {
+        if wanted.contains(&key) || object.meta().deletion_timestamp.is_some() {
             continue;
         }
         let api: Api<K> = api_for(client, key.0.as_deref());
+        owned.deleted((kind_name::<K>(), key.0.clone(), key.1.clone()));
         match bounded(api.delete(&key.1, &only_this(object.as_ref()))).await {
-            Ok(_) => applied
-                .changes
-                .push(Change::Deleted(describe(object.as_ref()))),
+            Ok(_) => {
+                failing.clear(&format!("{tenant_label} {}", describe(object.as_ref())));
+                applied
+                    .changes
+                    .push(Change::Deleted(describe(object.as_ref())));
+            }
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(error) => applied
                 .failures
@@ -369,7 +403,7 @@ mod tests {
         assert_eq!(failing.len(), 1);
         // Another tenant's failure survives this tenant's bookkeeping.
         failing.since("beta RoleBinding a/y");
-        failing.retain("acme RoleBinding ", &BTreeSet::new());
+        failing.retain("acme", &BTreeSet::new());
         assert_eq!(failing.len(), 1);
         failing.clear("beta RoleBinding a/y");
         assert!(failing.is_empty());

@@ -479,7 +479,8 @@ impl<'t> Plan<'t> {
         let refused = !problems.is_empty();
         let mapping_errors: Vec<Option<&'static str>> =
             tenant.spec.mappings.iter().map(mapping_error).collect();
-        for (index, (mapping, error)) in tenant.spec.mappings.iter().zip(&mapping_errors).enumerate()
+        for (index, (mapping, error)) in
+            tenant.spec.mappings.iter().zip(&mapping_errors).enumerate()
         {
             if let Some(error) = error {
                 problems.push(Problem::new(
@@ -723,9 +724,11 @@ pub fn desired(inputs: &Inputs) -> Desired {
             .count()
     };
 
+    // A user's groups are every group listing its id, whatever the member's
+    // type says (as the cache's membership index has them).
     let mut group_names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for group in inputs.groups {
-        for member in user_member_ids(group) {
+        for member in group.spec.members.iter().map(|m| m.value.as_str()) {
             group_names
                 .entry(member)
                 .or_default()
@@ -736,10 +739,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
     let mut user_subjects: BTreeMap<&str, String> = BTreeMap::new();
     for user in inputs.users {
         let person = Person::of(user);
-        let outcome = plan.user(
-            person,
-            group_names.remove(person.id).unwrap_or_default(),
-        );
+        let outcome = plan.user(person, group_names.remove(person.id).unwrap_or_default());
         if let Some(subject) = &outcome.subject {
             user_subjects.insert(person.id, subject.clone());
         }

@@ -10,12 +10,16 @@
 //! - [`run`]: the kube-runtime `Controller`, its triggers and the reconcile.
 
 pub mod apply;
+pub mod compute;
 pub mod desired;
 pub mod directory;
 pub mod facts;
+pub mod owned;
+pub mod reconcile;
 pub mod run;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod work;
 
 pub use run::run;

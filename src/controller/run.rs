@@ -6,7 +6,7 @@
 //! changes to the bindings and ConfigMaps it owns (drift is repaired), and by
 //! namespaces and roles appearing or going. Bursts are debounced.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,10 +25,13 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::apply::{self, Change, bounded};
-use super::desired::{self, Inputs, MANAGED_BY, MANAGER, RoleTarget, desired, label_value};
-use super::facts::{self, Roles};
+use super::desired::{self, MANAGED_BY, MANAGER};
+use super::facts::Roles;
+use super::owned::Owned;
+use super::reconcile;
 use super::status;
-use crate::crd::{RoleKind, ScimGroup, ScimTenant, ScimUser};
+use super::work::Pending;
+use crate::crd::{ScimGroup, ScimTenant, ScimUser};
 use crate::store::Kind;
 use crate::store::kube::{KubeStore, convert};
 
@@ -37,7 +40,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
-const RESYNC: Duration = Duration::from_secs(300);
+pub(super) const RESYNC: Duration = Duration::from_secs(300);
 
 /// Why a reconcile failed; it is retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +69,13 @@ impl Error {
 
 /// What reconciles share.
 pub struct Context {
-    client: Client,
-    store: Arc<KubeStore>,
-    roles: Roles,
-    namespaces: Store<PartialObjectMeta<Namespace>>,
-    role_bindings: Store<RoleBinding>,
-    cluster_role_bindings: Store<ClusterRoleBinding>,
-    config_maps: Store<ConfigMap>,
+    pub(super) client: Client,
+    pub(super) store: Arc<KubeStore>,
+    pub(super) roles: Roles,
+    pub(super) namespaces: Store<PartialObjectMeta<Namespace>>,
+    pub(super) role_bindings: Store<RoleBinding>,
+    pub(super) cluster_role_bindings: Store<ClusterRoleBinding>,
+    pub(super) config_maps: Store<ConfigMap>,
     recorder: Recorder,
     /// Last status written (or, for objects not written since this
     /// controller started, read) per user and group, so unchanged ones are
@@ -87,20 +90,39 @@ pub struct Context {
     /// Consecutive failures per tenant, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Bindings whose update keeps failing, and since when.
-    failing: apply::Failing,
+    pub(super) failing: apply::Failing,
+    /// The objects we made, by tenant and group; absorbs our writes' echoes.
+    pub(super) owned: Arc<Owned>,
+    /// Changes the watches saw, per tenant.
+    pub(super) pending: Arc<Pending>,
+    /// What is remembered of each tenant between reconciles.
+    pub(super) passes: Mutex<HashMap<String, reconcile::Pass>>,
 }
 
 /// Runs the controller until the process stops.
 pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<String>) {
     let managed = crate::kubeclient::watch_config().labels(&format!("{MANAGED_BY}={MANAGER}"));
     let all = crate::kubeclient::watch_config;
-    let (rb_reader, role_bindings) =
-        reflected(Api::<RoleBinding>::all(client.clone()), managed.clone());
-    let (crb_reader, cluster_role_bindings) = reflected(
+    let owned = Arc::new(Owned::default());
+    let pending = Arc::new(Pending::default());
+    let (rb_reader, role_bindings) = watched_owned(
+        Api::<RoleBinding>::all(client.clone()),
+        managed.clone(),
+        owned.clone(),
+        pending.clone(),
+    );
+    let (crb_reader, cluster_role_bindings) = watched_owned(
         Api::<ClusterRoleBinding>::all(client.clone()),
         managed.clone(),
+        owned.clone(),
+        pending.clone(),
     );
-    let (cm_reader, config_maps) = reflected(Api::<ConfigMap>::all(client.clone()), managed);
+    let (cm_reader, config_maps) = watched_owned(
+        Api::<ConfigMap>::all(client.clone()),
+        managed,
+        owned.clone(),
+        pending.clone(),
+    );
     let (ns_reader, namespaces) = reflected(
         Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
         all(),
@@ -130,6 +152,9 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         public_url,
         failures: Mutex::default(),
         failing: apply::Failing::default(),
+        owned,
+        pending: pending.clone(),
+        passes: Mutex::default(),
     });
 
     // Directory changes, as the SCIM store's cache applies them. A receiver
@@ -165,23 +190,32 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
             }
         });
 
-    let all_tenants = {
-        let tenants = store.tenants().clone();
-        move || -> Vec<ObjectRef<ScimTenant>> {
-            tenants.names().iter().map(|t| ObjectRef::new(t)).collect()
+    // A namespace or role that appeared or went: each tenant looks at the
+    // mappings naming it.
+    let fact = {
+        let (tenants, pending) = (store.tenants().clone(), pending);
+        move |name: String| -> Vec<ObjectRef<ScimTenant>> {
+            tenants
+                .names()
+                .iter()
+                .map(|tenant| {
+                    pending.fact(tenant, &name);
+                    ObjectRef::new(tenant)
+                })
+                .collect()
         }
     };
-    let (a1, a2, a3) = (all_tenants.clone(), all_tenants.clone(), all_tenants);
+    let (f1, f2, f3) = (fact.clone(), fact.clone(), fact);
 
     let tenants_api: Api<ScimTenant> = Api::all(client.clone());
     let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
         .with_config(ControllerConfig::default().debounce(DEBOUNCE))
-        .watches_stream(role_bindings, owning_tenant)
-        .watches_stream(cluster_role_bindings, owning_tenant)
-        .watches_stream(config_maps, owning_tenant)
-        .watches_stream(namespaces, move |_| a1())
-        .watches_stream(cluster_roles, move |_| a2())
-        .watches_stream(roles, move |_| a3())
+        .reconcile_on(role_bindings)
+        .reconcile_on(cluster_role_bindings)
+        .reconcile_on(config_maps)
+        .watches_stream(namespaces, move |n| f1(n.name_any()))
+        .watches_stream(cluster_roles, move |r| f2(r.name_any()))
+        .watches_stream(roles, move |r| f3(r.name_any()))
         .reconcile_on(directory)
         .reconcile_on(secrets_changed);
     controller
@@ -195,18 +229,49 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         .await;
 }
 
-/// The tenant owning a managed object. `owns_stream` would give the
-/// cluster-scoped tenant the child's namespace, which names a second,
-/// different `ObjectRef` for the same tenant: two reconciles of one tenant,
-/// possibly at once.
-fn owning_tenant<K: Resource>(object: K) -> Option<ObjectRef<ScimTenant>> {
-    object
-        .meta()
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.kind == "ScimTenant" && o.api_version.starts_with(crate::crd::GROUP))
-        .map(|o| ObjectRef::new(&o.name))
+/// A reflector store of objects we own, and the tenants to reconcile when
+/// someone else changes them ([`Owned`] absorbs the echo of our writes).
+/// The tenant is named without a namespace: the same `ObjectRef` its own
+/// events make, so one tenant is never reconciled twice at once.
+fn watched_owned<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    owned: Arc<Owned>,
+    pending: Arc<Pending>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(api, config).modify(|object| object.managed_fields_mut().clear()),
+    )
+    .default_backoff()
+    .flat_map(move |event| {
+        let touches = match &event {
+            Ok(event) => owned.observe(event),
+            Err(_) => Vec::new(),
+        };
+        let refs: Vec<ObjectRef<ScimTenant>> = touches
+            .into_iter()
+            .map(|touch| {
+                pending.touched(&touch.tenant, &touch.scope);
+                ObjectRef::new(&touch.tenant)
+            })
+            .collect();
+        futures::stream::iter(refs)
+    });
+    (reader, stream)
 }
 
 /// A reflector store of `api` and the stream that feeds it (the controller
@@ -256,7 +321,10 @@ fn error_policy(tenant: Arc<ScimTenant>, error: &Error, ctx: Arc<Context>) -> Ac
 /// Users and groups of a namespace that belong to `tenant`, as
 /// custom-resource values, from the cache, and how many were left there by
 /// an earlier tenant (they grant nothing).
-fn directory(store: &KubeStore, tenant: &ScimTenant) -> (Vec<ScimUser>, Vec<ScimGroup>, usize) {
+pub(super) fn directory(
+    store: &KubeStore,
+    tenant: &ScimTenant,
+) -> (Vec<ScimUser>, Vec<ScimGroup>, usize) {
     let namespace = tenant.spec.namespace.as_str();
     let uid = tenant.metadata.uid.as_deref();
     let created = tenant.metadata.creation_timestamp.as_ref().map(|t| t.0);
@@ -298,29 +366,6 @@ fn directory(store: &KubeStore, tenant: &ScimTenant) -> (Vec<ScimUser>, Vec<Scim
         }
         (users, groups, leftovers)
     })
-}
-
-/// The roles the tenant's mappings reference.
-fn role_targets(tenant: &ScimTenant) -> Vec<RoleTarget> {
-    let mut out = Vec::new();
-    for mapping in &tenant.spec.mappings {
-        let kind = mapping.role.kind;
-        if mapping.cluster_wide {
-            out.push(RoleTarget {
-                kind,
-                name: mapping.role.name.clone(),
-                namespace: None,
-            });
-        }
-        for namespace in &mapping.namespaces {
-            out.push(RoleTarget {
-                kind,
-                name: mapping.role.name.clone(),
-                namespace: (kind == RoleKind::Role).then(|| namespace.clone()),
-            });
-        }
-    }
-    out
 }
 
 async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -378,75 +423,9 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         write_tenant_status(ctx, tenant, &[problem], &[], 0, 0).await?;
         return Ok(Action::requeue(RESYNC));
     }
-    let namespaces: BTreeSet<String> = ctx
-        .namespaces
-        .state()
-        .iter()
-        .map(|n| n.name_any())
-        .collect();
-    let states = ctx
-        .roles
-        .states(role_targets(tenant))
-        .await
-        .map_err(Error::Roles)?;
-    // Reading the directory and computing the desired state are CPU work in
-    // proportion to the tenant: on the blocking pool, so SCIM requests and
-    // probes on the async workers go on meanwhile.
-    // The directory's current shard count, which it keeps while it fits.
-    let directory_shards = ctx
-        .config_maps
-        .get(&ObjectRef::new(&super::directory::main_name(tenant)).within(&namespace))
-        .and_then(|main| super::directory::bucket_count(&main));
-    let (store, owned) = (ctx.store.clone(), tenant.clone());
-    let (users, groups, leftovers, want) = tokio::task::spawn_blocking(move || {
-        let (users, groups, leftovers) = directory(&store, &owned);
-        let lookup = |target: &RoleTarget| facts::lookup(&states, target);
-        let want = desired(&Inputs {
-            tenant: &owned,
-            users: &users,
-            groups: &groups,
-            namespaces: &namespaces,
-            roles: &lookup,
-            directory_shards,
-        });
-        (users, groups, leftovers, want)
-    })
-    .await
-    .map_err(|e| Error::Apply(format!("computing the desired state: {e}")))?;
-
-    let label = label_value(&name);
-    let mut failures = Vec::new();
-    let mut changes = Vec::new();
-    for applied in [
-        apply::apply(
-            &ctx.client,
-            &ctx.role_bindings,
-            &want.role_bindings,
-            &label,
-            &ctx.failing,
-        )
-        .await,
-        apply::apply(
-            &ctx.client,
-            &ctx.cluster_role_bindings,
-            &want.cluster_role_bindings,
-            &label,
-            &ctx.failing,
-        )
-        .await,
-        apply::apply(
-            &ctx.client,
-            &ctx.config_maps,
-            &want.config_maps,
-            &label,
-            &ctx.failing,
-        )
-        .await,
-    ] {
-        failures.extend(applied.failures);
-        changes.extend(applied.changes);
-    }
-    for change in &changes {
+    let outcome = reconcile::changes(tenant, ctx).await?;
+    let failures = outcome.applied.failures.clone();
+    for change in &outcome.applied.changes {
         let (reason, note) = match change {
             Change::Created(what) => ("Created", format!("created {what}")),
             Change::Updated(what) => ("Updated", format!("updated {what}")),
@@ -455,10 +434,10 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         tracing::info!(tenant = %name, "{note}");
         publish(ctx, tenant, EventType::Normal, reason, note).await;
     }
-    for problem in want
+    for problem in outcome
         .problems
         .iter()
-        .chain(want.groups.values().flat_map(|g| &g.problems))
+        .chain(outcome.groups.values().flat_map(|g| &g.problems))
     {
         if first_warning(ctx, &name, problem) {
             publish(
@@ -473,75 +452,92 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     }
 
     seed_written(ctx, &namespace).await?;
-    // Status of groups and users, written only when it changed, several at
-    // a time: a tenant that gains 10,000 users needs 10,000 writes.
+    // Status of the groups and users looked at, written only when it
+    // changed, several at a time.
     let (failed, namespace_ref) = (&failures, namespace.as_str());
+    let generations: HashMap<(Kind, String), Option<i64>> =
+        ctx.store.cache().read(&namespace, |index| {
+            let groups = outcome
+                .groups
+                .keys()
+                .map(|id| ((Kind::Group, id.clone()), index.entry(Kind::Group, id)));
+            let users = outcome
+                .users
+                .keys()
+                .map(|id| ((Kind::User, id.clone()), index.entry(Kind::User, id)));
+            groups
+                .chain(users)
+                .map(|(key, entry)| (key, entry.and_then(|e| e.generation)))
+                .collect()
+        });
+    let generation =
+        |kind: Kind, id: &str| generations.get(&(kind, id.to_owned())).copied().flatten();
     let mut writes: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
-    for group in &groups {
-        let id = group.name_any();
-        let Some(outcome) = want.groups.get(&id) else {
-            continue;
-        };
+    for (id, group) in &outcome.groups {
+        let observed = generation(Kind::Group, id);
         writes.push(Box::pin(async move {
             let message = format!(
                 "{} binding(s), {} member(s)",
-                outcome.bindings.len(),
-                outcome.member_count
+                group.bindings.len(),
+                group.member_count
             );
             let status = json!({
-                "memberCount": outcome.member_count,
-                "bindings": outcome.bindings,
-                "observedGeneration": group.metadata.generation,
+                "memberCount": group.member_count,
+                "bindings": group.bindings,
+                "observedGeneration": observed,
             });
             write_object_status::<ScimGroup>(
                 ctx,
                 Kind::Group,
                 namespace_ref,
-                &id,
+                id,
                 status,
-                &outcome.problems,
+                &group.problems,
                 failed,
                 &message,
             )
             .await
         }));
     }
-    for user in &users {
-        let id = user.name_any();
-        let Some(outcome) = want.users.get(&id) else {
-            continue;
-        };
+    for (id, user) in &outcome.users {
+        let observed = generation(Kind::User, id);
         writes.push(Box::pin(async move {
-            let message = match (&outcome.subject, user.spec.is_active()) {
+            let message = match (&user.subject, user_active(ctx, namespace_ref, id)) {
                 (_, false) => "inactive: in no binding".to_owned(),
                 (Some(subject), true) => format!("bound as {subject}"),
                 (None, true) => "active; bound through the group subject only".to_owned(),
             };
             let status = json!({
-                "subject": outcome.subject,
-                "groups": outcome.groups,
-                "observedGeneration": user.metadata.generation,
+                "subject": user.subject,
+                "groups": user.groups,
+                "observedGeneration": observed,
             });
             write_object_status::<ScimUser>(
                 ctx,
                 Kind::User,
                 namespace_ref,
-                &id,
+                id,
                 status,
-                &outcome.problems,
+                &user.problems,
                 &[],
                 &message,
             )
             .await
         }));
     }
-    futures::stream::iter(writes)
+    let written = futures::stream::iter(writes)
         .buffer_unordered(STATUS_WRITES)
         .collect::<Vec<_>>()
         .await
         .into_iter()
-        .collect::<Result<(), Error>>()?;
-    let mut problems: Vec<desired::Problem> = want.problems.clone();
+        .collect::<Result<(), Error>>();
+    if written.is_err() {
+        // Which statuses were written is not known: all are checked again.
+        ctx.pending.everything(&name);
+    }
+    written?;
+    let mut problems: Vec<desired::Problem> = outcome.problems.clone();
+    let leftovers = outcome.leftovers;
     if leftovers > 0 {
         problems.push(desired::Problem {
             reason: "LeftoverDirectory",
@@ -566,17 +562,29 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         }
         problems.push(problem);
     }
-    let objects: HashSet<(Kind, String)> = users
-        .iter()
-        .map(|u| (Kind::User, u.name_any()))
-        .chain(groups.iter().map(|g| (Kind::Group, g.name_any())))
-        .collect();
-    let all_problems: Vec<&desired::Problem> = problems
-        .iter()
-        .chain(want.groups.values().flat_map(|g| &g.problems))
-        .collect();
-    forget_gone(ctx, &name, &namespace, &all_problems, &objects);
-    write_tenant_status(ctx, tenant, &problems, &failures, users.len(), groups.len()).await?;
+    if outcome.full {
+        // Bookkeeping keeps only what exists (checked on full passes).
+        let objects: HashSet<(Kind, String)> = outcome
+            .users
+            .keys()
+            .map(|u| (Kind::User, u.clone()))
+            .chain(outcome.groups.keys().map(|g| (Kind::Group, g.clone())))
+            .collect();
+        let all_problems: Vec<&desired::Problem> = problems
+            .iter()
+            .chain(outcome.groups.values().flat_map(|g| &g.problems))
+            .collect();
+        forget_gone(ctx, &name, &namespace, &all_problems, &objects);
+    }
+    write_tenant_status(
+        ctx,
+        tenant,
+        &problems,
+        &failures,
+        outcome.user_count,
+        outcome.group_count,
+    )
+    .await?;
     if !failures.is_empty() {
         return Err(Error::Apply(failures.join("; ")));
     }
@@ -585,6 +593,13 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         .unwrap_or_else(|e| e.into_inner())
         .remove(&name);
     Ok(Action::requeue(RESYNC))
+}
+
+/// Whether the user is active, as the cache has it.
+fn user_active(ctx: &Context, namespace: &str, id: &str) -> bool {
+    ctx.store
+        .cache()
+        .read(namespace, |index| index.user(id).is_some_and(|u| u.active))
 }
 
 /// Warnings are published once per distinct problem, not on every reconcile.
@@ -890,11 +905,12 @@ mod tests {
             uid: "u".into(),
             ..Default::default()
         }]);
-        let tenant = owning_tenant(binding.clone()).expect("owner");
+        let tenant =
+            ObjectRef::<ScimTenant>::new(&super::super::owned::tenant_of(&binding).expect("owner"));
         // No namespace: the same reference the tenant's own events make.
         assert_eq!(tenant, ObjectRef::<ScimTenant>::new("acme"));
         assert_eq!(tenant.namespace, None);
         binding.metadata.owner_references = None;
-        assert!(owning_tenant(binding).is_none());
+        assert!(super::super::owned::tenant_of(&binding).is_none());
     }
 }

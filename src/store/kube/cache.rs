@@ -340,7 +340,7 @@ impl Cache {
 }
 
 impl Shard {
-    /// Whether the cache changed.
+    /// Whether the cache changed in a way the controller must look at.
     fn upsert(&mut self, kind: Kind, id: String, entry: Entry) -> bool {
         let key = (kind, id);
         if let Some((deleted_at, _)) = self.tombstones.get(&key) {
@@ -359,7 +359,17 @@ impl Shard {
         {
             return false;
         }
+        // A write of the status alone (the controller's own) keeps the
+        // generation: nothing for the controller to look at again.
+        let same_spec = self.index.entry(kind, &id).is_some_and(|current| {
+            current.generation.is_some()
+                && current.generation == entry.generation
+                && current.tenant_uid == entry.tenant_uid
+        });
         let touched = self.index.insert(kind, &id, entry);
+        if same_spec {
+            return false;
+        }
         self.journal.record(kind, &id, touched);
         true
     }

@@ -1,0 +1,96 @@
+//! What one group or user of a tenant should have, computed from the
+//! cache's index with the rules of [`super::desired`]. Pure: the reconcile
+//! calls it for what changed, the tests against [`super::desired::desired`]
+//! for everything.
+
+use super::desired::{Facts, GroupDesired, Person, Plan, Team, UserOutcome};
+use crate::crd::ScimTenant;
+use crate::store::index::{GroupView, Index, UserView};
+
+/// The tenant's owner facts: who its users and groups must have been made for.
+#[derive(Clone)]
+pub struct Owner {
+    uid: Option<String>,
+    created: Option<jiff::Timestamp>,
+}
+
+impl Owner {
+    pub fn of(tenant: &ScimTenant) -> Self {
+        Self {
+            uid: tenant.metadata.uid.clone(),
+            created: tenant.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        }
+    }
+
+    pub fn user<'a>(&self, index: &'a Index, id: &str) -> Option<UserView<'a>> {
+        index
+            .user(id)
+            .filter(|u| u.entry.belongs_to(self.uid.as_deref(), self.created))
+    }
+
+    pub fn group<'a>(&self, index: &'a Index, id: &str) -> Option<GroupView<'a>> {
+        index
+            .group(id)
+            .filter(|g| g.entry.belongs_to(self.uid.as_deref(), self.created))
+    }
+
+    /// How many of the tenant's groups a mapping's name matches.
+    pub fn matching(&self, index: &Index, name: &str) -> usize {
+        index
+            .group_ids_named(name)
+            .filter(|id| self.group(index, id).is_some())
+            .count()
+    }
+}
+
+fn person<'a>(user: &UserView<'a>) -> Person<'a> {
+    Person {
+        id: user.id,
+        user_name: user.user_name,
+        primary_email: user.primary_email,
+        active: user.active,
+    }
+}
+
+/// One group's desired bindings, from the cache; `None` when the group is
+/// gone (or not the tenant's): its bindings are to be deleted.
+pub fn group_desired(
+    plan: &Plan,
+    owner: &Owner,
+    index: &Index,
+    id: &str,
+    facts: &Facts,
+    visited: &mut usize,
+) -> Option<GroupDesired> {
+    let group = owner.group(index, id)?;
+    *visited += 1;
+    let subjects: Vec<String> = group
+        .user_members()
+        .filter_map(|member| {
+            *visited += 1;
+            let user = owner.user(index, member)?;
+            plan.user_subject(person(&user)).0
+        })
+        .collect();
+    let team = Team {
+        id: group.id,
+        display_name: group.display_name,
+        member_count: group.member_count(),
+    };
+    let matching = |name: &str| owner.matching(index, name);
+    Some(plan.group(team, subjects, &matching, facts))
+}
+
+/// What to report on one user, from the cache.
+pub fn user_outcome(plan: &Plan, owner: &Owner, index: &Index, id: &str) -> Option<UserOutcome> {
+    let user = owner.user(index, id)?;
+    let groups = index
+        .group_ids_of(id)
+        .filter_map(|g| owner.group(index, g))
+        .map(|g| g.display_name.to_owned())
+        .collect();
+    Some(plan.user(person(&user), groups))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,479 @@
+//! One tenant's reconcile, in phases: gather what changed → compute what it
+//! affects (pure, from the cache) → apply → status → events.
+//!
+//! Only what changed is computed again: a membership change recomputes the
+//! bindings of that group and the status of that user. A full pass (every
+//! group and user) runs on the first reconcile of a tenant, after its spec
+//! changed, after the cache relisted, and every [`FULL_EVERY`]. Each
+//! deletion scope is still complete: a group's bindings are all the
+//! bindings labelled for that group, so nothing orphaned survives.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::apply::{self, Applied, Managed};
+use super::compute::{Owner, group_desired, user_outcome};
+use super::desired::{
+    Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, UserOutcome, label_value,
+};
+use super::owned::{Key, Scope};
+use super::run::{Context, Error, RESYNC};
+use super::work;
+use crate::crd::ScimTenant;
+
+/// How often a tenant gets a full pass anyway, in case a change was missed.
+pub const FULL_EVERY: Duration = Duration::from_secs(30 * 60);
+/// Groups computed per step on the blocking pool.
+const GROUPS_PER_STEP: usize = 256;
+
+/// What the controller remembers of a tenant between reconciles.
+pub struct Pass {
+    generation: Option<i64>,
+    uid: Option<String>,
+    at: Instant,
+    /// Users and groups left in the namespace by an earlier tenant.
+    leftovers: BTreeSet<(bool, String)>,
+}
+
+/// The roles the tenant's mappings reference.
+pub fn role_targets(tenant: &ScimTenant) -> Vec<RoleTarget> {
+    let mut out = Vec::new();
+    for mapping in &tenant.spec.mappings {
+        let kind = mapping.role.kind;
+        if mapping.cluster_wide {
+            out.push(RoleTarget {
+                kind,
+                name: mapping.role.name.clone(),
+                namespace: None,
+            });
+        }
+        for namespace in &mapping.namespaces {
+            out.push(RoleTarget {
+                kind,
+                name: mapping.role.name.clone(),
+                namespace: (kind == crate::crd::RoleKind::Role).then(|| namespace.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// The objects of `keys` that `store` holds.
+fn held<K: Managed>(store: &Store<K>, keys: &[Key]) -> Vec<Arc<K>> {
+    keys.iter()
+        .filter(|(kind, _, _)| *kind == super::owned::kind_name::<K>())
+        .filter_map(|(_, namespace, name)| {
+            let mut reference = ObjectRef::<K>::new(name);
+            if let Some(ns) = namespace {
+                reference = reference.within(ns);
+            }
+            store.get(&reference)
+        })
+        .collect()
+}
+
+/// Everything a reconcile found, for status and events.
+#[derive(Default)]
+pub struct Outcome {
+    pub applied: Applied,
+    pub groups: BTreeMap<String, super::desired::GroupOutcome>,
+    pub users: BTreeMap<String, UserOutcome>,
+    pub problems: Vec<Problem>,
+    pub user_count: usize,
+    pub group_count: usize,
+    pub leftovers: usize,
+    pub full: bool,
+}
+
+/// Gathers and applies what changed for `tenant`; statuses are the caller's.
+pub async fn changes(tenant: &ScimTenant, ctx: &Context) -> Result<Outcome, Error> {
+    let name = tenant.name_any();
+    let namespace = tenant.spec.namespace.clone();
+    let label = label_value(&name);
+
+    // Gather: what changed since the last reconcile, and whether it is time
+    // for a full pass.
+    let work = ctx.pending.take(&name);
+    let journal = ctx.store.cache().take_changes(&namespace);
+    let due = {
+        let passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
+        passes.get(&name).is_none_or(|pass| {
+            pass.generation != tenant.metadata.generation
+                || pass.uid != tenant.metadata.uid
+                || pass.at.elapsed() >= FULL_EVERY
+        })
+    };
+    let result = apply_changes(tenant, ctx, &work, &journal, due).await;
+    if result.is_err() {
+        // What was taken is not lost: the next reconcile goes over everything.
+        ctx.pending.everything(&name);
+    }
+    let mut outcome = result?;
+    let mut passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
+    let pass = passes.entry(name.clone()).or_insert_with(|| Pass {
+        generation: None,
+        uid: None,
+        at: Instant::now(),
+        leftovers: BTreeSet::new(),
+    });
+    if outcome.full {
+        pass.generation = tenant.metadata.generation;
+        pass.uid = tenant.metadata.uid.clone();
+        pass.at = Instant::now();
+    }
+    outcome.leftovers = pass.leftovers.len();
+    let _ = label;
+    Ok(outcome)
+}
+
+async fn apply_changes(
+    tenant: &ScimTenant,
+    ctx: &Context,
+    work: &work::Work,
+    journal: &crate::store::kube::cache::Changes,
+    due: bool,
+) -> Result<Outcome, Error> {
+    let name = tenant.name_any();
+    let namespace = tenant.spec.namespace.clone();
+    let label = label_value(&name);
+    let owner = Owner::of(tenant);
+    let cache = ctx.store.cache().clone();
+
+    let mut dirty = {
+        let plan = Plan::new(tenant);
+        cache.read(&namespace, |index| {
+            work::expand(&plan, index, journal, work)
+        })
+    };
+    dirty.full |= due;
+    let mut visited = dirty.groups.len() + dirty.users.len();
+    if dirty.full {
+        // Every group and user, and the bindings of groups the cache no
+        // longer has (deleted while no one was watching).
+        let owner_ = owner.clone();
+        let (groups, users, leftovers) = cache.read(&namespace, |index| {
+            let mut leftovers = BTreeSet::new();
+            let groups: BTreeSet<String> = index
+                .groups()
+                .filter(|g| {
+                    let ours = owner_.group(index, g.id).is_some();
+                    if !ours {
+                        leftovers.insert((false, g.id.to_owned()));
+                    }
+                    ours
+                })
+                .map(|g| g.id.to_owned())
+                .collect();
+            let users: BTreeSet<String> = index
+                .users()
+                .filter(|u| {
+                    let ours = owner_.user(index, u.id).is_some();
+                    if !ours {
+                        leftovers.insert((true, u.id.to_owned()));
+                    }
+                    ours
+                })
+                .map(|u| u.id.to_owned())
+                .collect();
+            (groups, users, leftovers)
+        });
+        visited = groups.len() + users.len();
+        dirty.groups = groups;
+        dirty.groups.extend(ctx.owned.groups_of(&name));
+        dirty.users = users;
+        dirty.directory = true;
+        ctx.passes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.clone())
+            .or_insert_with(|| Pass {
+                generation: None,
+                uid: None,
+                at: Instant::now(),
+                leftovers: BTreeSet::new(),
+            })
+            .leftovers = leftovers;
+    } else {
+        // Keep the leftover count current for the objects that changed.
+        let mut passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pass) = passes.get_mut(&name) {
+            cache.read(&namespace, |index| {
+                for (is_user, id) in journal
+                    .users
+                    .iter()
+                    .map(|u| (true, u))
+                    .chain(journal.groups.iter().map(|g| (false, g)))
+                {
+                    let exists = if is_user {
+                        index.user(id).is_some()
+                    } else {
+                        index.group(id).is_some()
+                    };
+                    let ours = if is_user {
+                        owner.user(index, id).is_some()
+                    } else {
+                        owner.group(index, id).is_some()
+                    };
+                    if exists && !ours {
+                        pass.leftovers.insert((is_user, id.clone()));
+                    } else {
+                        pass.leftovers.remove(&(is_user, id.clone()));
+                    }
+                }
+            });
+        }
+    }
+
+    // Facts: namespaces that exist, roles that may be bound.
+    let namespaces: Arc<BTreeSet<String>> = Arc::new(
+        ctx.namespaces
+            .state()
+            .iter()
+            .map(|n| n.name_any())
+            .collect(),
+    );
+    let states = Arc::new(
+        ctx.roles
+            .states(role_targets(tenant))
+            .await
+            .map_err(Error::Roles)?,
+    );
+
+    let mut outcome = Outcome {
+        full: dirty.full,
+        ..Outcome::default()
+    };
+    let groups: Vec<String> = dirty.groups.iter().cloned().collect();
+    for step in groups.chunks(GROUPS_PER_STEP) {
+        let (cache_, tenant_, owner_, namespace_) = (
+            cache.clone(),
+            Arc::new(tenant.clone()),
+            owner.clone(),
+            namespace.clone(),
+        );
+        let (namespaces_, states_, ids) = (namespaces.clone(), states.clone(), step.to_vec());
+        // Computing a large group's subjects is CPU work: on the blocking
+        // pool, off the async workers that serve SCIM and the probes.
+        let (computed, seen) = tokio::task::spawn_blocking(move || {
+            let plan = Plan::new(&tenant_);
+            let lookup = |target: &RoleTarget| super::facts::lookup(&states_, target);
+            let facts = Facts {
+                namespaces: &namespaces_,
+                roles: &lookup as &dyn Fn(&RoleTarget) -> RoleState,
+            };
+            let mut seen = 0;
+            let computed: Vec<(String, Option<GroupDesired>)> = cache_.read(&namespace_, |index| {
+                ids.into_iter()
+                    .map(|id| {
+                        let want = group_desired(&plan, &owner_, index, &id, &facts, &mut seen);
+                        (id, want)
+                    })
+                    .collect()
+            });
+            (computed, seen)
+        })
+        .await
+        .map_err(|e| Error::Apply(format!("computing the desired state: {e}")))?;
+        visited += seen;
+        for (id, want) in computed {
+            let scope = ctx.owned.of_group(&name, &label_value(&id));
+            visited += scope.len();
+            let want = want.unwrap_or_default();
+            let role_bindings = apply::apply(
+                &ctx.client,
+                &ctx.role_bindings,
+                &want.role_bindings,
+                held(&ctx.role_bindings, &scope),
+                &label,
+                &ctx.failing,
+                &ctx.owned,
+            )
+            .await;
+            let cluster_role_bindings = apply::apply(
+                &ctx.client,
+                &ctx.cluster_role_bindings,
+                &want.cluster_role_bindings,
+                held(&ctx.cluster_role_bindings, &scope),
+                &label,
+                &ctx.failing,
+                &ctx.owned,
+            )
+            .await;
+            if !role_bindings.failures.is_empty() || !cluster_role_bindings.failures.is_empty() {
+                // Tried again on the retry of this reconcile.
+                ctx.pending.touched(&name, &Scope::Group(label_value(&id)));
+            }
+            outcome.applied.add(role_bindings);
+            outcome.applied.add(cluster_role_bindings);
+            if cache.read(&namespace, |index| owner.group(index, &id).is_some()) {
+                outcome.groups.insert(id, want.outcome);
+            }
+        }
+    }
+    if dirty.full {
+        // Bindings of the tenant that no group claims (hand-made with our
+        // labels, or from a group label no longer used) go too.
+        for stray in [stray(&ctx.role_bindings, &label, &outcome), Vec::new()] {
+            let applied = apply::apply(
+                &ctx.client,
+                &ctx.role_bindings,
+                &[],
+                stray,
+                &label,
+                &ctx.failing,
+                &ctx.owned,
+            )
+            .await;
+            outcome.applied.add(applied);
+        }
+        let stray_crbs = stray(&ctx.cluster_role_bindings, &label, &outcome);
+        let applied = apply::apply(
+            &ctx.client,
+            &ctx.cluster_role_bindings,
+            &[],
+            stray_crbs,
+            &label,
+            &ctx.failing,
+            &ctx.owned,
+        )
+        .await;
+        outcome.applied.add(applied);
+    }
+
+    if dirty.directory {
+        visited += directory(tenant, ctx, &mut outcome).await?;
+    }
+    if dirty.full {
+        ctx.failing.retain(&label, &outcome.applied.wanted);
+    }
+
+    // Users whose status may have changed.
+    let users: Vec<String> = dirty.users.iter().cloned().collect();
+    let computed: Vec<(String, UserOutcome)> = {
+        let (cache, tenant_, owner_, namespace_) = (
+            cache.clone(),
+            Arc::new(tenant.clone()),
+            owner.clone(),
+            namespace.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let plan = Plan::new(&tenant_);
+            cache.read(&namespace_, |index| {
+                users
+                    .into_iter()
+                    .filter_map(|id| {
+                        let outcome = user_outcome(&plan, &owner_, index, &id)?;
+                        Some((id, outcome))
+                    })
+                    .collect()
+            })
+        })
+        .await
+        .map_err(|e| Error::Apply(format!("computing user status: {e}")))?
+    };
+    outcome.users = computed.into_iter().collect();
+
+    // The tenant as a whole.
+    let plan = Plan::new(tenant);
+    let (problems, users, groups) = cache.read(&namespace, |index| {
+        let problems = plan.problems(&|name: &str| owner.matching(index, name));
+        (
+            problems,
+            index.count(crate::store::Kind::User),
+            index.count(crate::store::Kind::Group),
+        )
+    });
+    outcome.problems = problems;
+    let leftovers = ctx
+        .passes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        .map(|p| {
+            (
+                p.leftovers.iter().filter(|(u, _)| *u).count(),
+                p.leftovers.iter().filter(|(u, _)| !*u).count(),
+            )
+        })
+        .unwrap_or_default();
+    outcome.user_count = users.saturating_sub(leftovers.0);
+    outcome.group_count = groups.saturating_sub(leftovers.1);
+    crate::metrics::global().visited(visited, outcome.full);
+    Ok(outcome)
+}
+
+/// Bindings of the tenant outside every group's scope: made for a group
+/// label no group of this pass has, or with no group label at all.
+fn stray<K: Managed>(store: &Store<K>, label: &str, outcome: &Outcome) -> Vec<Arc<K>> {
+    let groups: BTreeSet<String> = outcome.groups.keys().map(|g| label_value(g)).collect();
+    apply::tenant_objects(store, label)
+        .into_iter()
+        .filter(|object| {
+            object
+                .labels()
+                .get(super::desired::GROUP_LABEL)
+                .is_none_or(|g| !groups.contains(g))
+        })
+        .collect()
+}
+
+/// Rebuilds the directory ConfigMaps; returns how many objects it read.
+async fn directory(
+    tenant: &ScimTenant,
+    ctx: &Context,
+    outcome: &mut Outcome,
+) -> Result<usize, Error> {
+    let namespace = tenant.spec.namespace.clone();
+    let label = label_value(&tenant.name_any());
+    let directory_shards = ctx
+        .config_maps
+        .get(&ObjectRef::new(&super::directory::main_name(tenant)).within(&namespace))
+        .and_then(|main| super::directory::bucket_count(&main));
+    let (store, owned) = (ctx.store.clone(), tenant.clone());
+    let (config_maps, read) = tokio::task::spawn_blocking(move || {
+        let (users, groups, _) = super::run::directory(&store, &owned);
+        let plan = Plan::new(&owned);
+        let config_maps = super::directory::build(
+            &owned,
+            &users,
+            &groups,
+            plan.labels(),
+            plan.owner().cloned(),
+            directory_shards,
+        );
+        (config_maps, users.len() + groups.len())
+    })
+    .await
+    .map_err(|e| Error::Apply(format!("computing the directory: {e}")))?;
+    let scope = apply::tenant_objects(&ctx.config_maps, &label);
+    let applied = apply::apply(
+        &ctx.client,
+        &ctx.config_maps,
+        &config_maps,
+        scope,
+        &label,
+        &ctx.failing,
+        &ctx.owned,
+    )
+    .await;
+    if !applied.failures.is_empty() {
+        ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
+    }
+    outcome.applied.add(applied);
+    Ok(read)
+}
+
+/// Forgets what the controller remembers of tenants that are gone.
+pub fn forget(passes: &mut HashMap<String, Pass>, tenant: &str) {
+    passes.remove(tenant);
+}
+
+#[allow(dead_code)]
+fn _requeue() -> Action {
+    Action::requeue(RESYNC)
+}

@@ -1,0 +1,271 @@
+//! What a reconcile has to do: the changes since the last one (from the SCIM
+//! cache's journal and from the watches) expanded into the groups whose
+//! bindings to compute again and the users whose status to write. A change
+//! costs work in proportion to what it touches, not to the tenant.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use super::desired::{Plan, label_value};
+use super::owned::Scope;
+use crate::store::index::Index;
+use crate::store::kube::cache::Changes;
+
+/// Groups one tenant may have pending before it is simpler to check them all.
+const PENDING_GROUPS: usize = 10_000;
+
+/// Changes the watches saw, per tenant, until its next reconcile.
+#[derive(Default)]
+pub struct Pending(Mutex<HashMap<String, Work>>);
+
+/// Changes seen outside the SCIM cache for one tenant.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Work {
+    /// Groups (their label values) whose bindings someone else changed.
+    pub groups: BTreeSet<String>,
+    /// Namespaces, Roles and ClusterRoles that appeared or went.
+    pub facts: BTreeSet<String>,
+    /// Someone else changed the directory ConfigMaps.
+    pub directory: bool,
+    /// Check everything.
+    pub full: bool,
+}
+
+impl Pending {
+    fn with(&self, tenant: &str, change: impl FnOnce(&mut Work)) {
+        let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let work = pending.entry(tenant.to_owned()).or_default();
+        change(work);
+        if work.groups.len() + work.facts.len() > PENDING_GROUPS {
+            *work = Work {
+                full: true,
+                ..Work::default()
+            };
+        }
+    }
+
+    /// Someone else changed objects of `tenant` in `scope`.
+    pub fn touched(&self, tenant: &str, scope: &Scope) {
+        self.with(tenant, |work| match scope {
+            Scope::Group(group) => {
+                work.groups.insert(group.clone());
+            }
+            Scope::Directory => work.directory = true,
+            Scope::Tenant => work.full = true,
+        });
+    }
+
+    /// A namespace or role named `name` appeared or went.
+    pub fn fact(&self, tenant: &str, name: &str) {
+        self.with(tenant, |work| {
+            work.facts.insert(name.to_owned());
+        });
+    }
+
+    /// Check all of `tenant` next time (a reconcile that failed half way).
+    pub fn everything(&self, tenant: &str) {
+        self.with(tenant, |work| work.full = true);
+    }
+
+    /// The work of `tenant`, leaving none.
+    pub fn take(&self, tenant: &str) -> Work {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant)
+            .unwrap_or_default()
+    }
+}
+
+/// What one reconcile goes over.
+#[derive(Debug, Default, PartialEq)]
+pub struct Dirty {
+    /// Every group and user: a full pass.
+    pub full: bool,
+    /// Groups (by id, or label value for one the cache no longer has)
+    /// whose bindings and status to compute.
+    pub groups: BTreeSet<String>,
+    /// Users whose status to compute.
+    pub users: BTreeSet<String>,
+    /// The directory ConfigMaps to compute.
+    pub directory: bool,
+}
+
+/// Expands the changes into the groups and users they affect:
+/// - a changed, created or deleted group: itself;
+/// - a displayName a group had or took: every group of that name (a mapping
+///   matching two groups grants nothing, so its neighbours change too) and
+///   their members (whose status lists the name);
+/// - a changed user: itself and every group listing it (its subject);
+/// - a user added to or removed from a group: itself (its status);
+/// - a namespace or role: the groups matched by the mappings naming it;
+/// - someone else's change to a group's bindings: that group.
+pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dirty {
+    if changes.full || work.full {
+        return Dirty {
+            full: true,
+            directory: true,
+            ..Dirty::default()
+        };
+    }
+    let mut dirty = Dirty {
+        directory: !changes.is_empty() || work.directory,
+        ..Dirty::default()
+    };
+    dirty.groups.extend(changes.groups.iter().cloned());
+    dirty.users.extend(changes.users.iter().cloned());
+    dirty.users.extend(changes.members.iter().cloned());
+    for name in &changes.names {
+        for id in index.group_ids_named(name) {
+            dirty.groups.insert(id.to_owned());
+            if let Some(group) = index.group(id) {
+                dirty.users.extend(group.user_members().map(str::to_owned));
+            }
+        }
+    }
+    for user in &changes.users {
+        dirty
+            .groups
+            .extend(index.group_ids_of(user).map(str::to_owned));
+    }
+    for fact in &work.facts {
+        for mapped in plan.mappings_naming(fact) {
+            dirty
+                .groups
+                .extend(index.group_ids_named(mapped).map(str::to_owned));
+        }
+    }
+    for label in &work.groups {
+        // A group's label is its id unless the id is not a valid label
+        // value; such a group is found by a full pass.
+        if label_value(label) == *label {
+            dirty.groups.insert(label.clone());
+        } else {
+            dirty.full = true;
+        }
+    }
+    dirty
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::testutil::{in_namespaces, tenant};
+    use crate::crd::RoleKind;
+    use crate::store::Kind;
+    use crate::store::index::Entry;
+
+    fn entry(resource: serde_json::Value) -> Entry {
+        Entry {
+            version: "1".into(),
+            resource,
+            generation: None,
+            tenant_uid: None,
+        }
+    }
+
+    fn index() -> Index {
+        let mut index = Index::default();
+        for (id, name) in [("u1", "ann"), ("u2", "bob"), ("u3", "cy")] {
+            index.insert(Kind::User, id, entry(json!({"userName": name})));
+        }
+        let group = |name: &str, members: &[&str]| {
+            let members: Vec<_> = members.iter().map(|m| json!({"value": m})).collect();
+            entry(json!({"displayName": name, "members": members}))
+        };
+        index.insert(Kind::Group, "g1", group("Dev", &["u1", "u2"]));
+        index.insert(Kind::Group, "g2", group("dev", &["u3"]));
+        index.insert(Kind::Group, "g3", group("Ops", &["u1"]));
+        index
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Changes to `groups` and `users`, with `members` and `names` touched.
+    fn changes(groups: &[&str], users: &[&str], members: &[&str], names: &[&str]) -> Changes {
+        let mut changes = Changes::default();
+        changes.groups = set(groups);
+        changes.users = set(users);
+        changes.members = set(members);
+        changes.names = set(names);
+        changes
+    }
+
+    #[test]
+    fn a_membership_change_touches_the_group_and_the_member_only() {
+        let tenant = tenant(
+            "acme",
+            vec![in_namespaces(
+                "dev",
+                RoleKind::ClusterRole,
+                "edit",
+                &["team"],
+            )],
+        );
+        let plan = Plan::new(&tenant);
+        let changes = changes(&["g3"], &[], &["u2"], &[]);
+        let dirty = expand(&plan, &index(), &changes, &Work::default());
+        assert_eq!(dirty.groups, set(&["g3"]));
+        assert_eq!(dirty.users, set(&["u2"]));
+        assert!(dirty.directory && !dirty.full);
+    }
+
+    #[test]
+    fn a_user_change_touches_its_groups_and_a_rename_its_namesakes() {
+        let tenant = tenant(
+            "acme",
+            vec![in_namespaces(
+                "dev",
+                RoleKind::ClusterRole,
+                "edit",
+                &["team"],
+            )],
+        );
+        let plan = Plan::new(&tenant);
+        let user = changes(&[], &["u1"], &[], &[]);
+        let dirty = expand(&plan, &index(), &user, &Work::default());
+        assert_eq!(dirty.groups, set(&["g1", "g3"]));
+        assert_eq!(dirty.users, set(&["u1"]));
+
+        // g2 was renamed to "dev": g1 shares the name (ASCII case), so both
+        // and their members are looked at again.
+        let rename = changes(&["g2"], &[], &[], &["dev", "Old"]);
+        let dirty = expand(&plan, &index(), &rename, &Work::default());
+        assert_eq!(dirty.groups, set(&["g1", "g2"]));
+        assert_eq!(dirty.users, set(&["u1", "u2", "u3"]));
+    }
+
+    #[test]
+    fn a_namespace_touches_only_the_groups_of_mappings_naming_it() {
+        let tenant = tenant(
+            "acme",
+            vec![
+                in_namespaces("dev", RoleKind::ClusterRole, "edit", &["team"]),
+                in_namespaces("ops", RoleKind::ClusterRole, "view", &["other"]),
+            ],
+        );
+        let plan = Plan::new(&tenant);
+        let work = Work {
+            facts: set(&["team"]),
+            ..Work::default()
+        };
+        let dirty = expand(&plan, &index(), &Changes::default(), &work);
+        assert_eq!(dirty.groups, set(&["g1", "g2"]));
+        assert!(dirty.users.is_empty() && !dirty.directory);
+    }
+
+    #[test]
+    fn pending_work_is_bounded() {
+        let pending = Pending::default();
+        for n in 0..=PENDING_GROUPS {
+            pending.touched("acme", &Scope::Group(format!("g{n}")));
+        }
+        let work = pending.take("acme");
+        assert!(work.full && work.groups.is_empty());
+        assert_eq!(pending.take("acme"), Work::default());
+    }
+}
