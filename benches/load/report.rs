@@ -348,7 +348,7 @@ impl Report {
             md.push('\n');
         }
         if let Some(w) = &self.writes {
-            md.push_str("### Kubernetes store against the floor\n\nThe floor sends the same custom resources straight to the kube-apiserver with the kube client (create a `ScimUser`; a JSON patch appending to a `ScimGroup`'s `spec.members`), at the same concurrency. A SCIM create also claims the userName with a Lease (atomic uniqueness) and adopts it; a SCIM PATCH reads from the cache and writes conditionally on resourceVersion.\n\n");
+            md.push_str("### Kubernetes store against the floor\n\nThe floor sends the same custom resources straight to the kube-apiserver with the kube client (create a `ScimUser`; a JSON patch appending to a `ScimGroup`'s `spec.members`), at the same concurrency. A SCIM create first claims the userName with a Lease (atomic uniqueness), then creates the `ScimUser`: two writes; a SCIM PATCH reads from the cache and writes conditionally on resourceVersion.\n\n");
             md.push_str("| operation | path | req/s | p50 ms | p99 ms | time per write ÷ floor |\n|---|---|---|---|---|---|\n");
             for (op, scim, floor) in [
                 ("POST /Users", &w.scim_post, &w.floor_post),
