@@ -85,7 +85,8 @@ async fn main() {
                 .push(peers::measure(name, command, token).await);
         }
     }
-    if wants("kubernetes") {
+    // `writes` alone: scimitar's writes against the floor, and nothing after.
+    if wants("kubernetes") || wants("writes") {
         eprintln!("==> scimitar on Kubernetes");
         // The operator logs at info, as the chart runs it.
         // SAFETY: set before any thread of ours reads the environment.
@@ -97,22 +98,24 @@ async fn main() {
             .map(|v| v.git_version)
             .unwrap_or_default();
         report.writes = Some(writes(&admin, &operator).await);
-        eprintln!("  deprovision latency");
-        report.deprovision =
-            Some(kubernetes::deprovision(&admin, &operator, n(DEPROVISION_USERS)).await);
-        eprintln!("  onboarding");
-        report.onboarding = Some(
-            kubernetes::onboarding(
-                &admin,
-                &operator,
-                n(ONBOARD_USERS),
-                n(ONBOARD_GROUPS),
-                ONBOARD_CONCURRENCY,
-            )
-            .await,
-        );
-        eprintln!("  scaling");
-        report.scaling = scaling(&admin, &operator).await;
+        if wants("kubernetes") {
+            eprintln!("  deprovision latency");
+            report.deprovision =
+                Some(kubernetes::deprovision(&admin, &operator, n(DEPROVISION_USERS)).await);
+            eprintln!("  onboarding");
+            report.onboarding = Some(
+                kubernetes::onboarding(
+                    &admin,
+                    &operator,
+                    n(ONBOARD_USERS),
+                    n(ONBOARD_GROUPS),
+                    ONBOARD_CONCURRENCY,
+                )
+                .await,
+            );
+            eprintln!("  scaling");
+            report.scaling = scaling(&admin, &operator).await;
+        }
     }
     report.criterion = report::criterion(&repo().join("target/criterion"));
     if wants("kubernetes") {
@@ -146,6 +149,9 @@ async fn writes(admin: &kube::Client, operator: &support::operator::Operator) ->
     let floor_ns = support::namespace(admin, "writes-floor").await;
     let (floor_post, floor_created) =
         kubernetes::floor_create_users(admin, &floor_ns, 0..n(WRITES), c, limit).await;
+    let claimed_ns = support::namespace(admin, "writes-claimed").await;
+    let claimed_post =
+        kubernetes::floor_create_claimed_users(admin, &claimed_ns, 0..n(WRITES), c, limit).await;
     let (scim_post, created) = kubernetes::scim_create_users(&target, 0..n(WRITES), c, limit).await;
     let group_api: kube::Api<scimitar::crd::ScimGroup> =
         kube::Api::namespaced(admin.clone(), &floor_ns);
@@ -179,6 +185,7 @@ async fn writes(admin: &kube::Client, operator: &support::operator::Operator) ->
     report::Writes {
         scim_post,
         floor_post,
+        claimed_post,
         scim_patch,
         floor_patch,
     }

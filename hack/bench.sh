@@ -3,7 +3,7 @@
 # load benchmark (scimitar beside its SCIM peers and the Kubernetes storage
 # floor), which rewrites BENCHMARKS.md. Unattended; bounded in count and time.
 #   hack/bench.sh            everything
-#   hack/bench.sh peers      one phase of the load benchmark (peers | kubernetes)
+#   hack/bench.sh peers      one phase of the load benchmark (peers | kubernetes | writes)
 # SCIMITAR_BENCH_QUICK=1 divides every size by 20 (report in target/bench/).
 set -euo pipefail
 cd "$(dirname "$0")/.."

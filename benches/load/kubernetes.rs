@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
+use scimitar::store::kube::anchor::{ANCHOR_LABEL, anchor_name};
 use scimitar::store::kube::convert::{group_spec_from_scim, user_spec_from_scim};
 use scimitar::store::kube::{LAST_MODIFIED, MANAGED_BY};
 use serde_json::{Value, json};
@@ -83,6 +85,43 @@ pub async fn floor_create_users(
     .await;
     let names = names.lock().unwrap().clone();
     (stats, names)
+}
+
+/// The floor of a create with a userName claim: the anchor `Lease` the store
+/// claims (same name, labels and holder), then the `ScimUser`, one after the
+/// other, straight to the API server. No tenant reads this namespace, so no
+/// controller reacts to it.
+pub async fn floor_create_claimed_users(
+    client: &Client,
+    namespace: &str,
+    range: std::ops::Range<usize>,
+    concurrency: usize,
+    limit: Duration,
+) -> Stats {
+    let users: Api<ScimUser> = Api::namespaced(client.clone(), namespace);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    let (start, count) = (range.start, range.len());
+    let ns = namespace.to_owned();
+    drive(concurrency, count, limit, move |i| {
+        let (users, leases, ns) = (users.clone(), leases.clone(), ns.clone());
+        async move {
+            let user = user_object(&ns, start + i);
+            let lease: Lease = serde_json::from_value(json!({
+                "metadata": {
+                    "name": anchor_name(&user.spec.user_name),
+                    "labels": {
+                        ANCHOR_LABEL: "username",
+                        MANAGED_BY.0: MANAGED_BY.1,
+                    },
+                },
+                "spec": {"holderIdentity": user.metadata.name},
+            }))
+            .expect("lease");
+            leases.create(&PostParams::default(), &lease).await.is_ok()
+                && users.create(&PostParams::default(), &user).await.is_ok()
+        }
+    })
+    .await
 }
 
 /// The floor of "add one member": a JSON patch appending to `spec.members`.

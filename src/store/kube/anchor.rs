@@ -7,21 +7,39 @@
 //! number of operator replicas, cannot both succeed. A check-then-create
 //! against a cache could.
 //!
-//! An anchor can outlive its user (a crash between the two writes, a user
-//! deleted with kubectl). Such a stale anchor is reclaimed: its holder no
-//! longer exists or no longer has that userName, and the anchor is older than
-//! [`IN_FLIGHT`], which covers a concurrent create still between its two writes.
+//! A create is two writes: the claim, then the `ScimUser`. The claim comes
+//! first so that no user is ever visible under a name it has not won. The
+//! anchor carries no owner reference (setting one would be a third write,
+//! since the user's uid exists only once the user does), so an anchor is
+//! freed in these ways:
+//!
+//! - a SCIM DELETE or rename releases it (conditionally, see [`release`]);
+//! - every replica's watch of `ScimUser`s sees a user deleted by any means
+//!   (`kubectl delete`, a crash after the API server stored a SCIM DELETE)
+//!   and releases the anchor that user held ([`Releases`]);
+//! - anything left over (a crash between the two writes, a delete missed
+//!   while no watch ran) is stale and reclaimed by the next claim of the name:
+//!   its holder no longer exists or no longer has that userName, and the
+//!   anchor is older than [`IN_FLIGHT`], which covers a concurrent create
+//!   still between its two writes.
+//!
+//! Every delete of an anchor is conditional on the exact version that was
+//! read (uid and resourceVersion), so a claim that a new user made meanwhile
+//! is never removed. Anchors written by older versions carry an owner
+//! reference to their user; Kubernetes garbage-collects those as before, and
+//! everything above applies to them unchanged.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions};
-use kube::{Api, Resource};
+use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
+use kube::{Api, Client};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
-use super::errors::{is_already_exists, is_not_found, to_store_error};
+use super::errors::{is_already_exists, is_not_found, status_of, to_store_error};
 use crate::crd::ScimUser;
 use crate::store::StoreError;
 use crate::store::index::fold;
@@ -32,6 +50,12 @@ pub const IN_FLIGHT: Duration = Duration::from_secs(30);
 /// Label on every anchor, so they can be listed and recognised.
 pub const ANCHOR_LABEL: &str = "scimitar.dev/anchor";
 
+/// How many anchors of deleted users one replica releases at a time.
+const RELEASES_AT_ONCE: usize = 8;
+
+/// How long releasing one deleted user's anchor may take.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The anchor's object name for a userName.
 pub fn anchor_name(user_name: &str) -> String {
     let digest = Sha256::digest(fold(user_name).as_bytes());
@@ -40,7 +64,7 @@ pub fn anchor_name(user_name: &str) -> String {
 }
 
 /// Claims `user_name` for user `id`. Fails with `Uniqueness` when another
-/// user holds it.
+/// user holds it. On a free name this is one write (the Lease's create).
 pub async fn claim(
     leases: &Api<Lease>,
     users: &Api<ScimUser>,
@@ -76,11 +100,7 @@ pub async fn claim(
             Err(e) if is_not_found(&e) => continue, // released meanwhile: try again
             Err(e) => return Err(to_store_error(e, "the userName anchor")),
         };
-        let holder = existing
-            .spec
-            .as_ref()
-            .and_then(|s| s.holder_identity.clone())
-            .unwrap_or_default();
+        let holder = holder_of(&existing);
         if holder == id {
             return Ok(());
         }
@@ -88,43 +108,15 @@ pub async fn claim(
             return Err(taken(user_name));
         }
         // Stale: delete exactly the version we looked at, then claim again.
-        let precondition = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: existing.metadata.resource_version.clone(),
-                uid: existing.metadata.uid.clone(),
-            }),
-            ..Default::default()
-        };
-        match leases.delete(&name, &precondition).await {
-            Ok(_) => {
+        match delete_exactly(leases, &existing).await {
+            Ok(()) => {
                 tracing::info!(anchor = %name, stale_holder = %holder, "reclaimed a stale userName anchor")
             }
-            Err(e) if is_not_found(&e) || super::errors::status_of(&e) == Some(409) => {}
+            Err(e) if is_not_found(&e) || status_of(&e) == Some(409) => {}
             Err(e) => return Err(to_store_error(e, "the userName anchor")),
         }
     }
     Err(taken(user_name))
-}
-
-/// Makes the anchor owned by its user, so that deleting the `ScimUser` by
-/// any means garbage-collects the anchor. Best effort: a stale anchor is
-/// reclaimed anyway.
-pub async fn adopt(leases: &Api<Lease>, user: &ScimUser) {
-    let user_name = user.spec.user_name.as_str();
-    let Some(owner) = user.controller_owner_ref(&()).map(|o| OwnerReference {
-        controller: Some(false),
-        ..o
-    }) else {
-        return;
-    };
-    let patch = serde_json::json!({"metadata": {"ownerReferences": [owner]}});
-    let name = anchor_name(user_name);
-    if let Err(error) = leases
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        tracing::warn!(anchor = %name, %error, "could not set the owner of a userName anchor");
-    }
 }
 
 /// Releases `user_name` if `id` holds it. Best effort: a leftover anchor is
@@ -134,21 +126,120 @@ pub async fn release(leases: &Api<Lease>, user_name: &str, id: &str) {
     let Ok(existing) = leases.get(&name).await else {
         return;
     };
-    if existing.spec.and_then(|s| s.holder_identity).as_deref() != Some(id) {
+    if holder_of(&existing) != id {
         return;
     }
-    let precondition = DeleteParams {
-        preconditions: Some(Preconditions {
-            resource_version: existing.metadata.resource_version,
-            uid: existing.metadata.uid,
-        }),
-        ..Default::default()
-    };
-    if let Err(error) = leases.delete(&name, &precondition).await
+    if let Err(error) = delete_exactly(leases, &existing).await
         && !is_not_found(&error)
+        && status_of(&error) != Some(409)
     {
         tracing::warn!(anchor = %name, %error, "could not release a userName anchor");
     }
+}
+
+/// Releases the anchors of users that the watch reports deleted, whoever
+/// deleted them, in the background and a few at a time, so that the watch
+/// never waits on it.
+///
+/// Every replica does this for every delete. That is harmless: the release
+/// is conditional on the holder being the deleted user, on that user not
+/// existing, and on the exact version of the anchor that was read, so the
+/// first replica deletes the anchor and the others find it gone (404) or
+/// changed (409), and a new user's claim of the name is never touched.
+/// Leaving it to the leader would lose the deletes seen during a failover.
+#[derive(Clone)]
+pub struct Releases {
+    client: Client,
+    permits: Arc<Semaphore>,
+}
+
+impl Releases {
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            permits: Arc::new(Semaphore::new(RELEASES_AT_ONCE)),
+        }
+    }
+
+    /// `user` was deleted: free its userName if its anchor is still held by it.
+    pub fn user_deleted(&self, user: &ScimUser) {
+        let (Some(namespace), Some(id)) = (&user.metadata.namespace, &user.metadata.name) else {
+            return;
+        };
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
+        let users: Api<ScimUser> = Api::namespaced(self.client.clone(), namespace);
+        let (user_name, id, permits) = (
+            user.spec.user_name.clone(),
+            id.clone(),
+            self.permits.clone(),
+        );
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let released = release_if_gone(&leases, &users, &user_name, &id);
+            if tokio::time::timeout(RELEASE_TIMEOUT, released)
+                .await
+                .is_err()
+            {
+                tracing::debug!(user = %id, "releasing a deleted user's userName anchor timed out; it is stale and will be reclaimed");
+            }
+        });
+    }
+}
+
+/// Deletes the anchor of `user_name` if user `id` holds it and no longer
+/// exists with that userName.
+async fn release_if_gone(leases: &Api<Lease>, users: &Api<ScimUser>, user_name: &str, id: &str) {
+    let name = anchor_name(user_name);
+    let existing = match leases.get_opt(&name).await {
+        Ok(Some(existing)) => existing,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::debug!(anchor = %name, %error, "could not read the anchor of a deleted user");
+            return;
+        }
+    };
+    if holder_of(&existing) != id {
+        return; // released already, or claimed by someone else since
+    }
+    // A user re-created under the same name (id) with the same userName,
+    // e.g. by `kubectl apply`, keeps its anchor.
+    if !matches!(holds(users, id, user_name).await, Ok(false)) {
+        return;
+    }
+    match delete_exactly(leases, &existing).await {
+        Ok(()) => {
+            tracing::info!(anchor = %name, user = %id, "released the userName anchor of a deleted user")
+        }
+        // Another replica released it, or a new claim replaced it.
+        Err(error) if is_not_found(&error) || status_of(&error) == Some(409) => {}
+        Err(error) => {
+            tracing::warn!(anchor = %name, %error, "could not release the userName anchor of a deleted user")
+        }
+    }
+}
+
+/// Deletes exactly this version of `lease`: the API server refuses (409) if
+/// it changed or was replaced since it was read.
+async fn delete_exactly(leases: &Api<Lease>, lease: &Lease) -> Result<(), kube::Error> {
+    let name = lease.metadata.name.as_deref().unwrap_or_default();
+    let precondition = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: lease.metadata.resource_version.clone(),
+            uid: lease.metadata.uid.clone(),
+        }),
+        ..Default::default()
+    };
+    leases.delete(name, &precondition).await.map(drop)
+}
+
+fn holder_of(lease: &Lease) -> String {
+    lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.holder_identity.clone())
+        .unwrap_or_default()
 }
 
 /// Whether user `id` exists and still has `user_name`.

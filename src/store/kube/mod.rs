@@ -3,7 +3,9 @@
 //!
 //! - Reads come from a watch-fed [`cache`] with indexes; this process's writes
 //!   enter it at once, so a GET after a write sees the write.
-//! - userName uniqueness is enforced by the API server through [`anchor`]s.
+//! - userName uniqueness is enforced by the API server through [`anchor`]s:
+//!   a user create is two writes, the anchor's claim and the `ScimUser`. The
+//!   user watch releases the anchors of users deleted by any means.
 //! - Updates are read-modify-write against the object's resourceVersion:
 //!   writers in this process queue on a per-object lock, and a conflict with
 //!   another replica re-reads and re-runs the update (bounded).
@@ -67,12 +69,14 @@ pub struct KubeStore {
     tenants: Arc<Tenants>,
     cache: Arc<Cache>,
     locks: Mutex<HashMap<LockKey, Weak<tokio::sync::Mutex<()>>>>,
+    releases: anchor::Releases,
 }
 
 impl KubeStore {
     /// A store over `client`; call [`KubeStore::run`] to feed its cache.
     pub fn new(client: Client, tenants: Arc<Tenants>) -> Self {
         Self {
+            releases: anchor::Releases::new(client.clone()),
             client,
             tenants,
             cache: Arc::default(),
@@ -96,15 +100,24 @@ impl KubeStore {
     }
 
     /// Feeds the cache from watches on every `ScimUser` and `ScimGroup`, and
-    /// the tenant directory from `ScimTenant`s, until the streams end.
+    /// the tenant directory from `ScimTenant`s, until the streams end. A user
+    /// the watch sees deleted gives up its userName anchor.
     pub async fn run(self: Arc<Self>) {
-        let users = watch::<ScimUser>(self.client.clone(), self.cache.clone(), Kind::User, |u| {
-            user_entry(u)
-        });
-        let groups =
-            watch::<ScimGroup>(self.client.clone(), self.cache.clone(), Kind::Group, |g| {
-                group_entry(g)
-            });
+        let releases = self.releases.clone();
+        let users = watch::<ScimUser>(
+            self.client.clone(),
+            self.cache.clone(),
+            Kind::User,
+            user_entry,
+            move |u| releases.user_deleted(u),
+        );
+        let groups = watch::<ScimGroup>(
+            self.client.clone(),
+            self.cache.clone(),
+            Kind::Group,
+            group_entry,
+            |_| {},
+        );
         let tenants = self.tenants.clone().run(self.client.clone());
         tokio::join!(users, groups, tenants);
     }
@@ -250,7 +263,6 @@ impl KubeStore {
                     return Err(timed_out("creating the user"));
                 }
             };
-        anchor::adopt(&leases, &created).await;
         let incoming = user_entry(&created)
             .ok_or_else(|| StoreError::Internal("created user has no name".into()))?;
         self.remember(Kind::User, incoming)
@@ -281,7 +293,6 @@ impl KubeStore {
     }
 
     /// Writes a new spec against `version`; `Ok(None)` on a version conflict.
-    /// A user comes back whole too, for the userName anchor's owner reference.
     async fn write(
         &self,
         namespace: &str,
@@ -289,7 +300,7 @@ impl KubeStore {
         id: &str,
         version: &str,
         new: &Value,
-    ) -> Result<Option<(Incoming, Option<ScimUser>)>, StoreError> {
+    ) -> Result<Option<Incoming>, StoreError> {
         let spec = match kind {
             Kind::User => {
                 serde_json::to_value(convert::user_spec_from_scim(new).map_err(rejected)?)
@@ -311,20 +322,20 @@ impl KubeStore {
                 self.users(namespace).patch(id, &params, &patch),
             )
             .await
-            .map(|r| r.map(|u| (user_entry(&u), Some(u)))),
+            .map(|r| r.map(|u| user_entry(&u))),
             Kind::Group => tokio::time::timeout(
                 CALL_TIMEOUT,
                 self.groups(namespace).patch(id, &params, &patch),
             )
             .await
-            .map(|r| r.map(|g| (group_entry(&g), None))),
+            .map(|r| r.map(|g| group_entry(&g))),
         };
         match result {
             Err(_) => Err(timed_out(&what)),
             Ok(Err(error)) if is_conflict(&error) => Ok(None),
             Ok(Err(error)) => Err(to_store_error(error, &what)),
-            Ok(Ok((incoming, user))) => incoming
-                .map(|i| Some((i, user)))
+            Ok(Ok(incoming)) => incoming
+                .map(Some)
                 .ok_or_else(|| StoreError::Internal(format!("{what} came back without a name"))),
         }
     }
@@ -341,14 +352,14 @@ fn backoff(attempt: u32) -> Duration {
 /// After a create whose outcome is unknown (the connection broke, the call
 /// timed out), the userName claim must not be dropped blindly: the user may
 /// exist. Once the API server answers, the claim is released if the user was
-/// not created, and owned by it if it was, so the IdP's retry gets a clean
-/// answer instead of a 409 for a user nobody can find.
+/// not created, and kept if it was, so the IdP's retry gets a clean answer
+/// instead of a 409 for a user nobody can find.
 fn settle_later(leases: Api<Lease>, users: Api<ScimUser>, user_name: String, id: String) {
     tokio::spawn(async move {
         for _ in 0..120 {
             match tokio::time::timeout(CALL_TIMEOUT, users.get_opt(&id)).await {
                 Ok(Ok(None)) => return anchor::release(&leases, &user_name, &id).await,
-                Ok(Ok(Some(user))) => return anchor::adopt(&leases, &user).await,
+                Ok(Ok(Some(_))) => return,
                 _ => tokio::time::sleep(Duration::from_millis(500)).await,
             }
         }
@@ -483,14 +494,16 @@ pub fn group_entry(group: &ScimGroup) -> Option<Incoming> {
     entry_of(group, Kind::Group, convert::group_to_scim(&group.spec))
 }
 
-/// Feeds `cache` with every object of one kind. Objects that do not
-/// deserialise (hand-edited past the schema) are logged and skipped, so one
-/// bad object cannot stop the watch.
+/// Feeds `cache` with every object of one kind, and tells `deleted` of every
+/// delete (it must not block). Objects that do not deserialise (hand-edited
+/// past the schema) are logged and skipped, so one bad object cannot stop
+/// the watch.
 async fn watch<K>(
     client: Client,
     cache: Arc<Cache>,
     kind: Kind,
     to_entry: fn(&K) -> Option<Incoming>,
+    deleted: impl Fn(&K),
 ) where
     K: Resource<DynamicType = ()>
         + DeserializeOwned
@@ -538,6 +551,9 @@ async fn watch<K>(
                 };
                 if let (Some(namespace), Some(name)) = (meta.namespace, meta.name) {
                     cache.watched_delete(kind, &namespace, &name);
+                }
+                if let Ok(object) = &object.0 {
+                    deleted(object);
                 }
             }
             Err(error) => tracing::warn!(kind = kind.name(), %error, "watch error; retrying"),
@@ -612,11 +628,9 @@ impl Store for KubeStore {
                 .write(&namespace, kind, id, &current.version, &new)
                 .await
             {
-                Ok(Some((incoming, user))) => {
-                    if renamed && let (Some(old), Some(user)) = (&old_name, &user) {
-                        let leases = self.leases(&namespace);
-                        anchor::release(&leases, old, id).await;
-                        anchor::adopt(&leases, user).await;
+                Ok(Some(incoming)) => {
+                    if renamed && let Some(old) = &old_name {
+                        anchor::release(&self.leases(&namespace), old, id).await;
                     }
                     return self.remember(kind, incoming);
                 }
