@@ -27,7 +27,7 @@ control-plane: ## start the local control plane only
 stop: ## stop the local control plane
 	hack/control-plane.sh stop
 
-bench: ## benchmarks beside SCIM peers and the Kubernetes floor; rewrites BENCHMARKS.md (~20 min)
+bench: ## benchmarks beside SCIM peers and the Kubernetes floor; rewrites BENCHMARKS.md (~40 min)
 	hack/bench.sh
 
 .PHONY: help dev test crds control-plane stop version image bench

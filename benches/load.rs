@@ -4,10 +4,13 @@
 //! all servers listen on 127.0.0.1.
 //!
 //! Phases: (1) protocol peers with in-memory storage (benches/load/peers.rs);
-//! (2) scimitar on the real API server against the floor, deprovision
-//! latency, onboarding and scaling (benches/load/kubernetes.rs). Criterion
-//! micro-benchmarks (benches/protocol.rs) run before this and their results
-//! are read from target/criterion.
+//! (2) scimitar's SCIM writes on the real API server against the floor
+//! (benches/load/kubernetes.rs); (3) flat cost as a tenant grows: at each
+//! size one tenant alone with an operator and a control plane of its own —
+//! onboarding, memory, membership changes, their API writes, deprovision,
+//! reads (benches/load/flat.rs). Criterion micro-benchmarks
+//! (benches/protocol.rs) run before this and their results are read from
+//! target/criterion.
 
 // The integration tests' harness: control plane, operator, tenants. (Its
 // unit tests' imports look unused in a harness-less target.)
@@ -17,6 +20,8 @@ mod support;
 
 #[path = "load/drive.rs"]
 mod drive;
+#[path = "load/flat.rs"]
+mod flat;
 #[path = "load/kubernetes.rs"]
 mod kubernetes;
 #[path = "load/peers.rs"]
@@ -28,6 +33,8 @@ mod target;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use target::Target;
 
 pub fn repo() -> PathBuf {
     support::repo()
@@ -52,45 +59,60 @@ pub fn n(full: usize) -> usize {
     if quick() { (full / 20).max(10) } else { full }
 }
 
-/// Onboarding size, and the concurrency JumpCloud provisions with.
-const ONBOARD_USERS: usize = 10_000;
-const ONBOARD_GROUPS: usize = 1_000;
+/// The concurrency JumpCloud provisions with: tenants loaded over SCIM are
+/// onboarded at it.
 const ONBOARD_CONCURRENCY: usize = 4;
-/// Users deactivated one by one for the deprovision latency.
-const DEPROVISION_USERS: usize = 200;
-/// Tenant sizes of the scaling measurement.
-const SCALE_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
-/// Membership changes measured at each size.
-const SCALE_CHANGES: usize = 20;
+/// Tenant sizes (users; groups are a tenth) of the flat-cost measurement.
+const FLAT_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+/// From this size on the tenant is loaded straight into the API server
+/// (the objects the store writes), not over SCIM (~300 users/s).
+const FLAT_DIRECT_FROM: usize = 100_000;
+/// Membership changes and deprovisions measured one at a time at each size.
+const FLAT_CHANGES: usize = 200;
 /// Writes measured against the floor.
 const WRITES: usize = 2_000;
 const PATCHES: usize = 1_000;
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects phases.
+    // `cargo bench` passes `--bench`; arguments select phases: `peers`,
+    // `writes`, `flat` (`kubernetes` = both of those) and, to measure only
+    // some sizes of the flat phase, `flat-<users>` (full-size numbers).
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let wants = |phase: &str| args.is_empty() || args.iter().any(|a| a == phase);
+    let wants = |phase: &str| {
+        args.is_empty()
+            || args.iter().any(|a| a == phase)
+            || (matches!(phase, "writes" | "flat") && args.iter().any(|a| a == "kubernetes"))
+    };
+    let sizes: Vec<usize> = FLAT_SIZES
+        .into_iter()
+        .filter(|s| wants("flat") || args.iter().any(|a| *a == format!("flat-{s}")))
+        .collect();
     let started = Instant::now();
     let mut report = report::Report::default();
+    let mut took = Vec::new();
 
     if wants("peers") {
         eprintln!("==> protocol peers (in-memory)");
+        let phase = Instant::now();
         for (name, command, token) in peers::PEERS {
             report
                 .peers
                 .push(peers::measure(name, command, token).await);
         }
+        took.push(("protocol peers".to_owned(), phase.elapsed()));
     }
-    // `writes` alone: scimitar's writes against the floor, and nothing after.
-    if wants("kubernetes") || wants("writes") {
-        eprintln!("==> scimitar on Kubernetes");
+    if wants("writes") || !sizes.is_empty() {
         // The operator logs at info, as the chart runs it.
         // SAFETY: set before any thread of ours reads the environment.
         unsafe { std::env::set_var("SCIMITAR_OPERATOR_LOG", "info") };
+    }
+    if wants("writes") {
+        eprintln!("==> scimitar on Kubernetes: writes against the floor");
+        let phase = Instant::now();
         let (admin, operator) = kubernetes::start().await;
         report.apiserver = admin
             .apiserver_version()
@@ -98,30 +120,40 @@ async fn main() {
             .map(|v| v.git_version)
             .unwrap_or_default();
         report.writes = Some(writes(&admin, &operator).await);
-        if wants("kubernetes") {
-            eprintln!("  deprovision latency");
-            report.deprovision =
-                Some(kubernetes::deprovision(&admin, &operator, n(DEPROVISION_USERS)).await);
-            eprintln!("  onboarding");
-            report.onboarding = Some(
-                kubernetes::onboarding(
-                    &admin,
-                    &operator,
-                    n(ONBOARD_USERS),
-                    n(ONBOARD_GROUPS),
-                    ONBOARD_CONCURRENCY,
-                )
-                .await,
-            );
-            eprintln!("  scaling");
-            report.scaling = scaling(&admin, &operator).await;
-        }
+        // Stopped before the flat phase, so it competes for nothing.
+        drop(operator);
+        took.push(("writes against the floor".to_owned(), phase.elapsed()));
     }
-    report.criterion = report::criterion(&repo().join("target/criterion"));
-    if wants("kubernetes") {
+    if !sizes.is_empty() {
+        eprintln!(
+            "==> flat cost as a tenant grows: one tenant, one operator, one control plane per size"
+        );
+        let largest = *sizes.last().expect("a size");
+        for size in sizes {
+            let phase = Instant::now();
+            let load = if size >= FLAT_DIRECT_FROM {
+                flat::Load::Direct
+            } else {
+                flat::Load::Scim
+            };
+            let point = flat::measure(size, n(size), load, n(FLAT_CHANGES), size == largest).await;
+            took.push((format!("flat cost at {} users", n(size)), phase.elapsed()));
+            report.flat.push(point);
+        }
+        if report.apiserver.is_empty() {
+            report.apiserver = support::ControlPlane::shared()
+                .admin()
+                .await
+                .apiserver_version()
+                .await
+                .map(|v| v.git_version)
+                .unwrap_or_default();
+        }
         report.profile = report::profile(&out_dir().join("operator-profile.txt"), 15);
     }
+    report.criterion = report::criterion(&repo().join("target/criterion"));
     report.duration = started.elapsed();
+    report.phases = took;
     let text = report.render();
     println!("{text}");
     let file = if args.is_empty() && !quick() {
@@ -135,6 +167,9 @@ async fn main() {
         file.display(),
         started.elapsed().as_secs_f64()
     );
+    for (phase, took) in &report.phases {
+        eprintln!("  {phase}: {:.0} s", took.as_secs_f64());
+    }
 }
 
 /// scimitar's SCIM writes against the same writes sent straight to the API server.
@@ -147,12 +182,21 @@ async fn writes(admin: &kube::Client, operator: &support::operator::Operator) ->
     // is still busy reconciling them, which would slow the floor down.
     eprintln!("  POST /Users: the floor, then scimitar");
     let floor_ns = support::namespace(admin, "writes-floor").await;
-    let (floor_post, floor_created) =
-        kubernetes::floor_create_users(admin, &floor_ns, 0..n(WRITES), c, limit).await;
+    let (floor_post, floor_created) = kubernetes::floor_create_users(
+        admin,
+        &floor_ns,
+        0..n(WRITES),
+        c,
+        limit,
+        Target::user,
+        None,
+    )
+    .await;
+    let (scim_post, created) =
+        kubernetes::scim_create_users(&target, 0..n(WRITES), c, limit, Target::user).await;
     let claimed_ns = support::namespace(admin, "writes-claimed").await;
     let claimed_post =
         kubernetes::floor_create_claimed_users(admin, &claimed_ns, 0..n(WRITES), c, limit).await;
-    let (scim_post, created) = kubernetes::scim_create_users(&target, 0..n(WRITES), c, limit).await;
     let group_api: kube::Api<scimitar::crd::ScimGroup> =
         kube::Api::namespaced(admin.clone(), &floor_ns);
     let mut groups = Vec::new();
@@ -160,7 +204,7 @@ async fn writes(admin: &kube::Client, operator: &support::operator::Operator) ->
     for g in 0..20 {
         let name = format!("bench-group-{g}");
         groups.push(target.create_group(&name, &[]).await.expect("group"));
-        let object = kubernetes::group_object(&floor_ns, &name, &[]);
+        let object = kubernetes::group_object(&floor_ns, &name, &[], None);
         let created = group_api
             .create(&Default::default(), &object)
             .await
@@ -189,71 +233,4 @@ async fn writes(admin: &kube::Client, operator: &support::operator::Operator) ->
         scim_patch,
         floor_patch,
     }
-}
-
-/// One membership change and the read path at growing tenant sizes; users
-/// are loaded straight into the API server (at floor speed) between sizes.
-async fn scaling(
-    admin: &kube::Client,
-    operator: &support::operator::Operator,
-) -> Vec<kubernetes::Scale> {
-    let apps = support::namespace(admin, "scale-apps").await;
-    let (home, target) =
-        kubernetes::tenant(admin, operator, "scale", &["scale".to_owned()], &apps).await;
-    let group = target
-        .create_group("scale", &[])
-        .await
-        .expect("scale group");
-    let mut users: Vec<(usize, String)> = Vec::new();
-    let mut points = Vec::new();
-    for size in SCALE_SIZES.map(n) {
-        eprintln!("  scaling: loading {size} users");
-        let (_, created) = kubernetes::floor_create_users(
-            admin,
-            &home,
-            users.len()..size,
-            32,
-            Duration::from_secs(900),
-        )
-        .await;
-        users.extend(created);
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while target.user_count().await != Some(users.len() as u64) {
-            assert!(
-                Instant::now() < deadline,
-                "the operator's cache never held {size} users"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        // Measure the steady state: wait for the reconcile that took in the
-        // new users (one status write each) to finish.
-        let settled = Instant::now();
-        kubernetes::settle(admin, &home, users.len()).await;
-        eprintln!(
-            "  scaling: settled at {size} users after {:.0} s",
-            settled.elapsed().as_secs_f64()
-        );
-        users.sort();
-        let pairs: Vec<(String, String)> = users
-            .iter()
-            .map(|(i, id)| (id.clone(), target::user_name(*i)))
-            .collect();
-        eprintln!("  scaling: measuring at {size} users");
-        points.push(
-            kubernetes::scale_point(
-                &kubernetes::ScaleTenant {
-                    admin,
-                    operator,
-                    target: &target,
-                    apps: &apps,
-                    group: &group,
-                },
-                &pairs,
-                SCALE_CHANGES,
-                (size == n(SCALE_SIZES[SCALE_SIZES.len() - 1])).then_some("operator-profile"),
-            )
-            .await,
-        );
-    }
-    points
 }

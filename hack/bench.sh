@@ -3,8 +3,11 @@
 # load benchmark (scimitar beside its SCIM peers and the Kubernetes storage
 # floor), which rewrites BENCHMARKS.md. Unattended; bounded in count and time.
 #   hack/bench.sh            everything
-#   hack/bench.sh peers      one phase of the load benchmark (peers | kubernetes | writes)
+#   hack/bench.sh peers      some phases of the load benchmark: peers | writes |
+#                            flat (kubernetes = writes and flat) | flat-1000 |
+#                            flat-10000 | flat-100000 (one size of flat)
 # SCIMITAR_BENCH_QUICK=1 divides every size by 20 (report in target/bench/).
+# A phase selection also writes its report to target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/scimitar/target}"

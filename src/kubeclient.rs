@@ -2,8 +2,11 @@
 
 use std::path::Path;
 
+use axum::body::HttpBody as _;
+use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tower::util::MapRequestLayer;
 
 /// Connects with `path` if given, otherwise with kube's usual inference
 /// (`KUBECONFIG`, `~/.kube/config`, then the in-cluster service account).
@@ -20,7 +23,14 @@ pub async fn client(path: Option<&Path>, context: Option<&str>) -> anyhow::Resul
         None if context.is_some() => Config::from_kubeconfig(&options).await?,
         None => Config::infer().await?,
     };
-    Ok(Client::try_from(config)?)
+    // Every mutating request is counted (`scimitar_api_writes_total`,
+    // `scimitar_api_write_bytes_total`).
+    let count = MapRequestLayer::new(|request: axum::http::Request<Body>| {
+        let bytes = request.body().size_hint().exact().unwrap_or(0);
+        crate::metrics::global().api_request(request.method(), request.uri().path(), bytes);
+        request
+    });
+    Ok(ClientBuilder::try_from(config)?.with_layer(&count).build())
 }
 
 /// The watch configuration every watch of the operator uses. Lists are

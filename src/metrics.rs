@@ -121,6 +121,56 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The Kubernetes verb of a mutating API request; `None` for reads, and for
+/// reviews (`tokenreviews`, `subjectaccessreviews`, …), which are POSTed
+/// but store nothing.
+fn api_verb(method: &Method, path: &str) -> Option<&'static str> {
+    if api_segments(path)
+        .first()
+        .is_some_and(|r| r.ends_with("reviews"))
+    {
+        return None;
+    }
+    Some(match *method {
+        Method::GET | Method::HEAD | Method::OPTIONS => return None,
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if api_segments(path).len() == 1 => "deletecollection",
+        Method::DELETE => "delete",
+        _ => "other",
+    })
+}
+
+/// The segments of an API path after the group, version and namespace:
+/// `[resource]`, `[resource, name]` or `[resource, name, subresource]`.
+fn api_segments(path: &str) -> Vec<&str> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segments.first() {
+        Some(&"api") => segments.get(2..),
+        Some(&"apis") => segments.get(3..),
+        _ => None,
+    }
+    .unwrap_or_default();
+    match rest {
+        // A namespace's own subresources.
+        ["namespaces", _, "status" | "finalize"] => rest.to_vec(),
+        ["namespaces", _, more @ ..] if !more.is_empty() => more.to_vec(),
+        _ => rest.to_vec(),
+    }
+}
+
+/// The `resource` label of an API request: the resource's plural, with
+/// `/<subresource>` (`scimusers/status`); `other` for paths of another shape.
+/// Values come from the paths this process builds, a bounded set.
+fn api_resource(path: &str) -> String {
+    match api_segments(path).as_slice() {
+        [resource] | [resource, _] => (*resource).to_owned(),
+        [resource, _, subresource] => format!("{resource}/{subresource}"),
+        _ => "other".to_owned(),
+    }
+}
+
 /// The `tenant` label: the tenant of a validated token, `""` otherwise.
 pub fn tenant_label(identity: Option<&Identity>) -> String {
     identity
@@ -153,6 +203,12 @@ struct ReasonLabels {
 struct LimitedLabels {
     tenant: String,
     limit: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiWriteLabels {
+    verb: &'static str,
+    resource: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -191,6 +247,8 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     reconcile_visited: Histogram,
     reconcile_full: Counter,
+    api_writes: Family<ApiWriteLabels, Counter>,
+    api_write_bytes: Family<ApiWriteLabels, Counter>,
     directory: Arc<DirectoryCollector>,
     scim_log: Arc<ScimLogCollector>,
 }
@@ -279,6 +337,18 @@ impl Metrics {
             "Reconciles that went over a whole tenant (start, spec change, relist, periodic resync)",
             reconcile_full.clone(),
         );
+        let api_writes = Family::<ApiWriteLabels, Counter>::default();
+        registry.register(
+            "api_writes",
+            "Mutating Kubernetes API requests this process sent, by verb (create, update, patch, delete, deletecollection) and resource (plural, with /subresource)",
+            api_writes.clone(),
+        );
+        let api_write_bytes = Family::<ApiWriteLabels, Counter>::default();
+        registry.register(
+            "api_write_bytes",
+            "Request body bytes of the mutating Kubernetes API requests this process sent, by verb and resource",
+            api_write_bytes.clone(),
+        );
         let directory = Arc::new(DirectoryCollector::default());
         registry.register_collector(Box::new(directory.clone()));
         let scim_log = Arc::new(ScimLogCollector::default());
@@ -295,6 +365,8 @@ impl Metrics {
             reconcile_duration,
             reconcile_visited,
             reconcile_full,
+            api_writes,
+            api_write_bytes,
             directory,
             scim_log,
         }
@@ -375,6 +447,23 @@ impl Metrics {
         if full {
             self.reconcile_full.inc();
         }
+    }
+
+    /// Records one Kubernetes API request this process sends: mutating ones
+    /// (anything but GET, HEAD and OPTIONS; watches are GETs) are counted
+    /// with their body size.
+    pub fn api_request(&self, method: &Method, path: &str, body_bytes: u64) {
+        let Some(verb) = api_verb(method, path) else {
+            return;
+        };
+        let labels = ApiWriteLabels {
+            verb,
+            resource: api_resource(path),
+        };
+        self.api_writes.get_or_create(&labels).inc();
+        self.api_write_bytes
+            .get_or_create(&labels)
+            .inc_by(body_bytes);
     }
 
     /// Publishes the sizes of `directory` (tenants, cached users and groups)
@@ -755,6 +844,53 @@ mod tests {
         );
         assert!(!text.contains("evil"), "{text}");
         assert!(!text.contains("BREW"), "{text}");
+    }
+
+    #[test]
+    fn api_writes_are_counted_by_verb_and_resource_with_their_bytes() {
+        let metrics = Metrics::new();
+        let status = "/apis/scimitar.dev/v1alpha1/namespaces/acme/scimusers/u1/status";
+        metrics.api_request(&Method::PATCH, status, 120);
+        metrics.api_request(&Method::PATCH, status, 30);
+        metrics.api_request(
+            &Method::POST,
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/rolebindings",
+            500,
+        );
+        metrics.api_request(&Method::DELETE, "/api/v1/namespaces/acme/configmaps/d-1", 0);
+        metrics.api_request(
+            &Method::PATCH,
+            "/apis/scimitar.dev/v1alpha1/scimtenants/acme/status",
+            7,
+        );
+        metrics.api_request(&Method::GET, "/api/v1/namespaces/acme/configmaps", 0);
+        metrics.api_request(
+            &Method::POST,
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            300,
+        );
+        let text = metrics.encode();
+        for line in [
+            r#"scimitar_api_writes_total{verb="patch",resource="scimusers/status"} 2"#,
+            r#"scimitar_api_write_bytes_total{verb="patch",resource="scimusers/status"} 150"#,
+            r#"scimitar_api_writes_total{verb="create",resource="rolebindings"} 1"#,
+            r#"scimitar_api_write_bytes_total{verb="create",resource="rolebindings"} 500"#,
+            r#"scimitar_api_writes_total{verb="delete",resource="configmaps"} 1"#,
+            r#"scimitar_api_writes_total{verb="patch",resource="scimtenants/status"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains(r#"verb="get""#), "{text}");
+        assert!(!text.contains("reviews"), "{text}");
+        assert_eq!(
+            api_resource("/apis/coordination.k8s.io/v1/namespaces/ns/leases"),
+            "leases"
+        );
+        assert_eq!(api_resource("/version"), "other");
+        assert_eq!(
+            api_verb(&Method::DELETE, "/api/v1/namespaces/ns/configmaps"),
+            Some("deletecollection")
+        );
     }
 
     struct Fixed;

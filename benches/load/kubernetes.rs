@@ -1,6 +1,6 @@
 //! The Kubernetes part: scimitar on its Kubernetes store against the storage
 //! floor (the same custom resources written straight to the API server with
-//! the kube client), onboarding, deprovision latency and scaling.
+//! the kube client), and what the flat-cost phase (flat.rs) shares.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,26 +12,30 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
+use scimitar::labels::TENANT_UID_LABEL;
 use scimitar::store::kube::anchor::{ANCHOR_LABEL, anchor_name};
 use scimitar::store::kube::convert::{group_spec_from_scim, user_spec_from_scim};
 use scimitar::store::kube::{LAST_MODIFIED, MANAGED_BY};
 use serde_json::{Value, json};
 
 use crate::drive::{Stats, drive};
-use crate::support::operator::{Operator, can, create_tenant, mapping};
+use crate::support::operator::{Operator, create_tenant, mapping};
 use crate::support::{ControlPlane, namespace};
 use crate::target::{Target, user_name};
 
 /// The objects the store would write for a SCIM resource: same spec, same
 /// labels and annotations, named by a fresh id.
-fn metadata(namespace: &str) -> kube::api::ObjectMeta {
+/// `tenant_uid` is the uid of the tenant the object is created for, which
+/// the store labels it with (`new_meta` in src/store/kube/mod.rs).
+fn metadata(namespace: &str, tenant_uid: Option<&str>) -> kube::api::ObjectMeta {
+    let mut labels = BTreeMap::from([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())]);
+    if let Some(uid) = tenant_uid {
+        labels.insert(TENANT_UID_LABEL.to_owned(), uid.to_owned());
+    }
     kube::api::ObjectMeta {
         name: Some(uuid::Uuid::new_v4().to_string()),
         namespace: Some(namespace.to_owned()),
-        labels: Some(BTreeMap::from([(
-            MANAGED_BY.0.to_owned(),
-            MANAGED_BY.1.to_owned(),
-        )])),
+        labels: Some(labels),
         annotations: Some(BTreeMap::from([(
             LAST_MODIFIED.to_owned(),
             jiff::Timestamp::now().to_string(),
@@ -40,40 +44,49 @@ fn metadata(namespace: &str) -> kube::api::ObjectMeta {
     }
 }
 
-pub fn user_object(namespace: &str, i: usize) -> ScimUser {
+pub fn user_object(namespace: &str, resource: &Value, tenant_uid: Option<&str>) -> ScimUser {
     ScimUser {
-        metadata: metadata(namespace),
-        spec: user_spec_from_scim(&Target::user(i)).expect("valid user"),
+        metadata: metadata(namespace, tenant_uid),
+        spec: user_spec_from_scim(resource).expect("valid user"),
         status: None,
     }
 }
 
-pub fn group_object(namespace: &str, name: &str, members: &[String]) -> ScimGroup {
+pub fn group_object(
+    namespace: &str,
+    name: &str,
+    members: &[String],
+    tenant_uid: Option<&str>,
+) -> ScimGroup {
     let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
     let scim = json!({"displayName": name, "members": members});
     ScimGroup {
-        metadata: metadata(namespace),
+        metadata: metadata(namespace, tenant_uid),
         spec: group_spec_from_scim(&scim).expect("valid group"),
         status: None,
     }
 }
 
-/// The floor: creates users `range` directly; returns stats and their names.
+/// The floor: creates users `range` (of `shape`) directly, for the tenant
+/// of uid `tenant_uid` if given; returns stats and (number, name) of each.
 pub async fn floor_create_users(
     client: &Client,
     namespace: &str,
     range: std::ops::Range<usize>,
     concurrency: usize,
     limit: Duration,
+    shape: fn(usize) -> Value,
+    tenant_uid: Option<&str>,
 ) -> (Stats, Vec<(usize, String)>) {
     let api: Api<ScimUser> = Api::namespaced(client.clone(), namespace);
     let names = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (start, count) = (range.start, range.len());
     let (ns, kept) = (namespace.to_owned(), names.clone());
+    let uid = tenant_uid.map(str::to_owned);
     let stats = drive(concurrency, count, limit, move |i| {
-        let (api, ns, kept) = (api.clone(), ns.clone(), kept.clone());
+        let (api, ns, kept, uid) = (api.clone(), ns.clone(), kept.clone(), uid.clone());
         async move {
-            let user = user_object(&ns, start + i);
+            let user = user_object(&ns, &shape(start + i), uid.as_deref());
             let created = api.create(&PostParams::default(), &user).await;
             if let Ok(created) = &created {
                 let id = created.metadata.name.clone().unwrap_or_default();
@@ -105,7 +118,7 @@ pub async fn floor_create_claimed_users(
     drive(concurrency, count, limit, move |i| {
         let (users, leases, ns) = (users.clone(), leases.clone(), ns.clone());
         async move {
-            let user = user_object(&ns, start + i);
+            let user = user_object(&ns, &Target::user(start + i), None);
             let lease: Lease = serde_json::from_value(json!({
                 "metadata": {
                     "name": anchor_name(&user.spec.user_name),
@@ -152,12 +165,13 @@ pub async fn floor_add_members(
     .await
 }
 
-/// SCIM: creates users `range`; returns stats and (number, id) of each.
+/// SCIM: creates users `range` (of `shape`); returns stats and (number, id) of each.
 pub async fn scim_create_users(
     target: &Target,
     range: std::ops::Range<usize>,
     concurrency: usize,
     limit: Duration,
+    shape: fn(usize) -> Value,
 ) -> (Stats, Vec<(usize, String)>) {
     let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (start, count) = (range.start, range.len());
@@ -165,7 +179,7 @@ pub async fn scim_create_users(
     let stats = drive(concurrency, count, limit, move |i| {
         let (t, kept) = (t.clone(), kept.clone());
         async move {
-            match t.create_user(start + i).await {
+            match t.create("/Users", &shape(start + i)).await {
                 Some(id) => {
                     kept.lock().unwrap().push((start + i, id));
                     true
@@ -321,260 +335,6 @@ pub async fn settle(admin: &Client, home: &str, users: usize) {
     }
 }
 
-/// Onboarding result.
-pub struct Onboarding {
-    pub users: usize,
-    pub groups: usize,
-    pub memberships: usize,
-    pub concurrency: usize,
-    /// Until the last SCIM response.
-    pub provisioned: Duration,
-    /// Until every binding and the directory were reconciled.
-    pub total: Duration,
-    /// Writing the same objects straight to the API server.
-    pub floor: Duration,
-    pub errors: usize,
-}
-
-/// From empty to `users` users and `groups` groups over SCIM, until every
-/// RoleBinding and the directory are reconciled; and the floor.
-pub async fn onboarding(
-    admin: &Client,
-    operator: &Operator,
-    users: usize,
-    groups: usize,
-    concurrency: usize,
-) -> Onboarding {
-    let apps = namespace(admin, "onboard-apps").await;
-    let names: Vec<String> = (0..groups).map(|g| format!("team-{g:04}")).collect();
-    let (home, target) = tenant(admin, operator, "onboard", &names, &apps).await;
-    let sizes = group_sizes(groups);
-    let limit = Duration::from_secs(600);
-    // The floor first, while the operator is idle: the same objects,
-    // straight to the API server.
-    let floor_ns = namespace(admin, "onboard-floor").await;
-    let started = Instant::now();
-    let (floor_users, floor_created) =
-        floor_create_users(admin, &floor_ns, 0..users, concurrency, limit).await;
-    let floor_ids: Vec<String> = floor_created.into_iter().map(|(_, id)| id).collect();
-    let api: Api<ScimGroup> = Api::namespaced(admin.clone(), &floor_ns);
-    let floor_plan: Arc<Vec<(String, Vec<String>)>> = Arc::new(
-        names
-            .iter()
-            .zip(&sizes)
-            .enumerate()
-            .map(|(g, (name, size))| (name.clone(), members_of(g, *size, &floor_ids)))
-            .collect(),
-    );
-    let ns = floor_ns.clone();
-    let floor_groups = drive(concurrency, groups, limit, move |g| {
-        let (api, plan, ns) = (api.clone(), floor_plan.clone(), ns.clone());
-        async move {
-            let group = group_object(&ns, &plan[g].0, &plan[g].1);
-            api.create(&PostParams::default(), &group).await.is_ok()
-        }
-    })
-    .await;
-    let floor = started.elapsed();
-    let started = Instant::now();
-    // Users, then groups with their members, as JumpCloud pushes them.
-    let (user_stats, created) = scim_create_users(&target, 0..users, concurrency, limit).await;
-    let ids: Vec<String> = created.into_iter().map(|(_, id)| id).collect();
-    let plan: Vec<(String, Vec<String>)> = names
-        .iter()
-        .zip(&sizes)
-        .enumerate()
-        .map(|(g, (name, size))| (name.clone(), members_of(g, *size, &ids)))
-        .collect();
-    let memberships: usize = plan.iter().map(|(_, m)| m.len()).sum();
-    let (t, plan) = (target.clone(), Arc::new(plan));
-    let group_plan = plan.clone();
-    let group_stats = drive(concurrency, groups, limit, move |g| {
-        let (t, plan) = (t.clone(), group_plan.clone());
-        async move { t.create_group(&plan[g].0, &plan[g].1).await.is_some() }
-    })
-    .await;
-    let provisioned = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while !reconciled(admin, &home, &apps, groups, memberships, users, groups).await {
-        assert!(
-            Instant::now() < deadline,
-            "onboarding not reconciled within 15 minutes; see {}",
-            operator.log.display()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let total = started.elapsed();
-
-    Onboarding {
-        users,
-        groups,
-        memberships,
-        concurrency,
-        provisioned,
-        total,
-        floor,
-        errors: user_stats.errors + group_stats.errors + floor_users.errors + floor_groups.errors,
-    }
-}
-
-/// Deprovision latency: from the `active: false` response to the
-/// SubjectAccessReview saying no, for each of `count` users in a mapped group.
-pub async fn deprovision(admin: &Client, operator: &Operator, count: usize) -> Stats {
-    let apps = namespace(admin, "deprov-apps").await;
-    let (_, target) = tenant(admin, operator, "deprov", &["deprov".to_owned()], &apps).await;
-    let (_, created) = scim_create_users(&target, 0..count, 8, Duration::from_secs(300)).await;
-    assert_eq!(created.len(), count, "deprovision users created");
-    let ids: Vec<String> = created.iter().map(|(_, id)| id.clone()).collect();
-    target.create_group("deprov", &ids).await.expect("group");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for (i, _) in &created {
-        let subject = format!("oidc:{}", user_name(*i));
-        while !can(admin, &subject, "list", "pods", &apps).await {
-            assert!(
-                Instant::now() < deadline,
-                "deprovision users never got access"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    let mut latencies = Vec::with_capacity(count);
-    let mut errors = 0;
-    let started = Instant::now();
-    for (i, id) in &created {
-        let subject = format!("oidc:{}", user_name(*i));
-        if !target.deactivate(id).await {
-            errors += 1;
-            continue;
-        }
-        let answered = Instant::now();
-        let deadline = answered + Duration::from_secs(30);
-        while can(admin, &subject, "list", "pods", &apps).await {
-            if Instant::now() > deadline {
-                errors += 1;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        latencies.push(answered.elapsed());
-    }
-    latencies.sort();
-    Stats {
-        ok: latencies.len(),
-        errors,
-        elapsed: started.elapsed(),
-        latencies,
-    }
-}
-
-/// One membership change at a size.
-pub struct Scale {
-    pub users: usize,
-    /// Latency of the PATCH adding one member.
-    pub patch: Stats,
-    /// From the PATCH response until the RoleBinding lists the new member.
-    pub reconcile: Stats,
-    pub read: Stats,
-    pub operator_rss_mib: Option<f64>,
-}
-
-/// Measures one membership change (`changes` times) and the read path at
-/// the tenant's current size.
-/// The tenant the scaling measurement grows.
-pub struct ScaleTenant<'a> {
-    pub admin: &'a Client,
-    pub operator: &'a Operator,
-    pub target: &'a Target,
-    /// Namespace of the mapped group's RoleBinding.
-    pub apps: &'a str,
-    /// SCIM id of the mapped group.
-    pub group: &'a str,
-}
-
-pub async fn scale_point(
-    tenant: &ScaleTenant<'_>,
-    users: &[(String, String)],
-    changes: usize,
-    profile: Option<&str>,
-) -> Scale {
-    let ScaleTenant {
-        admin,
-        operator,
-        target,
-        apps,
-        group,
-    } = *tenant;
-    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), apps);
-    // At the largest size, a CPU profile of the operator over the changes.
-    let profiler = profile.and_then(|name| Profiler::start(operator.pid()?, name));
-    let mut patch = Vec::new();
-    let mut reconcile = Vec::new();
-    let mut errors = 0;
-    let started = Instant::now();
-    for k in 0..changes {
-        let (id, name) = &users[(k * 7_919) % users.len()];
-        let subject = format!("oidc:{name}");
-        let sent = Instant::now();
-        if !target.add_member(group, id).await {
-            errors += 1;
-            continue;
-        }
-        patch.push(sent.elapsed());
-        let answered = Instant::now();
-        let deadline = answered + Duration::from_secs(30);
-        loop {
-            let listed = bindings
-                .list(&ListParams::default().labels(&format!("scimitar.dev/group={group}")))
-                .await
-                .map(|l| {
-                    l.items.iter().any(|b| {
-                        b.subjects
-                            .as_ref()
-                            .is_some_and(|s| s.iter().any(|s| s.name == subject))
-                    })
-                })
-                .unwrap_or(false);
-            if listed {
-                break;
-            }
-            if Instant::now() > deadline {
-                errors += 1;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        reconcile.push(answered.elapsed());
-        if errors >= 3 {
-            // Not converging at this size: say so rather than wait on.
-            break;
-        }
-    }
-    patch.sort();
-    reconcile.sort();
-    let elapsed = started.elapsed();
-    if let Some(profiler) = profiler {
-        profiler.finish();
-    }
-    let read = read_path(target, users.len(), 3000, Duration::from_secs(20)).await;
-    Scale {
-        users: users.len(),
-        patch: Stats {
-            ok: patch.len(),
-            errors,
-            elapsed,
-            latencies: patch,
-        },
-        reconcile: Stats {
-            ok: reconcile.len(),
-            errors: 0,
-            elapsed,
-            latencies: reconcile,
-        },
-        read,
-        operator_rss_mib: operator.pid().and_then(crate::target::rss_mib),
-    }
-}
-
 /// `GET /Users?filter=userName eq "…"` for random loaded users.
 pub async fn read_path(target: &Target, loaded: usize, count: usize, limit: Duration) -> Stats {
     let t = target.clone();
@@ -586,24 +346,25 @@ pub async fn read_path(target: &Target, loaded: usize, count: usize, limit: Dura
     .await
 }
 
-/// Starts the control plane and the operator (release build, limits off).
+/// `scimitar run` flags of the benchmark: limits off, the request log at
+/// its defaults.
+pub const OPERATOR_FLAGS: &[&str] = &[
+    "--rate-limit-per-second",
+    "0",
+    "--max-concurrent-requests",
+    "0",
+    "--auth-failures-per-minute",
+    "0",
+    "--request-timeout-seconds",
+    "60",
+];
+
+/// Starts the shared control plane and an operator (release build, limits off).
 pub async fn start() -> (Client, Operator) {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     crate::support::install_crds(&admin).await;
-    let operator = Operator::start_with(
-        cp,
-        &[
-            "--rate-limit-per-second",
-            "0",
-            "--max-concurrent-requests",
-            "0",
-            "--auth-failures-per-minute",
-            "0",
-            "--request-timeout-seconds",
-            "60",
-        ],
-    );
+    let operator = Operator::start_with(cp, OPERATOR_FLAGS);
     (admin, operator)
 }
 

@@ -37,6 +37,8 @@ pub struct PeerResult {
     pub reads: Vec<(usize, Stats, Option<f64>)>,
     /// (users loaded, seconds the load took), bulk POSTs at concurrency 8.
     pub loads: Vec<(usize, f64)>,
+    /// Peak RSS (VmHWM) over the whole run, in MiB.
+    pub peak_mib: Option<f64>,
 }
 
 /// Sizes the read path is measured at.
@@ -77,7 +79,8 @@ pub async fn measure(name: &str, command: &str, token: &str) -> PeerResult {
     target.wait_until_up(&process.log).await;
     eprintln!("  {name}: POST /Users");
     let posts = crate::n(POSTS);
-    let (post, created) = scim_create_users(&target, 0..posts, CONCURRENCY, RUN_LIMIT).await;
+    let (post, created) =
+        scim_create_users(&target, 0..posts, CONCURRENCY, RUN_LIMIT, Target::user).await;
     let mut ids: Vec<String> = created.into_iter().map(|(_, id)| id).collect();
     let mut groups = Vec::new();
     for g in 0..GROUPS {
@@ -96,7 +99,8 @@ pub async fn measure(name: &str, command: &str, token: &str) -> PeerResult {
     let mut loads = Vec::new();
     for size in SIZES.map(crate::n) {
         eprintln!("  {name}: loading {size} users");
-        let (stats, _) = scim_create_users(&target, loaded..size, CONCURRENCY, LOAD_LIMIT).await;
+        let (stats, _) =
+            scim_create_users(&target, loaded..size, CONCURRENCY, LOAD_LIMIT, Target::user).await;
         loaded += stats.ok;
         loads.push((loaded, stats.elapsed.as_secs_f64()));
         eprintln!("  {name}: filter reads at {loaded} users");
@@ -109,5 +113,6 @@ pub async fn measure(name: &str, command: &str, token: &str) -> PeerResult {
         patch,
         reads,
         loads,
+        peak_mib: process.hwm_mib(),
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// A process started for the benchmark; killed on drop, and by a watchdog
 /// shell when the benchmark process exits.
@@ -64,6 +65,11 @@ impl Process {
     pub fn rss_mib(&self) -> Option<f64> {
         self.pid.and_then(rss_mib)
     }
+
+    /// Peak resident memory (VmHWM) of the process and its children, in MiB.
+    pub fn hwm_mib(&self) -> Option<f64> {
+        self.pid.and_then(hwm_mib)
+    }
 }
 
 impl Drop for Process {
@@ -83,13 +89,23 @@ fn shell_quote(text: &str) -> String {
 
 /// Resident memory of `pid` and its descendants, in MiB (Linux /proc).
 pub fn rss_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmRSS:")
+}
+
+/// Peak resident memory (VmHWM) of `pid`, plus that of its descendants, in MiB.
+pub fn hwm_mib(pid: u32) -> Option<f64> {
+    status_mib(pid, "VmHWM:")
+}
+
+/// A `/proc/<pid>/status` memory field of `pid` and its descendants, summed.
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let mut total_kib = 0u64;
     let mut stack = vec![pid];
     while let Some(pid) = stack.pop() {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let kib: u64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
         total_kib += kib;
@@ -175,9 +191,20 @@ impl Target {
         })
     }
 
-    /// `POST /Users`; the new id on 201.
-    pub async fn create_user(&self, i: usize) -> Option<String> {
-        self.create("/Users", &Self::user(i)).await
+    /// Benchmark user `i` as identity providers send people: [`Target::user`]
+    /// with a title and the enterprise extension.
+    pub fn person(i: usize) -> Value {
+        let mut user = Self::user(i);
+        user["schemas"] = json!([USER_SCHEMA, ENTERPRISE_SCHEMA]);
+        user["title"] = json!("Engineer");
+        user[ENTERPRISE_SCHEMA] = json!({
+            "employeeNumber": format!("{i:07}"),
+            "organization": "Bench Example",
+            "division": format!("Division {}", i % 7),
+            "department": format!("Department {}", i % 53),
+            "costCenter": format!("CC-{:04}", i % 211),
+        });
+        user
     }
 
     /// `POST /Groups` with `members`; the new id on 201.
@@ -190,7 +217,8 @@ impl Target {
         self.create("/Groups", &body).await
     }
 
-    async fn create(&self, path: &str, body: &Value) -> Option<String> {
+    /// `POST` of `body` to `path`; the new id on 201.
+    pub async fn create(&self, path: &str, body: &Value) -> Option<String> {
         let response = self
             .request(reqwest::Method::POST, path)
             .header("content-type", "application/scim+json")
