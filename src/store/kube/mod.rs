@@ -69,14 +69,14 @@ pub struct KubeStore {
     tenants: Arc<Tenants>,
     cache: Arc<Cache>,
     locks: Mutex<HashMap<LockKey, Weak<tokio::sync::Mutex<()>>>>,
-    releases: anchor::Releases,
+    releases: Arc<anchor::Releases>,
 }
 
 impl KubeStore {
     /// A store over `client`; call [`KubeStore::run`] to feed its cache.
     pub fn new(client: Client, tenants: Arc<Tenants>) -> Self {
         Self {
-            releases: anchor::Releases::new(client.clone()),
+            releases: Arc::new(anchor::Releases::new(client.clone())),
             client,
             tenants,
             cache: Arc::default(),
@@ -119,7 +119,7 @@ impl KubeStore {
             |_| {},
         );
         let tenants = self.tenants.clone().run(self.client.clone());
-        tokio::join!(users, groups, tenants);
+        tokio::join!(users, groups, tenants, self.releases.run());
     }
 
     fn namespace(&self, tenant: &str) -> Result<String, StoreError> {
