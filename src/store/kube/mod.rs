@@ -100,8 +100,8 @@ impl KubeStore {
     }
 
     /// Feeds the cache from watches on every `ScimUser` and `ScimGroup`, and
-    /// the tenant directory from `ScimTenant`s, until the streams end. A user
-    /// the watch sees deleted gives up its userName anchor.
+    /// the tenant directory from `ScimTenant`s; a user the watch sees deleted
+    /// gives up its userName anchor. Runs for the life of the process.
     pub async fn run(self: Arc<Self>) {
         let releases = self.releases.clone();
         let users = watch::<ScimUser>(
