@@ -16,9 +16,11 @@
 //! - a SCIM DELETE or rename releases it (conditionally, see [`release`]);
 //! - every replica's watch of `ScimUser`s sees a user deleted by any means
 //!   (`kubectl delete`, a crash after the API server stored a SCIM DELETE)
-//!   and releases the anchor that user held ([`Releases`]);
+//!   and releases the anchor that user held ([`Releases`], in the
+//!   background);
 //! - anything left over (a crash between the two writes, a delete missed
-//!   while no watch ran) is stale and reclaimed by the next claim of the name:
+//!   while no watch ran or beyond the release queue) is stale and reclaimed
+//!   by the next claim of the name:
 //!   its holder no longer exists or no longer has that userName, and the
 //!   anchor is older than [`IN_FLIGHT`], which covers a concurrent create
 //!   still between its two writes.
@@ -30,14 +32,14 @@
 //! everything above applies to them unchanged.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::errors::{is_already_exists, is_not_found, status_of, to_store_error};
 use crate::crd::ScimUser;
@@ -52,6 +54,9 @@ pub const ANCHOR_LABEL: &str = "scimitar.dev/anchor";
 
 /// How many anchors of deleted users one replica releases at a time.
 const RELEASES_AT_ONCE: usize = 8;
+
+/// How many deleted users' anchors may wait to be released.
+const RELEASES_QUEUED: usize = 4096;
 
 /// How long releasing one deleted user's anchor may take.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,8 +143,8 @@ pub async fn release(leases: &Api<Lease>, user_name: &str, id: &str) {
 }
 
 /// Releases the anchors of users that the watch reports deleted, whoever
-/// deleted them, in the background and a few at a time, so that the watch
-/// never waits on it.
+/// deleted them: queued by the watch without waiting, released in the
+/// background a few at a time by [`Releases::run`].
 ///
 /// Every replica does this for every delete. That is harmless: the release
 /// is conditional on the holder being the deleted user, on that user not
@@ -147,44 +152,74 @@ pub async fn release(leases: &Api<Lease>, user_name: &str, id: &str) {
 /// first replica deletes the anchor and the others find it gone (404) or
 /// changed (409), and a new user's claim of the name is never touched.
 /// Leaving it to the leader would lose the deletes seen during a failover.
-#[derive(Clone)]
+///
+/// The queue is bounded: deletes beyond it (thousands of users deleted at
+/// once) are not queued; their anchors are stale, and reclaimed by the next
+/// claim of the name or deleted with their namespace.
 pub struct Releases {
     client: Client,
-    permits: Arc<Semaphore>,
+    queue: mpsc::Sender<Deleted>,
+    queued: Mutex<Option<mpsc::Receiver<Deleted>>>,
+}
+
+/// A deleted user, for the release of its anchor.
+struct Deleted {
+    namespace: String,
+    id: String,
+    user_name: String,
 }
 
 impl Releases {
     pub fn new(client: Client) -> Self {
+        let (queue, queued) = mpsc::channel(RELEASES_QUEUED);
         Self {
             client,
-            permits: Arc::new(Semaphore::new(RELEASES_AT_ONCE)),
+            queue,
+            queued: Mutex::new(Some(queued)),
         }
     }
 
-    /// `user` was deleted: free its userName if its anchor is still held by it.
+    /// `user` was deleted: free its userName if its anchor is still held by
+    /// it. Never waits.
     pub fn user_deleted(&self, user: &ScimUser) {
         let (Some(namespace), Some(id)) = (&user.metadata.namespace, &user.metadata.name) else {
             return;
         };
-        let leases: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
-        let users: Api<ScimUser> = Api::namespaced(self.client.clone(), namespace);
-        let (user_name, id, permits) = (
-            user.spec.user_name.clone(),
-            id.clone(),
-            self.permits.clone(),
-        );
-        tokio::spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else {
+        let deleted = Deleted {
+            namespace: namespace.clone(),
+            id: id.clone(),
+            user_name: user.spec.user_name.clone(),
+        };
+        if let Err(mpsc::error::TrySendError::Full(deleted)) = self.queue.try_send(deleted) {
+            tracing::debug!(user = %deleted.id, "too many deleted users at once; the anchor is left to be reclaimed");
+        }
+    }
+
+    /// Releases the anchors of deleted users as they are queued, at most
+    /// [`RELEASES_AT_ONCE`] at a time. Runs once; a second call returns at once.
+    pub async fn run(&self) {
+        let Some(mut queued) = self.queued.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let permits = Arc::new(Semaphore::new(RELEASES_AT_ONCE));
+        while let Some(deleted) = queued.recv().await {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
-            let released = release_if_gone(&leases, &users, &user_name, &id);
-            if tokio::time::timeout(RELEASE_TIMEOUT, released)
-                .await
-                .is_err()
-            {
-                tracing::debug!(user = %id, "releasing a deleted user's userName anchor timed out; it is stale and will be reclaimed");
-            }
-        });
+            let leases: Api<Lease> = Api::namespaced(self.client.clone(), &deleted.namespace);
+            let users: Api<ScimUser> = Api::namespaced(self.client.clone(), &deleted.namespace);
+            tokio::spawn(async move {
+                let _permit = permit;
+                let Deleted { id, user_name, .. } = deleted;
+                let released = release_if_gone(&leases, &users, &user_name, &id);
+                if tokio::time::timeout(RELEASE_TIMEOUT, released)
+                    .await
+                    .is_err()
+                {
+                    tracing::debug!(user = %id, "releasing a deleted user's userName anchor timed out; it is left to be reclaimed");
+                }
+            });
+        }
     }
 }
 

@@ -69,14 +69,14 @@ pub struct KubeStore {
     tenants: Arc<Tenants>,
     cache: Arc<Cache>,
     locks: Mutex<HashMap<LockKey, Weak<tokio::sync::Mutex<()>>>>,
-    releases: anchor::Releases,
+    releases: Arc<anchor::Releases>,
 }
 
 impl KubeStore {
     /// A store over `client`; call [`KubeStore::run`] to feed its cache.
     pub fn new(client: Client, tenants: Arc<Tenants>) -> Self {
         Self {
-            releases: anchor::Releases::new(client.clone()),
+            releases: Arc::new(anchor::Releases::new(client.clone())),
             client,
             tenants,
             cache: Arc::default(),
@@ -100,8 +100,8 @@ impl KubeStore {
     }
 
     /// Feeds the cache from watches on every `ScimUser` and `ScimGroup`, and
-    /// the tenant directory from `ScimTenant`s, until the streams end. A user
-    /// the watch sees deleted gives up its userName anchor.
+    /// the tenant directory from `ScimTenant`s; a user the watch sees deleted
+    /// gives up its userName anchor. Runs for the life of the process.
     pub async fn run(self: Arc<Self>) {
         let releases = self.releases.clone();
         let users = watch::<ScimUser>(
@@ -119,7 +119,7 @@ impl KubeStore {
             |_| {},
         );
         let tenants = self.tenants.clone().run(self.client.clone());
-        tokio::join!(users, groups, tenants);
+        tokio::join!(users, groups, tenants, self.releases.run());
     }
 
     fn namespace(&self, tenant: &str) -> Result<String, StoreError> {
