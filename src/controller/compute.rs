@@ -3,7 +3,10 @@
 //! calls it for what changed, the tests against [`super::desired::desired`]
 //! for everything.
 
+use std::collections::BTreeSet;
+
 use super::desired::{Facts, GroupDesired, Person, Plan, Team, UserOutcome};
+use super::directory::{GroupEntry, UserEntry};
 use crate::crd::ScimTenant;
 use crate::store::index::{GroupView, Index, UserView};
 
@@ -90,6 +93,40 @@ pub fn user_outcome(plan: &Plan, owner: &Owner, index: &Index, id: &str) -> Opti
         .map(|g| g.display_name.to_owned())
         .collect();
     Some(plan.user(person(&user), groups))
+}
+
+/// A user's directory entry; `None` when it has none (gone, inactive, or
+/// not the tenant's).
+pub fn user_entry(owner: &Owner, index: &Index, id: &str) -> Option<UserEntry> {
+    let user = owner.user(index, id).filter(|u| u.active)?;
+    let mut groups: Vec<String> = index
+        .group_ids_of(id)
+        .filter_map(|g| owner.group(index, g))
+        .map(|g| g.display_name.to_owned())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    Some(UserEntry {
+        user_name: user.user_name.to_owned(),
+        display_name: user.display_name.map(str::to_owned),
+        email: user.primary_email.map(str::to_owned),
+        groups,
+    })
+}
+
+/// A group's directory entry; `None` when it is gone or not the tenant's.
+pub fn group_entry(owner: &Owner, index: &Index, id: &str) -> Option<GroupEntry> {
+    let group = owner.group(index, id)?;
+    let members: BTreeSet<String> = group
+        .user_members()
+        .filter_map(|m| owner.user(index, m).filter(|u| u.active))
+        .map(|u| u.user_name.to_owned())
+        .collect();
+    Some(GroupEntry {
+        id: group.id.to_owned(),
+        display_name: group.display_name.to_owned(),
+        members: members.into_iter().collect(),
+    })
 }
 
 #[cfg(test)]

@@ -5,48 +5,50 @@
 //!
 //! # Content
 //!
-//! - `users.json`: active users only, sorted by `userName`, each
-//!   `{"userName", "displayName"?, "email"?, "groups": [displayNames]}` where
-//!   `email` is the primary email (see [`super::desired::primary_email`]) and
-//!   `groups` the sorted, deduplicated displayNames of the groups listing the user.
-//! - `groups.json`: every group, sorted by (`displayName`, `id`), each
-//!   `{"id", "displayName", "members": [userNames]}` where `members` are the
-//!   sorted, deduplicated userNames of the active users the group lists (nested
-//!   groups and unknown ids are left out).
+//! One data key per entry, its value compact JSON:
 //!
-//! All JSON is compact.
+//! - `user.<id>`: an active user, `{"userName", "displayName"?, "email"?,
+//!   "groups": [displayNames]}` where `email` is the primary email (see
+//!   [`crate::crd::primary_email`]) and `groups` the sorted, deduplicated
+//!   displayNames of the groups listing the user. Inactive users have no key.
+//! - `group.<id>`: every group, `{"id", "displayName", "members": [userNames]}`
+//!   where `members` are the sorted, deduplicated userNames of the active
+//!   users the group lists (nested groups and unknown ids are left out).
 //!
-//! # Layout (manifest version 2)
+//! A key that would exceed 253 characters uses `h-` and 10 hex digits of
+//! the id's sha256 instead of the id ([`entry_key`]). One key per entry is
+//! what lets a change rewrite only the entries it changes.
+//!
+//! # Layout (manifest version 3)
 //!
 //! The main ConfigMap `<tenant>-directory` in the tenant namespace always has
-//! `manifest.json` = `{"version":2,"users":N,"groups":M,"shards":[names]}`.
-//! When the manifest and both arrays fit in [`SHARD_BUDGET`] bytes (keys plus
-//! values), it also holds `users.json` and `groups.json` and `shards` is empty.
+//! `manifest.json` = `{"version":3,"users":N,"groups":M,"shards":[names]}`.
+//! When the manifest and every entry fit in [`SHARD_BUDGET`] bytes (keys plus
+//! values), the entries are keys of the main ConfigMap and `shards` is empty.
 //!
-//! Otherwise it holds only the manifest, and every entry has a shard that
-//! depends on that entry alone: a user goes to bucket `h(user id) mod B`, a
-//! group to bucket `h(group id) mod B` (`h`: the first 64 bits of sha256 of
-//! `u\0<id>` or `g\0<id>`), stored in `<tenant>-directory-<bucket + 1>`
-//! with its `users.json` and `groups.json` (either may be `[]`). `B` is the
-//! smallest power of two for which every bucket fits the budget (at least
-//! twice the total size over the budget), so adding or changing one user
-//! rewrites that user's shard and, for a membership, the group's: never the
-//! others. The current `B` is kept while every bucket fits and it is at most
+//! Otherwise the main ConfigMap holds only the manifest, and every entry has
+//! a shard that depends on that entry alone: a user goes to bucket
+//! `h(user id) mod B`, a group to bucket `h(group id) mod B` (`h`: the first
+//! 64 bits of sha256 of `u\0<id>` or `g\0<id>`), stored in
+//! `<tenant>-directory-<bucket + 1>`. `B` is the smallest power of two for
+//! which every bucket fits the budget (at least twice the total size over the
+//! budget). The current `B` is kept while every bucket fits and it is at most
 //! four times what is needed; only then does it change (and every shard is
 //! rewritten once), so a tenant at a boundary does not flip back and forth.
 //!
 //! An entry larger than a quarter of the budget lives in shards of its own,
 //! `<tenant>-directory-u<hash>-<k>` or `-g<hash>-<k>` (`<hash>`: 10 hex digits
-//! of the same sha256), split into several entries that repeat its identity
-//! (`id`/`displayName` of a group, `userName`/`displayName`/`email` of a
-//! user) with consecutive slices of its `members` (or `groups`). The
-//! manifest lists the bucket shards in order, then these.
+//! of the same sha256), each holding the entry's key with a slice: the entry
+//! repeats its identity (`id`/`displayName` of a group, `userName`/
+//! `displayName`/`email` of a user) with consecutive slices of its `members`
+//! (or `groups`). The manifest lists the bucket shards in order, then these.
 //!
-//! Consumers read every shard the manifest lists and merge group entries by
-//! `id` and user entries by `userName`; order across shards means nothing.
-//! Nothing is ever truncated; only an entry whose list has a single element
-//! and still exceeds the budget (impossible with the real budget short of a
-//! ~900 kB name) is placed alone in an over-budget shard.
+//! Consumers read the manifest, then the entries of the main ConfigMap (no
+//! shards) or of every shard it lists, and merge group entries by `id` and
+//! user entries by `userName`; order across shards means nothing. Nothing is
+//! ever truncated; only an entry whose list has a single element and still
+//! exceeds the budget (impossible with the real budget short of a ~900 kB
+//! name) is placed alone in an over-budget shard.
 //!
 //! A tenant name longer than 200 characters is shortened to 189 characters plus
 //! `-` and 10 hex digits of its sha256, so every ConfigMap name stays a valid
@@ -68,14 +70,10 @@ pub const SHARD_BUDGET: usize = 900_000;
 pub const DIRECTORY_LABEL: &str = "scimitar.dev/directory";
 /// Key of the manifest in the main ConfigMap.
 pub const MANIFEST_KEY: &str = "manifest.json";
-/// Key of the users array.
-pub const USERS_KEY: &str = "users.json";
-/// Key of the groups array.
-pub const GROUPS_KEY: &str = "groups.json";
-/// Version written in the manifest: 2 is the hashed layout.
-pub const VERSION: u32 = 2;
+/// Version written in the manifest: 3 is one data key per entry.
+pub const VERSION: u32 = 3;
 
-/// One user in `users.json`.
+/// One user, under `user.<id>`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct UserEntry {
@@ -87,7 +85,7 @@ pub struct UserEntry {
     pub groups: Vec<String>,
 }
 
-/// One group in `groups.json`.
+/// One group, under `group.<id>`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupEntry {
@@ -143,11 +141,15 @@ fn keyed_entries(
         for id in user_member_ids(group) {
             if let Some(user) = by_id.get(id).filter(|u| u.spec.is_active()) {
                 members.insert(user.spec.user_name.clone());
-                memberships
-                    .entry(id)
-                    .or_default()
-                    .insert(group.spec.display_name.as_str());
             }
+        }
+        // A user's groups: every group listing its id (as the cache's
+        // membership index has them).
+        for member in &group.spec.members {
+            memberships
+                .entry(member.value.as_str())
+                .or_default()
+                .insert(group.spec.display_name.as_str());
         }
         group_entries.push(GroupEntry {
             id: object_name(&group.metadata).to_string(),
@@ -185,6 +187,18 @@ fn keyed_entries(
     )
 }
 
+/// The compact JSON of an entry, as it is stored under its key.
+pub fn entry_json<T: Serialize>(entry: &T) -> String {
+    to_json(entry)
+}
+
+/// The bucket of an entry among `count`, and the 10 hex digits naming its
+/// own shards if it is large.
+pub fn bucket_of(is_user: bool, id: &str, count: usize) -> (usize, String) {
+    let (short, hash) = placement(if is_user { 'u' } else { 'g' }, id);
+    ((hash % count.max(1) as u64) as usize, short)
+}
+
 /// Where an entry lives: 10 hex digits naming its own shards, and the
 /// 64-bit hash choosing its bucket, both from the sha256 of `kind` and `id`.
 fn placement(kind: char, id: &str) -> (String, u64) {
@@ -212,7 +226,8 @@ pub fn build(
 /// not a version 2 manifest): what [`build`] keeps while it still fits.
 pub fn bucket_count(main: &ConfigMap) -> Option<usize> {
     let manifest: Manifest = serde_json::from_str(main.data.as_ref()?.get(MANIFEST_KEY)?).ok()?;
-    (manifest.version == VERSION).then(|| {
+    // Version 2 placed entries in the same buckets; its count carries over.
+    (manifest.version == VERSION || manifest.version == 2).then(|| {
         let prefix = format!("{}-", main.metadata.name.as_deref().unwrap_or_default());
         manifest
             .shards
@@ -229,15 +244,6 @@ pub fn bucket_count(main: &ConfigMap) -> Option<usize> {
 /// numbers and arrays only).
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-fn array_json(items: &[String]) -> String {
-    format!("[{}]", items.join(","))
-}
-
-/// Bytes `key` and its array of `items` add to a ConfigMap's data.
-fn array_size(key: &str, items: &[String]) -> usize {
-    key.len() + 2 + items.iter().map(String::len).sum::<usize>() + items.len().saturating_sub(1)
 }
 
 /// Splits an entry whose list is `list` into serialized entries that each fit
@@ -271,24 +277,6 @@ fn split<T: Serialize>(
     chunks
 }
 
-#[derive(Default)]
-struct Shard {
-    users: Vec<String>,
-    groups: Vec<String>,
-    size: usize,
-}
-
-impl Shard {
-    /// Size after adding `item` to the array under `key` holding `items`.
-    fn grown(size: usize, key: &str, items: &[String], item: &str) -> usize {
-        if items.is_empty() {
-            size + key.len() + 2 + item.len()
-        } else {
-            size + 1 + item.len()
-        }
-    }
-}
-
 /// [`build`] with a budget of `budget` bytes per ConfigMap and no shards yet.
 #[cfg(test)]
 pub(crate) fn build_with_budget(
@@ -302,6 +290,30 @@ pub(crate) fn build_with_budget(
     build_with(tenant, users, groups, labels, owner, budget, None)
 }
 
+/// The data key of an entry: `user.<id>` or `group.<id>`, or, when that is
+/// not a valid ConfigMap key (over 253 characters), `user.h-<hash>`.
+pub fn entry_key(is_user: bool, id: &str) -> String {
+    let prefix = if is_user { "user." } else { "group." };
+    let key = format!("{prefix}{id}");
+    let valid = key.len() <= 253
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        key
+    } else {
+        let (short, _) = placement(if is_user { 'u' } else { 'g' }, id);
+        format!("{prefix}h-{short}")
+    }
+}
+
+/// One entry on its way into a ConfigMap.
+struct Item {
+    key: String,
+    json: String,
+    hash: u64,
+}
+
 /// [`build`] with a budget of `budget` bytes per ConfigMap.
 pub(crate) fn build_with(
     tenant: &ScimTenant,
@@ -313,8 +325,6 @@ pub(crate) fn build_with(
     previous: Option<usize>,
 ) -> Vec<ConfigMap> {
     let (user_entries, group_entries) = keyed_entries(users, groups);
-    let user_json: Vec<String> = user_entries.iter().map(|(_, e)| to_json(e)).collect();
-    let group_json: Vec<String> = group_entries.iter().map(to_json).collect();
     let main = main_name(tenant);
     let namespace = tenant.spec.namespace.as_str();
     let mut labels = labels.clone();
@@ -339,59 +349,55 @@ pub(crate) fn build_with(
         })
     };
 
-    let single_manifest = manifest(Vec::new());
-    let single_size = MANIFEST_KEY.len()
-        + single_manifest.len()
-        + array_size(USERS_KEY, &user_json)
-        + array_size(GROUPS_KEY, &group_json);
-    if single_size <= budget || (user_json.is_empty() && group_json.is_empty()) {
-        return vec![config_map(
-            main,
-            BTreeMap::from([
-                (MANIFEST_KEY.to_string(), single_manifest),
-                (USERS_KEY.to_string(), array_json(&user_json)),
-                (GROUPS_KEY.to_string(), array_json(&group_json)),
-            ]),
-        )];
-    }
-
-    // Entries that go to a bucket, with their hash; large ones get shards
-    // of their own, split where one alone would not fit.
+    // Entries that go to a bucket; large ones get shards of their own,
+    // split where one alone would not fit.
     let large = budget / 4;
-    let mut bucketed: Vec<(bool, u64, String)> = Vec::new();
-    let mut own: BTreeMap<String, (bool, Vec<String>)> = BTreeMap::new();
-    for ((id, entry), json) in user_entries.iter().zip(user_json) {
+    let mut items: Vec<Item> = Vec::new();
+    let mut own: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    for (id, entry) in &user_entries {
+        let json = to_json(entry);
+        let key = entry_key(true, id);
         let (short, hash) = placement('u', id);
         if json.len() <= large {
-            bucketed.push((true, hash, json));
+            items.push(Item { key, json, hash });
             continue;
         }
         let rebuild = |groups: &[String]| UserEntry {
             groups: groups.to_vec(),
             ..entry.clone()
         };
-        let slices = split(&entry.groups, rebuild, USERS_KEY, budget);
-        own.insert(format!("u{short}"), (true, slices));
+        let slices = split(&entry.groups, rebuild, &key, budget);
+        own.insert(format!("u{short}"), (key, slices));
     }
-    for (entry, json) in group_entries.iter().zip(group_json) {
+    for entry in &group_entries {
+        let json = to_json(entry);
+        let key = entry_key(false, &entry.id);
         let (short, hash) = placement('g', &entry.id);
         if json.len() <= large {
-            bucketed.push((false, hash, json));
+            items.push(Item { key, json, hash });
             continue;
         }
         let rebuild = |members: &[String]| GroupEntry {
             members: members.to_vec(),
             ..entry.clone()
         };
-        let slices = split(&entry.members, rebuild, GROUPS_KEY, budget);
-        own.insert(format!("g{short}"), (false, slices));
+        let slices = split(&entry.members, rebuild, &key, budget);
+        own.insert(format!("g{short}"), (key, slices));
+    }
+
+    let total: usize = items.iter().map(|i| i.key.len() + i.json.len()).sum();
+    let single = manifest(Vec::new());
+    if own.is_empty() && MANIFEST_KEY.len() + single.len() + total <= budget {
+        let mut data: BTreeMap<String, String> =
+            items.into_iter().map(|i| (i.key, i.json)).collect();
+        data.insert(MANIFEST_KEY.to_string(), single);
+        return vec![config_map(main, data)];
     }
 
     // The fewest buckets (a power of two) in which every bucket fits; the
     // current count is kept while everything fits in it and it is not more
     // than four times what is needed, so a tenant hovering at a boundary
     // does not rewrite every shard back and forth.
-    let total: usize = bucketed.iter().map(|(_, _, j)| j.len() + 1).sum();
     let needed = (2 * total)
         .div_ceil(budget.max(1))
         .max(1)
@@ -402,22 +408,14 @@ pub(crate) fn build_with(
     };
     let mut kept = count != needed;
     let buckets = loop {
-        let mut buckets: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
-        for (is_user, hash, json) in &bucketed {
-            let shard = &mut buckets[(*hash % count as u64) as usize];
-            if *is_user {
-                shard.size = Shard::grown(shard.size, USERS_KEY, &shard.users, json);
-                shard.users.push(json.clone());
-            } else {
-                shard.size = Shard::grown(shard.size, GROUPS_KEY, &shard.groups, json);
-                shard.groups.push(json.clone());
-            }
+        let mut buckets: Vec<(usize, BTreeMap<String, String>)> =
+            (0..count).map(|_| (0, BTreeMap::new())).collect();
+        for item in &items {
+            let bucket = &mut buckets[(item.hash % count as u64) as usize];
+            bucket.0 += item.key.len() + item.json.len();
+            bucket.1.insert(item.key.clone(), item.json.clone());
         }
-        // Keys with `[]` count too: every bucket shard has both.
-        let fits = buckets
-            .iter()
-            .all(|b| b.size + USERS_KEY.len() + GROUPS_KEY.len() + 4 <= budget);
-        if fits || count >= 1 << 16 {
+        if buckets.iter().all(|(size, _)| *size <= budget) || count >= 1 << 16 {
             break buckets;
         }
         // The kept count overflows: grow from what is needed.
@@ -431,18 +429,13 @@ pub(crate) fn build_with(
 
     let mut names: Vec<String> = (1..=buckets.len()).map(|n| format!("{main}-{n}")).collect();
     let mut config_maps = Vec::with_capacity(names.len() + own.len() + 1);
-    for (name, shard) in names.iter().zip(buckets) {
-        let data = BTreeMap::from([
-            (USERS_KEY.to_string(), array_json(&shard.users)),
-            (GROUPS_KEY.to_string(), array_json(&shard.groups)),
-        ]);
+    for (name, (_, data)) in names.iter().zip(buckets) {
         config_maps.push(config_map(name.clone(), data));
     }
-    for (key, (is_user, slices)) in own {
+    for (short, (key, slices)) in own {
         for (k, slice) in slices.into_iter().enumerate() {
-            let name = format!("{main}-{key}-{}", k + 1);
-            let array_key = if is_user { USERS_KEY } else { GROUPS_KEY };
-            let data = BTreeMap::from([(array_key.to_string(), format!("[{slice}]"))]);
+            let name = format!("{main}-{short}-{}", k + 1);
+            let data = BTreeMap::from([(key.clone(), slice)]);
             config_maps.push(config_map(name.clone(), data));
             names.push(name);
         }

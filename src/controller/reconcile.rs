@@ -17,7 +17,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::apply::{self, Applied, Managed};
-use super::compute::{Owner, group_desired, user_outcome};
+use super::compute::{Owner, group_desired, group_entry, user_entry, user_outcome};
 use super::desired::{
     Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, UserOutcome, label_value,
 };
@@ -345,8 +345,20 @@ async fn apply_changes(
         outcome.applied.add(applied);
     }
 
-    if dirty.directory {
+    if dirty.rebuild_directory || dirty.full {
         visited += directory(tenant, ctx, &mut outcome).await?;
+    } else if dirty.directory {
+        let entries: Vec<(bool, String)> = dirty
+            .users
+            .iter()
+            .map(|u| (true, u.clone()))
+            .chain(dirty.groups.iter().map(|g| (false, g.clone())))
+            .collect();
+        visited += entries.len();
+        if !directory_entries(tenant, ctx, &entries, &mut outcome).await? {
+            // The layout must change: rebuild it all.
+            visited += directory(tenant, ctx, &mut outcome).await?;
+        }
     }
     if dirty.full {
         ctx.failing.retain(&label, &outcome.applied.wanted);
@@ -466,6 +478,145 @@ async fn directory(
     }
     outcome.applied.add(applied);
     Ok(read)
+}
+
+/// Writes the directory entries of `entries` (users and groups that
+/// changed), one merge patch per ConfigMap they live in, so a change costs
+/// the entries it changes. Returns `false` when the layout must change
+/// instead (a shard is missing, an entry is large or has shards of its own,
+/// a ConfigMap would outgrow its budget): the caller rebuilds it all.
+async fn directory_entries(
+    tenant: &ScimTenant,
+    ctx: &Context,
+    entries: &[(bool, String)],
+    outcome: &mut Outcome,
+) -> Result<bool, Error> {
+    use super::directory::{
+        MANIFEST_KEY, Manifest, SHARD_BUDGET, VERSION, bucket_of, entry_json, entry_key, main_name,
+    };
+    let namespace = tenant.spec.namespace.as_str();
+    let main = main_name(tenant);
+    let config_map = |name: &str| ctx.config_maps.get(&ObjectRef::new(name).within(namespace));
+    let Some(manifest) = config_map(&main)
+        .and_then(|cm| cm.data.as_ref()?.get(MANIFEST_KEY).cloned())
+        .and_then(|m| serde_json::from_str::<Manifest>(&m).ok())
+        .filter(|m| m.version == VERSION)
+    else {
+        return Ok(false);
+    };
+    let prefix = format!("{main}-");
+    let buckets = manifest
+        .shards
+        .iter()
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count();
+    let owner = Owner::of(tenant);
+    let computed: Vec<(bool, &str, Option<String>)> = ctx.store.cache().read(namespace, |index| {
+        entries
+            .iter()
+            .map(|(is_user, id)| {
+                let json = if *is_user {
+                    user_entry(&owner, index, id).map(|e| entry_json(&e))
+                } else {
+                    group_entry(&owner, index, id).map(|e| entry_json(&e))
+                };
+                (*is_user, id.as_str(), json)
+            })
+            .collect()
+    });
+
+    let mut patches: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
+    let mut sizes: HashMap<String, usize> = HashMap::new();
+    let (mut users, mut groups) = (manifest.users as i64, manifest.groups as i64);
+    for (is_user, id, json) in computed {
+        let (bucket, short) = bucket_of(is_user, id, buckets);
+        let own = format!("{main}-{}{short}-1", if is_user { 'u' } else { 'g' });
+        if manifest.shards.contains(&own)
+            || json.as_ref().is_some_and(|j| j.len() > SHARD_BUDGET / 4)
+        {
+            return Ok(false);
+        }
+        let target = if buckets == 0 {
+            main.clone()
+        } else {
+            format!("{main}-{}", bucket + 1)
+        };
+        let Some(cm) = config_map(&target) else {
+            return Ok(false);
+        };
+        let key = entry_key(is_user, id);
+        let current = cm.data.as_ref().and_then(|d| d.get(&key));
+        if current == json.as_ref() {
+            continue;
+        }
+        let delta = match (current.is_some(), json.is_some()) {
+            (false, true) => 1,
+            (true, false) => -1,
+            _ => 0,
+        };
+        if is_user {
+            users += delta;
+        } else {
+            groups += delta;
+        }
+        let size = sizes.entry(target.clone()).or_insert_with(|| {
+            cm.data
+                .iter()
+                .flatten()
+                .map(|(k, v)| k.len() + v.len())
+                .sum()
+        });
+        *size = (*size + json.as_ref().map_or(0, |j| key.len() + j.len()))
+            .saturating_sub(current.map_or(0, |c| key.len() + c.len()));
+        if *size > SHARD_BUDGET {
+            return Ok(false);
+        }
+        patches.entry(target).or_default().insert(key, json);
+    }
+    if (users, groups) != (manifest.users as i64, manifest.groups as i64) {
+        let counted = Manifest {
+            users: users.max(0) as usize,
+            groups: groups.max(0) as usize,
+            ..manifest
+        };
+        patches
+            .entry(main.clone())
+            .or_default()
+            .insert(MANIFEST_KEY.to_owned(), Some(entry_json(&counted)));
+    }
+
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(ctx.client.clone(), namespace);
+    let params = kube::api::PatchParams {
+        field_manager: Some(apply::FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    for (name, data) in patches {
+        let patch = kube::api::Patch::Merge(serde_json::json!({ "data": data }));
+        match apply::bounded(api.patch(&name, &params, &patch)).await {
+            Ok(written) => {
+                ctx.owned.wrote(
+                    ("ConfigMap", Some(namespace.to_owned()), name.clone()),
+                    written.metadata.resource_version.clone(),
+                );
+                outcome.applied.changes.push(apply::Change::Updated(format!(
+                    "ConfigMap {namespace}/{name}"
+                )));
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
+            Err(error) => {
+                ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
+                outcome
+                    .applied
+                    .failures
+                    .push(format!("updating ConfigMap {namespace}/{name}: {error}"));
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Forgets what the controller remembers of tenants that are gone.

@@ -428,7 +428,12 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     for change in &outcome.applied.changes {
         let (reason, note) = match change {
             Change::Created(what) => ("Created", format!("created {what}")),
-            Change::Updated(what) => ("Updated", format!("updated {what}")),
+            Change::Updated(what) => {
+                // Routine (every membership change updates a binding and a
+                // shard): logged, not an Event, which would double the writes.
+                tracing::info!(tenant = %name, "updated {what}");
+                continue;
+            }
             Change::Deleted(what) => ("Deleted", format!("deleted {what}")),
         };
         tracing::info!(tenant = %name, "{note}");

@@ -87,8 +87,11 @@ pub struct Dirty {
     pub groups: BTreeSet<String>,
     /// Users whose status to compute.
     pub users: BTreeSet<String>,
-    /// The directory ConfigMaps to compute.
+    /// The directory ConfigMaps to compute: the entries of `users` and
+    /// `groups`.
     pub directory: bool,
+    /// Someone else changed the directory: rebuild all of it.
+    pub rebuild_directory: bool,
 }
 
 /// Expands the changes into the groups and users they affect:
@@ -105,11 +108,13 @@ pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dir
         return Dirty {
             full: true,
             directory: true,
+            rebuild_directory: true,
             ..Dirty::default()
         };
     }
     let mut dirty = Dirty {
         directory: !changes.is_empty() || work.directory,
+        rebuild_directory: work.directory,
         ..Dirty::default()
     };
     dirty.groups.extend(changes.groups.iter().cloned());

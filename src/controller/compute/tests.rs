@@ -14,6 +14,7 @@ use super::*;
 use crate::controller::desired::{
     GROUP_LABEL, GroupOutcome, Inputs, RoleState, RoleTarget, desired, label_value,
 };
+use crate::controller::directory::{MANIFEST_KEY, entry_json, entry_key};
 use crate::controller::testutil::{cluster_wide, in_namespaces, namespaces, tenant};
 use crate::controller::work::{Work, expand};
 use crate::crd::{RoleKind, ScimGroup, ScimUser};
@@ -81,6 +82,8 @@ struct World {
     cluster_role_bindings: BTreeMap<String, ClusterRoleBinding>,
     groups: BTreeMap<String, GroupOutcome>,
     users: BTreeMap<String, UserOutcome>,
+    /// The directory's entries by key (one ConfigMap: the tenant is small).
+    directory: BTreeMap<String, String>,
     full_next: bool,
 }
 
@@ -112,6 +115,7 @@ impl World {
             cluster_role_bindings: BTreeMap::new(),
             groups: BTreeMap::new(),
             users: BTreeMap::new(),
+            directory: BTreeMap::new(),
             full_next: true,
         }
     }
@@ -259,6 +263,27 @@ impl World {
                 .read(NS, |i| i.users().map(|u| u.id.to_owned()).collect());
             self.groups.clear();
             self.users.clear();
+            self.directory.clear();
+        }
+        // Directory entries of the users and groups looked at.
+        for (is_user, id) in dirty
+            .users
+            .iter()
+            .map(|u| (true, u))
+            .chain(dirty.groups.iter().map(|g| (false, g)))
+        {
+            let json = self.cache.read(NS, |i| {
+                if is_user {
+                    user_entry(&owner, i, id).map(|e| entry_json(&e))
+                } else {
+                    group_entry(&owner, i, id).map(|e| entry_json(&e))
+                }
+            });
+            let key = entry_key(is_user, id);
+            match json {
+                Some(json) => self.directory.insert(key, json),
+                None => self.directory.remove(&key),
+            };
         }
         let mut visited = 0;
         for id in &dirty.groups {
@@ -369,6 +394,9 @@ proptest! {
             prop_assert_eq!(&cluster_role_bindings, &oracle.cluster_role_bindings);
             prop_assert_eq!(&world.groups, &oracle.groups);
             prop_assert_eq!(&world.users, &oracle.users);
+            let mut directory = oracle.config_maps[0].data.clone().unwrap_or_default();
+            directory.remove(MANIFEST_KEY);
+            prop_assert_eq!(&world.directory, &directory);
         }
     }
 }

@@ -90,11 +90,10 @@ fn deactivated_user_is_neither_subject_nor_in_directory() {
     );
     assert_eq!(d.users["u2"].subject, None);
     assert_eq!(d.users["u2"].groups, vec!["devs"]);
-    let users_json = &d.config_maps[0].data.as_ref().unwrap()["users.json"];
-    assert!(users_json.contains("jane"));
-    assert!(!users_json.contains("joe"));
-    let groups_json = &d.config_maps[0].data.as_ref().unwrap()["groups.json"];
-    assert!(!groups_json.contains("joe"));
+    let directory = d.config_maps[0].data.as_ref().unwrap();
+    assert!(directory["user.u1"].contains("jane"));
+    assert!(!directory.contains_key("user.u2"), "joe is inactive");
+    assert!(!directory.values().any(|v| v.contains("joe")));
 }
 
 #[test]

@@ -35,24 +35,25 @@ fn read_back(cms: &[ConfigMap]) -> (Vec<UserEntry>, Vec<GroupEntry>) {
     let mut users: BTreeMap<String, UserEntry> = BTreeMap::new();
     let mut groups: BTreeMap<String, GroupEntry> = BTreeMap::new();
     for cm in sources {
-        if let Some(json) = data(cm).get(USERS_KEY) {
-            for entry in serde_json::from_str::<Vec<UserEntry>>(json).unwrap() {
+        for (key, json) in data(cm) {
+            if key.starts_with("user.") {
+                let entry: UserEntry = serde_json::from_str(json).unwrap();
                 match users.get_mut(&entry.user_name) {
                     Some(known) => known.groups.extend(entry.groups),
                     None => {
                         users.insert(entry.user_name.clone(), entry);
                     }
                 }
-            }
-        }
-        if let Some(json) = data(cm).get(GROUPS_KEY) {
-            for entry in serde_json::from_str::<Vec<GroupEntry>>(json).unwrap() {
+            } else if key.starts_with("group.") {
+                let entry: GroupEntry = serde_json::from_str(json).unwrap();
                 match groups.get_mut(&entry.id) {
                     Some(known) => known.members.extend(entry.members),
                     None => {
                         groups.insert(entry.id.clone(), entry);
                     }
                 }
+            } else {
+                assert_eq!(key, MANIFEST_KEY);
             }
         }
     }
@@ -114,18 +115,32 @@ fn content_lists_active_users_and_their_groups() {
     );
     assert_eq!(cms.len(), 1);
     let d = data(&cms[0]);
-    assert_eq!(
-        d[USERS_KEY],
-        r#"[{"userName":"amy","groups":["admins"]},{"userName":"bob","groups":[]},{"userName":"jane","displayName":"Jane Doe","email":"jane@example.com","groups":["admins","devs"]}]"#
-    );
-    assert_eq!(
-        d[GROUPS_KEY],
-        r#"[{"id":"g1","displayName":"admins","members":["amy","jane"]},{"id":"g0","displayName":"devs","members":[]},{"id":"g2","displayName":"devs","members":["jane"]}]"#
-    );
-    assert_eq!(
-        d[MANIFEST_KEY],
-        r#"{"version":2,"users":3,"groups":3,"shards":[]}"#
-    );
+    let expected = [
+        (
+            "group.g0",
+            r#"{"id":"g0","displayName":"devs","members":[]}"#,
+        ),
+        (
+            "group.g1",
+            r#"{"id":"g1","displayName":"admins","members":["amy","jane"]}"#,
+        ),
+        (
+            "group.g2",
+            r#"{"id":"g2","displayName":"devs","members":["jane"]}"#,
+        ),
+        (
+            "manifest.json",
+            r#"{"version":3,"users":3,"groups":3,"shards":[]}"#,
+        ),
+        (
+            "user.u1",
+            r#"{"userName":"jane","displayName":"Jane Doe","email":"jane@example.com","groups":["admins","devs"]}"#,
+        ),
+        ("user.u2", r#"{"userName":"amy","groups":["admins"]}"#),
+        ("user.u4", r#"{"userName":"bob","groups":[]}"#),
+    ];
+    let got: Vec<(&str, &str)> = d.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(got, expected);
 }
 
 #[test]
@@ -172,12 +187,20 @@ fn ordering_is_stable_regardless_of_input_order() {
 }
 
 #[test]
-fn empty_directory_has_empty_arrays() {
+fn empty_directory_is_a_manifest_alone() {
     let tenant = tenant("acme", Vec::new());
-    let cms = build_with_budget(&tenant, &[], &[], &BTreeMap::new(), None, 10);
+    let cms = build_with_budget(&tenant, &[], &[], &BTreeMap::new(), None, 100);
     assert_eq!(cms.len(), 1);
-    assert_eq!(data(&cms[0])[USERS_KEY], "[]");
-    assert_eq!(data(&cms[0])[GROUPS_KEY], "[]");
+    assert_eq!(data(&cms[0]).keys().collect::<Vec<_>>(), vec![MANIFEST_KEY]);
+    assert_eq!(
+        manifest_of(&cms),
+        Manifest {
+            version: 3,
+            users: 0,
+            groups: 0,
+            shards: Vec::new()
+        }
+    );
 }
 
 /// 40 users, one big group with all of them, and a few small groups.
@@ -231,7 +254,7 @@ fn sharding_with_a_tiny_budget_keeps_every_user_and_member_exactly_once() {
                 "budget {budget}: {}",
                 data_size(cm)
             );
-            assert!(!data(cm).is_empty());
+            assert!(cm.data.is_some(), "an empty bucket still has its shard");
             assert_eq!(
                 cm.metadata.labels.as_ref().unwrap()[DIRECTORY_LABEL],
                 "true"
@@ -257,12 +280,8 @@ fn an_oversized_group_is_split_into_entries_with_the_same_id() {
     let cms = build_with_budget(&tenant, &users, &groups, &BTreeMap::new(), None, 300);
     let mut big_entries = Vec::new();
     for cm in &cms[1..] {
-        if let Some(json) = data(cm).get(GROUPS_KEY) {
-            for entry in serde_json::from_str::<Vec<GroupEntry>>(json).unwrap() {
-                if entry.id == "big" {
-                    big_entries.push(entry);
-                }
-            }
+        if let Some(json) = data(cm).get("group.big") {
+            big_entries.push(serde_json::from_str::<GroupEntry>(json).unwrap());
         }
     }
     assert!(big_entries.len() > 1);
@@ -325,8 +344,8 @@ fn a_user_in_many_groups_is_split_by_groups() {
     let cms = build_with_budget(&tenant, &users, &groups, &BTreeMap::new(), None, 200);
     let jane_entries: usize = cms[1..]
         .iter()
-        .filter_map(|cm| data(cm).get(USERS_KEY))
-        .flat_map(|json| serde_json::from_str::<Vec<UserEntry>>(json).unwrap())
+        .filter_map(|cm| data(cm).get("user.u1"))
+        .map(|json| serde_json::from_str::<UserEntry>(json).unwrap())
         .filter(|e| e.user_name == "jane")
         .count();
     assert!(jane_entries > 1);
@@ -405,7 +424,7 @@ fn one_change_rewrites_at_most_the_shards_of_what_changed() {
     let grown = build_with_budget(&tenant, &users, &groups_with(None), &labels, None, budget);
     let touched = changed(&before, &grown);
     assert!(touched.len() <= 2, "{touched:?}");
-    assert_eq!(manifest_of(&grown).version, 2);
+    assert_eq!(manifest_of(&grown).version, 3);
 }
 
 #[test]
@@ -416,7 +435,7 @@ fn the_shard_count_is_kept_while_it_fits() {
         .collect();
     let labels = BTreeMap::new();
     let fresh = build_with(&tenant, &users, &[], &labels, None, 4_000, None);
-    let needed = bucket_count(&fresh[0]).expect("a version 2 manifest");
+    let needed = bucket_count(&fresh[0]).expect("a version 3 manifest");
     assert!(needed >= 2, "{needed}");
     // A larger count it already has is kept (up to four times what is needed).
     let kept = build_with(&tenant, &users, &[], &labels, None, 4_000, Some(needed * 4));
