@@ -232,26 +232,13 @@ pub const BINDINGS_POLICY: &str = "scimitar-operator-bindings";
 /// token from the TokenRequest API, after installing the chart's
 /// ServiceAccount, RBAC objects and admission policy (release `scimitar` in
 /// [`OPERATOR_NAMESPACE`]): the operator has exactly the chart's permissions,
-/// under exactly the chart's policy. Returns once the policy is enforced.
+/// under exactly the chart's policy (with `rbac.bindableClusterRoles`
+/// extended only while a test holds an [`AllowedClusterRole`]). Returns once
+/// the policy is enforced.
 pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
     let kubectl = |args: &[&str]| super::kubectl::kubectl(&cp.kubeconfig, args);
-    let namespace =
-        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {OPERATOR_NAMESPACE}\n---\n");
-    let objects = namespace + &super::helm::operator_rbac(OPERATOR_NAMESPACE, &[]);
+    install_operator_rbac(&cp.kubeconfig);
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let manifest = cp
-        .kubeconfig
-        .with_file_name(format!("operator-rbac-{id}.yaml"));
-    std::fs::write(&manifest, objects).expect("writing the operator's RBAC");
-    kubectl(&[
-        "apply",
-        "--server-side",
-        "--field-manager",
-        "scimitar-tests",
-        "-f",
-        &manifest.display().to_string(),
-    ]);
-    let _ = std::fs::remove_file(&manifest);
     let sa = OPERATOR_USER
         .rsplit(':')
         .next()
@@ -304,6 +291,147 @@ pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
     assert_eq!(whoami, OPERATOR_USER, "the token's identity");
     wait_until_policy_enforced(&path);
     path
+}
+
+/// ClusterRoles that tests of this process added to the chart's
+/// `rbac.bindableClusterRoles` ([`allow_cluster_role`]). Every rendering of
+/// the chart here includes them, and renderings are applied one at a time
+/// under this lock, so an operator started by another test meanwhile does
+/// not take the grant back.
+static EXTRA_BINDABLE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Applies the operator's namespace, ServiceAccount, RBAC objects and
+/// admission policy as the chart renders them, with the default values
+/// except for the ClusterRoles in [`EXTRA_BINDABLE`], added to
+/// `rbac.bindableClusterRoles` as an administrator would add them.
+fn install_operator_rbac(admin_kubeconfig: &std::path::Path) {
+    let extra = EXTRA_BINDABLE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut args: Vec<String> = Vec::new();
+    if !extra.is_empty() {
+        let values = std::fs::read_to_string(super::helm::chart().join("values.yaml"))
+            .expect("the chart's values.yaml");
+        let values: serde_yaml::Value = serde_yaml::from_str(&values).expect("values YAML");
+        let mut roles: Vec<String> = values["rbac"]["bindableClusterRoles"]
+            .as_sequence()
+            .expect("rbac.bindableClusterRoles is a list")
+            .iter()
+            .map(|r| r.as_str().expect("a role name").to_owned())
+            .collect();
+        roles.extend(extra.iter().cloned());
+        args = vec![
+            "--set-json".into(),
+            format!("rbac.bindableClusterRoles={}", serde_json::json!(roles)),
+        ];
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let namespace =
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {OPERATOR_NAMESPACE}\n---\n");
+    let objects = namespace + &super::helm::operator_rbac(OPERATOR_NAMESPACE, &args);
+    let manifest = admin_kubeconfig.with_file_name(format!(
+        "operator-rbac-{}.yaml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&manifest, objects).expect("writing the operator's RBAC");
+    super::kubectl::kubectl(
+        admin_kubeconfig,
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "scimitar-tests",
+            "-f",
+            &manifest.display().to_string(),
+        ],
+    );
+    let _ = std::fs::remove_file(&manifest);
+}
+
+/// The ClusterRole `name` is in the operator's `rbac.bindableClusterRoles`
+/// (RBAC `bind` and the admission policy's allowlist) while this lives;
+/// dropping it takes the grant back and deletes the ClusterRole `name` if a
+/// test created it. See [`allow_cluster_role`].
+pub struct AllowedClusterRole {
+    kubeconfig: PathBuf,
+    name: String,
+}
+
+/// Adds the ClusterRole `name` (which need not exist) to the chart's
+/// `rbac.bindableClusterRoles` in this control plane, as an administrator
+/// would to let tenants map a new role, and waits (at most 60 s) until the
+/// API server lets the operator's credentials bind it: a server-side dry run
+/// of a labelled RoleBinding to it is accepted (both RBAC's escalation check
+/// and the admission policy pass).
+pub fn allow_cluster_role(cp: &ControlPlane, name: &str) -> AllowedClusterRole {
+    EXTRA_BINDABLE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(name.to_owned());
+    let allowed = AllowedClusterRole {
+        kubeconfig: cp.kubeconfig.clone(),
+        name: name.to_owned(),
+    };
+    let operator = operator_kubeconfig(cp);
+    let probe = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  \
+         name: scimitar-allow-probe\n  labels: {{app.kubernetes.io/managed-by: scimitar}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {name}}}\n\
+         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: 'oidc:probe'}}]\n"
+    );
+    let file = cp.kubeconfig.with_file_name(format!(
+        "allow-probe-{}.yaml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, probe).expect("writing the probe");
+    let file_arg = file.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = super::kubectl::run(
+            &operator,
+            &[
+                "create",
+                "--namespace",
+                OPERATOR_NAMESPACE,
+                "--dry-run=server",
+                "-o",
+                "name",
+                "-f",
+                &file_arg,
+            ],
+        );
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator may still not bind ClusterRole {name} 60 s after it was allowed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_file(&file);
+    allowed
+}
+
+impl Drop for AllowedClusterRole {
+    fn drop(&mut self) {
+        EXTRA_BINDABLE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|n| *n != self.name);
+        // Not a second panic while a failed test unwinds (that would abort
+        // the binary and hide the failure).
+        let kubeconfig = self.kubeconfig.clone();
+        if std::panic::catch_unwind(move || install_operator_rbac(&kubeconfig)).is_err() {
+            eprintln!(
+                "could not take back the grant to bind ClusterRole {}",
+                self.name
+            );
+        }
+        let _ = super::kubectl::run(
+            &self.kubeconfig,
+            &["delete", "clusterrole", &self.name, "--ignore-not-found"],
+        );
+    }
 }
 
 /// Waits (at most 60 s) until the API server enforces both admission
@@ -592,6 +720,22 @@ pub async fn access(
 ) -> std::time::Duration {
     let what = format!("{user} {verb} {resource} in {namespace}");
     until(&what, want, || can(admin, user, verb, resource, namespace)).await
+}
+
+/// [`until`], and asserts it took at most `bound`. The measurement is
+/// printed (`--nocapture` shows it), and a missed bound fails with it.
+pub async fn within<F, Fut>(what: &str, bound: Duration, want: bool, check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let took = until(what, want, check).await;
+    eprintln!("measured: {what}: {took:?} (bound {bound:?})");
+    assert!(
+        took <= bound,
+        "{what}: took {took:?}, over the bound of {bound:?}"
+    );
+    took
 }
 
 /// Polls `check` until it returns `want`; returns how long it took.
