@@ -1,16 +1,20 @@
-//! Managed bindings come back when deleted or edited by hand, and one
-//! tenant's token never reaches another tenant's data.
+//! Managed bindings and the directory ConfigMap come back within seconds
+//! when deleted or edited by hand; one tenant's token never reaches another
+//! tenant's data, and a busy tenant neither holds back another tenant's
+//! bindings nor mixes its users into them.
 
 mod support;
 
 use std::time::Duration;
 
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use scimitar::crd::{RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec};
 use serde_json::json;
-use support::operator::{Operator, Scim, create_tenant};
+use support::operator::{Operator, Scim, create_tenant, until, within};
 use support::{ControlPlane, install_crds, namespace};
 
 fn spec(namespace: &str, target: &str) -> ScimTenantSpec {
@@ -59,8 +63,13 @@ async fn eventually(api: &Api<RoleBinding>, want: &[&str]) {
     );
 }
 
+/// How soon a hand-made change to an object scimitar owns is undone: the
+/// watch of owned objects sees it, not the periodic resync (5 min) or the
+/// full pass (30 min).
+const REPAIR: Duration = Duration::from_secs(5);
+
 #[tokio::test]
-async fn deleted_or_edited_bindings_are_repaired() {
+async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     install_crds(&admin).await;
@@ -69,26 +78,25 @@ async fn deleted_or_edited_bindings_are_repaired() {
     let token = create_tenant(&admin, &home, spec(&home, &target)).await;
     let scim = Scim::new(Operator::shared(cp), &token);
     scim.wait_until_authorized().await;
-    let user = scim
-        .send(
-            "POST",
-            "/Users",
-            Some(json!({"userName": "dana@example.com"})),
-        )
-        .await;
-    assert_eq!(user.status, 201);
+    let mut ids = Vec::new();
+    for name in ["dana@example.com", "eli@example.com"] {
+        let user = scim
+            .send("POST", "/Users", Some(json!({"userName": name})))
+            .await;
+        assert_eq!(user.status, 201);
+        ids.push(json!({"value": user.body["id"]}));
+    }
     let group = scim
         .send(
             "POST",
             "/Groups",
-            Some(json!({"displayName": "ops", "members": [{"value": user.body["id"]}]})),
+            Some(json!({"displayName": "ops", "members": ids})),
         )
         .await;
     assert_eq!(group.status, 201);
+    let both = ["oidc:dana@example.com", "oidc:eli@example.com"];
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &target);
-    eventually(&bindings, &["oidc:dana@example.com"]).await;
-
-    // An edit by hand is reverted.
+    eventually(&bindings, &both).await;
     let name = bindings
         .list(&ListParams::default().labels("app.kubernetes.io/managed-by=scimitar"))
         .await
@@ -98,19 +106,108 @@ async fn deleted_or_edited_bindings_are_repaired() {
         .name
         .clone()
         .expect("name");
+    let repaired = |what: &'static str| {
+        let bindings = bindings.clone();
+        async move {
+            within(what, REPAIR, true, || {
+                let bindings = bindings.clone();
+                async move { subjects(&bindings).await.is_some_and(|s| s == both) }
+            })
+            .await
+        }
+    };
+
+    // A hand edit that removes a subject is reverted.
+    let edit = json!({"subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "oidc:dana@example.com"}]});
+    bindings
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .expect("hand edit");
+    repaired("a subject removed from the binding by hand is back").await;
+
+    // One that replaces the subjects too.
     let edit = json!({"subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "mallory"}]});
     bindings
         .patch(&name, &PatchParams::default(), &Patch::Merge(&edit))
         .await
         .expect("hand edit");
-    eventually(&bindings, &["oidc:dana@example.com"]).await;
+    repaired("subjects replaced by hand are reverted").await;
 
-    // A delete by hand is undone.
+    // A delete by hand is undone: a new object, with the same subjects.
+    let uid = bindings.get(&name).await.expect("binding").metadata.uid;
     bindings
         .delete(&name, &DeleteParams::default())
         .await
         .expect("hand delete");
-    eventually(&bindings, &["oidc:dana@example.com"]).await;
+    repaired("the binding deleted by hand is back").await;
+    let recreated = bindings.get(&name).await.expect("binding").metadata.uid;
+    assert_ne!(recreated, uid, "the binding was recreated, not kept");
+
+    // The directory ConfigMap (one, unsharded, for a tenant this small),
+    // deleted or edited by hand, is rewritten with the directory's content.
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &home);
+    let directory = format!("{home}-directory");
+    let complete = |config_maps: Api<ConfigMap>, directory: String| async move {
+        let Ok(Some(map)) = config_maps.get_opt(&directory).await else {
+            return None;
+        };
+        let data = map.data.clone().unwrap_or_default();
+        let users = data.get("users.json").map(String::as_str).unwrap_or("");
+        let manifest = data.get("manifest.json").map(String::as_str).unwrap_or("");
+        (users.contains("dana@example.com")
+            && users.contains("eli@example.com")
+            && manifest.contains("\"shards\":[]"))
+        .then_some(map)
+    };
+    let before = until("the directory ConfigMap is written", true, || {
+        let (config_maps, directory) = (config_maps.clone(), directory.clone());
+        async move { complete(config_maps, directory).await.is_some() }
+    })
+    .await;
+    eprintln!("the directory was complete {before:?} after the binding was back");
+    let uid = config_maps
+        .get(&directory)
+        .await
+        .expect("directory")
+        .metadata
+        .uid;
+    config_maps
+        .delete(&directory, &DeleteParams::default())
+        .await
+        .expect("hand delete of the directory");
+    within(
+        "the directory ConfigMap deleted by hand is back",
+        REPAIR,
+        true,
+        || {
+            let (config_maps, directory, uid) =
+                (config_maps.clone(), directory.clone(), uid.clone());
+            async move {
+                complete(config_maps, directory)
+                    .await
+                    .is_some_and(|map| map.metadata.uid != uid)
+            }
+        },
+    )
+    .await;
+    config_maps
+        .patch(
+            &directory,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"users.json": "[]"}})),
+        )
+        .await
+        .expect("hand edit of the directory");
+    within(
+        "the directory ConfigMap edited by hand is rewritten",
+        REPAIR,
+        true,
+        || {
+            let (config_maps, directory) = (config_maps.clone(), directory.clone());
+            async move { complete(config_maps, directory).await.is_some() }
+        },
+    )
+    .await;
 
     // Deleting the group removes exactly its binding.
     let deleted = scim
@@ -121,13 +218,11 @@ async fn deleted_or_edited_bindings_are_repaired() {
         )
         .await;
     assert_eq!(deleted.status, 204);
-    for _ in 0..200 {
-        if subjects(&bindings).await.is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the deleted group's binding is still there");
+    within("the deleted group's binding is gone", REPAIR, true, || {
+        let bindings = bindings.clone();
+        async move { subjects(&bindings).await.is_none() }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -276,4 +371,225 @@ async fn removing_a_mapping_or_the_tenant_removes_exactly_what_it_produced() {
         .expect("tenant deleted");
     wait_for(vec![], 90).await;
     assert!(bindings.get_opt("hand-made").await.expect("read").is_some());
+}
+
+/// Subjects of the managed bindings in `namespace`, per tenant (label value).
+async fn subjects_by_tenant(
+    bindings: &Api<RoleBinding>,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let list = bindings
+        .list(&ListParams::default().labels("app.kubernetes.io/managed-by=scimitar"))
+        .await
+        .expect("list bindings");
+    let mut out = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for binding in list.items {
+        let tenant = binding
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(scimitar::labels::TENANT_LABEL))
+            .cloned()
+            .expect("a tenant label");
+        out.entry(tenant)
+            .or_default()
+            .extend(binding.subjects.into_iter().flatten().map(|s| s.name));
+    }
+    out
+}
+
+/// Panics if a tenant's bindings name a user of another tenant: tenant `a`'s
+/// users are `oidc:a-…`, `b`'s `oidc:b-…`.
+fn assert_isolated(
+    by_tenant: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    tenants: &[(&str, &str)],
+) {
+    for (tenant, prefix) in tenants {
+        let label = scimitar::labels::label_value(tenant);
+        for subject in by_tenant.get(&label).into_iter().flatten() {
+            assert!(
+                subject.starts_with(prefix),
+                "tenant {tenant}'s binding names {subject}, not one of its users"
+            );
+        }
+    }
+}
+
+/// Users tenant A creates (and adds to its group) at most, 8 at a time,
+/// while tenant B's changes are measured; the burst stops once they are.
+const BURST_MAX: usize = 600;
+const BURST_CONCURRENCY: usize = 8;
+/// How soon a membership change of the quiet tenant reaches its binding.
+const QUIET_TENANT: Duration = Duration::from_secs(2);
+
+#[tokio::test]
+async fn a_busy_tenant_does_not_hold_back_another() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let a_home = namespace(&admin, "busy-a").await;
+    let b_home = namespace(&admin, "busy-b").await;
+    // Both tenants map their group "ops" to view in the same namespace.
+    let shared = namespace(&admin, "busy-shared").await;
+    let operator = Operator::shared(cp);
+    let a_token = create_tenant(&admin, &a_home, spec(&a_home, &shared)).await;
+    let b_token = create_tenant(&admin, &b_home, spec(&b_home, &shared)).await;
+    let (a, b) = (Scim::new(operator, &a_token), Scim::new(operator, &b_token));
+    a.wait_until_authorized().await;
+    b.wait_until_authorized().await;
+    let tenants = [(a_home.as_str(), "oidc:a-"), (b_home.as_str(), "oidc:b-")];
+    let (a_label, b_label) = (
+        scimitar::labels::label_value(&a_home),
+        scimitar::labels::label_value(&b_home),
+    );
+
+    let mut b_ids = Vec::new();
+    for i in 0..3 {
+        let user = b
+            .send(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("b-{i}@b.example")})),
+            )
+            .await;
+        assert_eq!(user.status, 201);
+        b_ids.push(user.body["id"].as_str().expect("id").to_owned());
+    }
+    let b_group = b
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "ops", "members": [{"value": b_ids[0]}]})),
+        )
+        .await;
+    assert_eq!(b_group.status, 201);
+    let b_group = format!("/Groups/{}", b_group.body["id"].as_str().expect("id"));
+    let a_group = a
+        .send("POST", "/Groups", Some(json!({"displayName": "ops"})))
+        .await;
+    assert_eq!(a_group.status, 201);
+    let a_group = format!("/Groups/{}", a_group.body["id"].as_str().expect("id"));
+    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &shared);
+    until("both tenants' bindings exist", true, || async {
+        let by_tenant = subjects_by_tenant(&bindings).await;
+        by_tenant.contains_key(&a_label) && by_tenant.get(&b_label).is_some_and(|s| s.len() == 1)
+    })
+    .await;
+
+    // Tenant A: users created and added to its group, 8 requests at a time,
+    // until B's changes are measured (at most BURST_MAX).
+    let measured = AtomicBool::new(false);
+    let created = AtomicUsize::new(0);
+    let burst = async {
+        let a_names: Vec<String> = futures::stream::iter(0..BURST_MAX)
+            .take_while(|_| futures::future::ready(!measured.load(Ordering::SeqCst)))
+            .map(|i| {
+                let (a, a_group, created) = (&a, &a_group, &created);
+                async move {
+                    let name = format!("a-{i}@a.example");
+                    let user = a
+                        .send("POST", "/Users", Some(json!({"userName": name})))
+                        .await;
+                    assert_eq!(user.status, 201, "{}", user.body);
+                    let added = a
+                        .send(
+                            "PATCH",
+                            a_group,
+                            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": user.body["id"]}]}]})),
+                        )
+                        .await;
+                    assert_eq!(added.status, 200, "{}", added.body);
+                    created.fetch_add(1, Ordering::SeqCst);
+                    format!("oidc:{name}")
+                }
+            })
+            .buffer_unordered(BURST_CONCURRENCY)
+            .collect()
+            .await;
+        a_names
+    };
+
+    // Tenant B, meanwhile: two members added and one removed, each measured
+    // from the SCIM response to B's binding listing exactly the members.
+    let measure = async {
+        until("tenant A's burst is under way", true, || async {
+            created.load(Ordering::SeqCst) >= 40
+        })
+        .await;
+        let mut members: Vec<&str> = vec!["oidc:b-0@b.example"];
+        let steps = [
+            ("add", 1, "oidc:b-1@b.example"),
+            ("add", 2, "oidc:b-2@b.example"),
+            ("remove", 0, "oidc:b-0@b.example"),
+        ];
+        for (op, index, subject) in steps {
+            let body = if op == "add" {
+                members.push(subject);
+                json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": b_ids[index]}]}]})
+            } else {
+                members.retain(|m| *m != subject);
+                json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", b_ids[index])}]})
+            };
+            let want: std::collections::BTreeSet<String> =
+                members.iter().map(|m| (*m).to_owned()).collect();
+            let a_before = created.load(Ordering::SeqCst);
+            let changed = b.send("PATCH", &b_group, Some(body)).await;
+            assert_eq!(changed.status, 200, "{}", changed.body);
+            let what = format!("tenant B's {op} of {subject} reaches its binding");
+            within(&what, QUIET_TENANT, true, || async {
+                let by_tenant = subjects_by_tenant(&bindings).await;
+                assert_isolated(&by_tenant, &tenants);
+                by_tenant.get(&b_label) == Some(&want)
+            })
+            .await;
+            let a_after = created.load(Ordering::SeqCst);
+            let a_bound = subjects_by_tenant(&bindings)
+                .await
+                .get(&a_label)
+                .map_or(0, |s| s.len());
+            eprintln!(
+                "  meanwhile tenant A went from {a_before} to {a_after} users created and added; {a_bound} were in its binding"
+            );
+            assert!(
+                a_after < BURST_MAX,
+                "tenant A's burst ended before B's change was measured"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        measured.store(true, Ordering::SeqCst);
+    };
+    let (a_names, ()) = futures::join!(burst, measure);
+    let a_names: std::collections::BTreeSet<String> = a_names.into_iter().collect();
+    eprintln!("tenant A created {} users during the test", a_names.len());
+
+    // Tenant A catches up, and neither tenant's binding names the other's users.
+    let caught_up = until(
+        "tenant A's binding lists every user it added",
+        true,
+        || async {
+            let by_tenant = subjects_by_tenant(&bindings).await;
+            assert_isolated(&by_tenant, &tenants);
+            by_tenant.get(&a_label) == Some(&a_names)
+        },
+    )
+    .await;
+    eprintln!("measured: tenant A's binding caught up {caught_up:?} after the burst");
+    let by_tenant = subjects_by_tenant(&bindings).await;
+    assert_eq!(
+        by_tenant
+            .get(&b_label)
+            .map(|s| s.iter().map(String::as_str).collect::<Vec<_>>()),
+        Some(vec!["oidc:b-1@b.example", "oidc:b-2@b.example"])
+    );
+
+    // The operator is shared by this binary's tests: it stops working on
+    // these tenants (their objects go with them).
+    let api: Api<ScimTenant> = Api::all(admin.clone());
+    for tenant in [&a_home, &b_home] {
+        api.delete(tenant, &DeleteParams::default())
+            .await
+            .expect("tenant deleted");
+    }
 }
