@@ -1,18 +1,25 @@
 //! Two operator replicas serve one tenant without losing or duplicating
-//! anything, and a binding for a namespace that does not exist yet appears
-//! when the namespace does.
+//! anything, and a binding for a namespace or ClusterRole that does not exist
+//! yet appears within seconds of the namespace or role being created.
 
 mod support;
+
+/// How soon a namespace or role that appears is acted on: the watches of
+/// namespaces and roles, not the periodic resync (5 min).
+const LATE: Duration = Duration::from_secs(5);
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, create_tenant};
+use support::kubectl::kubectl;
+use support::operator::{
+    BINDINGS_POLICY, Operator, Scim, access, allow_cluster_role, can, create_tenant, until, within,
+};
 use support::{ControlPlane, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -175,11 +182,154 @@ async fn a_binding_appears_when_its_namespace_does() {
         .create(&PostParams::default(), &ns)
         .await
         .expect("namespace created");
-    for _ in 0..300 {
-        if count(later.clone()).await == 1 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no binding in {later} after it was created");
+    // Picked up from the namespace watch, not by the periodic resync.
+    within(
+        &format!("a binding in {later} after it was created"),
+        LATE,
+        true,
+        || async { count(later.clone()).await == 1 },
+    )
+    .await;
+    access(&admin, "oidc:max@example.com", "list", "pods", &later, true).await;
+}
+
+#[tokio::test]
+async fn a_binding_appears_when_its_cluster_role_does() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let home = namespace(&admin, "late-role").await;
+    let target = namespace(&admin, "late-role-target").await;
+    // A role the administrator allows tenants to map before creating it.
+    let role = format!(
+        "scimitar-late-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let allowed = allow_cluster_role(cp, &role);
+    let spec: ScimTenantSpec = serde_json::from_value(json!({
+        "namespace": home,
+        "mappings": [{"group": "eng", "role": {"name": role}, "namespaces": [target]}]
+    }))
+    .expect("spec");
+    let token = create_tenant(&admin, &home, spec).await;
+    let scim = Scim::new(Operator::shared(cp), &token);
+    scim.wait_until_authorized().await;
+    let user = scim
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "ria@example.com"})),
+        )
+        .await;
+    assert_eq!(user.status, 201);
+    let group = scim
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "eng", "members": [{"value": user.body["id"]}]})),
+        )
+        .await;
+    assert_eq!(group.status, 201);
+    let group_id = group.body["id"].as_str().expect("id").to_owned();
+    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &home);
+    let role_not_found = |groups: Api<ScimGroup>, id: String| async move {
+        groups
+            .get(&id)
+            .await
+            .ok()
+            .and_then(|g| g.status)
+            .is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == "Degraded" && c.status == "True" && c.reason == "RoleNotFound"
+                })
+            })
+    };
+    until("RoleNotFound reported on the group", true, || {
+        role_not_found(groups.clone(), group_id.clone())
+    })
+    .await;
+    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &target);
+    let managed = ListParams::default().labels("app.kubernetes.io/managed-by=scimitar");
+    assert!(
+        bindings
+            .list(&managed)
+            .await
+            .expect("list")
+            .items
+            .is_empty(),
+        "no binding to a role that does not exist"
+    );
+    assert!(
+        !can(
+            &admin,
+            "oidc:ria@example.com",
+            "list",
+            "configmaps",
+            &target
+        )
+        .await
+    );
+
+    let cluster_role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": role},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+    }))
+    .expect("ClusterRole");
+    Api::<ClusterRole>::all(admin.clone())
+        .create(&PostParams::default(), &cluster_role)
+        .await
+        .expect("ClusterRole created");
+    // Picked up from the ClusterRole watch, not by the periodic resync.
+    within(
+        &format!("a binding to ClusterRole {role} after it was created"),
+        LATE,
+        true,
+        || async {
+            bindings
+                .list(&managed)
+                .await
+                .expect("list")
+                .items
+                .iter()
+                .any(|b| {
+                    b.role_ref.name == role
+                        && b.subjects
+                            .iter()
+                            .flatten()
+                            .any(|s| s.name == "oidc:ria@example.com")
+                })
+        },
+    )
+    .await;
+    access(
+        &admin,
+        "oidc:ria@example.com",
+        "list",
+        "configmaps",
+        &target,
+        true,
+    )
+    .await;
+    until("RoleNotFound cleared on the group", false, || {
+        role_not_found(groups.clone(), group_id.clone())
+    })
+    .await;
+    // The grant is taken back and the ClusterRole deleted.
+    drop(allowed);
+    let policy = kubectl(
+        &cp.kubeconfig,
+        &[
+            "get",
+            "validatingadmissionpolicy",
+            BINDINGS_POLICY,
+            "-o",
+            "jsonpath={.spec.variables[?(@.name==\"bindableClusterRoles\")].expression}",
+        ],
+    );
+    assert!(
+        policy.contains("view") && !policy.contains(&role),
+        "{policy}"
+    );
+    let roles: Api<ClusterRole> = Api::all(admin.clone());
+    assert!(roles.get_opt(&role).await.expect("read").is_none());
 }
