@@ -1,18 +1,23 @@
 //! The operator stops; the cluster changes behind its back (a binding deleted
-//! by hand, a user deactivated by another writer); a new operator process
-//! converges to the directory's state.
+//! by hand; by writes to the custom resources, a user deactivated, a member
+//! removed and a group deleted); a new operator process converges to the
+//! directory's state within seconds of being ready.
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use scimitar::crd::{ScimTenantSpec, ScimUser};
+use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
 use support::operator::{Operator, Scim, can, create_tenant, until};
 use support::{ControlPlane, install_crds, namespace};
+
+/// How soon after a new operator process is ready what changed while none
+/// ran is repaired: its first (full) pass, not the periodic resync.
+const AT_START: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
@@ -21,54 +26,76 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
     install_crds(&admin).await;
     let home = namespace(&admin, "opr").await;
     let dev = namespace(&admin, "opr-dev").await;
+    // eng may read (view), ops may change workloads (edit), leads may also
+    // grant access (admin), all in dev. jo and kim are in eng only, max and
+    // lee in ops, lee in leads too.
     let spec: ScimTenantSpec = serde_json::from_value(json!({
         "namespace": home,
-        "mappings": [{"group": "eng", "role": {"name": "view"}, "namespaces": [dev]}]
+        "mappings": [
+            {"group": "eng", "role": {"name": "view"}, "namespaces": [dev]},
+            {"group": "ops", "role": {"name": "edit"}, "namespaces": [dev]},
+            {"group": "leads", "role": {"name": "admin"}, "namespaces": [dev]},
+        ]
     }))
     .expect("spec");
     let token = create_tenant(&admin, &home, spec).await;
     let mut first = Operator::start(cp);
     let scim = Scim::new(&first, &token);
     scim.wait_until_authorized().await;
-    let jo = scim
-        .send(
-            "POST",
-            "/Users",
-            Some(json!({"userName": "jo@example.com"})),
-        )
-        .await;
-    let kim = scim
-        .send(
-            "POST",
-            "/Users",
-            Some(json!({"userName": "kim@example.com"})),
-        )
-        .await;
-    let group = scim
-        .send(
-            "POST",
-            "/Groups",
-            Some(json!({"displayName": "eng", "members": [{"value": jo.body["id"]}, {"value": kim.body["id"]}]})),
-        )
-        .await;
-    assert_eq!(group.status, 201);
-    let may = |user: &'static str, want: bool| {
+    let mut ids = std::collections::HashMap::new();
+    for name in ["jo", "kim", "lee", "max"] {
+        let user = scim
+            .send(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("{name}@example.com")})),
+            )
+            .await;
+        assert_eq!(user.status, 201);
+        ids.insert(name, user.body["id"].as_str().expect("id").to_owned());
+    }
+    let mut groups_made = std::collections::HashMap::new();
+    for (group, members) in [
+        ("eng", &["jo", "kim"][..]),
+        ("ops", &["max", "lee"][..]),
+        ("leads", &["lee"][..]),
+    ] {
+        let members: Vec<_> = members.iter().map(|m| json!({"value": ids[m]})).collect();
+        let made = scim
+            .send(
+                "POST",
+                "/Groups",
+                Some(json!({"displayName": group, "members": members})),
+            )
+            .await;
+        assert_eq!(made.status, 201);
+        groups_made.insert(group, made.body["id"].as_str().expect("id").to_owned());
+    }
+    // What each user may do, as the API server's RBAC decides: list pods
+    // (view), create deployments (edit), create rolebindings (admin).
+    let reads = |user: &'static str| (user, "list", "pods");
+    let writes = |user: &'static str| (user, "create", "apps/deployments");
+    let grants = |user: &'static str| (user, "create", "rbac.authorization.k8s.io/rolebindings");
+    let may = |(user, verb, resource): (&'static str, &'static str, &'static str), want: bool| {
         let admin = admin.clone();
         let dev = dev.clone();
         async move {
-            until(user, want, || {
+            until(&format!("{user} {verb} {resource}"), want, || {
                 let admin = admin.clone();
                 let dev = dev.clone();
-                async move { can(&admin, user, "list", "pods", &dev).await }
+                async move { can(&admin, user, verb, resource, &dev).await }
             })
             .await
         }
     };
-    may("oidc:jo@example.com", true).await;
-    may("oidc:kim@example.com", true).await;
+    may(reads("oidc:jo@example.com"), true).await;
+    may(reads("oidc:kim@example.com"), true).await;
+    may(writes("oidc:max@example.com"), true).await;
+    may(writes("oidc:lee@example.com"), true).await;
+    may(grants("oidc:lee@example.com"), true).await;
     // jo's status as the first operator wrote it.
     let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
-    let jo_id = jo.body["id"].as_str().expect("id").to_owned();
+    let jo_id = ids["jo"].clone();
     until("jo's status written", true, || async {
         users
             .get(&jo_id)
@@ -86,44 +113,119 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
         .resource_version;
 
     first.stop();
-    // Behind the operator's back: the binding is deleted, and kim is
-    // deactivated by a write that reached the API server directly.
+    // Behind the operator's back, by writes that reached the API server
+    // directly: eng's binding is deleted, kim is deactivated, lee is taken
+    // out of ops, and leads is deleted.
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &dev);
     let managed = ListParams::default().labels("app.kubernetes.io/managed-by=scimitar");
-    for binding in bindings.list(&managed).await.expect("list").items {
-        let name = binding.metadata.name.expect("name");
-        bindings
-            .delete(&name, &DeleteParams::default())
-            .await
-            .expect("delete");
-    }
+    let of_role = |role: &'static str| {
+        let (bindings, managed) = (bindings.clone(), managed.clone());
+        async move {
+            bindings
+                .list(&managed)
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .filter(|b| b.role_ref.name == role)
+                .collect::<Vec<_>>()
+        }
+    };
+    let eng_binding = of_role("view").await;
+    assert_eq!(eng_binding.len(), 1, "eng's binding");
+    bindings
+        .delete(
+            eng_binding[0].metadata.name.as_deref().expect("name"),
+            &DeleteParams::default(),
+        )
+        .await
+        .expect("delete");
     users
         .patch(
-            kim.body["id"].as_str().expect("id"),
+            &ids["kim"],
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"active": false}})),
         )
         .await
         .expect("deactivate kim directly");
+    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &home);
+    groups
+        .patch(
+            &groups_made["ops"],
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"members": [{"value": ids["max"]}]}})),
+        )
+        .await
+        .expect("take lee out of ops directly");
+    groups
+        .delete(&groups_made["leads"], &DeleteParams::default())
+        .await
+        .expect("delete leads directly");
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // Nothing repaired it yet: access is as stale as the bindings.
     assert!(!can(&admin, "oidc:jo@example.com", "list", "pods", &dev).await);
+    let (user, verb, resource) = grants("oidc:lee@example.com");
+    assert!(can(&admin, user, verb, resource, &dev).await);
+    let (user, verb, resource) = writes("oidc:lee@example.com");
+    assert!(can(&admin, user, verb, resource, &dev).await);
 
-    let second = Operator::start(cp);
-    may("oidc:jo@example.com", true).await;
-    may("oidc:kim@example.com", false).await;
+    // Measured from readiness (`/readyz`: caches synced), and printed also
+    // from the process's start: the first pass may finish before readiness
+    // is next probed.
+    let spawned = Instant::now();
+    let mut second = Operator::spawn(cp, &[]);
+    second.wait_ready();
+    let ready = Instant::now();
+    let repaired = |what: &str| {
+        let took = ready.elapsed();
+        eprintln!(
+            "measured: {what}: {took:?} after the new operator was ready, {:?} after it was started (bound {AT_START:?} after ready)",
+            spawned.elapsed()
+        );
+        assert!(
+            took <= AT_START,
+            "{what}: {took:?} after the new operator was ready, over {AT_START:?}"
+        );
+    };
+    may(reads("oidc:jo@example.com"), true).await;
+    repaired("eng's binding, deleted by hand while none ran, is back");
+    may(reads("oidc:kim@example.com"), false).await;
+    repaired("kim, deactivated while none ran, may no longer read");
+    may(grants("oidc:lee@example.com"), false).await;
+    repaired("lee, in leads, deleted while none ran, may no longer grant");
+    may(writes("oidc:lee@example.com"), false).await;
+    repaired("lee, taken out of ops while none ran, may no longer write");
+    // The stale binding is gone, the edited one names exactly its member.
+    assert!(of_role("admin").await.is_empty(), "leads' binding is gone");
+    let ops = of_role("edit").await;
+    assert_eq!(ops.len(), 1, "ops' binding");
+    let subjects: Vec<&str> = ops[0]
+        .subjects
+        .iter()
+        .flatten()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(subjects, ["oidc:max@example.com"]);
+    assert!(
+        can(
+            &admin,
+            "oidc:max@example.com",
+            "create",
+            "apps/deployments",
+            &dev
+        )
+        .await
+    );
+
     let scim = Scim::new(&second, &token);
     scim.wait_until_authorized().await;
     let kim_now = scim
-        .send(
-            "GET",
-            &format!("/Users/{}", kim.body["id"].as_str().expect("id")),
-            None,
-        )
+        .send("GET", &format!("/Users/{}", ids["kim"]), None)
         .await;
     assert_eq!(kim_now.body["active"], false, "{}", kim_now.body);
     // The new process read the statuses it found instead of rewriting them:
     // once it has written kim's (inactive now), jo's, unchanged, is as it was.
-    let kim_id = kim.body["id"].as_str().expect("id").to_owned();
+    let kim_id = ids["kim"].clone();
     until("kim's status written", true, || async {
         users
             .get(&kim_id)
