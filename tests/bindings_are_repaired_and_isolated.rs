@@ -143,34 +143,43 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
     let recreated = bindings.get(&name).await.expect("binding").metadata.uid;
     assert_ne!(recreated, uid, "the binding was recreated, not kept");
 
-    // The directory ConfigMap (one, unsharded, for a tenant this small),
-    // deleted or edited by hand, is rewritten with the directory's content.
+    // The directory ConfigMap (one, unsharded, for a tenant this small: its
+    // manifest lists no shards), deleted or edited by hand, is written again
+    // with exactly the data it had. Which keys hold the entries is the
+    // layout's business (whole arrays, or a key per entry); here both users
+    // are somewhere in its data.
     let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &home);
     let directory = format!("{home}-directory");
-    let complete = |config_maps: Api<ConfigMap>, directory: String| async move {
-        let Ok(Some(map)) = config_maps.get_opt(&directory).await else {
-            return None;
-        };
-        let data = map.data.clone().unwrap_or_default();
-        let users = data.get("users.json").map(String::as_str).unwrap_or("");
-        let manifest = data.get("manifest.json").map(String::as_str).unwrap_or("");
-        (users.contains("dana@example.com")
-            && users.contains("eli@example.com")
-            && manifest.contains("\"shards\":[]"))
-        .then_some(map)
+    type Data = std::collections::BTreeMap<String, String>;
+    let read = |config_maps: Api<ConfigMap>, directory: String| async move {
+        let map = config_maps.get_opt(&directory).await.ok().flatten()?;
+        Some((map.metadata.uid, map.data.unwrap_or_default()))
     };
-    let before = until("the directory ConfigMap is written", true, || {
+    let complete = |data: &Data| {
+        let entries: String = data
+            .iter()
+            .filter(|(key, _)| *key != "manifest.json")
+            .map(|(_, value)| value.as_str())
+            .collect();
+        entries.contains("dana@example.com")
+            && entries.contains("eli@example.com")
+            && data
+                .get("manifest.json")
+                .is_some_and(|m| m.contains("\"shards\":[]"))
+    };
+    let before = until("the directory ConfigMap lists both users", true, || {
         let (config_maps, directory) = (config_maps.clone(), directory.clone());
-        async move { complete(config_maps, directory).await.is_some() }
+        async move {
+            read(config_maps, directory)
+                .await
+                .is_some_and(|(_, data)| complete(&data))
+        }
     })
     .await;
     eprintln!("the directory was complete {before:?} after the binding was back");
-    let uid = config_maps
-        .get(&directory)
+    let (uid, data) = read(config_maps.clone(), directory.clone())
         .await
-        .expect("directory")
-        .metadata
-        .uid;
+        .expect("the directory");
     config_maps
         .delete(&directory, &DeleteParams::default())
         .await
@@ -180,31 +189,40 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
         REPAIR,
         true,
         || {
-            let (config_maps, directory, uid) =
-                (config_maps.clone(), directory.clone(), uid.clone());
+            let (config_maps, directory) = (config_maps.clone(), directory.clone());
+            let (uid, data) = (&uid, &data);
             async move {
-                complete(config_maps, directory)
+                read(config_maps, directory)
                     .await
-                    .is_some_and(|map| map.metadata.uid != uid)
+                    .is_some_and(|(now_uid, now)| now_uid != *uid && now == *data)
             }
         },
     )
     .await;
+    let key = data
+        .iter()
+        .find(|(key, value)| *key != "manifest.json" && value.contains("dana@example.com"))
+        .map(|(key, _)| key.clone())
+        .expect("an entry naming dana");
     config_maps
         .patch(
             &directory,
             &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"users.json": "[]"}})),
+            &Patch::Merge(json!({"data": {key.clone(): "[]"}})),
         )
         .await
         .expect("hand edit of the directory");
     within(
-        "the directory ConfigMap edited by hand is rewritten",
+        &format!("the directory ConfigMap's {key} edited by hand is rewritten"),
         REPAIR,
         true,
         || {
-            let (config_maps, directory) = (config_maps.clone(), directory.clone());
-            async move { complete(config_maps, directory).await.is_some() }
+            let (config_maps, directory, data) = (config_maps.clone(), directory.clone(), &data);
+            async move {
+                read(config_maps, directory)
+                    .await
+                    .is_some_and(|(_, now)| now == *data)
+            }
         },
     )
     .await;
