@@ -4,7 +4,7 @@
 //! tenant's users and groups (as the SCIM store's cache sees them, so the
 //! reconcile never reads an older view than the one that triggered it), by
 //! changes to the bindings and ConfigMaps it owns (drift is repaired), and by
-//! namespaces and roles appearing or going. Bursts are debounced.
+//! namespaces and roles appearing or going.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -35,8 +35,6 @@ use crate::crd::{ScimGroup, ScimTenant, ScimUser};
 use crate::store::Kind;
 use crate::store::kube::{KubeStore, convert};
 
-/// How long a burst of changes is gathered into one reconcile.
-const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
@@ -209,7 +207,11 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
 
     let tenants_api: Api<ScimTenant> = Api::all(client.clone());
     let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
-        .with_config(ControllerConfig::default().debounce(DEBOUNCE))
+        // No debounce: kube-runtime restarts it on every trigger, so a tenant
+        // changing more often than that (an IdP sync) was not reconciled
+        // until the burst ended, deprovisioning included. Changes arriving
+        // while a reconcile runs are gathered into the next one anyway.
+        .with_config(ControllerConfig::default())
         .reconcile_on(role_bindings)
         .reconcile_on(cluster_role_bindings)
         .reconcile_on(config_maps)

@@ -28,8 +28,10 @@ use crate::labels::{TENANT_LABEL, label_value};
 pub mod reason {
     /// The Secret is in a namespace scimitar does not read Secrets from.
     pub const UNTRUSTED: &str = "SecretNotTrusted";
-    /// The Secret, or its key, does not exist (or cannot be read).
+    /// The Secret, or its key, does not exist.
     pub const MISSING: &str = "SecretMissing";
+    /// The API server refuses the operator's read (RBAC).
+    pub const UNREADABLE: &str = "SecretUnreadable";
     /// The Secret is not labelled for this tenant.
     pub const NOT_LABELLED: &str = "SecretNotLabelled";
     /// The value is not usable (e.g. not a SHA-256 digest).
@@ -165,7 +167,7 @@ pub async fn read_key(
         }
         Err(kube::Error::Api(status)) if status.code == 403 => {
             return Err(SecretProblem::refused(
-                reason::MISSING,
+                reason::UNREADABLE,
                 format!(
                     "{what} Secret {full} cannot be read by the operator ({})",
                     status.message

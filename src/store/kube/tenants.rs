@@ -304,6 +304,21 @@ impl Tenants {
                         problems.push(SecretProblem::Transient(problem));
                         None
                     }
+                    // A refused read of a token already verified keeps it: an
+                    // API server that has just started refuses until its
+                    // RBAC caches fill, and revoking then would lock the IdP
+                    // out. Revoking a token is deleting or changing its
+                    // Secret, which is still honoured.
+                    Err(
+                        refused @ SecretProblem::Refused {
+                            reason: secrets::reason::UNREADABLE,
+                            ..
+                        },
+                    ) if seen.digest.is_some() => {
+                        tracing::warn!(%tenant, problem = ?refused, "could not re-read the tenant token; keeping the last one");
+                        problems.push(refused);
+                        None
+                    }
                     Err(refused) => {
                         tracing::warn!(%tenant, problem = ?refused, "tenant token not used");
                         problems.push(refused);
