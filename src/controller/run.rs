@@ -35,6 +35,12 @@ use crate::crd::{ScimGroup, ScimTenant, ScimUser};
 use crate::store::Kind;
 use crate::store::kube::{KubeStore, convert};
 
+/// How long a burst of changes is gathered into one reconcile. Known
+/// defect: kube-runtime restarts it on every trigger, so a tenant changing
+/// more often than this (an IdP sync) is reconciled only when the burst
+/// ends. Removing it needs SCIM versions that a status write does not change
+/// first (scim2-tester's replacement check then sends a stale If-Match).
+const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
@@ -207,11 +213,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
 
     let tenants_api: Api<ScimTenant> = Api::all(client.clone());
     let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
-        // No debounce: kube-runtime restarts it on every trigger, so a tenant
-        // changing more often than that (an IdP sync) was not reconciled
-        // until the burst ended, deprovisioning included. Changes arriving
-        // while a reconcile runs are gathered into the next one anyway.
-        .with_config(ControllerConfig::default())
+        .with_config(ControllerConfig::default().debounce(DEBOUNCE))
         .reconcile_on(role_bindings)
         .reconcile_on(cluster_role_bindings)
         .reconcile_on(config_maps)
