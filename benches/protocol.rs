@@ -143,5 +143,85 @@ fn patches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, filters, patches);
+/// A realistic user of a large tenant, as the protocol layer stores it.
+fn tenant_user(i: usize) -> Value {
+    let name = format!("user{i:07}@example.com");
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": format!("0f4ab3c2-1d2e-4f5a-9b8c-{i:012}"),
+        "userName": name,
+        "name": {"formatted": "Barbara Jensen", "givenName": "Barbara", "familyName": "Jensen"},
+        "displayName": "Barbara Jensen",
+        "active": true,
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "employeeNumber": format!("{i}"), "department": "Engineering",
+            "costCenter": "CC-1", "organization": "Acme",
+            "manager": {"value": format!("2819c223-7f76-453a-919d-{:012}", i / 10)}
+        }
+    })
+}
+
+/// Reads of the in-memory store (the index both stores read through) at
+/// 100,000 users in 10,000 groups of 40: an IdP's lookups, and a whole
+/// list, which a page of 100 without a filter costs.
+fn store_reads(c: &mut Criterion) {
+    use futures::executor::block_on;
+    use scimitar::store::{Kind, MemoryStore, Store};
+    const USERS: usize = 100_000;
+    const GROUPS: usize = 10_000;
+    let store = MemoryStore::new();
+    let mut ids = Vec::with_capacity(USERS);
+    for i in 0..USERS {
+        let body = scimitar::scim::resource::prepare_create(&USER_RESOURCE, tenant_user(i))
+            .expect("valid user");
+        ids.push(
+            block_on(store.create("t", Kind::User, body))
+                .expect("created")
+                .id,
+        );
+    }
+    for g in 0..GROUPS {
+        let members: Vec<Value> = (0..USERS / GROUPS * 4)
+            .map(|k| json!({"value": ids[(g + k * GROUPS / 4) % USERS]}))
+            .collect();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": format!("Team {g}"), "members": members});
+        let body = scimitar::scim::resource::prepare_create(&GROUP_RESOURCE, body).expect("group");
+        block_on(store.create("t", Kind::Group, body)).expect("created");
+    }
+    let mut group = c.benchmark_group("store-100k");
+    let lookups = [
+        ("userName-eq", r#"userName eq "USER0054321@example.com""#),
+        ("email-eq", r#"emails[value eq "user0054321@example.com"]"#),
+        (
+            "externalId-eq",
+            r#"externalId eq "0f4ab3c2-1d2e-4f5a-9b8c-000000054321""#,
+        ),
+    ];
+    for (name, text) in lookups {
+        let filter = parse_filter(text).expect("valid filter");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let found = block_on(store.list("t", Kind::User, Some(&filter))).expect("list");
+                assert_eq!(found.len(), 1);
+            })
+        });
+    }
+    group.bench_function("get", |b| {
+        b.iter(|| block_on(store.get("t", Kind::User, black_box(&ids[54321]))).expect("get"))
+    });
+    group.sample_size(10);
+    group.bench_function("page-of-100", |b| {
+        b.iter(|| {
+            let mut all = block_on(store.list("t", Kind::User, None)).expect("list");
+            all.truncate(100);
+            all
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, filters, patches, store_reads);
 criterion_main!(benches);

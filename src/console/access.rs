@@ -20,13 +20,11 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::PostParams;
 use kube::{Api, Client};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::html::escape;
 use super::{Console, Signed};
 use crate::controller::desired::{is_reserved, user_subject_name};
 use crate::crd::{BindSubjects, RoleMapping, ScimTenant, ScimUser};
-use crate::store::Kind;
 use crate::store::index::fold;
 
 /// Verbs offered by the checker.
@@ -182,13 +180,8 @@ pub async fn page(
     let mut users: Vec<(String, String)> =
         console.deps.store.cache().read(&signed.namespace, |index| {
             index
-                .list(Kind::User, None)
-                .into_iter()
-                .map(|u| {
-                    let name = u.resource.get("userName").and_then(Value::as_str);
-                    let name = name.unwrap_or_default().to_owned();
-                    (u.id, name)
-                })
+                .users()
+                .map(|u| (u.id.to_owned(), u.user_name.to_owned()))
                 .collect()
         });
     users.sort_by_key(|(_, name)| fold(name));
@@ -223,12 +216,8 @@ async fn run_check(console: &Console, signed: &Signed, check: &Check) -> String 
     };
     let groups: Vec<String> = console.deps.store.cache().read(&signed.namespace, |index| {
         index
-            .groups_of(&check.user)
-            .iter()
-            .filter_map(|id| {
-                let group = index.entry(Kind::Group, id)?;
-                Some(group.resource.get("displayName")?.as_str()?.to_owned())
-            })
+            .group_ids_of(&check.user)
+            .filter_map(|id| Some(index.group(id)?.display_name.to_owned()))
             .collect()
     });
     let (name, groups) = identity(&signed.tenant, &user, &groups);

@@ -5,8 +5,7 @@
 
 use serde_json::Value;
 
-use crate::store::Kind;
-use crate::store::index::Index;
+use crate::store::index::{Index, UserView};
 
 /// The outcome for one signed-in identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,36 +80,29 @@ impl<'a> Owner<'a> {
 pub fn decide(index: &Index, login: &str, admin_groups: &[String], owner: Owner) -> Decision {
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     // Objects an earlier tenant left in the namespace admit nobody.
-    let entry = |kind: Kind, id: &str| {
+    let ours = |user: &UserView| user.belongs_to(owner.uid, owner.created);
+    let by_name = index
+        .user_named(login)
+        .and_then(|id| index.user(id))
+        .filter(|u| ours(u) && same(u.user_name, login));
+    let user = by_name.or_else(|| {
         index
-            .entry(kind, id)
-            .filter(|e| e.belongs_to(owner.uid, owner.created))
-    };
-    let by_name = index.user_named(login).map(str::to_owned).filter(|id| {
-        entry(Kind::User, id)
-            .and_then(|e| e.resource.get("userName").and_then(Value::as_str))
-            .is_some_and(|name| same(name, login))
+            .users()
+            .find(|u| ours(u) && u.primary_email.is_some_and(|email| same(email, login)))
     });
-    let id = by_name.or_else(|| {
-        index.ids(Kind::User).into_iter().find(|id| {
-            entry(Kind::User, id)
-                .and_then(|e| primary_email(&e.resource))
-                .is_some_and(|email| same(email, login))
-        })
-    });
-    let Some(id) = id else {
+    let Some(user) = user else {
         return Decision::Unknown;
     };
-    let Some(user) = entry(Kind::User, &id) else {
-        return Decision::Unknown;
-    };
-    if !is_active(&user.resource) {
+    if !user.active {
         return Decision::Inactive;
     }
     let name_of = |gid: &str| {
-        entry(Kind::Group, gid).and_then(|g| g.resource.get("displayName").and_then(Value::as_str))
+        index
+            .group(gid)
+            .filter(|g| g.belongs_to(owner.uid, owner.created))
+            .map(|g| g.display_name)
     };
-    let member = index.groups_of(&id).iter().any(|gid| {
+    let member = index.group_ids_of(user.id).any(|gid| {
         name_of(gid).is_some_and(|name| {
             admin_groups.iter().any(|admin| same(admin, name)) && index.groups_named(name) == 1
         })
@@ -118,13 +110,9 @@ pub fn decide(index: &Index, login: &str, admin_groups: &[String], owner: Owner)
     if !member {
         return Decision::NotAnAdmin;
     }
-    let user_name = user
-        .resource
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or(login)
-        .to_owned();
-    Decision::Allowed { user_name }
+    Decision::Allowed {
+        user_name: user.user_name.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +120,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::store::Kind;
     use crate::store::index::Entry;
 
     fn index() -> Index {
@@ -255,7 +244,7 @@ mod tests {
             } else {
                 Kind::Group
             };
-            let mut entry = index.entry(kind, id).expect("entry").clone();
+            let mut entry = index.entry(kind, id).expect("entry").to_entry();
             entry.tenant_uid = Some("old-tenant".into());
             index.insert(kind, id, entry);
         }

@@ -2,20 +2,18 @@
 //! them) and the RBAC bindings the controller made for it (from the
 //! `ScimGroup`'s status), plus any problem the controller reported.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kube::Api;
-use serde_json::Value;
 
 use super::html::escape;
 use super::{Console, Search};
 use crate::crd::{ProducedBinding, ScimGroup};
-use crate::store::index::{Index, fold, member_ids};
-use crate::store::{Kind, Stored};
+use crate::store::index::{Index, fold};
 
 /// What the controller reported on one group.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,8 +44,8 @@ pub async fn page(
         Err(response) => return response,
     };
     let rows = console.deps.store.cache().read(&signed.namespace, |index| {
-        let groups = index.list(Kind::Group, None);
-        (groups.len(), names(index, &groups))
+        let groups = names(index);
+        (groups.len(), groups)
     });
     let reported = reported(&console, &signed.namespace).await;
     let (total, groups) = rows;
@@ -58,28 +56,17 @@ pub async fn page(
 }
 
 /// Each group's id, displayName and members' userNames.
-fn names(index: &Index, groups: &[Stored]) -> Vec<(String, String, Vec<String>)> {
-    groups
-        .iter()
+fn names(index: &Index) -> Vec<(String, String, Vec<String>)> {
+    index
+        .groups()
         .map(|group| {
-            let mut members: Vec<String> = member_ids(&group.resource)
+            let ids: BTreeSet<&str> = group.members().map(|(id, _)| id).collect();
+            let mut members: Vec<String> = ids
                 .into_iter()
-                .map(|id| {
-                    index
-                        .entry(Kind::User, &id)
-                        .and_then(|u| u.resource.get("userName").and_then(Value::as_str))
-                        .map(str::to_owned)
-                        .unwrap_or(id)
-                })
+                .map(|id| index.user(id).map_or(id, |u| u.user_name).to_owned())
                 .collect();
             members.sort_by_key(|m| fold(m));
-            let name = group
-                .resource
-                .get("displayName")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            (group.id.clone(), name, members)
+            (group.id.to_owned(), group.display_name.to_owned(), members)
         })
         .collect()
 }

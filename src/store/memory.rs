@@ -141,16 +141,15 @@ impl Store for MemoryStore {
         let entry = t
             .entry(kind, id)
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        check_if_match(if_match, id, &entry.version)?;
+        check_if_match(if_match, id, entry.version)?;
         t.remove(kind, id);
         if kind == Kind::User {
             // A deleted user leaves every group it was in (RFC 7644 §3.6 leaves
             // this to the provider; dangling members would grant nothing but confuse).
             for gid in t.groups_of(id) {
-                let Some(group) = t.entry(Kind::Group, &gid) else {
+                let Some(Stored { mut resource, .. }) = t.get(Kind::Group, &gid) else {
                     continue;
                 };
-                let mut resource = group.resource.clone();
                 remove_member(&mut resource, id);
                 let created = created_of(&resource).unwrap_or_default().to_owned();
                 let version = self.next_version();

@@ -14,7 +14,7 @@
 //! after [`TOMBSTONE_TTL`].
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -38,9 +38,11 @@ pub struct Incoming {
 /// reads or writes.
 pub struct Cache {
     shards: RwLock<HashMap<String, Arc<RwLock<Shard>>>>,
-    /// Objects listed since the last watch restart, per kind (only the
-    /// watch of that kind touches its entry).
-    relisting: Mutex<HashMap<Kind, Vec<Incoming>>>,
+    /// The relist under way, per kind (only the watch of that kind touches
+    /// its entry).
+    relisting: Mutex<HashMap<Kind, Relist>>,
+    /// The mark of the last relist started.
+    epoch: AtomicU32,
     users_synced: AtomicBool,
     groups_synced: AtomicBool,
     /// Namespaces whose users or groups changed, for the controller. It
@@ -54,11 +56,20 @@ impl Default for Cache {
         Self {
             shards: RwLock::default(),
             relisting: Mutex::default(),
+            epoch: AtomicU32::new(0),
             users_synced: AtomicBool::new(false),
             groups_synced: AtomicBool::new(false),
             changes: broadcast::channel(4096).0,
         }
     }
+}
+
+/// A relist: listed objects go straight into the index, marked with its
+/// epoch; when it is done, what it did not list goes.
+struct Relist {
+    epoch: u32,
+    /// The newest resourceVersion listed.
+    newest: u64,
 }
 
 /// One namespace: its index, the tombstones of its deleted objects and
@@ -255,72 +266,60 @@ impl Cache {
 
     /// The watch (re)started listing every object of `kind`.
     pub fn relist_started(&self, kind: Kind) {
+        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
         let mut relisting = self.relisting.lock().unwrap_or_else(|e| e.into_inner());
-        relisting.insert(kind, Vec::new());
+        relisting.insert(kind, Relist { epoch, newest: 0 });
     }
 
-    /// One object of the listing.
+    /// One object of the listing: applied at once (readers see it, or what
+    /// the cache holds that is newer), and marked as listed.
     pub fn relisted(&self, kind: Kind, incoming: Incoming) {
-        let mut relisting = self.relisting.lock().unwrap_or_else(|e| e.into_inner());
-        relisting.entry(kind).or_default().push(incoming);
+        let epoch = {
+            let mut relisting = self.relisting.lock().unwrap_or_else(|e| e.into_inner());
+            relisting.get_mut(&kind).map(|relist| {
+                let version = revision(&incoming.entry.version).unwrap_or(0);
+                relist.newest = relist.newest.max(version);
+                relist.epoch
+            })
+        };
+        let shard = self.shard_or_new(&incoming.namespace);
+        let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
+        let id = incoming.id.clone();
+        // The journal goes to "everything" when the relist is done.
+        shard.apply(kind, incoming.id, incoming.entry, false);
+        if let Some(epoch) = epoch {
+            shard.index.mark(kind, &id, epoch);
+        }
     }
 
-    /// The listing is complete: it replaces what the cache held of `kind`,
-    /// except entries newer than anything listed (writes made while the list
-    /// was in flight; the watch that follows will confirm or delete them).
-    /// Each namespace is replaced under its own lock.
+    /// The listing is complete: what the cache holds of `kind` and the
+    /// listing did not name goes, except entries newer than anything listed
+    /// (writes made while the list was in flight; the watch that follows will
+    /// confirm or delete them). Each namespace is swept under its own lock.
     pub fn relist_done(&self, kind: Kind) {
-        let listed = self
+        let relist = self
             .relisting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&kind)
-            .unwrap_or_default();
-        let newest = listed
-            .iter()
-            .filter_map(|i| revision(&i.entry.version))
-            .max()
-            .unwrap_or(0);
-        let mut by_namespace: HashMap<String, Vec<(String, Entry)>> = HashMap::new();
-        for incoming in listed {
-            by_namespace
-                .entry(incoming.namespace)
-                .or_default()
-                .push((incoming.id, incoming.entry));
-        }
-        let mut namespaces: Vec<String> = {
+            .remove(&kind);
+        let (epoch, newest) = relist.map_or((0, 0), |r| (r.epoch, r.newest));
+        let namespaces: Vec<(String, Arc<RwLock<Shard>>)> = {
             let shards = self.shards.read().unwrap_or_else(|e| e.into_inner());
-            shards.keys().cloned().collect()
+            shards.iter().map(|(n, s)| (n.clone(), s.clone())).collect()
         };
-        namespaces.extend(by_namespace.keys().cloned());
-        namespaces.sort();
-        namespaces.dedup();
         let now = Instant::now();
-        for namespace in &namespaces {
-            let shard = self.shard_or_new(namespace);
+        for (_, shard) in &namespaces {
             let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
-            let keep: Vec<(String, Entry)> = shard
-                .index
-                .ids(kind)
-                .into_iter()
-                .filter_map(|id| {
-                    let entry = shard.index.entry(kind, &id)?;
-                    revision(&entry.version)
-                        .is_some_and(|v| v > newest)
-                        .then(|| (id, entry.clone()))
-                })
-                .collect();
-            shard.index.clear(kind);
+            shard.index.sweep(kind, epoch, |version| {
+                revision(version).is_some_and(|v| v > newest)
+            });
             // The controller goes over the whole namespace again.
             shard.journal = Changes::everything();
             shard
                 .tombstones
                 .retain(|_, (_, at)| now.duration_since(*at) < TOMBSTONE_TTL);
-            let listed = by_namespace.remove(namespace).unwrap_or_default();
-            for (id, entry) in listed.into_iter().chain(keep) {
-                shard.upsert(kind, id, entry);
-            }
         }
+        let namespaces: Vec<String> = namespaces.into_iter().map(|(n, _)| n).collect();
         // Namespaces left with nothing go (their lock with them), unless a
         // writer holds the shard right now: its write must not be lost.
         self.shards
@@ -342,6 +341,11 @@ impl Cache {
 impl Shard {
     /// Whether the cache changed in a way the controller must look at.
     fn upsert(&mut self, kind: Kind, id: String, entry: Entry) -> bool {
+        self.apply(kind, id, entry, true)
+    }
+
+    /// As [`Shard::upsert`]; `journal` says whether to record the change.
+    fn apply(&mut self, kind: Kind, id: String, entry: Entry, journal: bool) -> bool {
         let key = (kind, id);
         if let Some((deleted_at, _)) = self.tombstones.get(&key) {
             let newer = match (revision(&entry.version), deleted_at) {
@@ -355,7 +359,7 @@ impl Shard {
         }
         let (_, id) = key;
         if let Some(current) = self.index.entry(kind, &id)
-            && (!not_older(&entry.version, &current.version) || current.version == entry.version)
+            && (!not_older(&entry.version, current.version) || current.version == entry.version)
         {
             return false;
         }
@@ -364,13 +368,15 @@ impl Shard {
         let same_spec = self.index.entry(kind, &id).is_some_and(|current| {
             current.generation.is_some()
                 && current.generation == entry.generation
-                && current.tenant_uid == entry.tenant_uid
+                && current.tenant_uid == entry.tenant_uid.as_deref()
         });
         let touched = self.index.insert(kind, &id, entry);
         if same_spec {
             return false;
         }
-        self.journal.record(kind, &id, touched);
+        if journal {
+            self.journal.record(kind, &id, touched);
+        }
         true
     }
 
@@ -406,14 +412,7 @@ mod tests {
     }
 
     fn user_name(cache: &Cache, id: &str) -> Option<String> {
-        cache.read("acme", |i| {
-            i.entry(Kind::User, id).map(|e| {
-                e.resource["userName"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-        })
+        cache.read("acme", |i| i.user(id).map(|u| u.user_name.to_owned()))
     }
 
     #[test]
