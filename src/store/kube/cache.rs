@@ -483,6 +483,34 @@ mod tests {
         assert_eq!(user_name(&cache, "fresh").as_deref(), Some("fresh"));
     }
 
+    #[test]
+    fn a_relist_applies_what_it_lists_at_once_and_drops_only_when_done() {
+        let cache = Cache::default();
+        cache.upsert(Kind::User, user("gone", "gone", "5"));
+        cache.upsert(Kind::User, user("kept", "old", "6"));
+        cache.relist_started(Kind::User);
+        cache.relisted(Kind::User, user("kept", "new", "7"));
+        cache.relisted(Kind::User, user("added", "added", "8"));
+        // Readers see the listing as it comes, and nothing has gone yet.
+        assert_eq!(user_name(&cache, "kept").as_deref(), Some("new"));
+        assert_eq!(user_name(&cache, "added").as_deref(), Some("added"));
+        assert_eq!(user_name(&cache, "gone").as_deref(), Some("gone"));
+        cache.relist_done(Kind::User);
+        assert_eq!(user_name(&cache, "gone"), None);
+        assert!(!cache.read("acme", |i| i.user_named("gone").is_some()));
+        // A relist that lists acme's users no more empties the namespace.
+        cache.relist_started(Kind::User);
+        let elsewhere = Incoming {
+            namespace: "globex".into(),
+            ..user("g1", "gus", "10")
+        };
+        cache.relisted(Kind::User, elsewhere);
+        cache.relist_done(Kind::User);
+        assert_eq!(cache.read("acme", |i| i.count(Kind::User)), 0);
+        assert!(cache.shard("acme").is_none(), "the empty namespace goes");
+        assert!(cache.read("globex", |i| i.user_named("gus").is_some()));
+    }
+
     fn group(id: &str, name: &str, members: &[&str], version: &str) -> Incoming {
         let members: Vec<_> = members.iter().map(|m| json!({"value": m})).collect();
         Incoming {
