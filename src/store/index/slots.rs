@@ -187,7 +187,9 @@ impl Ids {
         let Some(entry) = self.slots.get(slot as usize) else {
             return;
         };
-        if entry.at != [NONE; 2] || !entry.groups.is_empty() || entry.id.is_empty() {
+        // A free slot is no id's slot (its text, "", may be another's).
+        let live = self.get(&entry.id) == Some(slot);
+        if !live || entry.at != [NONE; 2] || !entry.groups.is_empty() {
             return;
         }
         let hash = self.hash(entry.id.as_bytes());

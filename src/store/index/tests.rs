@@ -200,7 +200,8 @@ impl Index {
 // Against a model: every read of the index equals the same read computed
 // naively from the inserted JSON, filters narrowed by the indexes included.
 
-const IDS: [&str; 8] = [
+const IDS: [&str; 9] = [
+    "",
     "u1",
     "u2",
     "u3",
