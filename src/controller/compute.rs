@@ -28,13 +28,13 @@ impl Owner {
     pub fn user<'a>(&self, index: &'a Index, id: &str) -> Option<UserView<'a>> {
         index
             .user(id)
-            .filter(|u| u.entry.belongs_to(self.uid.as_deref(), self.created))
+            .filter(|u| u.belongs_to(self.uid.as_deref(), self.created))
     }
 
     pub fn group<'a>(&self, index: &'a Index, id: &str) -> Option<GroupView<'a>> {
         index
             .group(id)
-            .filter(|g| g.entry.belongs_to(self.uid.as_deref(), self.created))
+            .filter(|g| g.belongs_to(self.uid.as_deref(), self.created))
     }
 
     /// How many of the tenant's groups a mapping's name matches.

@@ -122,7 +122,7 @@ impl World {
 
     fn current(&self, kind: Kind, id: &str) -> Option<Value> {
         self.cache
-            .read(NS, |i| i.entry(kind, id).map(|e| e.resource.clone()))
+            .read(NS, |i| i.entry(kind, id).map(|e| e.to_entry().resource))
     }
 
     fn put(&mut self, kind: Kind, id: String, resource: Value) {
@@ -217,7 +217,7 @@ impl World {
                     let listed: Vec<(String, Entry)> = self.cache.read(NS, |i| {
                         i.ids(kind)
                             .into_iter()
-                            .filter_map(|id| Some((id.clone(), i.entry(kind, &id)?.clone())))
+                            .filter_map(|id| Some((id.clone(), i.entry(kind, &id)?.to_entry())))
                             .collect()
                     });
                     self.cache.relist_started(kind);
@@ -349,14 +349,20 @@ impl World {
             let users = i
                 .users()
                 .map(|u| {
-                    let spec = convert::user_spec_from_scim(&u.entry.resource).expect("user");
+                    let resource = i.entry(Kind::User, u.id).expect("user").to_entry().resource;
+                    let spec = convert::user_spec_from_scim(&resource).expect("user");
                     ScimUser::new(u.id, spec)
                 })
                 .collect();
             let groups = i
                 .groups()
                 .map(|g| {
-                    let spec = convert::group_spec_from_scim(&g.entry.resource).expect("group");
+                    let resource = i
+                        .entry(Kind::Group, g.id)
+                        .expect("group")
+                        .to_entry()
+                        .resource;
+                    let spec = convert::group_spec_from_scim(&resource).expect("group");
                     ScimGroup::new(g.id, spec)
                 })
                 .collect();
