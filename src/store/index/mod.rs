@@ -350,7 +350,8 @@ impl Index {
 
     /// How many distinct ids the index holds (users, groups and the other
     /// ids groups list as members).
-    pub fn slots(&self) -> usize {
+    #[cfg(test)]
+    fn slots(&self) -> usize {
         self.ids.len()
     }
 }

@@ -225,6 +225,7 @@ impl Ids {
     }
 
     /// How many slots are in use.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }
