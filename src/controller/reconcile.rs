@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::apply::{self, Applied, Managed};
@@ -22,7 +21,7 @@ use super::desired::{
     Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, UserOutcome, label_value,
 };
 use super::owned::{Key, Scope};
-use super::run::{Context, Error, RESYNC};
+use super::run::{Context, Error};
 use super::work;
 use crate::crd::ScimTenant;
 
@@ -32,10 +31,12 @@ pub const FULL_EVERY: Duration = Duration::from_secs(30 * 60);
 const GROUPS_PER_STEP: usize = 256;
 
 /// What the controller remembers of a tenant between reconciles.
+#[derive(Default)]
 pub struct Pass {
     generation: Option<i64>,
     uid: Option<String>,
-    at: Instant,
+    /// The last full pass (`None`: none yet).
+    at: Option<Instant>,
     /// Users and groups left in the namespace by an earlier tenant.
     leftovers: BTreeSet<(bool, String)>,
 }
@@ -94,7 +95,6 @@ pub struct Outcome {
 pub async fn changes(tenant: &ScimTenant, ctx: &Context) -> Result<Outcome, Error> {
     let name = tenant.name_any();
     let namespace = tenant.spec.namespace.clone();
-    let label = label_value(&name);
 
     // Gather: what changed since the last reconcile, and whether it is time
     // for a full pass.
@@ -105,7 +105,7 @@ pub async fn changes(tenant: &ScimTenant, ctx: &Context) -> Result<Outcome, Erro
         passes.get(&name).is_none_or(|pass| {
             pass.generation != tenant.metadata.generation
                 || pass.uid != tenant.metadata.uid
-                || pass.at.elapsed() >= FULL_EVERY
+                || pass.at.is_none_or(|at| at.elapsed() >= FULL_EVERY)
         })
     };
     let result = apply_changes(tenant, ctx, &work, &journal, due).await;
@@ -115,19 +115,13 @@ pub async fn changes(tenant: &ScimTenant, ctx: &Context) -> Result<Outcome, Erro
     }
     let mut outcome = result?;
     let mut passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
-    let pass = passes.entry(name.clone()).or_insert_with(|| Pass {
-        generation: None,
-        uid: None,
-        at: Instant::now(),
-        leftovers: BTreeSet::new(),
-    });
+    let pass = passes.entry(name).or_default();
     if outcome.full {
         pass.generation = tenant.metadata.generation;
         pass.uid = tenant.metadata.uid.clone();
-        pass.at = Instant::now();
+        pass.at = Some(Instant::now());
     }
     outcome.leftovers = pass.leftovers.len();
-    let _ = label;
     Ok(outcome)
 }
 
@@ -191,12 +185,7 @@ async fn apply_changes(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(name.clone())
-            .or_insert_with(|| Pass {
-                generation: None,
-                uid: None,
-                at: Instant::now(),
-                leftovers: BTreeSet::new(),
-            })
+            .or_default()
             .leftovers = leftovers;
     } else {
         // Keep the leftover count current for the objects that changed.
@@ -318,19 +307,18 @@ async fn apply_changes(
     if dirty.full {
         // Bindings of the tenant that no group claims (hand-made with our
         // labels, or from a group label no longer used) go too.
-        for stray in [stray(&ctx.role_bindings, &label, &outcome), Vec::new()] {
-            let applied = apply::apply(
-                &ctx.client,
-                &ctx.role_bindings,
-                &[],
-                stray,
-                &label,
-                &ctx.failing,
-                &ctx.owned,
-            )
-            .await;
-            outcome.applied.add(applied);
-        }
+        let stray_rbs = stray(&ctx.role_bindings, &label, &outcome);
+        let applied = apply::apply(
+            &ctx.client,
+            &ctx.role_bindings,
+            &[],
+            stray_rbs,
+            &label,
+            &ctx.failing,
+            &ctx.owned,
+        )
+        .await;
+        outcome.applied.add(applied);
         let stray_crbs = stray(&ctx.cluster_role_bindings, &label, &outcome);
         let applied = apply::apply(
             &ctx.client,
@@ -617,14 +605,4 @@ async fn directory_entries(
         }
     }
     Ok(true)
-}
-
-/// Forgets what the controller remembers of tenants that are gone.
-pub fn forget(passes: &mut HashMap<String, Pass>, tenant: &str) {
-    passes.remove(tenant);
-}
-
-#[allow(dead_code)]
-fn _requeue() -> Action {
-    Action::requeue(RESYNC)
 }

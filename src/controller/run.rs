@@ -44,7 +44,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
-pub(super) const RESYNC: Duration = Duration::from_secs(300);
+const RESYNC: Duration = Duration::from_secs(300);
 
 /// Why a reconcile failed; it is retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -255,13 +255,8 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(api, config).modify(|object| object.managed_fields_mut().clear()),
-    )
-    .default_backoff()
-    .flat_map(move |event| {
+    let (reader, stream) = stripped(api, config);
+    let stream = stream.flat_map(move |event| {
         let touches = match &event {
             Ok(event) => owned.observe(event),
             Err(_) => Vec::new(),
@@ -296,15 +291,35 @@ where
         + Sync
         + 'static,
 {
+    let (reader, stream) = stripped(api, config);
+    (reader, stream.touched_objects())
+}
+
+/// A reflector store of `api` and its event stream, managedFields stripped:
+/// they repeat every field (every subject of a binding) with the manager's
+/// name, often the larger half of an object, and are never read.
+fn stripped<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     let (reader, writer) = reflector::store();
-    // managedFields repeat every field (every subject of a binding) with
-    // the manager's name: often the larger half of an object, and never read.
     let stream = reflector(
         writer,
         watcher(api, config).modify(|object| object.managed_fields_mut().clear()),
     )
-    .default_backoff()
-    .touched_objects();
+    .default_backoff();
     (reader, stream)
 }
 
@@ -385,7 +400,14 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
 
 async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, Error> {
     if tenant.meta().deletion_timestamp.is_some() {
-        // Owned objects go with the tenant (owner references).
+        // Owned objects go with the tenant (owner references); what the
+        // controller remembers of it goes now.
+        let name = tenant.name_any();
+        ctx.passes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&name);
+        ctx.pending.take(&name);
         return Ok(Action::await_change());
     }
     if !ctx.store.is_ready() {
