@@ -353,3 +353,76 @@ async fn concurrent_member_patches_lose_nothing() {
     let stored = groups.get(&group_id).await.expect("group");
     assert_eq!(stored.spec.members.len(), 100, "all 100 members stored");
 }
+
+/// The controller's status write is bookkeeping, not a change to the SCIM
+/// resource: a client's ETag from its POST stays current across it, so its
+/// If-Match update is not refused with 412 for something it never saw.
+#[tokio::test]
+async fn a_status_write_leaves_the_scim_version_alone() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let home = namespace(&admin, "etag").await;
+    let token = create_tenant(&admin, &home, spec(&home, vec![])).await;
+    let scim = Scim::new(Operator::shared(cp), &token);
+    scim.wait_until_authorized().await;
+    let created = scim
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "etag@example.com", "name": {"givenName": "Eve"}})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let version = created.body["meta"]["version"]
+        .as_str()
+        .expect("version")
+        .to_owned();
+
+    let users: Api<scimitar::crd::ScimUser> = Api::namespaced(admin.clone(), &home);
+    let at_create = users
+        .get(&id)
+        .await
+        .expect("user")
+        .metadata
+        .resource_version;
+    until("the controller writes the user's status", true, || async {
+        let user = users.get(&id).await.expect("user");
+        user.status.is_some_and(|s| s.observed_generation.is_some())
+            && user.metadata.resource_version != at_create
+    })
+    .await;
+
+    let read = scim.send("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(
+        read.body["meta"]["version"],
+        version.as_str(),
+        "{}",
+        read.body
+    );
+    let replace = json!({"userName": "etag@example.com", "name": {"givenName": "Eva"}});
+    let put = scim
+        .send_if_match(
+            "PUT",
+            &format!("/Users/{id}"),
+            Some(replace.clone()),
+            Some(&version),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let changed = put.body["meta"]["version"].as_str().expect("version");
+    assert_ne!(
+        changed, version,
+        "a change to the resource moves its version"
+    );
+    let stale = scim
+        .send_if_match(
+            "PUT",
+            &format!("/Users/{id}"),
+            Some(replace),
+            Some(&version),
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+}

@@ -158,6 +158,7 @@ mod tests {
         Stored {
             id: id.into(),
             version: "1".into(),
+            revision: "1".into(),
             resource,
         }
     }

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -35,12 +35,6 @@ use crate::crd::{ScimGroup, ScimTenant, ScimUser};
 use crate::store::Kind;
 use crate::store::kube::{KubeStore, convert};
 
-/// How long a burst of changes is gathered into one reconcile. Known
-/// defect: kube-runtime restarts it on every trigger, so a tenant changing
-/// more often than this (an IdP sync) is reconciled only when the burst
-/// ends. Removing it needs SCIM versions that a status write does not change
-/// first (scim2-tester's replacement check then sends a stale If-Match).
-const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
@@ -213,7 +207,9 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
 
     let tenants_api: Api<ScimTenant> = Api::all(client.clone());
     let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
-        .with_config(ControllerConfig::default().debounce(DEBOUNCE))
+        // No debounce: kube-runtime's restarts on every trigger, so a tenant
+        // in an IdP sync would wait for the sync's end. Triggers that arrive
+        // during a reconcile already gather into the next one.
         .reconcile_on(role_bindings)
         .reconcile_on(cluster_role_bindings)
         .reconcile_on(config_maps)

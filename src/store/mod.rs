@@ -53,10 +53,23 @@ impl Kind {
 pub struct Stored {
     /// The SCIM `id`.
     pub id: String,
-    /// Opaque version; `meta.version` is the weak ETag `W/"<version>"`.
+    /// Opaque SCIM version; `meta.version` is the weak ETag `W/"<version>"`.
+    /// It changes when the resource does, and only then (see [`scim_version`]).
     pub version: String,
+    /// The backend's own revision, for optimistic writes; it also moves when
+    /// only bookkeeping (a status) changed, so clients never see it.
+    pub revision: String,
     /// The resource.
     pub resource: Value,
+}
+
+/// The SCIM version of an object at `revision` and `generation`. Kubernetes
+/// bumps `generation` only when the spec changes, while the resourceVersion
+/// also moves on status writes by the controller; an ETag built from it would
+/// go stale under a client that did nothing (its next If-Match gets 412).
+/// Without a generation (the memory store), the revision is the version.
+pub fn scim_version(revision: &str, generation: Option<i64>) -> String {
+    generation.map_or_else(|| revision.to_owned(), |g| g.to_string())
 }
 
 /// The weak ETag for a version (RFC 7644 §3.14).

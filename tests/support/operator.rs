@@ -629,11 +629,25 @@ impl Scim {
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.send_if_match(method, path, body, None).await
+    }
+
+    /// [`Scim::send`] with an `If-Match` header when `etag` is given.
+    pub async fn send_if_match(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        etag: Option<&str>,
+    ) -> Reply {
         let method = ::reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token);
+        if let Some(etag) = etag {
+            request = request.header("if-match", etag);
+        }
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/scim+json")

@@ -71,7 +71,8 @@ impl Index {
         }
         Stored {
             id: self.ids.text(record.slot).to_owned(),
-            version: record.version().to_owned(),
+            version: crate::store::scim_version(record.version(), record.generation()),
+            revision: record.version().to_owned(),
             resource,
         }
     }

@@ -355,7 +355,8 @@ impl Model {
         }
         Stored {
             id: id.to_owned(),
-            version: entry.version.clone(),
+            version: crate::store::scim_version(&entry.version, entry.generation),
+            revision: entry.version.clone(),
             resource,
         }
     }

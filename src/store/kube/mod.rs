@@ -206,7 +206,8 @@ impl KubeStore {
             .read(&namespace, |i| i.get(kind, &id))
             .unwrap_or(Stored {
                 id,
-                version: rendered.version,
+                version: crate::store::scim_version(&rendered.version, rendered.generation),
+                revision: rendered.version,
                 resource: rendered.resource,
             }))
     }
@@ -471,7 +472,14 @@ fn entry_of<K: Resource>(object: &K, kind: Kind, resource: Value) -> Option<Inco
     Some(Incoming {
         namespace: meta.namespace.clone()?,
         entry: Entry {
-            resource: stamp(kind, &id, resource, &created, &modified, &version),
+            resource: stamp(
+                kind,
+                &id,
+                resource,
+                &created,
+                &modified,
+                &crate::store::scim_version(&version, meta.generation),
+            ),
             version,
             generation: meta.generation,
             tenant_uid: meta
@@ -625,7 +633,7 @@ impl Store for KubeStore {
                 .await?;
             }
             match self
-                .write(&namespace, kind, id, &current.version, &new)
+                .write(&namespace, kind, id, &current.revision, &new)
                 .await
             {
                 Ok(Some(incoming)) => {
@@ -680,7 +688,7 @@ impl Store for KubeStore {
                 preconditions: Some(Preconditions {
                     resource_version: if_match
                         .filter(|m| *m != "*")
-                        .map(|_| current.version.clone()),
+                        .map(|_| current.revision.clone()),
                     uid: None,
                 }),
                 ..Default::default()
@@ -702,7 +710,7 @@ impl Store for KubeStore {
                 Err(_) => return Err(timed_out(&what)),
                 Ok(Err(error)) if is_not_found(&error) => {
                     self.cache
-                        .remove(kind, &namespace, id, Some(&current.version));
+                        .remove(kind, &namespace, id, Some(&current.revision));
                     return Err(StoreError::NotFound(id.to_owned()));
                 }
                 Ok(Err(error)) if is_conflict(&error) => {
@@ -713,7 +721,7 @@ impl Store for KubeStore {
             }
             let groups = self.cache.read(&namespace, |i| i.groups_of(id));
             self.cache
-                .remove(kind, &namespace, id, Some(&current.version));
+                .remove(kind, &namespace, id, Some(&current.revision));
             if kind == Kind::User
                 && let Some(name) = current.resource.get("userName").and_then(Value::as_str)
             {
