@@ -131,6 +131,7 @@ mod tests {
                 "emails": [{"value": "other@example.com"}, {"value": email, "primary": true}]}),
             generation: None,
             tenant_uid: None,
+            status: None,
         };
         index.insert(
             Kind::User,
@@ -161,6 +162,7 @@ mod tests {
                     "members": [{"value": "u1"}, {"value": "u2"}, {"value": "u3"}]}),
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         );
         index.insert(
@@ -171,6 +173,7 @@ mod tests {
                 resource: json!({"id": "g2", "displayName": "staff", "members": [{"value": "u4"}]}),
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         );
         index
@@ -222,6 +225,7 @@ mod tests {
                 resource: json!({"id": "g9", "displayName": "SCIMITAR-ADMINS", "members": [{"value": "u4"}]}),
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         );
         assert_eq!(

@@ -1,21 +1,32 @@
 //! The controller: each `ScimTenant`, with its users and groups, becomes RBAC
 //! bindings and a directory ConfigMap.
 //!
+//! A reconcile runs in phases: gather → desired (pure) → apply → status →
+//! events.
+//!
+//! - [`work`], [`owned`]: gather what changed (the watches' and the cache's
+//!   changes) and expand it into the groups, users and shards it affects.
 //! - [`desired`]: (tenant, users, groups, cluster facts) → the objects that
-//!   should exist and the status to report. Pure.
+//!   should exist and the status to report. Pure; the oracle.
+//! - [`compute`]: the same, one group or user at a time. Pure.
 //! - [`directory`]: the directory ConfigMap(s), sharded under the size limit. Pure.
 //! - [`facts`]: which roles exist and which the operator may bind.
+//! - [`reconcile`]: gather, desired and apply for one tenant.
 //! - [`apply`]: create, update and delete owned objects to match.
-//! - [`status`]: `Ready`/`Degraded` conditions.
-//! - [`run`]: the kube-runtime `Controller`, its triggers and the reconcile.
+//! - [`report`]: the status phase; [`status`]: `Ready`/`Degraded` conditions.
+//! - [`events`]: the events phase.
+//! - [`run`]: the kube-runtime `Controller`, its triggers, and the reconcile
+//!   that runs the phases.
 
 pub mod apply;
 pub mod compute;
 pub mod desired;
 pub mod directory;
+pub mod events;
 pub mod facts;
 pub mod owned;
 pub mod reconcile;
+pub mod report;
 pub mod run;
 pub mod status;
 #[cfg(test)]

@@ -6,37 +6,32 @@
 //! changes to the bindings and ConfigMaps it owns (drift is repaired), and by
 //! namespaces and roles appearing or going.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::{StreamExt, future};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::apply::{self, Change, bounded};
+use super::apply;
 use super::desired::{self, MANAGED_BY, MANAGER};
 use super::facts::Roles;
 use super::owned::Owned;
 use super::reconcile;
-use super::status;
 use super::work::Pending;
+use super::{events, report};
 use crate::crd::{ScimGroup, ScimTenant, ScimUser};
 use crate::store::Kind;
 use crate::store::kube::{KubeStore, convert};
 
-/// Status writes in flight at once.
-const STATUS_WRITES: usize = 16;
 /// Periodic re-check, in case a trigger was missed.
 const RESYNC: Duration = Duration::from_secs(300);
 
@@ -74,17 +69,11 @@ pub struct Context {
     pub(super) role_bindings: Store<RoleBinding>,
     pub(super) cluster_role_bindings: Store<ClusterRoleBinding>,
     pub(super) config_maps: Store<ConfigMap>,
-    recorder: Recorder,
-    /// Last status written (or, for objects not written since this
-    /// controller started, read) per user and group, so unchanged ones are
-    /// not rewritten.
-    written: Mutex<HashMap<(Kind, String, String), Value>>,
-    /// Namespaces whose objects' statuses were read into `written`.
-    seeded: Mutex<HashSet<String>>,
+    pub(super) recorder: Recorder,
     /// The SCIM base URL to publish in tenant status.
-    public_url: Option<String>,
+    pub(super) public_url: Option<String>,
     /// Problems already published as Warning Events.
-    warned: Mutex<HashSet<String>>,
+    pub(super) warned: events::Warned,
     /// Consecutive failures per tenant, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Bindings whose update keeps failing, and since when.
@@ -144,9 +133,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         cluster_role_bindings: crb_reader.clone(),
         config_maps: cm_reader.clone(),
         recorder: Recorder::new(client.clone(), reporter),
-        written: Mutex::default(),
-        seeded: Mutex::default(),
-        warned: Mutex::default(),
+        warned: events::Warned::default(),
         public_url,
         failures: Mutex::default(),
         failing: apply::Failing::default(),
@@ -395,15 +382,11 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
 }
 
 async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, Error> {
+    let name = tenant.name_any();
     if tenant.meta().deletion_timestamp.is_some() {
         // Owned objects go with the tenant (owner references); what the
         // controller remembers of it goes now.
-        let name = tenant.name_any();
-        ctx.passes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&name);
-        ctx.pending.take(&name);
+        forget(ctx, &name);
         return Ok(Action::await_change());
     }
     if !ctx.store.is_ready() {
@@ -422,188 +405,42 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     {
         return Err(Error::NotReady);
     }
-    let name = tenant.name_any();
     let namespace = tenant.spec.namespace.clone();
-    if ctx.store.tenants().namespace_of(&name).is_none()
-        && ctx
-            .store
-            .tenants()
-            .tenant_of_namespace(&namespace)
-            .is_some()
-    {
+    if let Some(owner) = claimed_by_another(ctx, &name, &namespace) {
         // Another, older tenant owns the namespace: touch nothing, say why.
         let problem = desired::Problem {
             reason: "NamespaceClaimed",
-            message: format!(
-                "namespace {namespace} belongs to tenant {}",
-                ctx.store
-                    .tenants()
-                    .tenant_of_namespace(&namespace)
-                    .unwrap_or_default()
-            ),
+            message: format!("namespace {namespace} belongs to tenant {owner}"),
         };
-        write_tenant_status(ctx, tenant, &[problem], &[], 0, 0).await?;
+        report::tenant(ctx, tenant, &[problem], &[], 0, 0).await?;
         return Ok(Action::requeue(RESYNC));
     }
+
+    // Gather, desired and apply: what changed, and only that.
     let outcome = reconcile::changes(tenant, ctx).await?;
     let failures = outcome.applied.failures.clone();
-    for change in &outcome.applied.changes {
-        let (reason, note) = match change {
-            Change::Created(what) => ("Created", format!("created {what}")),
-            Change::Updated(what) => {
-                // Routine (every membership change updates a binding and a
-                // shard): logged, not an Event, which would double the writes.
-                tracing::info!(tenant = %name, "updated {what}");
-                continue;
-            }
-            Change::Deleted(what) => ("Deleted", format!("deleted {what}")),
-        };
-        tracing::info!(tenant = %name, "{note}");
-        publish(ctx, tenant, EventType::Normal, reason, note).await;
-    }
-    for problem in outcome
-        .problems
+    let problems = tenant_problems(ctx, &name, &namespace, &outcome);
+    let all_problems: Vec<&desired::Problem> = problems
         .iter()
         .chain(outcome.groups.values().flat_map(|g| &g.problems))
-    {
-        if first_warning(ctx, &name, problem) {
-            publish(
-                ctx,
-                tenant,
-                EventType::Warning,
-                problem.reason,
-                problem.message.clone(),
-            )
-            .await;
-        }
+        .collect();
+
+    // Events.
+    events::changes(ctx, tenant, &outcome.applied.changes).await;
+    events::problems(ctx, tenant, &all_problems).await;
+    if outcome.full {
+        // A full pass saw every problem: the rest are gone.
+        ctx.warned.retain(&name, &all_problems);
     }
 
-    seed_written(ctx, &namespace).await?;
-    // Status of the groups and users looked at, written only when it
-    // changed, several at a time.
-    let (failed, namespace_ref) = (&failures, namespace.as_str());
-    let generations: HashMap<(Kind, String), Option<i64>> =
-        ctx.store.cache().read(&namespace, |index| {
-            let groups = outcome
-                .groups
-                .keys()
-                .map(|id| ((Kind::Group, id.clone()), index.entry(Kind::Group, id)));
-            let users = outcome
-                .users
-                .keys()
-                .map(|id| ((Kind::User, id.clone()), index.entry(Kind::User, id)));
-            groups
-                .chain(users)
-                .map(|(key, entry)| (key, entry.and_then(|e| e.generation)))
-                .collect()
-        });
-    let generation =
-        |kind: Kind, id: &str| generations.get(&(kind, id.to_owned())).copied().flatten();
-    let mut writes: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
-    for (id, group) in &outcome.groups {
-        let observed = generation(Kind::Group, id);
-        writes.push(Box::pin(async move {
-            let message = format!(
-                "{} binding(s), {} member(s)",
-                group.bindings.len(),
-                group.member_count
-            );
-            let status = json!({
-                "memberCount": group.member_count,
-                "bindings": group.bindings,
-                "observedGeneration": observed,
-            });
-            write_object_status::<ScimGroup>(
-                ctx,
-                Kind::Group,
-                namespace_ref,
-                id,
-                status,
-                &group.problems,
-                failed,
-                &message,
-            )
-            .await
-        }));
-    }
-    for (id, user) in &outcome.users {
-        let observed = generation(Kind::User, id);
-        writes.push(Box::pin(async move {
-            let message = match (&user.subject, user_active(ctx, namespace_ref, id)) {
-                (_, false) => "inactive: in no binding".to_owned(),
-                (Some(subject), true) => format!("bound as {subject}"),
-                (None, true) => "active; bound through the group subject only".to_owned(),
-            };
-            let status = json!({
-                "subject": user.subject,
-                "groups": user.groups,
-                "observedGeneration": observed,
-            });
-            write_object_status::<ScimUser>(
-                ctx,
-                Kind::User,
-                namespace_ref,
-                id,
-                status,
-                &user.problems,
-                &[],
-                &message,
-            )
-            .await
-        }));
-    }
-    let written = futures::stream::iter(writes)
-        .buffer_unordered(STATUS_WRITES)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<(), Error>>();
+    // Status.
+    let written = report::objects(ctx, &namespace, &outcome, &failures).await;
     if written.is_err() {
         // Which statuses were written is not known: all are checked again.
         ctx.pending.everything(&name);
     }
     written?;
-    let mut problems: Vec<desired::Problem> = outcome.problems.clone();
-    let leftovers = outcome.leftovers;
-    if leftovers > 0 {
-        problems.push(desired::Problem {
-            reason: "LeftoverDirectory",
-            message: format!(
-                "{leftovers} ScimUser(s)/ScimGroup(s) in namespace {namespace} were left by an earlier tenant (created for another tenant uid, or before this tenant); they grant nothing. Find them with kubectl get scimusers,scimgroups -n {namespace} -L {} (another uid, or none and created before this tenant) and delete them",
-                crate::labels::TENANT_UID_LABEL
-            ),
-        });
-    }
-    // Secrets the tenant references that scimitar does not use, and why.
-    for (reason, message) in ctx.store.tenants().secret_problems(&name) {
-        let problem = desired::Problem { reason, message };
-        if first_warning(ctx, &name, &problem) {
-            publish(
-                ctx,
-                tenant,
-                EventType::Warning,
-                reason,
-                problem.message.clone(),
-            )
-            .await;
-        }
-        problems.push(problem);
-    }
-    if outcome.full {
-        // Bookkeeping keeps only what exists (checked on full passes).
-        let objects: HashSet<(Kind, String)> = outcome
-            .users
-            .keys()
-            .map(|u| (Kind::User, u.clone()))
-            .chain(outcome.groups.keys().map(|g| (Kind::Group, g.clone())))
-            .collect();
-        let all_problems: Vec<&desired::Problem> = problems
-            .iter()
-            .chain(outcome.groups.values().flat_map(|g| &g.problems))
-            .collect();
-        forget_gone(ctx, &name, &namespace, &all_problems, &objects);
-    }
-    write_tenant_status(
+    report::tenant(
         ctx,
         tenant,
         &problems,
@@ -622,273 +459,52 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     Ok(Action::requeue(RESYNC))
 }
 
-/// Whether the user is active, as the cache has it.
-fn user_active(ctx: &Context, namespace: &str, id: &str) -> bool {
-    ctx.store
-        .cache()
-        .read(namespace, |index| index.user(id).is_some_and(|u| u.active))
-}
-
-/// Warnings are published once per distinct problem, not on every reconcile.
-fn first_warning(ctx: &Context, tenant: &str, problem: &desired::Problem) -> bool {
-    let key = format!("{tenant}\0{}\0{}", problem.reason, problem.message);
-    ctx.warned
+/// Forgets everything remembered of a deleted tenant.
+fn forget(ctx: &Context, name: &str) {
+    ctx.passes
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(key)
+        .remove(name);
+    ctx.pending.take(name);
+    ctx.warned.forget(name);
+    ctx.failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(name);
 }
 
-/// Forgets the warnings of `tenant` that are no longer problems (so the map
-/// holds only current problems, and one that comes back is published again)
-/// and the statuses of its objects that no longer exist.
-fn forget_gone(
+/// The tenant that owns `namespace`, when it is not `tenant`.
+fn claimed_by_another(ctx: &Context, tenant: &str, namespace: &str) -> Option<String> {
+    let tenants = ctx.store.tenants();
+    if tenants.namespace_of(tenant).is_some() {
+        return None;
+    }
+    tenants.tenant_of_namespace(namespace)
+}
+
+/// The tenant's own problems: the spec's, the objects an earlier tenant
+/// left, and the Secrets it references that scimitar does not use.
+fn tenant_problems(
     ctx: &Context,
     tenant: &str,
     namespace: &str,
-    problems: &[&desired::Problem],
-    objects: &HashSet<(Kind, String)>,
-) {
-    let current: HashSet<String> = problems
-        .iter()
-        .map(|p| format!("{tenant}\0{}\0{}", p.reason, p.message))
-        .collect();
-    prune_warned(
-        &mut ctx.warned.lock().unwrap_or_else(|e| e.into_inner()),
-        tenant,
-        &current,
-    );
-    prune_written(
-        &mut ctx.written.lock().unwrap_or_else(|e| e.into_inner()),
-        namespace,
-        objects,
-    );
-}
-
-/// Keeps other tenants' warnings and `tenant`'s `current` ones.
-fn prune_warned(warned: &mut HashSet<String>, tenant: &str, current: &HashSet<String>) {
-    let prefix = format!("{tenant}\0");
-    warned.retain(|key| !key.starts_with(&prefix) || current.contains(key));
-}
-
-/// Keeps other namespaces' statuses and those of `objects` in `namespace`.
-fn prune_written(
-    written: &mut HashMap<(Kind, String, String), Value>,
-    namespace: &str,
-    objects: &HashSet<(Kind, String)>,
-) {
-    written.retain(|(kind, ns, id), _| ns != namespace || objects.contains(&(*kind, id.clone())));
-}
-
-async fn publish(ctx: &Context, tenant: &ScimTenant, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = bounded(ctx.recorder.publish(&event, &tenant.object_ref(&()))).await {
-        tracing::debug!(%error, "could not publish an Event");
-    }
-}
-
-/// Objects listed per page when reading statuses.
-const SEED_PAGE: u32 = 500;
-
-/// Reads the statuses the users and groups of `namespace` already have into
-/// `written`, once per controller run: a restarted or newly elected
-/// controller then writes only the statuses that differ, not one per object
-/// (100,000 writes for a tenant of 100,000 users).
-async fn seed_written(ctx: &Context, namespace: &str) -> Result<(), Error> {
-    let seeded = |ctx: &Context| {
-        ctx.seeded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(namespace)
-    };
-    if seeded(ctx) {
-        return Ok(());
-    }
-    seed_kind::<ScimUser>(ctx, Kind::User, namespace).await?;
-    seed_kind::<ScimGroup>(ctx, Kind::Group, namespace).await?;
-    ctx.seeded
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(namespace.to_owned());
-    Ok(())
-}
-
-async fn seed_kind<K>(ctx: &Context, kind: Kind, namespace: &str) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    let mut params = kube::api::ListParams::default().limit(SEED_PAGE);
-    loop {
-        let page = bounded(api.list(&params)).await.map_err(Error::Status)?;
-        {
-            let mut written = ctx.written.lock().unwrap_or_else(|e| e.into_inner());
-            for object in &page.items {
-                let name = object.name_any();
-                let status = serde_json::to_value(object)
-                    .ok()
-                    .and_then(|mut v| v.get_mut("status").map(Value::take));
-                if let Some(status) = status {
-                    // A status written meanwhile is newer than the listing.
-                    written
-                        .entry((kind, namespace.to_owned(), name))
-                        .or_insert(status);
-                }
-            }
-        }
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(()),
-        }
-    }
-}
-
-/// A status without its conditions and null fields (a merge patch removes
-/// fields set to null, so a read-back status lacks them).
-fn comparable(status: &Value) -> Value {
-    let mut status = status.clone();
-    if let Some(fields) = status.as_object_mut() {
-        fields.remove("conditions");
-        fields.retain(|_, v| !v.is_null());
-    }
-    status
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn write_object_status<K>(
-    ctx: &Context,
-    kind: Kind,
-    namespace: &str,
-    id: &str,
-    mut status: Value,
-    problems: &[desired::Problem],
-    failures: &[String],
-    ready_message: &str,
-) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let key = (kind, namespace.to_owned(), id.to_owned());
-    let previous: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> = ctx
-        .written
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        .and_then(|v| v.get("conditions").cloned())
-        .and_then(|c| serde_json::from_value(c).ok())
-        .unwrap_or_default();
-    // The generation this status describes, on the conditions too.
-    let generation = status.get("observedGeneration").and_then(Value::as_i64);
-    let conditions = status::conditions(&previous, problems, failures, ready_message, generation);
-    if let Some(fields) = status.as_object_mut() {
-        fields.insert(
-            "conditions".into(),
-            serde_json::to_value(&conditions).unwrap_or_default(),
-        );
-    }
-    let unchanged = ctx
-        .written
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        .is_some_and(|old| {
-            comparable(old) == comparable(&status) && status::same(&previous, &conditions)
+    outcome: &reconcile::Outcome,
+) -> Vec<desired::Problem> {
+    let mut problems = outcome.problems.clone();
+    if outcome.leftovers > 0 {
+        problems.push(desired::Problem {
+            reason: "LeftoverDirectory",
+            message: format!(
+                "{} ScimUser(s)/ScimGroup(s) in namespace {namespace} were left by an earlier tenant (created for another tenant uid, or before this tenant); they grant nothing. Find them with kubectl get scimusers,scimgroups -n {namespace} -L {} (another uid, or none and created before this tenant) and delete them",
+                outcome.leftovers,
+                crate::labels::TENANT_UID_LABEL
+            ),
         });
-    if unchanged {
-        return Ok(());
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    match bounded(api.patch_status(
-        id,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": status})),
-    ))
-    .await
-    {
-        Ok(_) => {}
-        // Deleted meanwhile: nothing to report on.
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-        Err(error) => return Err(Error::Status(error)),
+    for (reason, message) in ctx.store.tenants().secret_problems(tenant) {
+        problems.push(desired::Problem { reason, message });
     }
-    ctx.written
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, status);
-    Ok(())
-}
-
-async fn write_tenant_status(
-    ctx: &Context,
-    tenant: &ScimTenant,
-    problems: &[desired::Problem],
-    failures: &[String],
-    users: usize,
-    groups: usize,
-) -> Result<(), Error> {
-    let previous = tenant
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    let generation = tenant.metadata.generation;
-    let message = format!("{users} user(s), {groups} group(s) reconciled");
-    let conditions = status::conditions(&previous, problems, failures, &message, generation);
-    let counts_same = tenant.status.as_ref().is_some_and(|s| {
-        s.scim_base_url == ctx.public_url
-            && s.users == users as i64
-            && s.groups == groups as i64
-            && s.observed_generation == generation
-    });
-    if counts_same && status::same(&previous, &conditions) {
-        return Ok(());
-    }
-    // Provisioning milestones for `kubectl describe scimtenant`: the directory
-    // growing or shrinking, and the tenant becoming Ready.
-    let (was_users, was_groups) = tenant
-        .status
-        .as_ref()
-        .map(|s| (s.users, s.groups))
-        .unwrap_or_default();
-    if (was_users, was_groups) != (users as i64, groups as i64) {
-        let note = format!(
-            "directory now holds {users} user(s) and {groups} group(s) (was {was_users} and {was_groups})"
-        );
-        publish(ctx, tenant, EventType::Normal, "Provisioned", note).await;
-    }
-    let ready = |c: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
-        c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-    };
-    if ready(&conditions) && !ready(&previous) {
-        publish(ctx, tenant, EventType::Normal, "Ready", message.clone()).await;
-    }
-    let api: Api<ScimTenant> = Api::all(ctx.client.clone());
-    let status = json!({"status": {
-        "conditions": conditions,
-        "users": users,
-        "groups": groups,
-        "observedGeneration": generation,
-        "scimBaseUrl": ctx.public_url,
-    }});
-    bounded(api.patch_status(
-        &tenant.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(status),
-    ))
-    .await
-    .map_err(Error::Status)?;
-    Ok(())
+    problems
 }
 
 #[cfg(test)]
@@ -896,30 +512,6 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     use super::*;
-
-    #[test]
-    fn bookkeeping_keeps_only_what_still_exists() {
-        let mut warned: HashSet<String> = ["acme\0R\0old", "acme\0R\0now", "beta\0R\0x"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let current = HashSet::from(["acme\0R\0now".to_owned()]);
-        prune_warned(&mut warned, "acme", &current);
-        assert_eq!(warned.len(), 2);
-        assert!(warned.contains("beta\0R\0x") && warned.contains("acme\0R\0now"));
-
-        let key = |ns: &str, id: &str| (Kind::User, ns.to_owned(), id.to_owned());
-        let mut written = HashMap::from([
-            (key("acme", "gone"), Value::Null),
-            (key("acme", "here"), Value::Null),
-            (key("beta", "gone"), Value::Null),
-        ]);
-        let objects = HashSet::from([(Kind::User, "here".to_owned())]);
-        prune_written(&mut written, "acme", &objects);
-        assert_eq!(written.len(), 2);
-        assert!(written.contains_key(&key("acme", "here")));
-        assert!(written.contains_key(&key("beta", "gone")));
-    }
 
     #[test]
     fn a_managed_object_maps_to_its_cluster_scoped_tenant_once() {

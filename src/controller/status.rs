@@ -80,3 +80,10 @@ pub fn same(a: &[Condition], b: &[Condition]) -> bool {
                 && x.observed_generation == y.observed_generation
         })
 }
+
+/// Whether the conditions say `Ready`.
+pub fn ready(conditions: &[Condition]) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}

@@ -168,6 +168,7 @@ mod tests {
             resource,
             generation: None,
             tenant_uid: None,
+            status: None,
         }
     }
 

@@ -5,10 +5,12 @@
 
 mod group;
 mod schema;
+mod seen;
 mod tenant;
 mod user;
 
 pub use group::{GroupMember, ProducedBinding, ScimGroup, ScimGroupSpec, ScimGroupStatus};
+pub use seen::{CONDITIONS, StatusSeen};
 pub use tenant::{
     BindSubjects, Provider, RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec,
     ScimTenantStatus, SecretKeyRef, SubjectSettings, TenantOidc,

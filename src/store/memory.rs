@@ -77,6 +77,7 @@ impl Store for MemoryStore {
                 resource,
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         );
         t.get(kind, &id).ok_or(StoreError::NotFound(id))
@@ -121,6 +122,7 @@ impl Store for MemoryStore {
                 resource: new,
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         );
         t.get(kind, id)
@@ -162,6 +164,7 @@ impl Store for MemoryStore {
                         resource,
                         generation: None,
                         tenant_uid: None,
+                        status: None,
                     },
                 );
             }

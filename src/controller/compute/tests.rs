@@ -132,6 +132,7 @@ impl World {
             resource,
             generation: Some(self.version as i64),
             tenant_uid: None,
+            status: None,
         };
         let namespace = NS.to_owned();
         self.cache.upsert(

@@ -21,6 +21,9 @@ pub struct Entry {
     /// The uid of the tenant the object was created for (Kubernetes store
     /// only; absent on objects from before it was recorded).
     pub tenant_uid: Option<String>,
+    /// What the object's status says, as far as the controller compares it
+    /// (Kubernetes store only).
+    pub status: Option<crate::crd::StatusSeen>,
 }
 
 impl Entry {
@@ -52,6 +55,7 @@ pub struct EntryRef<'a> {
     pub version: &'a str,
     pub generation: Option<i64>,
     pub tenant_uid: Option<&'a str>,
+    pub status: Option<crate::crd::StatusSeen>,
     record: &'a Record,
     index: &'a Index,
 }
@@ -72,6 +76,7 @@ impl EntryRef<'_> {
             resource: self.index.unpack(self.record),
             generation: self.generation,
             tenant_uid: self.tenant_uid.map(str::to_owned),
+            status: self.status,
         }
     }
 }
@@ -84,6 +89,7 @@ impl Index {
             version: record.version(),
             generation: record.generation(),
             tenant_uid: self.tenant_of(record),
+            status: record.status(),
             record,
             index: self,
         })

@@ -224,6 +224,7 @@ impl Index {
             resource,
             generation: record.generation(),
             tenant_uid: self.tenant_of(&record).map(str::to_owned),
+            status: record.status(),
         };
         if let Some(order) = self.order[k(kind)].get_mut()
             && let Ok(at) = order.binary_search_by(|s| self.ids.text(*s).cmp(id))

@@ -17,6 +17,12 @@ pub struct Record {
     /// Blob offsets; see [`NAME`] and the others.
     pub refs: [u32; 4],
     pub generation: i64,
+    /// The status's digest (see [`crate::crd::StatusSeen`]); its conditions'
+    /// transitions are in `since` and the flags.
+    pub seen: u64,
+    /// Per condition, Unix seconds it holds since (0: not there); u32 lasts
+    /// until 2106 and keeps the record small.
+    pub since: [u32; 2],
     /// The relist that last listed the object (see the cache).
     pub mark: u32,
     /// 1 + the index of the tenant uid in the index's table; 0 for none.
@@ -43,6 +49,10 @@ pub const GENERATION: u8 = 2;
 pub const IRREGULAR: u8 = 4;
 /// A group whose `displayName` is there but not a string.
 pub const NAME_NOT_TEXT: u8 = 8;
+/// The object has a status (`seen` and `since` are its).
+pub const STATUS: u8 = 16;
+/// The first and second of [`crate::crd::CONDITIONS`] are `True`.
+pub const TRUE: [u8; 2] = [32, 64];
 
 impl Record {
     pub fn version(&self) -> &str {
@@ -59,6 +69,17 @@ impl Record {
 
     pub fn generation(&self) -> Option<i64> {
         self.has(GENERATION).then_some(self.generation)
+    }
+
+    pub fn status(&self) -> Option<crate::crd::StatusSeen> {
+        let mut since = [None; 2];
+        for (at, (when, flag)) in since.iter_mut().zip(self.since.iter().zip(TRUE)) {
+            *at = (*when != 0).then(|| (self.has(flag), i64::from(*when)));
+        }
+        self.has(STATUS).then_some(crate::crd::StatusSeen {
+            digest: self.seen,
+            since,
+        })
     }
 
     pub fn created(&self) -> Option<jiff::Timestamp> {
@@ -83,6 +104,19 @@ pub fn build<'v>(
     }
     if entry.generation.is_some() {
         flags |= GENERATION;
+    }
+    let (mut seen, mut since) = (0, [0; 2]);
+    if let Some(status) = &entry.status {
+        flags |= STATUS;
+        seen = status.digest;
+        for (i, condition) in status.since.iter().enumerate() {
+            if let Some((holds, at)) = condition {
+                since[i] = u32::try_from(*at).unwrap_or(0);
+                if *holds {
+                    flags |= TRUE[i];
+                }
+            }
+        }
     }
     let wanted = match kind {
         Kind::User => {
@@ -143,6 +177,8 @@ pub fn build<'v>(
         slot: NONE,
         refs,
         generation: entry.generation.unwrap_or_default(),
+        seen,
+        since,
         mark: 0,
         tenant: 0,
         flags,

@@ -15,6 +15,7 @@ fn entry(resource: Value, version: &str) -> Entry {
         resource,
         generation: None,
         tenant_uid: None,
+        status: None,
     }
 }
 
@@ -122,6 +123,7 @@ fn views_read_the_typed_fields() {
         Entry {
             generation: Some(7),
             tenant_uid: Some("t1".into()),
+            status: None,
             ..entry(resource, "5")
         },
     );

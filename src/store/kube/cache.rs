@@ -407,6 +407,7 @@ mod tests {
                 resource: json!({"id": id, "userName": name}),
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         }
     }
@@ -521,6 +522,7 @@ mod tests {
                 resource: json!({"id": id, "displayName": name, "members": members}),
                 generation: None,
                 tenant_uid: None,
+                status: None,
             },
         }
     }

@@ -41,7 +41,7 @@ use self::errors::{is_conflict, is_not_found, timed_out, to_store_error, unavail
 use self::tenants::Tenants;
 use super::index::{Entry, fold, remove_member};
 use super::{Kind, Store, StoreError, Stored, UpdateFn, check_if_match, stamp};
-use crate::crd::{ScimGroup, ScimUser};
+use crate::crd::{ScimGroup, ScimGroupStatus, ScimUser, ScimUserStatus};
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
 
@@ -464,7 +464,12 @@ fn times(meta: &ObjectMeta) -> (String, String) {
     (created, modified)
 }
 
-fn entry_of<K: Resource>(object: &K, kind: Kind, resource: Value) -> Option<Incoming> {
+fn entry_of<K: Resource>(
+    object: &K,
+    kind: Kind,
+    resource: Value,
+    status: Option<crate::crd::StatusSeen>,
+) -> Option<Incoming> {
     let meta = object.meta();
     let id = meta.name.clone()?;
     let version = meta.resource_version.clone().unwrap_or_default();
@@ -487,6 +492,7 @@ fn entry_of<K: Resource>(object: &K, kind: Kind, resource: Value) -> Option<Inco
                 .as_ref()
                 .and_then(|l| l.get(crate::labels::TENANT_UID_LABEL))
                 .cloned(),
+            status,
         },
         id,
     })
@@ -494,12 +500,19 @@ fn entry_of<K: Resource>(object: &K, kind: Kind, resource: Value) -> Option<Inco
 
 /// A `ScimUser` as the cache keeps it.
 pub fn user_entry(user: &ScimUser) -> Option<Incoming> {
-    entry_of(user, Kind::User, convert::user_to_scim(&user.spec))
+    let status = user.status.as_ref().map(ScimUserStatus::seen);
+    entry_of(user, Kind::User, convert::user_to_scim(&user.spec), status)
 }
 
 /// A `ScimGroup` as the cache keeps it.
 pub fn group_entry(group: &ScimGroup) -> Option<Incoming> {
-    entry_of(group, Kind::Group, convert::group_to_scim(&group.spec))
+    let status = group.status.as_ref().map(ScimGroupStatus::seen);
+    entry_of(
+        group,
+        Kind::Group,
+        convert::group_to_scim(&group.spec),
+        status,
+    )
 }
 
 /// Feeds `cache` with every object of one kind, and tells `deleted` of every

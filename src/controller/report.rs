@@ -1,0 +1,227 @@
+//! The status phase: what each user and group looked at, and the tenant,
+//! report. A status is written only when it differs from the one the cache
+//! saw on the object (a digest, [`crate::crd::StatusSeen`]), so a restarted
+//! or newly elected controller rewrites nothing that is already right, and
+//! no status is held in memory.
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::EventType;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::apply::bounded;
+use super::desired::Problem;
+use super::events;
+use super::reconcile::Outcome;
+use super::run::{Context, Error};
+use super::status;
+use crate::crd::{
+    ScimGroup, ScimGroupStatus, ScimTenant, ScimTenantStatus, ScimUser, ScimUserStatus, StatusSeen,
+};
+use crate::store::Kind;
+use crate::store::kube::cache::Incoming;
+use crate::store::kube::{group_entry, user_entry};
+
+/// Status writes in flight at once.
+const STATUS_WRITES: usize = 16;
+
+/// What the cache knows of one object: its generation, whether it is active
+/// (users), and what its status says.
+struct Known {
+    generation: Option<i64>,
+    active: bool,
+    seen: Option<StatusSeen>,
+}
+
+/// Writes the status of every group and user in `outcome` whose status
+/// changed, several at a time. `failed` are the bindings that could not be
+/// written, reported on the groups.
+pub(super) async fn objects(
+    ctx: &Context,
+    namespace: &str,
+    outcome: &Outcome,
+    failed: &[String],
+) -> Result<(), Error> {
+    let known = |kind: Kind, id: &str| {
+        ctx.store.cache().read(namespace, |index| {
+            index.entry(kind, id).map(|entry| Known {
+                generation: entry.generation,
+                active: kind == Kind::Group || index.user(id).is_some_and(|u| u.active),
+                seen: entry.status,
+            })
+        })
+    };
+    let mut writes: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
+    for (id, group) in &outcome.groups {
+        let Some(known) = known(Kind::Group, id) else {
+            continue;
+        };
+        let message = format!(
+            "{} binding(s), {} member(s)",
+            group.bindings.len(),
+            group.member_count
+        );
+        let status = ScimGroupStatus {
+            conditions: conditions(&known, &group.problems, failed, &message),
+            member_count: group.member_count,
+            bindings: group.bindings.clone(),
+            observed_generation: known.generation,
+        };
+        if known.seen.map(|s| s.digest) != Some(status.seen().digest) {
+            writes.push(Box::pin(write(
+                ctx,
+                namespace,
+                (Kind::Group, id),
+                status,
+                group_entry as fn(&ScimGroup) -> _,
+            )));
+        }
+    }
+    for (id, user) in &outcome.users {
+        let Some(known) = known(Kind::User, id) else {
+            continue;
+        };
+        let message = match (&user.subject, known.active) {
+            (_, false) => "inactive: in no binding".to_owned(),
+            (Some(subject), true) => format!("bound as {subject}"),
+            (None, true) => "active; bound through the group subject only".to_owned(),
+        };
+        let status = ScimUserStatus {
+            conditions: conditions(&known, &user.problems, &[], &message),
+            subject: user.subject.clone(),
+            groups: user.groups.clone(),
+            observed_generation: known.generation,
+        };
+        if known.seen.map(|s| s.digest) != Some(status.seen().digest) {
+            writes.push(Box::pin(write(
+                ctx,
+                namespace,
+                (Kind::User, id),
+                status,
+                user_entry as fn(&ScimUser) -> _,
+            )));
+        }
+    }
+    futures::stream::iter(writes)
+        .buffer_unordered(STATUS_WRITES)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Conditions for an object, keeping the transition times it has.
+fn conditions(
+    known: &Known,
+    problems: &[Problem],
+    failed: &[String],
+    message: &str,
+) -> Vec<Condition> {
+    let previous = known.seen.map(|s| s.conditions()).unwrap_or_default();
+    status::conditions(&previous, problems, failed, message, known.generation)
+}
+
+/// Replaces the status of one object (the controller owns all of it: a
+/// merge patch would keep fields the new status leaves out) and puts the
+/// object the API server returns in the cache at once, so the next
+/// reconcile compares against it rather than writing it again before the
+/// watch delivers it.
+async fn write<K, S>(
+    ctx: &Context,
+    namespace: &str,
+    (kind, id): (Kind, &str),
+    status: S,
+    to_entry: fn(&K) -> Option<Incoming>,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    S: Serialize,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    match bounded(api.patch_status(id, &PatchParams::default(), &replace_status(&status))).await {
+        Ok(written) => {
+            if let Some(incoming) = to_entry(&written) {
+                ctx.store.cache().upsert(kind, incoming);
+            }
+            Ok(())
+        }
+        // Deleted meanwhile: nothing to report on.
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(error) => Err(Error::Status(error)),
+    }
+}
+
+/// A JSON patch setting `/status` (`add` replaces a member that is there).
+fn replace_status<S: Serialize>(status: &S) -> Patch<()> {
+    Patch::Json(json_patch::Patch(vec![json_patch::PatchOperation::Add(
+        json_patch::AddOperation {
+            path: json_patch::jsonptr::PointerBuf::from_tokens(["status"]),
+            value: serde_json::to_value(status).unwrap_or_default(),
+        },
+    )]))
+}
+
+/// Writes the tenant's status when it changed, and publishes its milestones:
+/// the directory growing or shrinking, and the tenant becoming Ready.
+pub(super) async fn tenant(
+    ctx: &Context,
+    tenant: &ScimTenant,
+    problems: &[Problem],
+    failures: &[String],
+    users: usize,
+    groups: usize,
+) -> Result<(), Error> {
+    let previous = tenant.status.clone().unwrap_or_default();
+    let generation = tenant.metadata.generation;
+    let message = format!("{users} user(s), {groups} group(s) reconciled");
+    let status = ScimTenantStatus {
+        conditions: status::conditions(
+            &previous.conditions,
+            problems,
+            failures,
+            &message,
+            generation,
+        ),
+        users: users as i64,
+        groups: groups as i64,
+        scim_base_url: ctx.public_url.clone(),
+        observed_generation: generation,
+    };
+    let unchanged = ScimTenantStatus {
+        conditions: Vec::new(),
+        ..status.clone()
+    } == ScimTenantStatus {
+        conditions: Vec::new(),
+        ..previous.clone()
+    } && status::same(&previous.conditions, &status.conditions);
+    if unchanged {
+        return Ok(());
+    }
+    if (previous.users, previous.groups) != (status.users, status.groups) {
+        let note = format!(
+            "directory now holds {users} user(s) and {groups} group(s) (was {} and {})",
+            previous.users, previous.groups
+        );
+        events::publish(ctx, tenant, EventType::Normal, "Provisioned", note).await;
+    }
+    if status::ready(&status.conditions) && !status::ready(&previous.conditions) {
+        events::publish(ctx, tenant, EventType::Normal, "Ready", message).await;
+    }
+    let api: Api<ScimTenant> = Api::all(ctx.client.clone());
+    bounded(api.patch_status(
+        &tenant.name_any(),
+        &PatchParams::default(),
+        &replace_status(&status),
+    ))
+    .await
+    .map_err(Error::Status)?;
+    Ok(())
+}
