@@ -29,6 +29,7 @@ use super::desired::{self, MANAGED_BY, MANAGER};
 use super::facts::Roles;
 use super::owned::Owned;
 use super::reconcile;
+use super::shards::Shards;
 use super::status;
 use super::work::Pending;
 use crate::crd::{ScimGroup, ScimTenant, ScimUser};
@@ -73,7 +74,10 @@ pub struct Context {
     pub(super) namespaces: Store<PartialObjectMeta<Namespace>>,
     pub(super) role_bindings: Store<RoleBinding>,
     pub(super) cluster_role_bindings: Store<ClusterRoleBinding>,
-    pub(super) config_maps: Store<ConfigMap>,
+    /// The directory ConfigMaps we own, metadata only: their data is
+    /// summarized in `shards`, never held.
+    pub(super) config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub(super) shards: Arc<Shards>,
     recorder: Recorder,
     /// Last status written (or, for objects not written since this
     /// controller started, read) per user and group, so unchanged ones are
@@ -103,24 +107,31 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
     let all = crate::kubeclient::watch_config;
     let owned = Arc::new(Owned::default());
     let pending = Arc::new(Pending::default());
+    let shards = Arc::new(Shards::default());
     let (rb_reader, role_bindings) = watched_owned(
         Api::<RoleBinding>::all(client.clone()),
         managed.clone(),
         owned.clone(),
         pending.clone(),
+        |_, _| {},
     );
     let (crb_reader, cluster_role_bindings) = watched_owned(
         Api::<ClusterRoleBinding>::all(client.clone()),
         managed.clone(),
         owned.clone(),
         pending.clone(),
+        |_, _| {},
     );
-    let (cm_reader, config_maps) = watched_owned(
-        Api::<ConfigMap>::all(client.clone()),
-        managed,
-        owned.clone(),
-        pending.clone(),
-    );
+    let (cm_reader, config_maps) = {
+        let shards = shards.clone();
+        watched_owned(
+            Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+            managed,
+            owned.clone(),
+            pending.clone(),
+            move |event, foreign| shards.observe(event, foreign),
+        )
+    };
     let (ns_reader, namespaces) = reflected(
         Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
         all(),
@@ -143,6 +154,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         role_bindings: rb_reader.clone(),
         cluster_role_bindings: crb_reader.clone(),
         config_maps: cm_reader.clone(),
+        shards,
         recorder: Recorder::new(client.clone(), reporter),
         written: Mutex::default(),
         seeded: Mutex::default(),
@@ -232,12 +244,14 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
 /// A reflector store of objects we own, and the tenants to reconcile when
 /// someone else changes them ([`Owned`] absorbs the echo of our writes).
 /// The tenant is named without a namespace: the same `ObjectRef` its own
-/// events make, so one tenant is never reconciled twice at once.
+/// events make, so one tenant is never reconciled twice at once. `seen` is
+/// told each event and whether it was someone else's change.
 fn watched_owned<K>(
     api: Api<K>,
     config: watcher::Config,
     owned: Arc<Owned>,
     pending: Arc<Pending>,
+    seen: impl Fn(&watcher::Event<K>, bool) + Send + 'static,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static,
@@ -254,7 +268,11 @@ where
     let (reader, stream) = stripped(api, config);
     let stream = stream.flat_map(move |event| {
         let touches = match &event {
-            Ok(event) => owned.observe(event),
+            Ok(event) => {
+                let touches = owned.observe(event);
+                seen(event, !touches.is_empty());
+                touches
+            }
             Err(_) => Vec::new(),
         };
         let refs: Vec<ObjectRef<ScimTenant>> = touches
@@ -404,6 +422,8 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
             .unwrap_or_else(|e| e.into_inner())
             .remove(&name);
         ctx.pending.take(&name);
+        ctx.shards
+            .forget_prefixed(&tenant.spec.namespace, &super::directory::main_name(tenant));
         return Ok(Action::await_change());
     }
     if !ctx.store.is_ready() {
