@@ -77,6 +77,12 @@ fn our_writes_fill_summaries_and_foreign_versions_forget_them() {
     let theirs = config_map("d", "6", &[("user.a", "2")]);
     shards.observe(&Event::Apply(meta(&theirs)), true);
     assert_eq!(shards.get("team", "d"), None);
+    // A version the summary does not describe goes too, even one the owned
+    // index could not file as someone else's (no tenant on it any more).
+    shards.record(&theirs, shards.mark());
+    let untenanted = config_map("d", "7", &[("user.a", "3")]);
+    shards.observe(&Event::Apply(meta(&untenanted)), false);
+    assert_eq!(shards.get("team", "d"), None);
 }
 
 #[test]
