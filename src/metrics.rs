@@ -247,6 +247,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     reconcile_visited: Histogram,
     reconcile_full: Counter,
+    directory_reads: Counter,
     api_writes: Family<ApiWriteLabels, Counter>,
     api_write_bytes: Family<ApiWriteLabels, Counter>,
     directory: Arc<DirectoryCollector>,
@@ -337,6 +338,12 @@ impl Metrics {
             "Reconciles that went over a whole tenant (start, spec change, relist, periodic resync)",
             reconcile_full.clone(),
         );
+        let directory_reads = Counter::default();
+        registry.register(
+            "directory_reads",
+            "Directory ConfigMaps read whole (GET) because the controller had no current summary of their data: after a start, or after someone else changed them",
+            directory_reads.clone(),
+        );
         let api_writes = Family::<ApiWriteLabels, Counter>::default();
         registry.register(
             "api_writes",
@@ -365,6 +372,7 @@ impl Metrics {
             reconcile_duration,
             reconcile_visited,
             reconcile_full,
+            directory_reads,
             api_writes,
             api_write_bytes,
             directory,
@@ -447,6 +455,11 @@ impl Metrics {
         if full {
             self.reconcile_full.inc();
         }
+    }
+
+    /// Records one directory ConfigMap read whole.
+    pub fn directory_read(&self) {
+        self.directory_reads.inc();
     }
 
     /// Records one Kubernetes API request this process sends: mutating ones

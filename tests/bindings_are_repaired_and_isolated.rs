@@ -68,6 +68,20 @@ async fn eventually(api: &Api<RoleBinding>, want: &[&str]) {
 /// full pass (30 min).
 const REPAIR: Duration = Duration::from_secs(5);
 
+/// How many directory ConfigMaps the operator has read whole (GET).
+async fn directory_reads(operator: &Operator) -> f64 {
+    let text = reqwest::get(&operator.metrics_url)
+        .await
+        .expect("metrics answered")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("scimitar_directory_reads_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("scimitar_directory_reads_total")
+}
+
 #[tokio::test]
 async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() {
     let cp = ControlPlane::shared();
@@ -76,7 +90,8 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
     let home = namespace(&admin, "drift").await;
     let target = namespace(&admin, "drift-target").await;
     let token = create_tenant(&admin, &home, spec(&home, &target)).await;
-    let scim = Scim::new(Operator::shared(cp), &token);
+    let operator = Operator::shared(cp);
+    let scim = Scim::new(operator, &token);
     scim.wait_until_authorized().await;
     let mut ids = Vec::new();
     for name in ["dana@example.com", "eli@example.com"] {
@@ -204,6 +219,7 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
         .find(|(key, value)| *key != "manifest.json" && value.contains("dana@example.com"))
         .map(|(key, _)| key.clone())
         .expect("an entry naming dana");
+    let reads = directory_reads(operator).await;
     config_maps
         .patch(
             &directory,
@@ -226,6 +242,12 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
         },
     )
     .await;
+    // The operator holds no ConfigMap data (its watch of them is metadata
+    // only): it read the edited one to find what to repair.
+    assert!(
+        directory_reads(operator).await > reads,
+        "the hand-edited directory ConfigMap was read before it was repaired"
+    );
 
     // Deleting the group removes exactly its binding.
     let deleted = scim

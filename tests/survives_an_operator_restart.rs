@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
@@ -243,4 +244,58 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
         .metadata
         .resource_version;
     assert_eq!(jo_now, jo_version, "an unchanged status was rewritten");
+
+    // The new process read the directory ConfigMaps it found (it holds no
+    // ConfigMap data; its first pass read them once). Once it has written
+    // them, a change reads none: what is there is known from the answers
+    // to its own writes.
+    let mut reads = directory_reads(&second).await;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = directory_reads(&second).await;
+        if now == reads {
+            break;
+        }
+        reads = now;
+    }
+    assert!(reads > 0.0, "the first pass read the directory it found");
+    let ned = scim
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "ned@example.com"})),
+        )
+        .await;
+    assert_eq!(ned.status, 201);
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &home);
+    let directory = format!("{home}-directory");
+    until("ned is in the directory", true, || async {
+        config_maps
+            .get_opt(&directory)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|cm| cm.data)
+            .is_some_and(|data| data.values().any(|v| v.contains("ned@example.com")))
+    })
+    .await;
+    assert_eq!(
+        directory_reads(&second).await,
+        reads,
+        "a change read a directory ConfigMap"
+    );
+}
+
+/// How many directory ConfigMaps `operator` has read whole (GET).
+async fn directory_reads(operator: &Operator) -> f64 {
+    let text = reqwest::get(&operator.metrics_url)
+        .await
+        .expect("metrics answered")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("scimitar_directory_reads_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("scimitar_directory_reads_total")
 }

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -144,8 +144,8 @@ pub trait Managed:
     }
 }
 
-fn metadata_matches<K: Resource>(existing: &K, desired: &K) -> bool {
-    let (e, d) = (existing.meta(), desired.meta());
+/// Whether `e` carries the labels, annotations and owners `d` says.
+pub fn metadata_matches(e: &ObjectMeta, d: &ObjectMeta) -> bool {
     let contains = |have: &Option<std::collections::BTreeMap<String, String>>,
                     want: &Option<std::collections::BTreeMap<String, String>>| {
         want.iter()
@@ -168,7 +168,7 @@ macro_rules! managed_binding {
             const GRANTS_ACCESS: bool = true;
 
             fn matches(existing: &Self, desired: &Self) -> bool {
-                metadata_matches(existing, desired)
+                metadata_matches(existing.meta(), desired.meta())
                     && existing.role_ref == desired.role_ref
                     && existing.subjects.as_deref().unwrap_or_default()
                         == desired.subjects.as_deref().unwrap_or_default()
@@ -182,12 +182,6 @@ macro_rules! managed_binding {
 
 managed_binding!(RoleBinding);
 managed_binding!(ClusterRoleBinding);
-
-impl Managed for ConfigMap {
-    fn matches(existing: &Self, desired: &Self) -> bool {
-        metadata_matches(existing, desired) && existing.data.as_ref() == desired.data.as_ref()
-    }
-}
 
 fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -223,7 +217,7 @@ impl ApiScope for k8s_openapi::ClusterResourceScope {
     }
 }
 
-fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
+pub fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
     match object.meta().namespace.as_deref() {
         Some(ns) => format!("{} {ns}/{}", K::kind(&()), object.name_any()),
         None => format!("{} {}", K::kind(&()), object.name_any()),
@@ -232,7 +226,7 @@ fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
 
 /// A delete of exactly `object`: not of another object created meanwhile
 /// under the same name.
-fn only_this<K: Resource>(object: &K) -> DeleteParams {
+pub fn only_this<K: Resource>(object: &K) -> DeleteParams {
     DeleteParams {
         preconditions: Some(kube::api::Preconditions {
             uid: object.meta().uid.clone(),
@@ -263,7 +257,10 @@ where
 }
 
 /// The objects of one kind labelled as ours and as `tenant_label`'s.
-pub fn tenant_objects<K: Managed>(existing: &Store<K>, tenant_label: &str) -> Vec<Arc<K>> {
+pub fn tenant_objects<K>(existing: &Store<K>, tenant_label: &str) -> Vec<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
     existing
         .state()
         .into_iter()

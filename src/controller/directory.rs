@@ -225,10 +225,18 @@ pub fn build(
 /// How many hashed shards a directory manifest lists (`None` when it is
 /// not a version 2 manifest): what [`build`] keeps while it still fits.
 pub fn bucket_count(main: &ConfigMap) -> Option<usize> {
-    let manifest: Manifest = serde_json::from_str(main.data.as_ref()?.get(MANIFEST_KEY)?).ok()?;
+    bucket_count_in(
+        main.metadata.name.as_deref().unwrap_or_default(),
+        main.data.as_ref()?.get(MANIFEST_KEY)?,
+    )
+}
+
+/// [`bucket_count`] of the main ConfigMap `main` whose manifest is `manifest`.
+pub fn bucket_count_in(main: &str, manifest: &str) -> Option<usize> {
+    let manifest: Manifest = serde_json::from_str(manifest).ok()?;
     // Version 2 placed entries in the same buckets; its count carries over.
     (manifest.version == VERSION || manifest.version == 2).then(|| {
-        let prefix = format!("{}-", main.metadata.name.as_deref().unwrap_or_default());
+        let prefix = format!("{main}-");
         manifest
             .shards
             .iter()

@@ -57,6 +57,13 @@ impl Roles {
         }
     }
 
+    /// Waits until both role stores hold their first listing: before that,
+    /// every role would look missing.
+    pub async fn wait_until_ready(&self) {
+        let _ = self.cluster_roles.wait_until_ready().await;
+        let _ = self.roles.wait_until_ready().await;
+    }
+
     /// The state of every target, asking the API server where needed.
     pub async fn states(
         &self,

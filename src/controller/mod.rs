@@ -13,6 +13,8 @@
 //! - [`facts`]: which roles exist and which the operator may bind.
 //! - [`reconcile`]: gather, desired and apply for one tenant.
 //! - [`apply`]: create, update and delete owned objects to match.
+//! - [`directory_writes`]: write the directory ConfigMaps that differ, against
+//!   [`shards`], summaries of their data (the watch of them is metadata-only).
 //! - [`report`]: the status phase; [`status`]: `Ready`/`Degraded` conditions.
 //! - [`events`]: the events phase.
 //! - [`run`]: the kube-runtime `Controller`, its triggers, and the reconcile
@@ -22,12 +24,14 @@ pub mod apply;
 pub mod compute;
 pub mod desired;
 pub mod directory;
+pub mod directory_writes;
 pub mod events;
 pub mod facts;
 pub mod owned;
 pub mod reconcile;
 pub mod report;
 pub mod run;
+pub mod shards;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -57,6 +57,10 @@ struct Inner {
     ours: HashMap<Key, Option<String>>,
     /// Objects seen in the listing under way, per kind.
     relisting: HashMap<&'static str, HashSet<Key>>,
+    /// What the listing under way found changed, per kind: given out when
+    /// it is done, because the reflector's store shows a listing only then,
+    /// and a reconcile started earlier would compare against the old one.
+    held: HashMap<&'static str, Vec<Touch>>,
 }
 
 /// The index; shared by the watches that feed it and the reconciles that
@@ -210,6 +214,7 @@ impl Owned {
         match event {
             Event::Init => {
                 inner.relisting.insert(kind_name::<K>(), HashSet::new());
+                inner.held.insert(kind_name::<K>(), Vec::new());
                 Vec::new()
             }
             Event::InitApply(object) => {
@@ -223,24 +228,28 @@ impl Owned {
                     .entry(kind_name::<K>())
                     .or_default()
                     .insert(key);
-                if known || echo {
-                    Vec::new()
-                } else {
-                    touch(object).into_iter().collect()
+                if !known && !echo {
+                    let touched = touch(object);
+                    inner
+                        .held
+                        .entry(kind_name::<K>())
+                        .or_default()
+                        .extend(touched);
                 }
+                Vec::new()
             }
             Event::InitDone => {
                 // What the listing no longer has was deleted while the
                 // watch was down.
                 let kind = kind_name::<K>();
                 let seen = inner.relisting.remove(kind).unwrap_or_default();
+                let mut touches = inner.held.remove(kind).unwrap_or_default();
                 let gone: Vec<Key> = inner
                     .seen
                     .keys()
                     .filter(|key| key.0 == kind && !seen.contains(*key))
                     .cloned()
                     .collect();
-                let mut touches = Vec::new();
                 for key in gone {
                     inner.ours.remove(&key);
                     touches.extend(inner.unfile(&key).and_then(|s| s.touch));
@@ -334,5 +343,24 @@ mod tests {
         let touches = owned.observe::<RoleBinding>(&Event::InitDone);
         assert_eq!(touches, vec![group("g2")]);
         assert_eq!(owned.groups_of("acme"), vec!["g1".to_owned()]);
+    }
+
+    #[test]
+    fn what_a_relist_finds_changed_is_given_out_when_the_listing_is_done() {
+        let owned = Owned::default();
+        let ours = binding("b1", "g1", "5");
+        owned.wrote(key_of(&ours), Some("5".into()));
+        owned.observe(&Event::Apply(ours));
+        owned.observe::<RoleBinding>(&Event::Init);
+        // Edited by someone while the watch was down.
+        let edited = binding("b1", "g1", "9");
+        assert!(
+            owned.observe(&Event::InitApply(edited)).is_empty(),
+            "held: the store does not show the listing yet"
+        );
+        assert_eq!(
+            owned.observe::<RoleBinding>(&Event::InitDone),
+            vec![group("g1")]
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! deletion scope is still complete: a group's bindings are all the
 //! bindings labelled for that group, so nothing orphaned survives.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,10 +16,11 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::apply::{self, Applied, Managed};
-use super::compute::{Owner, group_desired, group_entry, user_entry, user_outcome};
+use super::compute::{Owner, group_desired, user_outcome};
 use super::desired::{
     Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, UserOutcome, label_value,
 };
+use super::directory_writes;
 use super::owned::{Key, Scope};
 use super::run::{Context, Error};
 use super::work;
@@ -334,7 +335,7 @@ async fn apply_changes(
     }
 
     if dirty.rebuild_directory || dirty.full {
-        visited += directory(tenant, ctx, &mut outcome).await?;
+        visited += directory_writes::rebuild(tenant, ctx, &mut outcome.applied).await?;
     } else if dirty.directory {
         let entries: Vec<(bool, String)> = dirty
             .users
@@ -343,9 +344,9 @@ async fn apply_changes(
             .chain(dirty.groups.iter().map(|g| (false, g.clone())))
             .collect();
         visited += entries.len();
-        if !directory_entries(tenant, ctx, &entries, &mut outcome).await? {
+        if !directory_writes::entries(tenant, ctx, &entries, &mut outcome.applied).await? {
             // The layout must change: rebuild it all.
-            visited += directory(tenant, ctx, &mut outcome).await?;
+            visited += directory_writes::rebuild(tenant, ctx, &mut outcome.applied).await?;
         }
     }
     if dirty.full {
@@ -420,189 +421,4 @@ fn stray<K: Managed>(store: &Store<K>, label: &str, outcome: &Outcome) -> Vec<Ar
                 .is_none_or(|g| !groups.contains(g))
         })
         .collect()
-}
-
-/// Rebuilds the directory ConfigMaps; returns how many objects it read.
-async fn directory(
-    tenant: &ScimTenant,
-    ctx: &Context,
-    outcome: &mut Outcome,
-) -> Result<usize, Error> {
-    let namespace = tenant.spec.namespace.clone();
-    let label = label_value(&tenant.name_any());
-    let directory_shards = ctx
-        .config_maps
-        .get(&ObjectRef::new(&super::directory::main_name(tenant)).within(&namespace))
-        .and_then(|main| super::directory::bucket_count(&main));
-    let (store, owned) = (ctx.store.clone(), tenant.clone());
-    let (config_maps, read) = tokio::task::spawn_blocking(move || {
-        let (users, groups, _) = super::run::directory(&store, &owned);
-        let plan = Plan::new(&owned);
-        let config_maps = super::directory::build(
-            &owned,
-            &users,
-            &groups,
-            plan.labels(),
-            plan.owner().cloned(),
-            directory_shards,
-        );
-        (config_maps, users.len() + groups.len())
-    })
-    .await
-    .map_err(|e| Error::Apply(format!("computing the directory: {e}")))?;
-    let scope = apply::tenant_objects(&ctx.config_maps, &label);
-    let applied = apply::apply(
-        &ctx.client,
-        &ctx.config_maps,
-        &config_maps,
-        scope,
-        &label,
-        &ctx.failing,
-        &ctx.owned,
-    )
-    .await;
-    if !applied.failures.is_empty() {
-        ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
-    }
-    outcome.applied.add(applied);
-    Ok(read)
-}
-
-/// Writes the directory entries of `entries` (users and groups that
-/// changed), one merge patch per ConfigMap they live in, so a change costs
-/// the entries it changes. Returns `false` when the layout must change
-/// instead (a shard is missing, an entry is large or has shards of its own,
-/// a ConfigMap would outgrow its budget): the caller rebuilds it all.
-async fn directory_entries(
-    tenant: &ScimTenant,
-    ctx: &Context,
-    entries: &[(bool, String)],
-    outcome: &mut Outcome,
-) -> Result<bool, Error> {
-    use super::directory::{
-        MANIFEST_KEY, Manifest, SHARD_BUDGET, VERSION, bucket_of, entry_json, entry_key, main_name,
-    };
-    let namespace = tenant.spec.namespace.as_str();
-    let main = main_name(tenant);
-    let config_map = |name: &str| ctx.config_maps.get(&ObjectRef::new(name).within(namespace));
-    let Some(manifest) = config_map(&main)
-        .and_then(|cm| cm.data.as_ref()?.get(MANIFEST_KEY).cloned())
-        .and_then(|m| serde_json::from_str::<Manifest>(&m).ok())
-        .filter(|m| m.version == VERSION)
-    else {
-        return Ok(false);
-    };
-    let prefix = format!("{main}-");
-    let buckets = manifest
-        .shards
-        .iter()
-        .filter(|n| {
-            n.strip_prefix(&prefix)
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .count();
-    let owner = Owner::of(tenant);
-    let computed: Vec<(bool, &str, Option<String>)> = ctx.store.cache().read(namespace, |index| {
-        entries
-            .iter()
-            .map(|(is_user, id)| {
-                let json = if *is_user {
-                    user_entry(&owner, index, id).map(|e| entry_json(&e))
-                } else {
-                    group_entry(&owner, index, id).map(|e| entry_json(&e))
-                };
-                (*is_user, id.as_str(), json)
-            })
-            .collect()
-    });
-
-    let mut patches: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
-    let mut sizes: HashMap<String, usize> = HashMap::new();
-    let (mut users, mut groups) = (manifest.users as i64, manifest.groups as i64);
-    for (is_user, id, json) in computed {
-        let (bucket, short) = bucket_of(is_user, id, buckets);
-        let own = format!("{main}-{}{short}-1", if is_user { 'u' } else { 'g' });
-        if manifest.shards.contains(&own)
-            || json.as_ref().is_some_and(|j| j.len() > SHARD_BUDGET / 4)
-        {
-            return Ok(false);
-        }
-        let target = if buckets == 0 {
-            main.clone()
-        } else {
-            format!("{main}-{}", bucket + 1)
-        };
-        let Some(cm) = config_map(&target) else {
-            return Ok(false);
-        };
-        let key = entry_key(is_user, id);
-        let current = cm.data.as_ref().and_then(|d| d.get(&key));
-        if current == json.as_ref() {
-            continue;
-        }
-        let delta = match (current.is_some(), json.is_some()) {
-            (false, true) => 1,
-            (true, false) => -1,
-            _ => 0,
-        };
-        if is_user {
-            users += delta;
-        } else {
-            groups += delta;
-        }
-        let size = sizes.entry(target.clone()).or_insert_with(|| {
-            cm.data
-                .iter()
-                .flatten()
-                .map(|(k, v)| k.len() + v.len())
-                .sum()
-        });
-        *size = (*size + json.as_ref().map_or(0, |j| key.len() + j.len()))
-            .saturating_sub(current.map_or(0, |c| key.len() + c.len()));
-        if *size > SHARD_BUDGET {
-            return Ok(false);
-        }
-        patches.entry(target).or_default().insert(key, json);
-    }
-    if (users, groups) != (manifest.users as i64, manifest.groups as i64) {
-        let counted = Manifest {
-            users: users.max(0) as usize,
-            groups: groups.max(0) as usize,
-            ..manifest
-        };
-        patches
-            .entry(main.clone())
-            .or_default()
-            .insert(MANIFEST_KEY.to_owned(), Some(entry_json(&counted)));
-    }
-
-    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(ctx.client.clone(), namespace);
-    let params = kube::api::PatchParams {
-        field_manager: Some(apply::FIELD_MANAGER.to_owned()),
-        ..Default::default()
-    };
-    for (name, data) in patches {
-        let patch = kube::api::Patch::Merge(serde_json::json!({ "data": data }));
-        match apply::bounded(api.patch(&name, &params, &patch)).await {
-            Ok(written) => {
-                ctx.owned.wrote(
-                    ("ConfigMap", Some(namespace.to_owned()), name.clone()),
-                    written.metadata.resource_version.clone(),
-                );
-                outcome.applied.changes.push(apply::Change::Updated(format!(
-                    "ConfigMap {namespace}/{name}"
-                )));
-            }
-            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
-            Err(error) => {
-                ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
-                outcome
-                    .applied
-                    .failures
-                    .push(format!("updating ConfigMap {namespace}/{name}: {error}"));
-            }
-        }
-    }
-    Ok(true)
 }

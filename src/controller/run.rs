@@ -26,6 +26,7 @@ use super::desired::{self, MANAGED_BY, MANAGER};
 use super::facts::Roles;
 use super::owned::Owned;
 use super::reconcile;
+use super::shards::Shards;
 use super::work::Pending;
 use super::{events, report};
 use crate::crd::{ScimGroup, ScimTenant, ScimUser};
@@ -68,7 +69,10 @@ pub struct Context {
     pub(super) namespaces: Store<PartialObjectMeta<Namespace>>,
     pub(super) role_bindings: Store<RoleBinding>,
     pub(super) cluster_role_bindings: Store<ClusterRoleBinding>,
-    pub(super) config_maps: Store<ConfigMap>,
+    /// The directory ConfigMaps we own, metadata only: their data is
+    /// summarized in `shards`, never held.
+    pub(super) config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub(super) shards: Arc<Shards>,
     pub(super) recorder: Recorder,
     /// The SCIM base URL to publish in tenant status.
     pub(super) public_url: Option<String>,
@@ -92,24 +96,31 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
     let all = crate::kubeclient::watch_config;
     let owned = Arc::new(Owned::default());
     let pending = Arc::new(Pending::default());
+    let shards = Arc::new(Shards::default());
     let (rb_reader, role_bindings) = watched_owned(
         Api::<RoleBinding>::all(client.clone()),
         managed.clone(),
         owned.clone(),
         pending.clone(),
+        |_, _| {},
     );
     let (crb_reader, cluster_role_bindings) = watched_owned(
         Api::<ClusterRoleBinding>::all(client.clone()),
         managed.clone(),
         owned.clone(),
         pending.clone(),
+        |_, _| {},
     );
-    let (cm_reader, config_maps) = watched_owned(
-        Api::<ConfigMap>::all(client.clone()),
-        managed,
-        owned.clone(),
-        pending.clone(),
-    );
+    let (cm_reader, config_maps) = {
+        let shards = shards.clone();
+        watched_owned(
+            Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+            managed,
+            owned.clone(),
+            pending.clone(),
+            move |event, foreign| shards.observe(event, foreign),
+        )
+    };
     let (ns_reader, namespaces) = reflected(
         Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
         all(),
@@ -132,6 +143,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         role_bindings: rb_reader.clone(),
         cluster_role_bindings: crb_reader.clone(),
         config_maps: cm_reader.clone(),
+        shards,
         recorder: Recorder::new(client.clone(), reporter),
         warned: events::Warned::default(),
         public_url,
@@ -219,12 +231,14 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
 /// A reflector store of objects we own, and the tenants to reconcile when
 /// someone else changes them ([`Owned`] absorbs the echo of our writes).
 /// The tenant is named without a namespace: the same `ObjectRef` its own
-/// events make, so one tenant is never reconciled twice at once.
+/// events make, so one tenant is never reconciled twice at once. `seen` is
+/// told each event and whether it was someone else's change.
 fn watched_owned<K>(
     api: Api<K>,
     config: watcher::Config,
     owned: Arc<Owned>,
     pending: Arc<Pending>,
+    seen: impl Fn(&watcher::Event<K>, bool) + Send + 'static,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static,
@@ -241,7 +255,11 @@ where
     let (reader, stream) = stripped(api, config);
     let stream = stream.flat_map(move |event| {
         let touches = match &event {
-            Ok(event) => owned.observe(event),
+            Ok(event) => {
+                let touches = owned.observe(event);
+                seen(event, !touches.is_empty());
+                touches
+            }
             Err(_) => Vec::new(),
         };
         let refs: Vec<ObjectRef<ScimTenant>> = touches
@@ -275,7 +293,37 @@ where
         + 'static,
 {
     let (reader, stream) = stripped(api, config);
-    (reader, stream.touched_objects())
+    (reader, after_listing(stream))
+}
+
+/// The objects a watch applied or deleted, as `touched_objects` gives them,
+/// except that those of a listing come when it is done: the reflector's
+/// store shows a listing only then, and a reconcile they started at once
+/// would read the store without them (a namespace or role created while the
+/// watch was down would stay missing).
+fn after_listing<K: Send + 'static>(
+    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    events
+        .scan(Vec::new(), |listing, event| {
+            let out = match event {
+                Ok(watcher::Event::Init) => {
+                    listing.clear();
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitApply(object)) => {
+                    listing.push(object);
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitDone) => std::mem::take(listing),
+                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => {
+                    vec![object]
+                }
+                Err(error) => return future::ready(Some(vec![Err(error)])),
+            };
+            future::ready(Some(out.into_iter().map(Ok).collect()))
+        })
+        .flat_map(futures::stream::iter)
 }
 
 /// A reflector store of `api` and its event stream, managedFields stripped:
@@ -387,6 +435,8 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         // Owned objects go with the tenant (owner references); what the
         // controller remembers of it goes now.
         forget(ctx, &name);
+        ctx.shards
+            .forget_prefixed(&tenant.spec.namespace, &super::directory::main_name(tenant));
         return Ok(Action::await_change());
     }
     if !ctx.store.is_ready() {
@@ -398,6 +448,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         let _ = ctx.cluster_role_bindings.wait_until_ready().await;
         let _ = ctx.config_maps.wait_until_ready().await;
         let _ = ctx.namespaces.wait_until_ready().await;
+        ctx.roles.wait_until_ready().await;
     };
     if tokio::time::timeout(Duration::from_secs(30), stores_ready)
         .await
@@ -512,6 +563,28 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_listing_is_given_out_when_it_is_done() {
+        use kube::runtime::watcher::Event;
+        let events = futures::stream::iter([
+            Ok(Event::Apply(1)),
+            Ok(Event::Init),
+            Ok(Event::InitApply(2)),
+            Ok(Event::InitApply(3)),
+            Ok(Event::InitDone),
+            Ok(Event::Delete(4)),
+        ]);
+        let mut out = Box::pin(after_listing(events));
+        let mut seen = Vec::new();
+        while let Some(Ok(n)) = out.next().await {
+            seen.push(n);
+        }
+        assert_eq!(seen, vec![1, 2, 3, 4]);
+        let events = futures::stream::iter([Ok(Event::Init), Ok(Event::InitApply(2))]);
+        let listed: Vec<_> = after_listing(events).collect().await;
+        assert!(listed.is_empty(), "nothing before the listing is done");
+    }
 
     #[test]
     fn a_managed_object_maps_to_its_cluster_scoped_tenant_once() {

@@ -1,0 +1,301 @@
+//! Writes a tenant's directory ConfigMaps: all of them (a rebuild), or only
+//! the entries that changed.
+//!
+//! Neither holds the ConfigMaps' data: what is there now comes from the
+//! [`Shards`](super::shards::Shards) summaries (filled by our own writes'
+//! answers), read with a GET only for a ConfigMap without one (someone else
+//! wrote it, or the first pass since the start). Which ConfigMaps exist, and
+//! so what a rebuild deletes, comes from the complete metadata watch.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+use super::apply::{self, Applied, Change, bounded, describe, only_this};
+use super::compute::{Owner, group_entry, user_entry};
+use super::desired::{Plan, label_value};
+use super::directory::{
+    MANIFEST_KEY, Manifest, SHARD_BUDGET, VERSION, bucket_count_in, bucket_of, entry_json,
+    entry_key, main_name,
+};
+use super::owned::Scope;
+use super::run::{Context, Error};
+use super::shards::Summary;
+use crate::crd::ScimTenant;
+
+/// The summary of `namespace/name` as it is now: the one kept, else read
+/// (`None`: the ConfigMap does not exist).
+async fn current(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Arc<Summary>>, kube::Error> {
+    if let Some(summary) = ctx.shards.get(namespace, name) {
+        return Ok(Some(summary));
+    }
+    if ctx
+        .config_maps
+        .get(&ObjectRef::new(name).within(namespace))
+        .is_none()
+    {
+        // The metadata view is complete: there is nothing to read.
+        return Ok(None);
+    }
+    let mark = ctx.shards.mark();
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    crate::metrics::global().directory_read();
+    Ok(bounded(api.get_opt(name))
+        .await?
+        .map(|config_map| ctx.shards.record(&config_map, mark)))
+}
+
+/// Rebuilds the directory ConfigMaps; returns how many objects it read.
+pub async fn rebuild(
+    tenant: &ScimTenant,
+    ctx: &Context,
+    applied: &mut Applied,
+) -> Result<usize, Error> {
+    let namespace = tenant.spec.namespace.clone();
+    let label = label_value(&tenant.name_any());
+    let main = main_name(tenant);
+    let previous = match current(ctx, &namespace, &main).await {
+        Ok(summary) => summary.and_then(|s| bucket_count_in(&main, s.manifest()?)),
+        Err(error) => {
+            ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
+            applied
+                .failures
+                .push(format!("reading ConfigMap {namespace}/{main}: {error}"));
+            return Ok(0);
+        }
+    };
+    let (store, owned) = (ctx.store.clone(), tenant.clone());
+    let (config_maps, read) = tokio::task::spawn_blocking(move || {
+        let (users, groups, _) = super::run::directory(&store, &owned);
+        let plan = Plan::new(&owned);
+        let config_maps = super::directory::build(
+            &owned,
+            &users,
+            &groups,
+            plan.labels(),
+            plan.owner().cloned(),
+            previous,
+        );
+        (config_maps, users.len() + groups.len())
+    })
+    .await
+    .map_err(|e| Error::Apply(format!("computing the directory: {e}")))?;
+
+    let mut written = Applied::default();
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = PatchParams::apply(apply::FIELD_MANAGER).force();
+    let mut wanted = BTreeSet::new();
+    for config_map in &config_maps {
+        let name = config_map.name_any();
+        wanted.insert(name.clone());
+        let what = describe(config_map);
+        let now = match current(ctx, &namespace, &name).await {
+            Ok(now) => now,
+            Err(error) => {
+                written.failures.push(format!("reading {what}: {error}"));
+                continue;
+            }
+        };
+        if now.as_ref().is_some_and(|s| s.describes(config_map)) {
+            continue;
+        }
+        let mark = ctx.shards.mark();
+        match bounded(api.patch(&name, &params, &Patch::Apply(config_map))).await {
+            Ok(answer) => {
+                ctx.owned.wrote(
+                    ("ConfigMap", Some(namespace.clone()), name.clone()),
+                    answer.metadata.resource_version.clone(),
+                );
+                ctx.shards.record(&answer, mark);
+                written.changes.push(match now {
+                    Some(_) => Change::Updated(what),
+                    None => Change::Created(what),
+                });
+            }
+            Err(error) => {
+                ctx.shards.forget(&namespace, &name);
+                written.failures.push(format!("applying {what}: {error}"));
+            }
+        }
+    }
+    // What the tenant's directory no longer has: every directory ConfigMap
+    // of the tenant the metadata view lists, so nothing orphaned survives.
+    for object in apply::tenant_objects(&ctx.config_maps, &label) {
+        let name = object.name_any();
+        if wanted.contains(&name) || object.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let namespace = object.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+        ctx.owned
+            .deleted(("ConfigMap", Some(namespace.clone()), name.clone()));
+        ctx.shards.forget(&namespace, &name);
+        match bounded(api.delete(&name, &only_this(object.as_ref()))).await {
+            Ok(_) => written
+                .changes
+                .push(Change::Deleted(describe(object.as_ref()))),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => written
+                .failures
+                .push(format!("deleting {}: {error}", describe(object.as_ref()))),
+        }
+    }
+    if !written.failures.is_empty() {
+        ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
+    }
+    applied.add(written);
+    Ok(read)
+}
+
+/// Writes the directory entries of `entries` (users and groups that
+/// changed), one merge patch per ConfigMap they live in, so a change costs
+/// the entries it changes. Returns `false` when the layout must change
+/// instead (a shard is missing, an entry is large or has shards of its own,
+/// a ConfigMap would outgrow its budget): the caller rebuilds it all.
+pub async fn entries(
+    tenant: &ScimTenant,
+    ctx: &Context,
+    entries: &[(bool, String)],
+    applied: &mut Applied,
+) -> Result<bool, Error> {
+    let namespace = tenant.spec.namespace.as_str();
+    let main = main_name(tenant);
+    // Read failures go to the rebuild, which reports them.
+    let Ok(Some(main_summary)) = current(ctx, namespace, &main).await else {
+        return Ok(false);
+    };
+    let Some(manifest) = main_summary
+        .manifest()
+        .and_then(|m| serde_json::from_str::<Manifest>(m).ok())
+        .filter(|m| m.version == VERSION)
+    else {
+        return Ok(false);
+    };
+    let prefix = format!("{main}-");
+    let buckets = manifest
+        .shards
+        .iter()
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count();
+    let owner = Owner::of(tenant);
+    let computed: Vec<(bool, &str, Option<String>)> = ctx.store.cache().read(namespace, |index| {
+        entries
+            .iter()
+            .map(|(is_user, id)| {
+                let json = if *is_user {
+                    user_entry(&owner, index, id).map(|e| entry_json(&e))
+                } else {
+                    group_entry(&owner, index, id).map(|e| entry_json(&e))
+                };
+                (*is_user, id.as_str(), json)
+            })
+            .collect()
+    });
+
+    let mut patches: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
+    let mut sizes: HashMap<String, usize> = HashMap::new();
+    let mut summaries: HashMap<String, Arc<Summary>> = HashMap::new();
+    let (mut users, mut groups) = (manifest.users as i64, manifest.groups as i64);
+    for (is_user, id, json) in computed {
+        let (bucket, short) = bucket_of(is_user, id, buckets);
+        let own = format!("{main}-{}{short}-1", if is_user { 'u' } else { 'g' });
+        if manifest.shards.contains(&own)
+            || json.as_ref().is_some_and(|j| j.len() > SHARD_BUDGET / 4)
+        {
+            return Ok(false);
+        }
+        let target = if buckets == 0 {
+            main.clone()
+        } else {
+            format!("{main}-{}", bucket + 1)
+        };
+        let shard = match summaries.get(&target) {
+            Some(shard) => shard.clone(),
+            None => {
+                let Ok(Some(shard)) = current(ctx, namespace, &target).await else {
+                    return Ok(false);
+                };
+                summaries.insert(target.clone(), shard.clone());
+                shard
+            }
+        };
+        let key = entry_key(is_user, id);
+        if shard.holds(&key, json.as_deref()) {
+            continue;
+        }
+        let had = shard.len_of(&key);
+        let delta = match (had.is_some(), json.is_some()) {
+            (false, true) => 1,
+            (true, false) => -1,
+            _ => 0,
+        };
+        if is_user {
+            users += delta;
+        } else {
+            groups += delta;
+        }
+        let size = sizes.entry(target.clone()).or_insert(shard.bytes());
+        *size = (*size + json.as_ref().map_or(0, |j| key.len() + j.len()))
+            .saturating_sub(had.map_or(0, |len| key.len() + len));
+        if *size > SHARD_BUDGET {
+            return Ok(false);
+        }
+        patches.entry(target).or_default().insert(key, json);
+    }
+    if (users, groups) != (manifest.users as i64, manifest.groups as i64) {
+        let counted = Manifest {
+            users: users.max(0) as usize,
+            groups: groups.max(0) as usize,
+            ..manifest
+        };
+        patches
+            .entry(main.clone())
+            .or_default()
+            .insert(MANIFEST_KEY.to_owned(), Some(entry_json(&counted)));
+    }
+
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = PatchParams {
+        field_manager: Some(apply::FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    for (name, data) in patches {
+        let patch = Patch::Merge(serde_json::json!({ "data": data }));
+        let mark = ctx.shards.mark();
+        match bounded(api.patch(&name, &params, &patch)).await {
+            Ok(answer) => {
+                ctx.owned.wrote(
+                    ("ConfigMap", Some(namespace.to_owned()), name.clone()),
+                    answer.metadata.resource_version.clone(),
+                );
+                ctx.shards.record(&answer, mark);
+                applied
+                    .changes
+                    .push(Change::Updated(format!("ConfigMap {namespace}/{name}")));
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                ctx.shards.forget(namespace, &name);
+                return Ok(false);
+            }
+            Err(error) => {
+                ctx.shards.forget(namespace, &name);
+                ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
+                applied
+                    .failures
+                    .push(format!("updating ConfigMap {namespace}/{name}: {error}"));
+            }
+        }
+    }
+    Ok(true)
+}
