@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
@@ -91,7 +91,14 @@ pub async fn rebuild(
 
     let mut written = Applied::default();
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = PatchParams::apply(apply::FIELD_MANAGER).force();
+    let params = PostParams {
+        field_manager: Some(apply::FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    let patch_params = PatchParams {
+        field_manager: params.field_manager.clone(),
+        ..Default::default()
+    };
     let mut wanted = BTreeSet::new();
     for config_map in &config_maps {
         let name = config_map.name_any();
@@ -108,7 +115,11 @@ pub async fn rebuild(
             continue;
         }
         let mark = ctx.shards.mark();
-        match bounded(api.patch(&name, &params, &Patch::Apply(config_map))).await {
+        let answer = match now {
+            Some(_) => bounded(api.patch(&name, &patch_params, &replace_all(config_map))).await,
+            None => bounded(api.create(&params, config_map)).await,
+        };
+        match answer {
             Ok(answer) => {
                 ctx.owned.wrote(
                     ("ConfigMap", Some(namespace.clone()), name.clone()),
@@ -153,6 +164,37 @@ pub async fn rebuild(
     }
     applied.add(written);
     Ok(read)
+}
+
+/// A JSON patch that makes a ConfigMap's data, labels, annotations and
+/// owners those of `wanted`. Not an apply: the keys our merge patches wrote
+/// belong to another field owner, and an apply would keep the ones a new
+/// layout moves elsewhere (a stale second copy of an entry).
+fn replace_all(wanted: &ConfigMap) -> Patch<()> {
+    let meta = &wanted.metadata;
+    let fields = [
+        ("/data", serde_json::to_value(&wanted.data)),
+        ("/metadata/labels", serde_json::to_value(&meta.labels)),
+        (
+            "/metadata/annotations",
+            serde_json::to_value(&meta.annotations),
+        ),
+        (
+            "/metadata/ownerReferences",
+            serde_json::to_value(&meta.owner_references),
+        ),
+    ];
+    let ops = fields
+        .into_iter()
+        .filter_map(|(path, value)| {
+            let value = value.ok().filter(|v| !v.is_null())?;
+            Some(json_patch::PatchOperation::Add(json_patch::AddOperation {
+                path: json_patch::jsonptr::PointerBuf::parse(path).ok()?,
+                value,
+            }))
+        })
+        .collect();
+    Patch::Json(json_patch::Patch(ops))
 }
 
 /// Writes the directory entries of `entries` (users and groups that
