@@ -127,10 +127,10 @@ fn conditions(
 }
 
 /// Replaces the status of one object (the controller owns all of it: a
-/// merge patch would keep fields the new status leaves out) and puts the
-/// object the API server returns in the cache at once, so the next
-/// reconcile compares against it rather than writing it again before the
-/// watch delivers it.
+/// merge patch would keep fields the new status leaves out) and refreshes
+/// the cache with the object the API server returns, so the next reconcile
+/// compares against it rather than writing it again before the watch
+/// delivers it.
 async fn write<K, S>(
     ctx: &Context,
     namespace: &str,
@@ -149,7 +149,7 @@ where
     match bounded(api.patch_status(id, &PatchParams::default(), &replace_status(&status))).await {
         Ok(written) => {
             if let Some(incoming) = to_entry(&written) {
-                ctx.store.cache().upsert(kind, incoming);
+                ctx.store.cache().refresh(kind, incoming);
             }
             Ok(())
         }

@@ -152,7 +152,7 @@ impl Changes {
     }
 }
 
-fn revision(version: &str) -> Option<u64> {
+pub fn revision(version: &str) -> Option<u64> {
     version.parse().ok()
 }
 
@@ -230,6 +230,26 @@ impl Cache {
             incoming.id,
             incoming.entry,
         );
+        if changed {
+            self.changed(&namespace);
+        }
+    }
+
+    /// As [`Cache::upsert`], for an object the cache holds only: a newer
+    /// copy of it (the answer to a status write) must not bring back an
+    /// object deleted while the write was under way.
+    pub fn refresh(&self, kind: Kind, incoming: Incoming) {
+        let namespace = incoming.namespace.clone();
+        let Some(shard) = self.shard(&namespace) else {
+            return;
+        };
+        let changed = {
+            let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
+            if shard.index.entry(kind, &incoming.id).is_none() {
+                return;
+            }
+            shard.upsert(kind, incoming.id, incoming.entry)
+        };
         if changed {
             self.changed(&namespace);
         }
@@ -434,6 +454,25 @@ mod tests {
         cache.upsert(Kind::User, user("u1", "babs", "10"));
         assert_eq!(user_name(&cache, "u1"), None);
         assert!(!cache.read("acme", |i| i.user_named("babs").is_some()));
+    }
+
+    #[test]
+    fn a_status_answer_refreshes_but_never_brings_back_a_deleted_object() {
+        let cache = Cache::default();
+        cache.upsert(Kind::User, user("u1", "babs", "10"));
+        cache.refresh(Kind::User, user("u1", "babs", "12"));
+        assert_eq!(
+            cache.read("acme", |i| i
+                .entry(Kind::User, "u1")
+                .map(|e| e.version.to_owned())),
+            Some("12".to_owned())
+        );
+        // Deleted (as known at 12) while a status write was answered at 13.
+        cache.remove(Kind::User, "acme", "u1", Some("12"));
+        cache.refresh(Kind::User, user("u1", "babs", "13"));
+        assert_eq!(user_name(&cache, "u1"), None);
+        cache.refresh(Kind::User, user("u2", "cy", "14"));
+        assert_eq!(user_name(&cache, "u2"), None, "refresh never inserts");
     }
 
     #[test]

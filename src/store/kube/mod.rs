@@ -707,19 +707,28 @@ impl Store for KubeStore {
                 ..Default::default()
             };
             let what = format!("{} {id}", kind.name());
+            // The deleted object as the API server returns it: its
+            // resourceVersion is at least that of any write before the
+            // delete (a status write may have landed since our read), so
+            // the tombstone refuses every event from before it.
+            let deleted_at = |meta: Option<&ObjectMeta>| {
+                meta.and_then(|m| m.resource_version.clone())
+                    .filter(|v| cache::revision(v) > cache::revision(&current.revision))
+                    .unwrap_or_else(|| current.revision.clone())
+            };
             let result = match kind {
                 Kind::User => {
                     tokio::time::timeout(CALL_TIMEOUT, self.users(&namespace).delete(id, &params))
                         .await
-                        .map(|r| r.map(drop))
+                        .map(|r| r.map(|e| deleted_at(e.left().as_ref().map(|u| &u.metadata))))
                 }
                 Kind::Group => {
                     tokio::time::timeout(CALL_TIMEOUT, self.groups(&namespace).delete(id, &params))
                         .await
-                        .map(|r| r.map(drop))
+                        .map(|r| r.map(|e| deleted_at(e.left().as_ref().map(|g| &g.metadata))))
                 }
             };
-            match result {
+            let deleted_at = match result {
                 Err(_) => return Err(timed_out(&what)),
                 Ok(Err(error)) if is_not_found(&error) => {
                     self.cache
@@ -730,11 +739,10 @@ impl Store for KubeStore {
                     return Err(StoreError::PreconditionFailed(id.to_owned()));
                 }
                 Ok(Err(error)) => return Err(to_store_error(error, &what)),
-                Ok(Ok(())) => {}
-            }
+                Ok(Ok(deleted_at)) => deleted_at,
+            };
             let groups = self.cache.read(&namespace, |i| i.groups_of(id));
-            self.cache
-                .remove(kind, &namespace, id, Some(&current.revision));
+            self.cache.remove(kind, &namespace, id, Some(&deleted_at));
             if kind == Kind::User
                 && let Some(name) = current.resource.get("userName").and_then(Value::as_str)
             {
