@@ -565,26 +565,40 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// One tenant's read cache, as the directory gauges report it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TenantSize {
+    pub tenant: String,
+    pub users: usize,
+    pub groups: usize,
+    /// Heap bytes of the tenant's index ([`crate::store::index::Index::heap_bytes`]).
+    pub bytes: usize,
+}
+
 /// What the directory gauges read at scrape time.
 pub trait Directory: Send + Sync + 'static {
     /// Every known tenant with its cached users and groups.
-    fn sizes(&self) -> Vec<(String, usize, usize)>;
+    fn sizes(&self) -> Vec<TenantSize>;
 }
 
 impl Directory for crate::store::kube::KubeStore {
-    fn sizes(&self) -> Vec<(String, usize, usize)> {
+    fn sizes(&self) -> Vec<TenantSize> {
         let tenants = self.tenants();
         tenants
             .names()
             .into_iter()
-            .map(|tenant| {
-                let (users, groups) = match tenants.namespace_of(&tenant) {
-                    Some(namespace) => self.cache().read(&namespace, |index| {
-                        (index.count(Kind::User), index.count(Kind::Group))
-                    }),
-                    None => (0, 0),
-                };
-                (tenant, users, groups)
+            .map(|tenant| match tenants.namespace_of(&tenant) {
+                // One namespace's read lock at a time.
+                Some(namespace) => self.cache().read(&namespace, |index| TenantSize {
+                    users: index.count(Kind::User),
+                    groups: index.count(Kind::Group),
+                    bytes: index.heap_bytes(),
+                    tenant: tenant.clone(),
+                }),
+                None => TenantSize {
+                    tenant,
+                    ..TenantSize::default()
+                },
             })
             .collect()
     }
@@ -615,21 +629,33 @@ impl Collector for DirectoryCollector {
             tenants.metric_type(),
         )?)?;
         let objects = Family::<ObjectLabels, Gauge>::default();
-        for (tenant, users, groups) in sizes {
-            for (kind, n) in [("User", users), ("Group", groups)] {
+        let bytes = Family::<TenantLabels, Gauge>::default();
+        for size in sizes {
+            for (kind, n) in [("User", size.users), ("Group", size.groups)] {
                 objects
                     .get_or_create(&ObjectLabels {
-                        tenant: tenant.clone(),
+                        tenant: size.tenant.clone(),
                         kind,
                     })
                     .set(i64::try_from(n).unwrap_or(i64::MAX));
             }
+            bytes
+                .get_or_create(&TenantLabels {
+                    tenant: size.tenant,
+                })
+                .set(i64::try_from(size.bytes).unwrap_or(i64::MAX));
         }
         objects.encode(encoder.encode_descriptor(
             "cache_objects",
             "Users and groups in the read cache, by tenant and kind",
             None,
             objects.metric_type(),
+        )?)?;
+        bytes.encode(encoder.encode_descriptor(
+            "cache_bytes",
+            "Heap bytes of one tenant's read cache (an estimate from its capacities, within a few percent)",
+            None,
+            bytes.metric_type(),
         )?)?;
         Ok(())
     }
@@ -908,8 +934,14 @@ mod tests {
 
     struct Fixed;
     impl Directory for Fixed {
-        fn sizes(&self) -> Vec<(String, usize, usize)> {
-            vec![("acme".into(), 3, 1), ("globex".into(), 0, 0)]
+        fn sizes(&self) -> Vec<TenantSize> {
+            let size = |tenant: &str, users, groups, bytes| TenantSize {
+                tenant: tenant.into(),
+                users,
+                groups,
+                bytes,
+            };
+            vec![size("acme", 3, 1, 4096), size("globex", 0, 0, 0)]
         }
     }
 
@@ -972,6 +1004,8 @@ mod tests {
             r#"scimitar_tenants 2"#,
             r#"scimitar_cache_objects{tenant="acme",kind="User"} 3"#,
             r#"scimitar_cache_objects{tenant="globex",kind="Group"} 0"#,
+            r#"scimitar_cache_bytes{tenant="acme"} 4096"#,
+            r#"scimitar_cache_bytes{tenant="globex"} 0"#,
             r#"scimitar_scim_requests_in_flight 0"#,
             log_bytes.as_str(),
             r#"scimitar_scim_log_entries 1"#,

@@ -241,11 +241,32 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// How far [`scimitar::store::Index::heap_bytes`] (the
+/// `scimitar_cache_bytes` gauge) may be from the exact heap.
+const ESTIMATE_ERROR: f64 = 0.15;
+
+/// The cache's estimate of its heap next to the exact figure, at one stage.
+struct Estimate {
+    stage: &'static str,
+    exact: usize,
+    estimate: usize,
+}
+
 /// The heap the operator's cache keeps: users, then groups without members,
 /// then the same groups with their members, each loaded the way the watch
 /// loads them. Then a relist of the users, whose peak is reported too.
-fn kubernetes_cache() -> (usize, usize, usize, usize) {
+fn kubernetes_cache() -> (usize, usize, usize, usize, Vec<Estimate>) {
     let start = live();
+    let mut estimates = Vec::new();
+    let mut estimate = |cache: &Cache, stage| {
+        let exact = live() - start;
+        let estimate = cache.read(NAMESPACE, |i| i.heap_bytes());
+        estimates.push(Estimate {
+            stage,
+            exact,
+            estimate,
+        });
+    };
     let cache = Cache::default();
     for i in 0..USERS {
         let incoming = user_entry(&user_object(i)).expect("user entry");
@@ -253,6 +274,7 @@ fn kubernetes_cache() -> (usize, usize, usize, usize) {
     }
     drop(cache.take_changes(NAMESPACE));
     let users = live() - start;
+    estimate(&cache, "users");
 
     let bare = |g: usize| {
         let mut group = group_object(g);
@@ -265,12 +287,14 @@ fn kubernetes_cache() -> (usize, usize, usize, usize) {
     }
     drop(cache.take_changes(NAMESPACE));
     let groups = live() - start - users;
+    estimate(&cache, "users and bare groups");
 
     for g in 0..GROUPS {
         cache.upsert(Kind::Group, group_entry(&group_object(g)).expect("group"));
     }
     drop(cache.take_changes(NAMESPACE));
     let memberships = live() - start - users - groups;
+    estimate(&cache, "users and groups with members");
 
     // A relist of the users, each changed since: the peak above what is
     // kept is the relist's own.
@@ -285,12 +309,13 @@ fn kubernetes_cache() -> (usize, usize, usize, usize) {
     cache.relist_done(Kind::User);
     drop(cache.take_changes(NAMESPACE));
     let relist_peak = PEAK.load(Ordering::Relaxed) - before;
+    estimate(&cache, "after a relist of the users");
     assert_eq!(cache.read(NAMESPACE, |i| i.count(Kind::User)), USERS);
     let mut want: Vec<String> = groups_of(7).map(group_id).collect();
     want.sort();
     assert_eq!(cache.read(NAMESPACE, |i| i.groups_of(&user_id(7))), want);
     drop(cache);
-    (users, groups, memberships, relist_peak)
+    (users, groups, memberships, relist_peak, estimates)
 }
 
 /// The users `scimitar serve` keeps: resources as the protocol layer
@@ -318,7 +343,7 @@ fn memory_store() -> usize {
 
 #[test]
 fn a_large_tenant_fits_the_memory_budget() {
-    let (users, groups, memberships, relist_peak) = kubernetes_cache();
+    let (users, groups, memberships, relist_peak, estimates) = kubernetes_cache();
     let served = memory_store();
     let per = |bytes: usize, n: usize| bytes as f64 / n as f64;
     let total = users + groups + memberships;
@@ -337,6 +362,23 @@ fn a_large_tenant_fits_the_memory_budget() {
         mib(served),
         per(served, USERS)
     );
+    for e in &estimates {
+        let error = e.estimate as f64 / e.exact as f64 - 1.0;
+        eprintln!(
+            "heap_bytes(), {}: {:.2} MiB, exact {:.2} MiB ({:+.1}%)",
+            e.stage,
+            mib(e.estimate),
+            mib(e.exact),
+            error * 100.0
+        );
+        assert!(
+            error.abs() <= ESTIMATE_ERROR,
+            "heap_bytes(), {}: {} B, exact {} B",
+            e.stage,
+            e.estimate,
+            e.exact
+        );
+    }
     assert!(users <= USERS * BYTES_PER_USER, "users: {users} B");
     assert!(groups <= GROUPS * BYTES_PER_GROUP, "groups: {groups} B");
     assert!(

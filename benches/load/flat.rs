@@ -72,6 +72,31 @@ pub struct Memory {
     pub peak: Option<f64>,
     /// `scimitar_scim_log_bytes` at the end (the request log's own count).
     pub scim_log: Option<f64>,
+    /// The components of [`Memory::loaded`] and [`Memory::end`] the
+    /// operator counts itself, scraped with them.
+    pub parts_loaded: Parts,
+    pub parts_end: Parts,
+}
+
+/// Heap bytes the operator reports for its components.
+#[derive(Default, Clone, Copy)]
+pub struct Parts {
+    /// `scimitar_cache_bytes` of the tenant: its read cache.
+    pub cache: Option<f64>,
+    /// `scimitar_scim_log_bytes`: the request log.
+    pub scim_log: Option<f64>,
+}
+
+impl Parts {
+    fn scraped(text: &str, tenant: &str) -> Self {
+        Parts {
+            cache: sample(
+                text,
+                &format!("scimitar_cache_bytes{{tenant=\"{tenant}\"}}"),
+            ),
+            scim_log: sample(text, "scimitar_scim_log_bytes"),
+        }
+    }
 }
 
 /// Mutating API requests of the operator during the membership changes.
@@ -363,6 +388,7 @@ pub async fn measure(
         reconciled_after.as_secs_f64()
     );
     memory.loaded = rss_mib(pid);
+    memory.parts_loaded = Parts::scraped(&scrape(&operator.metrics_url).await, &home);
     if load == Load::Scim
         && let (Some((i, id)), Some(group)) = (created.first(), group_ids.first())
         && let Some(differs) = same_shape(&admin, &home, (*i, id), (group, &plan[0])).await
@@ -560,6 +586,7 @@ pub async fn measure(
     memory.end = rss_mib(pid);
     memory.peak = hwm_mib(pid);
     memory.scim_log = sample(&end, "scimitar_scim_log_bytes");
+    memory.parts_end = Parts::scraped(&end, &home);
     operator.stop();
     drop(bindings);
 

@@ -673,19 +673,9 @@ impl Report {
                     .map_or("no".into(), |d| format!("{:.1}", d.as_secs_f64()))
             ));
         }
-        if let Some(p) = self.flat.last() {
-            let m = &p.memory;
-            let growth = match (m.empty, m.loaded) {
-                (Some(e), Some(l)) => format!("{:.0}", l - e),
-                _ => String::new(),
-            };
-            md.push_str(&format!(
-                "\n### Memory budget at {} users\n\n| component | MiB | source |\n|---|---|---|\n| process with an empty tenant (runtime, clients, empty caches) | {} | RSS when Ready, before loading |\n| growth from loading the tenant (cache, indexes, reflectors, controller state) | {growth} | RSS loaded − RSS empty |\n| request log | {} | `scimitar_scim_log_bytes` at the end |\n| read cache (users and groups) | *slot: docs/performance.md* | the operator exposes no per-component memory metric |\n| indexes | *slot: docs/performance.md* | not exposed |\n| reflectors (RoleBindings, ConfigMaps, namespaces, roles) | *slot: docs/performance.md* | not exposed |\n| runtime and allocator | *slot: docs/performance.md* | not exposed |\n| peak (VmHWM, one relist included) | {} | `/proc/<pid>/status` |\n\n",
-                p.users,
-                mib(m.empty),
-                m.scim_log.map_or(String::new(), |b| format!("{:.1}", b / 1048576.0)),
-                mib(m.peak)
-            ));
+        md.push_str("\n### Memory budget per component\n\nAt each size, the resident memory after loading and at the end, split: the process with the tenant still empty (runtime, clients, empty caches), the tenant's read cache (`scimitar_cache_bytes`, the index's heap), the request log (`scimitar_scim_log_bytes`), and everything else (RSS minus those three: reflectors of owned objects, namespaces and roles, controller state, allocator slack). The peak is VmHWM over the process's life.\n");
+        for p in &self.flat {
+            memory_budget(md, p.users, &p.memory);
         }
         md.push('\n');
     }
@@ -772,5 +762,44 @@ impl WriteBudget {
             && self.scim <= 1.0 + slack
             && self.other <= slack
             && self.bytes <= 2.0 * shard_bytes
+    }
+}
+
+/// The "Memory budget per component" table of one size, in MiB.
+fn memory_budget(md: &mut String, users: usize, m: &crate::flat::Memory) {
+    let mib = |m: Option<f64>| m.map_or("–".into(), |m| format!("{m:.1}"));
+    let bytes = |b: Option<f64>| b.map(|b| b / 1048576.0);
+    let rest = |rss: Option<f64>, parts: &crate::flat::Parts| {
+        Some(rss? - m.empty? - bytes(parts.cache)? - bytes(parts.scim_log)?)
+    };
+    let (l, e) = (&m.parts_loaded, &m.parts_end);
+    md.push_str(&format!(
+        "\n#### {users} users\n\n| component | loaded MiB | end MiB |\n|---|---|---|\n"
+    ));
+    for (component, loaded, end) in [
+        ("runtime baseline (RSS, tenant empty)", m.empty, m.empty),
+        (
+            "read cache (`scimitar_cache_bytes`)",
+            bytes(l.cache),
+            bytes(e.cache),
+        ),
+        (
+            "request log (`scimitar_scim_log_bytes`)",
+            bytes(l.scim_log),
+            bytes(e.scim_log),
+        ),
+        (
+            "everything else (RSS − the three)",
+            rest(m.loaded, l),
+            rest(m.end, e),
+        ),
+        ("RSS", m.loaded, m.end),
+        ("peak (VmHWM)", None, m.peak),
+    ] {
+        md.push_str(&format!(
+            "| {component} | {} | {} |\n",
+            mib(loaded),
+            mib(end)
+        ));
     }
 }

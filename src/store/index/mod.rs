@@ -14,6 +14,7 @@ mod entry;
 mod narrow;
 mod read;
 mod record;
+mod size;
 mod slots;
 mod views;
 

@@ -42,8 +42,8 @@ type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 /// displayName shared by groups) go to a second map.
 #[derive(Default)]
 pub struct HashSlots {
-    first: ByHash<Slot>,
-    more: ByHash<Vec<Slot>>,
+    pub(super) first: ByHash<Slot>,
+    pub(super) more: ByHash<Vec<Slot>>,
 }
 
 impl HashSlots {
@@ -127,8 +127,8 @@ pub struct Id {
 #[derive(Default)]
 pub struct Ids {
     pub slots: Vec<Id>,
-    free: Vec<Slot>,
-    by_hash: HashSlots,
+    pub(super) free: Vec<Slot>,
+    pub(super) by_hash: HashSlots,
     hasher: RandomState,
 }
 

@@ -220,6 +220,24 @@ impl Shapes {
         Some(id)
     }
 
+    /// An estimate of the heap the shapes hold (see [`super::size`]).
+    pub fn heap_bytes(&self) -> usize {
+        let keys: usize = self.by_keys.keys().map(|k| k.len()).sum();
+        let shapes: usize = self
+            .list
+            .iter()
+            .map(|s| {
+                let keys: usize = s.template.keys().map(String::capacity).sum();
+                keys + super::size::ordered_map_bytes::<String, Value>(s.template.len())
+                    + s.words.len() * size_of::<Option<u8>>()
+            })
+            .sum();
+        super::size::table_bytes::<Box<[u8]>, u32>(self.by_keys.capacity())
+            + keys
+            + super::size::vec_bytes(&self.list)
+            + shapes
+    }
+
     fn get(&self, id: u64) -> Option<&Shape> {
         self.list.get(usize::try_from(id).ok()?)
     }
