@@ -24,6 +24,8 @@ pub mod leader;
 pub mod metrics;
 /// `scimitar run`: the operator process.
 pub mod operator;
+/// Waiting for reflector stores from many tasks at once.
+pub mod ready;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.
 pub mod scim;
 /// The SCIM request log: records, redaction, per-tenant storage within byte budgets, queries, CSV. Pure, no I/O.

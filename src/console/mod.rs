@@ -100,6 +100,7 @@ pub struct Deps {
 pub struct Console {
     deps: Deps,
     tenants: Store<ScimTenant>,
+    tenants_ready: crate::ready::ReadyGate,
     /// The cookie key and the console's base URL, or why the console is off.
     setup: Result<(Key, String), String>,
     secure: bool,
@@ -260,6 +261,7 @@ impl Console {
         let console = Arc::new(Console {
             deps,
             tenants,
+            tenants_ready: crate::ready::ReadyGate::default(),
             setup,
             secure,
             lifetime: args.session_lifetime,
@@ -299,7 +301,10 @@ impl Console {
     }
 
     async fn tenant(&self, name: &str) -> Option<Arc<ScimTenant>> {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.tenants.wait_until_ready()).await;
+        let ready = self.tenants_ready.wait(|| async {
+            let _ = self.tenants.wait_until_ready().await;
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(5), ready).await;
         self.tenants.get(&ObjectRef::new(name))
     }
 

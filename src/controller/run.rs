@@ -74,6 +74,8 @@ pub struct Context {
     pub(super) config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub(super) shards: Arc<Shards>,
     pub(super) recorder: Recorder,
+    /// Whether the stores above (and the roles') hold their first listing.
+    stores_ready: crate::ready::ReadyGate,
     /// The SCIM base URL to publish in tenant status.
     pub(super) public_url: Option<String>,
     /// Problems already published as Warning Events.
@@ -146,6 +148,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         shards,
         recorder: Recorder::new(client.clone(), reporter),
         warned: events::Warned::default(),
+        stores_ready: crate::ready::ReadyGate::default(),
         public_url,
         failures: Mutex::default(),
         failing: apply::Failing::default(),
@@ -443,13 +446,13 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         return Err(Error::NotReady);
     }
     // Deletion trusts the stores of owned objects: go on only once they are complete.
-    let stores_ready = async {
+    let stores_ready = ctx.stores_ready.wait(|| async {
         let _ = ctx.role_bindings.wait_until_ready().await;
         let _ = ctx.cluster_role_bindings.wait_until_ready().await;
         let _ = ctx.config_maps.wait_until_ready().await;
         let _ = ctx.namespaces.wait_until_ready().await;
         ctx.roles.wait_until_ready().await;
-    };
+    });
     if tokio::time::timeout(Duration::from_secs(30), stores_ready)
         .await
         .is_err()
