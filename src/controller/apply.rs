@@ -326,6 +326,7 @@ where
                 continue;
             }
         }
+        owned.writing(owned_key.clone());
         match bounded(api.patch(&name, &params, &Patch::Apply(object))).await {
             Ok(written) => {
                 owned.wrote(owned_key, written.meta().resource_version.clone());
@@ -336,6 +337,7 @@ where
                 });
             }
             Err(error) => {
+                owned.failed(&owned_key);
                 let refused = is_refusal(&error);
                 let stale = !refused && failing.since(&failing_key) >= STALE_AFTER;
                 applied.failures.push(format!("applying {key}: {error}"));

@@ -115,16 +115,16 @@ pub async fn rebuild(
             continue;
         }
         let mark = ctx.shards.mark();
+        let key = ("ConfigMap", Some(namespace.clone()), name.clone());
+        ctx.owned.writing(key.clone());
         let answer = match now {
             Some(_) => bounded(api.patch(&name, &patch_params, &replace_all(config_map))).await,
             None => bounded(api.create(&params, config_map)).await,
         };
         match answer {
             Ok(answer) => {
-                ctx.owned.wrote(
-                    ("ConfigMap", Some(namespace.clone()), name.clone()),
-                    answer.metadata.resource_version.clone(),
-                );
+                ctx.owned
+                    .wrote(key, answer.metadata.resource_version.clone());
                 ctx.shards.record(&answer, mark);
                 written.changes.push(match now {
                     Some(_) => Change::Updated(what),
@@ -132,6 +132,7 @@ pub async fn rebuild(
                 });
             }
             Err(error) => {
+                ctx.owned.failed(&key);
                 ctx.shards.forget(&namespace, &name);
                 written.failures.push(format!("applying {what}: {error}"));
             }
@@ -315,12 +316,16 @@ pub async fn entries(
     for (name, data) in patches {
         let patch = Patch::Merge(serde_json::json!({ "data": data }));
         let mark = ctx.shards.mark();
-        match bounded(api.patch(&name, &params, &patch)).await {
+        let key = ("ConfigMap", Some(namespace.to_owned()), name.clone());
+        ctx.owned.writing(key.clone());
+        let answer = bounded(api.patch(&name, &params, &patch)).await;
+        if answer.is_err() {
+            ctx.owned.failed(&key);
+        }
+        match answer {
             Ok(answer) => {
-                ctx.owned.wrote(
-                    ("ConfigMap", Some(namespace.to_owned()), name.clone()),
-                    answer.metadata.resource_version.clone(),
-                );
+                ctx.owned
+                    .wrote(key, answer.metadata.resource_version.clone());
                 ctx.shards.record(&answer, mark);
                 applied
                     .changes

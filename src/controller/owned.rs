@@ -61,7 +61,17 @@ struct Inner {
     /// it is done, because the reflector's store shows a listing only then,
     /// and a reconcile started earlier would compare against the old one.
     held: HashMap<&'static str, Vec<Touch>>,
+    /// Our writes sent and not yet answered, with the last watch event seen
+    /// for each meanwhile (version, touch): under load the watch can deliver
+    /// our own write before its answer says which version it made.
+    in_flight: HashMap<Key, Option<Sighting>>,
+    /// Others' changes found once a write was answered, per tenant.
+    late: Vec<Touch>,
 }
+
+/// A watch event for an object we are writing: its version, and what it
+/// touches if it is not ours.
+type Sighting = (Option<String>, Option<Touch>);
 
 /// The index; shared by the watches that feed it and the reconciles that
 /// read it.
@@ -181,7 +191,38 @@ impl Owned {
 
     /// Records our write of `key`, which the API server stored at `version`.
     pub fn wrote(&self, key: Key, version: Option<String>) {
-        self.lock().ours.insert(key, version);
+        let mut inner = self.lock();
+        if let Some(Some((seen, touch))) = inner.in_flight.remove(&key) {
+            if seen == version {
+                // Its echo came before the answer: absorbed.
+                return;
+            }
+            inner.late.extend(touch);
+        }
+        inner.ours.insert(key, version);
+    }
+
+    /// Records that we are about to write `key` (see [`Owned::wrote`]).
+    pub fn writing(&self, key: Key) {
+        self.lock().in_flight.insert(key, None);
+    }
+
+    /// Records that our write of `key` failed: a change seen meanwhile was
+    /// someone else's.
+    pub fn failed(&self, key: &Key) {
+        let mut inner = self.lock();
+        if let Some(Some((_, touch))) = inner.in_flight.remove(key) {
+            inner.late.extend(touch);
+        }
+    }
+
+    /// What others changed of `tenant` while our writes were in flight.
+    pub fn take_late(&self, tenant: &str) -> Vec<Scope> {
+        let mut inner = self.lock();
+        let (mine, others): (Vec<Touch>, Vec<Touch>) =
+            inner.late.drain(..).partition(|t| t.tenant == tenant);
+        inner.late = others;
+        mine.into_iter().map(|t| t.scope).collect()
     }
 
     /// Records that we deleted `key`.
@@ -258,7 +299,12 @@ impl Owned {
             }
             Event::Apply(object) => {
                 let (key, _) = inner.file(object);
-                if inner.echo(&key, object.meta().resource_version.as_deref()) {
+                let version = object.meta().resource_version.clone();
+                if inner.echo(&key, version.as_deref()) {
+                    Vec::new()
+                } else if let Some(held) = inner.in_flight.get_mut(&key) {
+                    // Ours or not: the answer to the write will tell.
+                    *held = Some((version, touch(object)));
                     Vec::new()
                 } else {
                     touch(object).into_iter().collect()
@@ -360,6 +406,36 @@ mod tests {
         );
         assert_eq!(
             owned.observe::<RoleBinding>(&Event::InitDone),
+            vec![group("g1")]
+        );
+    }
+
+    #[test]
+    fn an_echo_before_the_answer_is_ours_and_a_foreign_edit_meanwhile_is_not() {
+        let owned = Owned::default();
+        let key = key_of(&binding("b1", "g1", "1"));
+        // Our write's echo arrives before its answer.
+        owned.writing(key.clone());
+        assert!(
+            owned
+                .observe(&Event::Apply(binding("b1", "g1", "5")))
+                .is_empty()
+        );
+        owned.wrote(key.clone(), Some("5".into()));
+        assert!(owned.take_late("acme").is_empty(), "our own write");
+        // Someone else's edit lands while our next write is in flight, and
+        // ours fails: theirs is looked at.
+        owned.writing(key.clone());
+        assert!(
+            owned
+                .observe(&Event::Apply(binding("b1", "g1", "6")))
+                .is_empty()
+        );
+        owned.failed(&key);
+        assert_eq!(owned.take_late("acme"), vec![Scope::Group("g1".into())]);
+        // Not in flight: a foreign edit touches at once, as before.
+        assert_eq!(
+            owned.observe(&Event::Apply(binding("b1", "g1", "7"))),
             vec![group("g1")]
         );
     }

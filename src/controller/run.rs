@@ -510,6 +510,14 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&name);
+    // Someone else changed what we were writing: look at it again now.
+    let late = ctx.owned.take_late(&name);
+    if !late.is_empty() {
+        for scope in &late {
+            ctx.pending.touched(&name, scope);
+        }
+        return Ok(Action::requeue(Duration::from_millis(50)));
+    }
     Ok(Action::requeue(RESYNC))
 }
 
