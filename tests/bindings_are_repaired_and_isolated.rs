@@ -68,20 +68,6 @@ async fn eventually(api: &Api<RoleBinding>, want: &[&str]) {
 /// full pass (30 min).
 const REPAIR: Duration = Duration::from_secs(5);
 
-/// How many directory ConfigMaps the operator has read whole (GET).
-async fn directory_reads(operator: &Operator) -> f64 {
-    let text = reqwest::get(&operator.metrics_url)
-        .await
-        .expect("metrics answered")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("scimitar_directory_reads_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .expect("scimitar_directory_reads_total")
-}
-
 #[tokio::test]
 async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() {
     let cp = ControlPlane::shared();
@@ -219,7 +205,9 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
         .find(|(key, value)| *key != "manifest.json" && value.contains("dana@example.com"))
         .map(|(key, _)| key.clone())
         .expect("an entry naming dana");
-    let reads = directory_reads(operator).await;
+    let reads = operator
+        .unlabelled_metric("scimitar_directory_reads_total")
+        .await;
     config_maps
         .patch(
             &directory,
@@ -245,7 +233,10 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
     // The operator holds no ConfigMap data (its watch of them is metadata
     // only): it read the edited one to find what to repair.
     assert!(
-        directory_reads(operator).await > reads,
+        operator
+            .unlabelled_metric("scimitar_directory_reads_total")
+            .await
+            > reads,
         "the hand-edited directory ConfigMap was read before it was repaired"
     );
 

@@ -159,6 +159,21 @@ impl Operator {
     }
 
     /// The operator's process id.
+    /// The value of an unlabelled metric (a counter or gauge with no labels).
+    pub async fn unlabelled_metric(&self, name: &str) -> f64 {
+        let text = ::reqwest::get(&self.metrics_url)
+            .await
+            .expect("metrics answered")
+            .text()
+            .await
+            .expect("metrics text");
+        let prefix = format!("{name} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} is not in the metrics"))
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.pid
     }
