@@ -231,6 +231,29 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         .await;
 }
 
+/// What a watched kind must be for a reflector of it.
+trait Watched:
+    Resource<DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A reflector store of objects we own, and the tenants to reconcile when
 /// someone else changes them ([`Owned`] absorbs the echo of our writes).
 /// The tenant is named without a namespace: the same `ObjectRef` its own
@@ -247,13 +270,7 @@ fn watched_owned<K>(
     impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
 {
     let (reader, stream) = stripped(api, config);
     let stream = stream.flat_map(move |event| {
@@ -287,13 +304,7 @@ fn reflected<K>(
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
 {
     let (reader, stream) = stripped(api, config);
     (reader, after_listing(stream))
@@ -340,13 +351,7 @@ fn stripped<K>(
     impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
 {
     let (reader, writer) = reflector::store();
     let stream = reflector(
