@@ -47,7 +47,25 @@ pub(super) async fn objects(
     outcome: &Outcome,
     failed: &[String],
 ) -> Result<(), Error> {
-    let known = |kind: Kind, id: &str| {
+    // Every write is tried; the first failure is the answer.
+    status_writes(ctx, namespace, outcome, failed)
+        .buffer_unordered(STATUS_WRITES)
+        .fold(Ok(()), |first, result| {
+            futures::future::ready(first.and(result))
+        })
+        .await
+}
+
+/// The status writes of `outcome`'s groups and users whose status changed,
+/// built as they are taken: a full pass at 100,000 users must not hold a
+/// status (and a future) per object at once.
+fn status_writes<'a>(
+    ctx: &'a Context,
+    namespace: &'a str,
+    outcome: &'a Outcome,
+    failed: &'a [String],
+) -> impl futures::Stream<Item = BoxFuture<'a, Result<(), Error>>> + Send + 'a {
+    let known = move |kind: Kind, id: &str| {
         ctx.store.cache().read(namespace, |index| {
             index.entry(kind, id).map(|entry| Known {
                 generation: entry.generation,
@@ -56,11 +74,8 @@ pub(super) async fn objects(
             })
         })
     };
-    let mut writes: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
-    for (id, group) in &outcome.groups {
-        let Some(known) = known(Kind::Group, id) else {
-            continue;
-        };
+    let groups = outcome.groups.iter().filter_map(move |(id, group)| {
+        let known = known(Kind::Group, id)?;
         let message = format!(
             "{} binding(s), {} member(s)",
             group.bindings.len(),
@@ -72,20 +87,19 @@ pub(super) async fn objects(
             bindings: group.bindings.clone(),
             observed_generation: known.generation,
         };
-        if known.seen.map(|s| s.digest) != Some(status.seen().digest) {
-            writes.push(Box::pin(write(
+        let changed = known.seen.map(|s| s.digest) != Some(status.seen().digest);
+        changed.then(|| -> BoxFuture<'a, Result<(), Error>> {
+            Box::pin(write(
                 ctx,
                 namespace,
                 (Kind::Group, id),
                 status,
                 group_entry as fn(&ScimGroup) -> _,
-            )));
-        }
-    }
-    for (id, user) in &outcome.users {
-        let Some(known) = known(Kind::User, id) else {
-            continue;
-        };
+            ))
+        })
+    });
+    let users = outcome.users.iter().filter_map(move |(id, user)| {
+        let known = known(Kind::User, id)?;
         let message = match (&user.subject, known.active) {
             (_, false) => "inactive: in no binding".to_owned(),
             (Some(subject), true) => format!("bound as {subject}"),
@@ -97,22 +111,18 @@ pub(super) async fn objects(
             groups: user.groups.clone(),
             observed_generation: known.generation,
         };
-        if known.seen.map(|s| s.digest) != Some(status.seen().digest) {
-            writes.push(Box::pin(write(
+        let changed = known.seen.map(|s| s.digest) != Some(status.seen().digest);
+        changed.then(|| -> BoxFuture<'a, Result<(), Error>> {
+            Box::pin(write(
                 ctx,
                 namespace,
                 (Kind::User, id),
                 status,
                 user_entry as fn(&ScimUser) -> _,
-            )));
-        }
-    }
-    futures::stream::iter(writes)
-        .buffer_unordered(STATUS_WRITES)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+            ))
+        })
+    });
+    futures::stream::iter(groups.chain(users))
 }
 
 /// Conditions for an object, keeping the transition times it has.
