@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::desired::{Facts, GroupDesired, Person, Plan, Team, UserOutcome};
-use super::directory::{GroupEntry, UserEntry};
+use super::directory::{Entry, GroupEntry, UserEntry};
 use crate::crd::ScimTenant;
 use crate::store::index::{GroupView, Index, UserView};
 
@@ -127,6 +127,22 @@ pub fn group_entry(owner: &Owner, index: &Index, id: &str) -> Option<GroupEntry>
         display_name: group.display_name.to_owned(),
         members: members.into_iter().collect(),
     })
+}
+
+/// Every directory entry of the tenant, made as it is taken (a rebuild
+/// serializes each before the next is made).
+pub fn directory_entries<'a>(
+    owner: &'a Owner,
+    index: &'a Index,
+) -> impl Iterator<Item = Entry> + 'a {
+    let users = index.users().filter_map(|user| {
+        let entry = user_entry(owner, index, user.id)?;
+        Some(Entry::User(user.id.to_owned(), entry))
+    });
+    let groups = index
+        .groups()
+        .filter_map(|group| group_entry(owner, index, group.id).map(Entry::Group));
+    users.chain(groups)
 }
 
 #[cfg(test)]

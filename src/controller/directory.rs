@@ -322,6 +322,26 @@ struct Item {
     hash: u64,
 }
 
+/// One entry on its way into [`build_from`].
+pub enum Entry {
+    /// An active user, with its SCIM id (which places it in a shard).
+    User(String, UserEntry),
+    Group(GroupEntry),
+}
+
+/// The directory ConfigMaps of `entries`: what [`build`] makes of the
+/// users and groups they were made from. Each entry is serialized as it
+/// comes, so only the ConfigMaps' data is ever held, never the objects.
+pub fn build_from(
+    tenant: &ScimTenant,
+    entries: impl IntoIterator<Item = Entry>,
+    labels: &BTreeMap<String, String>,
+    owner: Option<OwnerReference>,
+    previous: Option<usize>,
+) -> Vec<ConfigMap> {
+    layout(tenant, entries, labels, owner, SHARD_BUDGET, previous)
+}
+
 /// [`build`] with a budget of `budget` bytes per ConfigMap.
 pub(crate) fn build_with(
     tenant: &ScimTenant,
@@ -333,6 +353,22 @@ pub(crate) fn build_with(
     previous: Option<usize>,
 ) -> Vec<ConfigMap> {
     let (user_entries, group_entries) = keyed_entries(users, groups);
+    let entries = user_entries
+        .into_iter()
+        .map(|(id, entry)| Entry::User(id, entry))
+        .chain(group_entries.into_iter().map(Entry::Group));
+    layout(tenant, entries, labels, owner, budget, previous)
+}
+
+/// Lays `entries` out in ConfigMaps of at most `budget` bytes of data.
+fn layout(
+    tenant: &ScimTenant,
+    entries: impl IntoIterator<Item = Entry>,
+    labels: &BTreeMap<String, String>,
+    owner: Option<OwnerReference>,
+    budget: usize,
+    previous: Option<usize>,
+) -> Vec<ConfigMap> {
     let main = main_name(tenant);
     let namespace = tenant.spec.namespace.as_str();
     let mut labels = labels.clone();
@@ -348,50 +384,56 @@ pub(crate) fn build_with(
         data: Some(data),
         ..ConfigMap::default()
     };
-    let manifest = |shards: Vec<String>| {
-        to_json(&Manifest {
-            version: VERSION,
-            users: user_entries.len(),
-            groups: group_entries.len(),
-            shards,
-        })
-    };
 
     // Entries that go to a bucket; large ones get shards of their own,
     // split where one alone would not fit.
     let large = budget / 4;
+    let (mut users, mut groups) = (0, 0);
     let mut items: Vec<Item> = Vec::new();
     let mut own: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    for (id, entry) in &user_entries {
-        let json = to_json(entry);
-        let key = entry_key(true, id);
-        let (short, hash) = placement('u', id);
+    for entry in entries {
+        let (kind, id, json) = match &entry {
+            Entry::User(id, user) => {
+                users += 1;
+                ('u', id.as_str(), to_json(user))
+            }
+            Entry::Group(group) => {
+                groups += 1;
+                ('g', group.id.as_str(), to_json(group))
+            }
+        };
+        let key = entry_key(kind == 'u', id);
+        let (short, hash) = placement(kind, id);
         if json.len() <= large {
             items.push(Item { key, json, hash });
             continue;
         }
-        let rebuild = |groups: &[String]| UserEntry {
-            groups: groups.to_vec(),
-            ..entry.clone()
+        let slices = match &entry {
+            Entry::User(_, user) => {
+                let rebuild = |groups: &[String]| UserEntry {
+                    groups: groups.to_vec(),
+                    ..user.clone()
+                };
+                split(&user.groups, rebuild, &key, budget)
+            }
+            Entry::Group(group) => {
+                let rebuild = |members: &[String]| GroupEntry {
+                    members: members.to_vec(),
+                    ..group.clone()
+                };
+                split(&group.members, rebuild, &key, budget)
+            }
         };
-        let slices = split(&entry.groups, rebuild, &key, budget);
-        own.insert(format!("u{short}"), (key, slices));
+        own.insert(format!("{kind}{short}"), (key, slices));
     }
-    for entry in &group_entries {
-        let json = to_json(entry);
-        let key = entry_key(false, &entry.id);
-        let (short, hash) = placement('g', &entry.id);
-        if json.len() <= large {
-            items.push(Item { key, json, hash });
-            continue;
-        }
-        let rebuild = |members: &[String]| GroupEntry {
-            members: members.to_vec(),
-            ..entry.clone()
-        };
-        let slices = split(&entry.members, rebuild, &key, budget);
-        own.insert(format!("g{short}"), (key, slices));
-    }
+    let manifest = |shards: Vec<String>| {
+        to_json(&Manifest {
+            version: VERSION,
+            users,
+            groups,
+            shards,
+        })
+    };
 
     let total: usize = items.iter().map(|i| i.key.len() + i.json.len()).sum();
     let single = manifest(Vec::new());
@@ -415,17 +457,14 @@ pub(crate) fn build_with(
         _ => needed,
     };
     let mut kept = count != needed;
-    let buckets = loop {
-        let mut buckets: Vec<(usize, BTreeMap<String, String>)> =
-            (0..count).map(|_| (0, BTreeMap::new())).collect();
+    let fits = |count: usize| {
+        let mut sizes = vec![0usize; count];
         for item in &items {
-            let bucket = &mut buckets[(item.hash % count as u64) as usize];
-            bucket.0 += item.key.len() + item.json.len();
-            bucket.1.insert(item.key.clone(), item.json.clone());
+            sizes[(item.hash % count as u64) as usize] += item.key.len() + item.json.len();
         }
-        if buckets.iter().all(|(size, _)| *size <= budget) || count >= 1 << 16 {
-            break buckets;
-        }
+        sizes.iter().all(|size| *size <= budget)
+    };
+    while !fits(count) && count < 1 << 16 {
         // The kept count overflows: grow from what is needed.
         count = if kept {
             needed.max(count * 2)
@@ -433,11 +472,15 @@ pub(crate) fn build_with(
             count * 2
         };
         kept = false;
-    };
+    }
+    let mut buckets: Vec<BTreeMap<String, String>> = (0..count).map(|_| BTreeMap::new()).collect();
+    for item in items {
+        buckets[(item.hash % count as u64) as usize].insert(item.key, item.json);
+    }
 
     let mut names: Vec<String> = (1..=buckets.len()).map(|n| format!("{main}-{n}")).collect();
     let mut config_maps = Vec::with_capacity(names.len() + own.len() + 1);
-    for (name, (_, data)) in names.iter().zip(buckets) {
+    for (name, data) in names.iter().zip(buckets) {
         config_maps.push(config_map(name.clone(), data));
     }
     for (short, (key, slices)) in own {

@@ -16,7 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::apply::{self, Applied, Change, bounded, describe, only_this};
-use super::compute::{Owner, group_entry, user_entry};
+use super::compute::{Owner, directory_entries, group_entry, user_entry};
 use super::desired::{Plan, label_value};
 use super::directory::{
     MANIFEST_KEY, Manifest, SHARD_BUDGET, VERSION, bucket_count_in, bucket_of, entry_json,
@@ -26,6 +26,7 @@ use super::owned::Scope;
 use super::run::{Context, Error};
 use super::shards::Summary;
 use crate::crd::ScimTenant;
+use crate::store::Kind;
 
 /// The summary of `namespace/name` as it is now: the one kept, else read
 /// (`None`: the ConfigMap does not exist).
@@ -72,19 +73,25 @@ pub async fn rebuild(
             return Ok(0);
         }
     };
-    let (store, owned) = (ctx.store.clone(), tenant.clone());
+    // Every entry, from the cache's index: serialized one at a time, so
+    // only the ConfigMaps' data is held, not a copy of every object.
+    let (cache, owned) = (ctx.store.cache().clone(), tenant.clone());
     let (config_maps, read) = tokio::task::spawn_blocking(move || {
-        let (users, groups, _) = super::run::directory(&store, &owned);
         let plan = Plan::new(&owned);
-        let config_maps = super::directory::build(
-            &owned,
-            &users,
-            &groups,
-            plan.labels(),
-            plan.owner().cloned(),
-            previous,
-        );
-        (config_maps, users.len() + groups.len())
+        let owner = Owner::of(&owned);
+        cache.read(&owned.spec.namespace, |index| {
+            let config_maps = super::directory::build_from(
+                &owned,
+                directory_entries(&owner, index),
+                plan.labels(),
+                plan.owner().cloned(),
+                previous,
+            );
+            (
+                config_maps,
+                index.count(Kind::User) + index.count(Kind::Group),
+            )
+        })
     })
     .await
     .map_err(|e| Error::Apply(format!("computing the directory: {e}")))?;
@@ -100,7 +107,9 @@ pub async fn rebuild(
         ..Default::default()
     };
     let mut wanted = BTreeSet::new();
-    for config_map in &config_maps {
+    // Each goes once written: a large directory is not held twice.
+    for config_map in config_maps {
+        let config_map = &config_map;
         let name = config_map.name_any();
         wanted.insert(name.clone());
         let what = describe(config_map);
@@ -123,9 +132,14 @@ pub async fn rebuild(
         };
         match answer {
             Ok(answer) => {
-                ctx.owned
-                    .wrote(key, answer.metadata.resource_version.clone());
-                ctx.shards.record(&answer, mark);
+                if ctx
+                    .owned
+                    .wrote(key, answer.metadata.resource_version.clone())
+                {
+                    ctx.shards.record(&answer, mark);
+                } else {
+                    ctx.shards.forget(&namespace, &name);
+                }
                 written.changes.push(match now {
                     Some(_) => Change::Updated(what),
                     None => Change::Created(what),
@@ -324,9 +338,14 @@ pub async fn entries(
         }
         match answer {
             Ok(answer) => {
-                ctx.owned
-                    .wrote(key, answer.metadata.resource_version.clone());
-                ctx.shards.record(&answer, mark);
+                if ctx
+                    .owned
+                    .wrote(key, answer.metadata.resource_version.clone())
+                {
+                    ctx.shards.record(&answer, mark);
+                } else {
+                    ctx.shards.forget(namespace, &name);
+                }
                 applied
                     .changes
                     .push(Change::Updated(format!("ConfigMap {namespace}/{name}")));

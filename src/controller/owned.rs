@@ -2,13 +2,15 @@
 //! by the tenant and group they were made for, and told apart from the echo
 //! of our own writes.
 //!
-//! A watch event for a write of ours (the resourceVersion our write got
-//! back) is absorbed here: our own writes never trigger a reconcile. Anyone
-//! else's change (an edit, a delete, one missed while the watch was down)
-//! becomes a [`Touch`] naming the tenant and the group whose objects to
-//! check again, so drift is repaired without a pass over the tenant.
+//! A watch event for a write of ours (a resourceVersion one of our writes
+//! got back) is absorbed here: our own writes never trigger a reconcile.
+//! Anyone else's change (an edit, a delete, one missed while the watch was
+//! down) becomes a [`Touch`] naming the tenant and the group whose objects
+//! to check again, so drift is repaired without a pass over the tenant.
+//! This is the one place that tells ours from theirs; the directory's
+//! summaries ([`super::shards`]) follow its verdict.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use kube::Resource;
@@ -39,6 +41,46 @@ pub enum Scope {
     Tenant,
 }
 
+/// Our writes of one object whose echo has not arrived, and the
+/// sightings of one in flight, are kept up to this many (a write is
+/// answered, and echoed, in milliseconds; more means the watch is far
+/// behind, and the oldest are let go).
+const PER_OBJECT: usize = 8;
+
+/// One watch event, as [`Owned::observe`] files it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// What someone else changed, to check again now.
+    pub touches: Vec<Touch>,
+    /// Someone else's change, whether or not it names a tenant: what was
+    /// known of the object's data is no longer current. Neither the echo of
+    /// our write nor an event for an object whose write is still awaiting
+    /// its answer (that answer decides, [`Owned::wrote`]).
+    pub foreign: bool,
+}
+
+impl Observed {
+    fn ours() -> Self {
+        Self::default()
+    }
+
+    fn theirs(touch: Option<Touch>) -> Self {
+        Observed {
+            touches: touch.into_iter().collect(),
+            foreign: true,
+        }
+    }
+}
+
+/// An object we are writing: the watch events seen for it meanwhile.
+#[derive(Default)]
+struct Flight {
+    sightings: VecDeque<Sighting>,
+    /// Set when sightings were let go (one may have been someone else's),
+    /// to what one of them touched.
+    lost: Option<Option<Touch>>,
+}
+
 struct Seen {
     place: Option<(String, String)>,
     version: Option<String>,
@@ -52,19 +94,20 @@ struct Inner {
     /// Every object seen: where it is filed, its last version, and what a
     /// change to it touches.
     seen: HashMap<Key, Seen>,
-    /// The resourceVersion of our last write of an object (`None`: we
-    /// deleted it), until its watch event arrives.
-    ours: HashMap<Key, Option<String>>,
+    /// The resourceVersions of our writes of an object (`None`: we deleted
+    /// it), oldest first, until their watch events arrive: the next
+    /// reconcile can write the object again before the last echo came.
+    ours: HashMap<Key, VecDeque<Option<String>>>,
     /// Objects seen in the listing under way, per kind.
     relisting: HashMap<&'static str, HashSet<Key>>,
     /// What the listing under way found changed, per kind: given out when
     /// it is done, because the reflector's store shows a listing only then,
     /// and a reconcile started earlier would compare against the old one.
     held: HashMap<&'static str, Vec<Touch>>,
-    /// Our writes sent and not yet answered, with the last watch event seen
-    /// for each meanwhile (version, touch): under load the watch can deliver
-    /// our own write before its answer says which version it made.
-    in_flight: HashMap<Key, Option<Sighting>>,
+    /// Our writes sent and not yet answered, with the watch events seen for
+    /// each meanwhile: under load the watch can deliver our own write before
+    /// its answer says which version it made.
+    in_flight: HashMap<Key, Flight>,
     /// Others' changes found once a write was answered, per tenant.
     late: Vec<Touch>,
 }
@@ -165,15 +208,51 @@ impl Inner {
         Some(seen)
     }
 
-    /// Whether an event for `key` at `version` is the echo of our write.
+    /// Whether an event for `key` at `version` is the echo of one of our
+    /// writes; the watch delivers in order, so older ones will not come.
     fn echo(&mut self, key: &Key, version: Option<&str>) -> bool {
-        match self.ours.get(key) {
-            Some(wrote) if wrote.as_deref() == version => {
-                self.ours.remove(key);
-                true
-            }
-            _ => false,
+        let Some(wrote) = self.ours.get_mut(key) else {
+            return false;
+        };
+        let Some(at) = wrote.iter().position(|v| v.as_deref() == version) else {
+            return false;
+        };
+        wrote.drain(..=at);
+        if wrote.is_empty() {
+            self.ours.remove(key);
         }
+        true
+    }
+
+    fn remember(&mut self, key: Key, version: Option<String>) {
+        let wrote = self.ours.entry(key).or_default();
+        if wrote.len() == PER_OBJECT {
+            wrote.pop_front();
+        }
+        wrote.push_back(version);
+    }
+
+    /// Ends the flight of `key`: the touches of what was seen meanwhile that
+    /// is not `ours` (no version is ours if the write failed) go to `late`.
+    /// Whether everything seen was ours.
+    fn land(&mut self, key: &Key, ours: Option<&Option<String>>) -> bool {
+        let Some(flight) = self.in_flight.remove(key) else {
+            return true;
+        };
+        let mut clean = flight.lost.is_none();
+        let mut theirs: Vec<Touch> = flight.lost.flatten().into_iter().collect();
+        for (version, touch) in flight.sightings {
+            if Some(&version) != ours {
+                clean = false;
+                theirs.extend(touch);
+            }
+        }
+        for touch in theirs {
+            if !self.late.contains(&touch) {
+                self.late.push(touch);
+            }
+        }
+        clean
     }
 }
 
@@ -189,31 +268,32 @@ impl Owned {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records our write of `key`, which the API server stored at `version`.
-    pub fn wrote(&self, key: Key, version: Option<String>) {
+    /// Records our write of `key`, which the API server stored at
+    /// `version`. Whether the watch showed nothing but ours while it was in
+    /// flight (else what the answer holds may already be older than what
+    /// someone else made of it, which [`Owned::take_late`] gives out).
+    pub fn wrote(&self, key: Key, version: Option<String>) -> bool {
         let mut inner = self.lock();
-        if let Some(Some((seen, touch))) = inner.in_flight.remove(&key) {
-            if seen == version {
-                // Its echo came before the answer: absorbed.
-                return;
-            }
-            inner.late.extend(touch);
+        let echoed = inner
+            .in_flight
+            .get(&key)
+            .is_some_and(|f| f.sightings.iter().any(|(seen, _)| *seen == version));
+        let clean = inner.land(&key, Some(&version));
+        if !echoed {
+            inner.remember(key, version);
         }
-        inner.ours.insert(key, version);
+        clean
     }
 
     /// Records that we are about to write `key` (see [`Owned::wrote`]).
     pub fn writing(&self, key: Key) {
-        self.lock().in_flight.insert(key, None);
+        self.lock().in_flight.insert(key, Flight::default());
     }
 
     /// Records that our write of `key` failed: a change seen meanwhile was
     /// someone else's.
     pub fn failed(&self, key: &Key) {
-        let mut inner = self.lock();
-        if let Some(Some((_, touch))) = inner.in_flight.remove(key) {
-            inner.late.extend(touch);
-        }
+        self.lock().land(key, None);
     }
 
     /// What others changed of `tenant` while our writes were in flight.
@@ -227,7 +307,7 @@ impl Owned {
 
     /// Records that we deleted `key`.
     pub fn deleted(&self, key: Key) {
-        self.lock().ours.insert(key, None);
+        self.lock().remember(key, None);
     }
 
     /// The bindings made for one group of `tenant` (`group`: its label value).
@@ -249,14 +329,14 @@ impl Owned {
             .collect()
     }
 
-    /// Files one watch event; returns what someone else changed.
-    pub fn observe<K: Resource<DynamicType = ()>>(&self, event: &Event<K>) -> Vec<Touch> {
+    /// Files one watch event: what someone else changed.
+    pub fn observe<K: Resource<DynamicType = ()>>(&self, event: &Event<K>) -> Observed {
         let mut inner = self.lock();
         match event {
             Event::Init => {
                 inner.relisting.insert(kind_name::<K>(), HashSet::new());
                 inner.held.insert(kind_name::<K>(), Vec::new());
-                Vec::new()
+                Observed::ours()
             }
             Event::InitApply(object) => {
                 let (key, before) = inner.file(object);
@@ -269,15 +349,20 @@ impl Owned {
                     .entry(kind_name::<K>())
                     .or_default()
                     .insert(key);
-                if !known && !echo {
-                    let touched = touch(object);
-                    inner
-                        .held
-                        .entry(kind_name::<K>())
-                        .or_default()
-                        .extend(touched);
+                if known || echo {
+                    return Observed::ours();
                 }
-                Vec::new()
+                let touched = touch(object);
+                inner
+                    .held
+                    .entry(kind_name::<K>())
+                    .or_default()
+                    .extend(touched);
+                // Foreign, but its touch waits for the listing's end.
+                Observed {
+                    touches: Vec::new(),
+                    foreign: true,
+                }
             }
             Event::InitDone => {
                 // What the listing no longer has was deleted while the
@@ -295,31 +380,36 @@ impl Owned {
                     inner.ours.remove(&key);
                     touches.extend(inner.unfile(&key).and_then(|s| s.touch));
                 }
-                touches
+                Observed {
+                    touches,
+                    foreign: false,
+                }
             }
             Event::Apply(object) => {
                 let (key, _) = inner.file(object);
                 let version = object.meta().resource_version.clone();
                 if inner.echo(&key, version.as_deref()) {
-                    Vec::new()
-                } else if let Some(held) = inner.in_flight.get_mut(&key) {
+                    Observed::ours()
+                } else if let Some(flight) = inner.in_flight.get_mut(&key) {
                     // Ours or not: the answer to the write will tell.
-                    *held = Some((version, touch(object)));
-                    Vec::new()
+                    if flight.sightings.len() == PER_OBJECT {
+                        let (_, touch) = flight.sightings.pop_front().unwrap_or_default();
+                        flight.lost = Some(flight.lost.take().flatten().or(touch));
+                    }
+                    flight.sightings.push_back((version, touch(object)));
+                    Observed::ours()
                 } else {
-                    touch(object).into_iter().collect()
+                    Observed::theirs(touch(object))
                 }
             }
             Event::Delete(object) => {
                 let key = key_of(object);
                 inner.unfile(&key);
-                let ours = matches!(inner.ours.get(&key), Some(None));
+                let ours = inner.ours.remove(&key).is_some_and(|w| w.contains(&None));
                 if ours {
-                    inner.ours.remove(&key);
-                    Vec::new()
+                    Observed::ours()
                 } else {
-                    inner.ours.remove(&key);
-                    touch(object).into_iter().collect()
+                    Observed::theirs(touch(object))
                 }
             }
         }
@@ -358,22 +448,25 @@ mod tests {
         let owned = Owned::default();
         let rb = binding("b1", "g1", "5");
         owned.wrote(key_of(&rb), Some("5".into()));
-        assert!(owned.observe(&Event::Apply(rb.clone())).is_empty());
+        assert!(owned.observe(&Event::Apply(rb.clone())).touches.is_empty());
         assert_eq!(owned.of_group("acme", "g1"), vec![key_of(&rb)]);
         // Someone edits it: the group is checked again.
         let edited = binding("b1", "g1", "6");
         assert_eq!(
-            owned.observe(&Event::Apply(edited.clone())),
+            owned.observe(&Event::Apply(edited.clone())).touches,
             vec![group("g1")]
         );
         // Someone deletes it.
-        assert_eq!(owned.observe(&Event::Delete(edited)), vec![group("g1")]);
+        assert_eq!(
+            owned.observe(&Event::Delete(edited)).touches,
+            vec![group("g1")]
+        );
         assert!(owned.of_group("acme", "g1").is_empty());
         // We delete one: absorbed.
         let rb2 = binding("b2", "g2", "7");
         owned.observe(&Event::Apply(rb2.clone()));
         owned.deleted(key_of(&rb2));
-        assert!(owned.observe(&Event::Delete(rb2)).is_empty());
+        assert!(owned.observe(&Event::Delete(rb2)).touches.is_empty());
     }
 
     #[test]
@@ -386,7 +479,7 @@ mod tests {
         owned.observe(&Event::Apply(gone));
         owned.observe::<RoleBinding>(&Event::Init);
         owned.observe(&Event::InitApply(kept));
-        let touches = owned.observe::<RoleBinding>(&Event::InitDone);
+        let touches = owned.observe::<RoleBinding>(&Event::InitDone).touches;
         assert_eq!(touches, vec![group("g2")]);
         assert_eq!(owned.groups_of("acme"), vec!["g1".to_owned()]);
     }
@@ -401,11 +494,11 @@ mod tests {
         // Edited by someone while the watch was down.
         let edited = binding("b1", "g1", "9");
         assert!(
-            owned.observe(&Event::InitApply(edited)).is_empty(),
+            owned.observe(&Event::InitApply(edited)).touches.is_empty(),
             "held: the store does not show the listing yet"
         );
         assert_eq!(
-            owned.observe::<RoleBinding>(&Event::InitDone),
+            owned.observe::<RoleBinding>(&Event::InitDone).touches,
             vec![group("g1")]
         );
     }
@@ -419,6 +512,7 @@ mod tests {
         assert!(
             owned
                 .observe(&Event::Apply(binding("b1", "g1", "5")))
+                .touches
                 .is_empty()
         );
         owned.wrote(key.clone(), Some("5".into()));
@@ -429,14 +523,48 @@ mod tests {
         assert!(
             owned
                 .observe(&Event::Apply(binding("b1", "g1", "6")))
+                .touches
                 .is_empty()
         );
         owned.failed(&key);
         assert_eq!(owned.take_late("acme"), vec![Scope::Group("g1".into())]);
         // Not in flight: a foreign edit touches at once, as before.
         assert_eq!(
-            owned.observe(&Event::Apply(binding("b1", "g1", "7"))),
+            owned
+                .observe(&Event::Apply(binding("b1", "g1", "7")))
+                .touches,
             vec![group("g1")]
         );
+    }
+
+    #[test]
+    fn every_echo_of_ours_is_ours_even_after_a_later_write() {
+        let owned = Owned::default();
+        let key = key_of(&binding("b1", "g1", "1"));
+        // Two writes answered before either echo arrives.
+        for version in ["5", "6"] {
+            owned.writing(key.clone());
+            assert!(owned.wrote(key.clone(), Some(version.into())));
+        }
+        for version in ["5", "6"] {
+            let seen = owned.observe(&Event::Apply(binding("b1", "g1", version)));
+            assert_eq!(seen, Observed::default(), "version {version} is ours");
+        }
+        // Once a later echo came, an earlier version is not ours any more.
+        owned.writing(key.clone());
+        assert!(owned.wrote(key.clone(), Some("8".into())));
+        owned.observe(&Event::Apply(binding("b1", "g1", "8")));
+        let replayed = owned.observe(&Event::Apply(binding("b1", "g1", "6")));
+        assert!(replayed.foreign);
+        assert_eq!(replayed.touches, vec![group("g1")]);
+    }
+
+    #[test]
+    fn a_change_without_a_tenant_is_still_foreign() {
+        let owned = Owned::default();
+        let mut stray = binding("b1", "g1", "3");
+        stray.metadata.labels = None;
+        let seen = owned.observe(&Event::Apply(stray));
+        assert!(seen.foreign && seen.touches.is_empty());
     }
 }

@@ -158,6 +158,7 @@ where
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     match bounded(api.patch_status(id, &PatchParams::default(), &replace_status(&status))).await {
         Ok(written) => {
+            tracing::debug!(?kind, id, version = ?written.meta().resource_version, "status written");
             if let Some(incoming) = to_entry(&written) {
                 ctx.store.cache().refresh(kind, incoming);
             }

@@ -29,9 +29,8 @@ use super::reconcile;
 use super::shards::Shards;
 use super::work::Pending;
 use super::{events, report};
-use crate::crd::{ScimGroup, ScimTenant, ScimUser};
-use crate::store::Kind;
-use crate::store::kube::{KubeStore, convert};
+use crate::crd::ScimTenant;
+use crate::store::kube::KubeStore;
 
 /// Periodic re-check, in case a trigger was missed.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -276,9 +275,9 @@ where
     let stream = stream.flat_map(move |event| {
         let touches = match &event {
             Ok(event) => {
-                let touches = owned.observe(event);
-                seen(event, !touches.is_empty());
-                touches
+                let observed = owned.observe(event);
+                seen(event, observed.foreign);
+                observed.touches
             }
             Err(_) => Vec::new(),
         };
@@ -376,56 +375,6 @@ fn error_policy(tenant: Arc<ScimTenant>, error: &Error, ctx: Arc<Context>) -> Ac
     Action::requeue(delay)
 }
 
-/// Users and groups of a namespace that belong to `tenant`, as
-/// custom-resource values, from the cache, and how many were left there by
-/// an earlier tenant (they grant nothing).
-pub(super) fn directory(
-    store: &KubeStore,
-    tenant: &ScimTenant,
-) -> (Vec<ScimUser>, Vec<ScimGroup>, usize) {
-    let namespace = tenant.spec.namespace.as_str();
-    let uid = tenant.metadata.uid.as_deref();
-    let created = tenant.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    store.cache().read(namespace, |index| {
-        let mut leftovers = 0;
-        let mut users = Vec::new();
-        for stored in index.list(Kind::User, None) {
-            let Some(entry) = index.entry(Kind::User, &stored.id) else {
-                continue;
-            };
-            if !entry.belongs_to(uid, created) {
-                leftovers += 1;
-                continue;
-            }
-            let Ok(spec) = convert::user_spec_from_scim(&stored.resource) else {
-                continue;
-            };
-            let mut user = ScimUser::new(&stored.id, spec);
-            user.metadata.namespace = Some(namespace.to_owned());
-            user.metadata.generation = entry.generation;
-            users.push(user);
-        }
-        let mut groups = Vec::new();
-        for stored in index.list(Kind::Group, None) {
-            let Some(entry) = index.entry(Kind::Group, &stored.id) else {
-                continue;
-            };
-            if !entry.belongs_to(uid, created) {
-                leftovers += 1;
-                continue;
-            }
-            let Ok(spec) = convert::group_spec_from_scim(&stored.resource) else {
-                continue;
-            };
-            let mut group = ScimGroup::new(&stored.id, spec);
-            group.metadata.namespace = Some(namespace.to_owned());
-            group.metadata.generation = entry.generation;
-            groups.push(group);
-        }
-        (users, groups, leftovers)
-    })
-}
-
 async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     let result = reconcile_tenant(&tenant, &ctx).await;
@@ -477,6 +426,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
 
     // Gather, desired and apply: what changed, and only that.
     let outcome = reconcile::changes(tenant, ctx).await?;
+    tracing::debug!(tenant = %name, full = outcome.full, users = outcome.users.len(), groups = outcome.groups.len(), "pass computed");
     let failures = outcome.applied.failures.clone();
     let problems = tenant_problems(ctx, &name, &namespace, &outcome);
     let all_problems: Vec<&desired::Problem> = problems

@@ -5,10 +5,11 @@
 //!
 //! The watch of owned ConfigMaps is metadata-only, so a summary is filled
 //! from the full object the API server returns to our own writes, or from a
-//! GET when there is none. Someone else's change to a ConfigMap (any watch
-//! event [`super::owned::Owned`] does not recognize as our echo, or whose
-//! resourceVersion the summary does not describe) makes its summary go, so
-//! it is read again before it is trusted.
+//! GET when there is none. Someone else's change to a ConfigMap (as
+//! [`super::owned::Owned`], which alone tells our echoes from others'
+//! changes, finds it) makes its summary go, so it is read again before it
+//! is trusted; so does a write during which the watch showed someone else's
+//! change ([`super::owned::Owned::wrote`]).
 //!
 //! A write or read races the watch: its answer may land after the event of
 //! a later change by someone else. Every such event advances a counter; an
@@ -204,16 +205,10 @@ impl Shards {
                 if let (Event::InitApply(_), Some(seen)) = (event, inner.relisting.as_mut()) {
                     seen.insert(key.clone());
                 }
-                // A version the summary does not describe is someone
-                // else's too (even one `Owned` cannot file under a tenant),
-                // or an echo older than our last write: read it again.
-                let version = object.metadata.resource_version.as_deref();
-                let stale = foreign
-                    || inner
-                        .summaries
-                        .get(&key)
-                        .is_some_and(|s| s.version() != version);
-                if stale {
+                // Our own write's echo (even one older than the summary,
+                // or one come before the answer that fills it) leaves the
+                // summary be; `Owned` tells them apart.
+                if foreign {
                     inner.foreign += 1;
                     inner.summaries.remove(&key);
                 }

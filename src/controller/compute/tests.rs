@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -329,6 +330,21 @@ impl World {
         visited
     }
 
+    /// The directory as [`super::super::directory_writes::rebuild`] lays it out.
+    fn rebuild(&self) -> Vec<ConfigMap> {
+        let plan = Plan::new(&self.tenant);
+        let owner = Owner::of(&self.tenant);
+        self.cache.read(NS, |index| {
+            crate::controller::directory::build_from(
+                &self.tenant,
+                directory_entries(&owner, index),
+                plan.labels(),
+                plan.owner().cloned(),
+                None,
+            )
+        })
+    }
+
     fn labelled_groups(&self) -> BTreeSet<String> {
         let label = |labels: &Option<BTreeMap<String, String>>| {
             labels.as_ref().and_then(|l| l.get(GROUP_LABEL)).cloned()
@@ -402,6 +418,10 @@ proptest! {
             prop_assert_eq!(&world.groups, &oracle.groups);
             prop_assert_eq!(&world.users, &oracle.users);
             let mut directory = oracle.config_maps[0].data.clone().unwrap_or_default();
+            // A rebuild, from the index as the controller makes it, is the
+            // oracle's directory too.
+            let rebuilt = world.rebuild();
+            prop_assert_eq!(&rebuilt, &oracle.config_maps);
             directory.remove(MANIFEST_KEY);
             prop_assert_eq!(&world.directory, &directory);
         }

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use super::super::owned::Owned;
 use super::*;
 
 fn config_map(name: &str, version: &str, data: &[(&str, &str)]) -> ConfigMap {
@@ -64,25 +65,84 @@ fn a_summary_holds_sizes_and_hashes_not_values() {
     assert!(!summary.describes(&relabelled), "other labels");
 }
 
+/// One watch event through the owned index, whose verdict the summaries follow.
+fn feed(owned: &Owned, shards: &Shards, event: Event<PartialObjectMeta<ConfigMap>>) {
+    let observed = owned.observe(&event);
+    shards.observe(&event, observed.foreign);
+}
+
+fn key(name: &str) -> super::super::owned::Key {
+    ("ConfigMap", Some("team".into()), name.into())
+}
+
+/// Our write of `cm` as a writer does it: in flight, answered, recorded
+/// when nothing foreign was seen meanwhile.
+fn write(owned: &Owned, shards: &Shards, cm: &ConfigMap, echo_first: bool) {
+    let mark = shards.mark();
+    owned.writing(key(cm.metadata.name.as_deref().unwrap()));
+    if echo_first {
+        feed(owned, shards, Event::Apply(meta(cm)));
+    }
+    if owned.wrote(
+        key(cm.metadata.name.as_deref().unwrap()),
+        cm.metadata.resource_version.clone(),
+    ) {
+        shards.record(cm, mark);
+    } else {
+        shards.forget("team", cm.metadata.name.as_deref().unwrap());
+    }
+}
+
 #[test]
 fn our_writes_fill_summaries_and_foreign_versions_forget_them() {
-    let shards = Shards::default();
+    let (owned, shards) = (Owned::default(), Shards::default());
     let ours = config_map("d", "5", &[("user.a", "1")]);
-    let summary = shards.record(&ours, shards.mark());
-    assert_eq!(shards.get("team", "d"), Some(summary));
-    // The echo of our write: kept.
-    shards.observe(&Event::Apply(meta(&ours)), false);
+    write(&owned, &shards, &ours, false);
     assert!(shards.get("team", "d").is_some());
-    // Someone else's version: it is read again before it is trusted.
+    // The echo of our write: kept.
+    feed(&owned, &shards, Event::Apply(meta(&ours)));
+    assert_eq!(shards.get("team", "d").unwrap().version(), Some("5"));
+    // Someone else's version: it is read again before it is trusted, even
+    // one that names no tenant (the owned index files no touch for it).
     let theirs = config_map("d", "6", &[("user.a", "2")]);
-    shards.observe(&Event::Apply(meta(&theirs)), true);
+    feed(&owned, &shards, Event::Apply(meta(&theirs)));
     assert_eq!(shards.get("team", "d"), None);
-    // A version the summary does not describe goes too, even one the owned
-    // index could not file as someone else's (no tenant on it any more).
-    shards.record(&theirs, shards.mark());
-    let untenanted = config_map("d", "7", &[("user.a", "3")]);
-    shards.observe(&Event::Apply(meta(&untenanted)), false);
-    assert_eq!(shards.get("team", "d"), None);
+}
+
+#[test]
+fn an_echo_before_its_answer_or_after_a_later_write_keeps_the_summary() {
+    let (owned, shards) = (Owned::default(), Shards::default());
+    write(&owned, &shards, &config_map("d", "5", &[]), false);
+    // Under load the watch delivers our write before its answer comes.
+    write(&owned, &shards, &config_map("d", "6", &[]), true);
+    assert_eq!(shards.get("team", "d").unwrap().version(), Some("6"));
+    // The next write is answered before the echo of the one before it.
+    write(&owned, &shards, &config_map("d", "7", &[]), false);
+    write(&owned, &shards, &config_map("d", "8", &[]), false);
+    feed(
+        &owned,
+        &shards,
+        Event::Apply(meta(&config_map("d", "7", &[]))),
+    );
+    feed(
+        &owned,
+        &shards,
+        Event::Apply(meta(&config_map("d", "8", &[]))),
+    );
+    assert_eq!(
+        shards.get("team", "d").unwrap().version(),
+        Some("8"),
+        "both echoes were ours"
+    );
+    // Someone's change lands while our write is in flight: the answer may
+    // be older than theirs, and the writer must not keep it.
+    owned.writing(key("d"));
+    feed(
+        &owned,
+        &shards,
+        Event::Apply(meta(&config_map("d", "9", &[]))),
+    );
+    assert!(!owned.wrote(key("d"), Some("10".into())));
 }
 
 #[test]
