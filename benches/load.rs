@@ -105,8 +105,10 @@ async fn main() {
         }
         took.push(("protocol peers".to_owned(), phase.elapsed()));
     }
-    if wants("writes") || !sizes.is_empty() {
-        // The operator logs at info, as the chart runs it.
+    if (wants("writes") || !sizes.is_empty()) && std::env::var_os("SCIMITAR_OPERATOR_LOG").is_none()
+    {
+        // The operator logs at info, as the chart runs it (unless asked
+        // otherwise, to look into a run).
         // SAFETY: set before any thread of ours reads the environment.
         unsafe { std::env::set_var("SCIMITAR_OPERATOR_LOG", "info") };
     }

@@ -387,6 +387,16 @@ pub async fn measure(
         loaded.as_secs_f64(),
         reconciled_after.as_secs_f64()
     );
+    // The last statuses of the load can still be on their way once the
+    // bindings and the directory are right: they are not the changes'.
+    let quiet = Instant::now();
+    if !quiescent(&operator.metrics_url, poll.max(Duration::from_secs(1))).await {
+        errors.push("the operator never stopped writing after the load".into());
+    }
+    eprintln!(
+        "  flat {users}: its writes stopped {:.1} s later",
+        quiet.elapsed().as_secs_f64()
+    );
     memory.loaded = rss_mib(pid);
     memory.parts_loaded = Parts::scraped(&scrape(&operator.metrics_url).await, &home);
     if load == Load::Scim
@@ -546,7 +556,13 @@ pub async fn measure(
     }
 
     eprintln!("  flat {users}: read path");
+    let profiler = profile
+        .then(|| Profiler::start(pid, "operator-reads-profile"))
+        .flatten();
     let read = read_path(&target, users, 3000, Duration::from_secs(20)).await;
+    if let Some(profiler) = profiler {
+        profiler.finish();
+    }
 
     // One relist: restart the API server, wait until the operator is Ready
     // and a change reaches a RoleBinding again, then read the peak.
@@ -832,6 +848,29 @@ async fn shards(admin: &Client, home: &str) -> Shards {
         mean_bytes: holding.iter().sum::<usize>() as f64 / holding.len().max(1) as f64,
         max_bytes: holding.iter().copied().max().unwrap_or(0),
     }
+}
+
+/// Waits (at most five minutes) until the operator sent no API write for
+/// `interval`, leaving out the ones it makes on a timer (Leases, Secrets).
+async fn quiescent(url: &str, interval: Duration) -> bool {
+    let count = |text: &str| -> f64 {
+        api_writes(text)
+            .iter()
+            .filter(|((_, resource), _)| resource != "leases" && resource != "secrets")
+            .map(|(_, (writes, _))| writes)
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut last = count(&scrape(url).await);
+    while Instant::now() < deadline {
+        tokio::time::sleep(interval).await;
+        let now = count(&scrape(url).await);
+        if now == last {
+            return true;
+        }
+        last = now;
+    }
+    false
 }
 
 /// The operator's `/metrics` text (empty when it does not answer).
