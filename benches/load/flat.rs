@@ -559,7 +559,7 @@ pub async fn measure(
     let profiler = profile
         .then(|| Profiler::start(pid, "operator-reads-profile"))
         .flatten();
-    let read = read_path(&target, users, 3000, Duration::from_secs(20)).await;
+    let read = read_path(&target, users, 20_000, Duration::from_secs(20)).await;
     if let Some(profiler) = profiler {
         profiler.finish();
     }

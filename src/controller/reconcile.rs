@@ -16,10 +16,8 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::apply::{self, Applied, Managed};
-use super::compute::{Owner, group_desired, user_outcome};
-use super::desired::{
-    Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, UserOutcome, label_value,
-};
+use super::compute::{Owner, group_desired};
+use super::desired::{Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, label_value};
 use super::directory_writes;
 use super::owned::{Key, Scope};
 use super::run::{Context, Error};
@@ -84,7 +82,8 @@ fn held<K: Managed>(store: &Store<K>, keys: &[Key]) -> Vec<Arc<K>> {
 pub struct Outcome {
     pub applied: Applied,
     pub groups: BTreeMap<String, super::desired::GroupOutcome>,
-    pub users: BTreeMap<String, UserOutcome>,
+    /// The users whose status may have changed, by id.
+    pub users: Vec<String>,
     pub problems: Vec<Problem>,
     pub user_count: usize,
     pub group_count: usize,
@@ -353,31 +352,9 @@ async fn apply_changes(
         ctx.failing.retain(&label, &outcome.applied.wanted);
     }
 
-    // Users whose status may have changed.
-    let users: Vec<String> = dirty.users.iter().cloned().collect();
-    let computed: Vec<(String, UserOutcome)> = {
-        let (cache, tenant_, owner_, namespace_) = (
-            cache.clone(),
-            Arc::new(tenant.clone()),
-            owner.clone(),
-            namespace.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            let plan = Plan::new(&tenant_);
-            cache.read(&namespace_, |index| {
-                users
-                    .into_iter()
-                    .filter_map(|id| {
-                        let outcome = user_outcome(&plan, &owner_, index, &id)?;
-                        Some((id, outcome))
-                    })
-                    .collect()
-            })
-        })
-        .await
-        .map_err(|e| Error::Apply(format!("computing user status: {e}")))?
-    };
-    outcome.users = computed.into_iter().collect();
+    // Users whose status may have changed: the status phase computes them
+    // a step at a time.
+    outcome.users = std::mem::take(&mut dirty.users).into_iter().collect();
 
     // The tenant as a whole.
     let plan = Plan::new(tenant);

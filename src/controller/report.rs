@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::apply::bounded;
-use super::desired::Problem;
+use super::compute::{Owner, user_outcome};
+use super::desired::{Plan, Problem};
 use super::events;
 use super::reconcile::Outcome;
 use super::run::{Context, Error};
@@ -24,11 +25,16 @@ use crate::crd::{
     ScimGroup, ScimGroupStatus, ScimTenant, ScimTenantStatus, ScimUser, ScimUserStatus, StatusSeen,
 };
 use crate::store::Kind;
+use crate::store::index::Index;
 use crate::store::kube::cache::Incoming;
 use crate::store::kube::{group_entry, user_entry};
 
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
+/// Users whose status is computed per step on the blocking pool: a full
+/// pass at 100,000 users holds one step's statuses, and never keeps an
+/// async worker (which serves SCIM) for the whole tenant.
+const USERS_PER_STEP: usize = 512;
 
 /// What the cache knows of one object: its generation, whether it is active
 /// (users), and what its status says.
@@ -38,17 +44,32 @@ struct Known {
     seen: Option<StatusSeen>,
 }
 
+impl Known {
+    fn of(index: &Index, kind: Kind, id: &str) -> Option<Known> {
+        index.entry(kind, id).map(|entry| Known {
+            generation: entry.generation,
+            active: kind == Kind::Group || index.user(id).is_some_and(|u| u.active),
+            seen: entry.status,
+        })
+    }
+
+    /// Whether `digest` is not what the object's status says.
+    fn differs(&self, digest: u64) -> bool {
+        self.seen.map(|s| s.digest) != Some(digest)
+    }
+}
+
 /// Writes the status of every group and user in `outcome` whose status
 /// changed, several at a time. `failed` are the bindings that could not be
 /// written, reported on the groups.
 pub(super) async fn objects(
     ctx: &Context,
-    namespace: &str,
+    tenant: &ScimTenant,
     outcome: &Outcome,
     failed: &[String],
 ) -> Result<(), Error> {
     // Every write is tried; the first failure is the answer.
-    status_writes(ctx, namespace, outcome, failed)
+    status_writes(ctx, tenant, outcome, failed)
         .buffer_unordered(STATUS_WRITES)
         .fold(Ok(()), |first, result| {
             futures::future::ready(first.and(result))
@@ -61,21 +82,16 @@ pub(super) async fn objects(
 /// status (and a future) per object at once.
 fn status_writes<'a>(
     ctx: &'a Context,
-    namespace: &'a str,
+    tenant: &'a ScimTenant,
     outcome: &'a Outcome,
     failed: &'a [String],
 ) -> impl futures::Stream<Item = BoxFuture<'a, Result<(), Error>>> + Send + 'a {
-    let known = move |kind: Kind, id: &str| {
-        ctx.store.cache().read(namespace, |index| {
-            index.entry(kind, id).map(|entry| Known {
-                generation: entry.generation,
-                active: kind == Kind::Group || index.user(id).is_some_and(|u| u.active),
-                seen: entry.status,
-            })
-        })
-    };
+    let namespace = tenant.spec.namespace.as_str();
     let groups = outcome.groups.iter().filter_map(move |(id, group)| {
-        let known = known(Kind::Group, id)?;
+        let known = ctx
+            .store
+            .cache()
+            .read(namespace, |index| Known::of(index, Kind::Group, id))?;
         let message = format!(
             "{} binding(s), {} member(s)",
             group.bindings.len(),
@@ -87,42 +103,74 @@ fn status_writes<'a>(
             bindings: group.bindings.clone(),
             observed_generation: known.generation,
         };
-        let changed = known.seen.map(|s| s.digest) != Some(status.seen().digest);
-        changed.then(|| -> BoxFuture<'a, Result<(), Error>> {
-            Box::pin(write(
-                ctx,
-                namespace,
-                (Kind::Group, id),
-                status,
-                group_entry as fn(&ScimGroup) -> _,
-            ))
-        })
+        known
+            .differs(status.seen().digest)
+            .then(|| -> BoxFuture<'a, Result<(), Error>> {
+                Box::pin(write(
+                    ctx,
+                    namespace,
+                    (Kind::Group, id.clone()),
+                    status,
+                    group_entry as fn(&ScimGroup) -> _,
+                ))
+            })
     });
-    let users = outcome.users.iter().filter_map(move |(id, user)| {
-        let known = known(Kind::User, id)?;
-        let message = match (&user.subject, known.active) {
-            (_, false) => "inactive: in no binding".to_owned(),
-            (Some(subject), true) => format!("bound as {subject}"),
-            (None, true) => "active; bound through the group subject only".to_owned(),
-        };
-        let status = ScimUserStatus {
-            conditions: conditions(&known, &user.problems, &[], &message),
-            subject: user.subject.clone(),
-            groups: user.groups.clone(),
-            observed_generation: known.generation,
-        };
-        let changed = known.seen.map(|s| s.digest) != Some(status.seen().digest);
-        changed.then(|| -> BoxFuture<'a, Result<(), Error>> {
-            Box::pin(write(
-                ctx,
-                namespace,
-                (Kind::User, id),
-                status,
-                user_entry as fn(&ScimUser) -> _,
-            ))
+    let users = futures::stream::iter(outcome.users.chunks(USERS_PER_STEP))
+        .then(move |ids| changed_user_statuses(ctx, tenant, ids.to_vec()))
+        .flat_map(move |changed| {
+            let writes: Vec<BoxFuture<'a, Result<(), Error>>> = match changed {
+                Ok(changed) => changed
+                    .into_iter()
+                    .map(|(id, status)| -> BoxFuture<'a, Result<(), Error>> {
+                        Box::pin(write(
+                            ctx,
+                            namespace,
+                            (Kind::User, id),
+                            status,
+                            user_entry as fn(&ScimUser) -> _,
+                        ))
+                    })
+                    .collect(),
+                Err(error) => vec![Box::pin(futures::future::ready(Err(error)))],
+            };
+            futures::stream::iter(writes)
+        });
+    futures::stream::iter(groups).chain(users)
+}
+
+/// The statuses of `ids` that differ from what their objects say, computed
+/// on the blocking pool.
+async fn changed_user_statuses(
+    ctx: &Context,
+    tenant: &ScimTenant,
+    ids: Vec<String>,
+) -> Result<Vec<(String, ScimUserStatus)>, Error> {
+    let (cache, tenant) = (ctx.store.cache().clone(), tenant.clone());
+    let computed = tokio::task::spawn_blocking(move || {
+        let (plan, owner) = (Plan::new(&tenant), Owner::of(&tenant));
+        cache.read(&tenant.spec.namespace, |index| {
+            ids.into_iter()
+                .filter_map(|id| {
+                    let known = Known::of(index, Kind::User, &id)?;
+                    let user = user_outcome(&plan, &owner, index, &id)?;
+                    let message = match (&user.subject, known.active) {
+                        (_, false) => "inactive: in no binding".to_owned(),
+                        (Some(subject), true) => format!("bound as {subject}"),
+                        (None, true) => "active; bound through the group subject only".to_owned(),
+                    };
+                    let status = ScimUserStatus {
+                        conditions: conditions(&known, &user.problems, &[], &message),
+                        subject: user.subject,
+                        groups: user.groups,
+                        observed_generation: known.generation,
+                    };
+                    known.differs(status.seen().digest).then_some((id, status))
+                })
+                .collect()
         })
-    });
-    futures::stream::iter(groups.chain(users))
+    })
+    .await;
+    computed.map_err(|e| Error::Apply(format!("computing user statuses: {e}")))
 }
 
 /// Conditions for an object, keeping the transition times it has.
@@ -144,7 +192,7 @@ fn conditions(
 async fn write<K, S>(
     ctx: &Context,
     namespace: &str,
-    (kind, id): (Kind, &str),
+    (kind, id): (Kind, String),
     status: S,
     to_entry: fn(&K) -> Option<Incoming>,
 ) -> Result<(), Error>
@@ -156,7 +204,7 @@ where
     S: Serialize,
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    match bounded(api.patch_status(id, &PatchParams::default(), &replace_status(&status))).await {
+    match bounded(api.patch_status(&id, &PatchParams::default(), &replace_status(&status))).await {
         Ok(written) => {
             tracing::debug!(?kind, id, version = ?written.meta().resource_version, "status written");
             if let Some(incoming) = to_entry(&written) {

@@ -443,7 +443,7 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
     }
 
     // Status.
-    let written = report::objects(ctx, &namespace, &outcome, &failures).await;
+    let written = report::objects(ctx, tenant, &outcome, &failures).await;
     if written.is_err() {
         // Which statuses were written is not known: all are checked again.
         ctx.pending.everything(&name);
