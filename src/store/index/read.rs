@@ -37,6 +37,14 @@ impl Index {
         }
     }
 
+    /// How many resources [`Index::list`] evaluates `filter` on: what a
+    /// list costs, whatever the size of the tenant.
+    pub fn list_cost(&self, kind: Kind, filter: Option<&Filter>) -> usize {
+        filter
+            .and_then(|f| narrow::candidates(self, kind, f))
+            .map_or_else(|| self.count(kind), |slots| slots.len())
+    }
+
     /// Renders a record: users get their read-only `groups` attribute
     /// computed from group membership (RFC 7643 §4.1.2).
     fn render(&self, kind: Kind, record: &Record) -> Stored {

@@ -63,6 +63,26 @@ fn get_gives_back_what_was_inserted_with_groups_before_meta() {
 }
 
 #[test]
+fn a_list_costs_what_the_indexes_narrow_it_to_not_the_tenant() {
+    let mut index = Index::default();
+    for n in 0..2000 {
+        let id = format!("u{n}");
+        let name = format!("user{n}");
+        index.insert(
+            Kind::User,
+            &id,
+            entry(user(&id, &name, &format!("{name}@example.com")), "1"),
+        );
+    }
+    let by_name = parse_filter(r#"userName eq "USER7""#).unwrap();
+    assert_eq!(index.list_cost(Kind::User, Some(&by_name)), 1);
+    assert_eq!(index.list(Kind::User, Some(&by_name)).len(), 1);
+    let scan = parse_filter(r#"userName co "7""#).unwrap();
+    assert_eq!(index.list_cost(Kind::User, Some(&scan)), 2000);
+    assert_eq!(index.list_cost(Kind::User, None), 2000);
+}
+
+#[test]
 fn indexes_follow_replace_rename_and_remove() {
     let mut index = Index::default();
     index.insert(Kind::User, "u1", entry(user("u1", "Ann", "a@x"), "1"));

@@ -775,10 +775,15 @@ impl Store for KubeStore {
         filter: Option<&Filter>,
     ) -> Result<Vec<Stored>, StoreError> {
         let namespace = self.namespace(tenant)?;
-        // A list of a large tenant is CPU work of many milliseconds: off the
-        // async workers, so other tenants' requests and the probes go on.
-        if self.cache.read(&namespace, |i| i.count(kind)) < BLOCKING_LIST_FROM {
-            return Ok(self.cache.read(&namespace, |i| i.list(kind, filter)));
+        // A list over many resources is CPU work of many milliseconds: off
+        // the async workers, so other tenants' requests and the probes go
+        // on. One the indexes narrow to a few (`userName eq`, what IdPs
+        // send) is answered here: a thread hand-off would cost more.
+        let cheap = self.cache.read(&namespace, |i| {
+            (i.list_cost(kind, filter) < BLOCKING_LIST_FROM).then(|| i.list(kind, filter))
+        });
+        if let Some(listed) = cheap {
+            return Ok(listed);
         }
         let (cache, filter) = (self.cache.clone(), filter.cloned());
         tokio::task::spawn_blocking(move || {
