@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::hint::black_box;
 
 use scimitar::scim::filter::{matches, parse_filter};
+use scimitar::scim::list::Window;
 use scimitar::scim::patch::{apply_patch, parse_patch_request};
 use scimitar::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 
@@ -200,12 +201,18 @@ fn store_reads(c: &mut Criterion) {
             r#"externalId eq "0f4ab3c2-1d2e-4f5a-9b8c-000000054321""#,
         ),
     ];
+    let first_page = Window {
+        start_index: 1,
+        count: 100,
+        ..Window::default()
+    };
     for (name, text) in lookups {
         let filter = parse_filter(text).expect("valid filter");
         group.bench_function(name, |b| {
             b.iter(|| {
-                let found = block_on(store.list("t", Kind::User, Some(&filter))).expect("list");
-                assert_eq!(found.len(), 1);
+                let found = block_on(store.list("t", Kind::User, Some(&filter), &first_page))
+                    .expect("list");
+                assert_eq!(found.resources.len(), 1);
             })
         });
     }
@@ -214,11 +221,7 @@ fn store_reads(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function("page-of-100", |b| {
-        b.iter(|| {
-            let mut all = block_on(store.list("t", Kind::User, None)).expect("list");
-            all.truncate(100);
-            all
-        })
+        b.iter(|| block_on(store.list("t", Kind::User, None, &first_page)).expect("list"))
     });
     group.finish();
 }

@@ -17,6 +17,7 @@ use scimitar::crd::{
     EnterpriseAttributes, GroupMember, Manager, MultiValue, PersonName, ScimGroup, ScimGroupSpec,
     ScimUser, ScimUserSpec,
 };
+use scimitar::scim::list::Window;
 use scimitar::store::kube::cache::Cache;
 use scimitar::store::kube::{LAST_MODIFIED, group_entry, user_entry};
 use scimitar::store::{Kind, MemoryStore, Store};
@@ -236,6 +237,10 @@ const BYTES_PER_MEMBERSHIP: usize = 14;
 const SERVED_BYTES_PER_USER: usize = 490;
 /// What a relist may hold above the cache while it runs.
 const RELIST_BYTES: usize = 4 << 20;
+/// Most a SCIM list of the 100,000 users may hold above the cache: a page
+/// (of 100 here), and with `sortBy` a sort key per user.
+const LIST_BYTES: usize = 1 << 20;
+const SORTED_LIST_BYTES: usize = 12 << 20;
 
 fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -255,7 +260,18 @@ struct Estimate {
 /// The heap the operator's cache keeps: users, then groups without members,
 /// then the same groups with their members, each loaded the way the watch
 /// loads them. Then a relist of the users, whose peak is reported too.
-fn kubernetes_cache() -> (usize, usize, usize, usize, Vec<Estimate>) {
+/// What [`kubernetes_cache`] measured, in bytes.
+struct Measured {
+    users: usize,
+    groups: usize,
+    memberships: usize,
+    relist_peak: usize,
+    estimates: Vec<Estimate>,
+    /// What each kind of SCIM list held above the cache at its peak.
+    lists: Vec<(&'static str, usize)>,
+}
+
+fn kubernetes_cache() -> Measured {
     let start = live();
     let mut estimates = Vec::new();
     let mut estimate = |cache: &Cache, stage| {
@@ -314,8 +330,51 @@ fn kubernetes_cache() -> (usize, usize, usize, usize, Vec<Estimate>) {
     let mut want: Vec<String> = groups_of(7).map(group_id).collect();
     want.sort();
     assert_eq!(cache.read(NAMESPACE, |i| i.groups_of(&user_id(7))), want);
+
+    // SCIM lists as IdPs send them (Okta's `count=1` probe, a paged
+    // import), a filter the indexes cannot narrow, and a sorted page: each
+    // holds its page, not the tenant.
+    let mut lists = Vec::new();
+    for (what, filter, sort_by, start_index, count) in [
+        ("count=0", None, None, 1, 0),
+        ("a page of 100", None, None, 50_001, 100),
+        (
+            "a page of 100 of a scan",
+            Some(r#"userName co "example""#),
+            None,
+            1,
+            100,
+        ),
+        ("a sorted page of 100", None, Some("userName"), 99_901, 100),
+    ] {
+        let filter = filter.map(|f| scimitar::scim::filter::parse_filter(f).expect("filter"));
+        let window = Window {
+            sort_by: sort_by.map(|p| scimitar::scim::path::parse_attr_path(p).expect("path")),
+            sort_order: Default::default(),
+            start_index,
+            count,
+        };
+        let before = live();
+        PEAK.store(before, Ordering::Relaxed);
+        let listed = cache.read(NAMESPACE, |i| {
+            i.select(Kind::User, filter.as_ref(), &window)
+        });
+        assert_eq!(listed.resources.len(), count, "{what}");
+        if filter.is_none() {
+            assert_eq!(listed.total, USERS, "{what}");
+        }
+        drop(listed);
+        lists.push((what, PEAK.load(Ordering::Relaxed) - before));
+    }
     drop(cache);
-    (users, groups, memberships, relist_peak, estimates)
+    Measured {
+        users,
+        groups,
+        memberships,
+        relist_peak,
+        estimates,
+        lists,
+    }
 }
 
 /// The users `scimitar serve` keeps: resources as the protocol layer
@@ -332,10 +391,16 @@ fn memory_store() -> usize {
         futures::executor::block_on(store.create("acme", Kind::User, body)).expect("created");
     }
     let kept = live() - start;
-    let all = futures::executor::block_on(store.list("acme", Kind::User, None)).expect("list");
-    assert_eq!(all.len(), USERS);
+    let window = Window {
+        start_index: 1,
+        count: 10,
+        ..Window::default()
+    };
+    let page =
+        futures::executor::block_on(store.list("acme", Kind::User, None, &window)).expect("list");
+    assert_eq!(page.total, USERS);
     assert!(matches!(
-        all[0].resource.get("userName"),
+        page.resources[0].resource.get("userName"),
         Some(Value::String(_))
     ));
     kept
@@ -343,7 +408,14 @@ fn memory_store() -> usize {
 
 #[test]
 fn a_large_tenant_fits_the_memory_budget() {
-    let (users, groups, memberships, relist_peak, estimates) = kubernetes_cache();
+    let Measured {
+        users,
+        groups,
+        memberships,
+        relist_peak,
+        estimates,
+        lists,
+    } = kubernetes_cache();
     let served = memory_store();
     let per = |bytes: usize, n: usize| bytes as f64 / n as f64;
     let total = users + groups + memberships;
@@ -392,6 +464,18 @@ fn a_large_tenant_fits_the_memory_budget() {
                 + USERS * GROUPS_PER_USER * BYTES_PER_MEMBERSHIP
     );
     assert!(relist_peak <= RELIST_BYTES, "relist: {relist_peak} B");
+    for (what, peak) in lists {
+        eprintln!(
+            "a SCIM list, {what}: peaks {:.2} MiB above the cache",
+            mib(peak)
+        );
+        let budget = if what.contains("sorted") {
+            SORTED_LIST_BYTES
+        } else {
+            LIST_BYTES
+        };
+        assert!(peak <= budget, "a SCIM list, {what}: {peak} B");
+    }
     assert!(
         served <= USERS * SERVED_BYTES_PER_USER,
         "served: {served} B"

@@ -574,3 +574,70 @@ async fn root_search_covers_users_and_groups_with_per_type_projection() {
     assert_eq!(reply.body["totalResults"], 1);
     assert_eq!(reply.body["Resources"][0]["id"], babs.body["id"]);
 }
+
+#[tokio::test]
+async fn a_root_search_pages_across_users_then_groups() {
+    let server = Server::new();
+    for name in ["u1", "u2", "u3"] {
+        let created = server
+            .send(Method::POST, "/scim/v2/Users", Some(ACME), Some(user(name)))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    for name in ["g1", "g2"] {
+        let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name});
+        let created = server
+            .send(Method::POST, "/scim/v2/Groups", Some(ACME), Some(group))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    let page = |start: u64, count: u64, sort: Option<&str>| {
+        let mut search = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "startIndex": start,
+            "count": count,
+        });
+        if let Some(sort) = sort {
+            search["sortBy"] = json!(sort);
+            search["sortOrder"] = json!("descending");
+        }
+        let server = &server;
+        async move {
+            let reply = server
+                .send(Method::POST, "/scim/v2/.search", Some(ACME), Some(search))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            assert_eq!(reply.body["totalResults"], 5);
+            let names: Vec<String> = reply.body["Resources"]
+                .as_array()
+                .expect("Resources")
+                .iter()
+                .map(|r| {
+                    r.get("userName")
+                        .or_else(|| r.get("displayName"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            names
+        }
+    };
+    // Users come before groups; a page may straddle them or lie in either.
+    let mut users = page(1, 3, None).await;
+    users.sort();
+    assert_eq!(users, ["u1", "u2", "u3"]);
+    let straddling = page(3, 2, None).await;
+    assert_eq!(straddling.len(), 2);
+    assert!(straddling[0].starts_with('u') && straddling[1].starts_with('g'));
+    assert_eq!(page(5, 10, None).await.len(), 1);
+    assert!(page(6, 10, None).await.is_empty());
+    assert!(page(1, 0, None).await.is_empty());
+    // Sorted across both kinds (displayName: users have none, so last
+    // ascending, first descending).
+    let sorted = page(1, 3, Some("displayName")).await;
+    assert_eq!(sorted.len(), 3);
+    assert!(sorted.iter().all(|n| n.starts_with('u')), "{sorted:?}");
+    assert_eq!(page(4, 5, Some("displayName")).await, ["g2", "g1"]);
+}

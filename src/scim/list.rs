@@ -233,7 +233,17 @@ pub fn sort(resources: &mut [Value], sort_by: &AttrPath, order: SortOrder, rt: &
         .iter_mut()
         .map(|r| (sort_key(r, &resolved), std::mem::take(r)))
         .collect();
-    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+    // Stable: equal keys keep their order.
+    keyed.sort_by(|(a, _), (b, _)| compare(a, b, order));
+    for (slot, (_, value)) in resources.iter_mut().zip(keyed) {
+        *slot = value;
+    }
+}
+
+/// Resources without the attribute come last in ascending order, first in
+/// descending (RFC 7644 §3.4.2.3).
+fn compare(a: &Option<Key>, b: &Option<Key>, order: SortOrder) -> Ordering {
+    match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) if order == SortOrder::Ascending => Ordering::Greater,
         (None, Some(_)) => Ordering::Less,
@@ -241,10 +251,86 @@ pub fn sort(resources: &mut [Value], sort_by: &AttrPath, order: SortOrder, rt: &
         (Some(_), None) => Ordering::Greater,
         (Some(a), Some(b)) if order == SortOrder::Ascending => a.cmp(b),
         (Some(a), Some(b)) => b.cmp(a),
-    });
-    for (slot, (_, value)) in resources.iter_mut().zip(keyed) {
-        *slot = value;
     }
+}
+
+/// Which part of a list to give: sorted (or in the store's stable order),
+/// from `start_index` (1-based), at most `count`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Window {
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: SortOrder,
+    pub start_index: usize,
+    pub count: usize,
+}
+
+impl Window {
+    pub fn of(query: &ListQuery) -> Window {
+        Window {
+            sort_by: query.sort_by.clone(),
+            sort_order: query.sort_order,
+            start_index: query.start_index,
+            count: query.count,
+        }
+    }
+}
+
+/// The page of `window` among the items `all` gives (each call the same
+/// items in the same order), and how many items there are. It holds the
+/// page, and when sorting a key per item, never every item: a list of a
+/// 100,000-user tenant costs its page in memory, not the tenant.
+pub fn select<T, I>(
+    all: impl Fn() -> I,
+    resource: impl Fn(&T) -> &Value,
+    window: &Window,
+    rt: &ResourceTypeDef,
+) -> (usize, Vec<T>)
+where
+    I: Iterator<Item = T>,
+{
+    let skip = window.start_index.saturating_sub(1);
+    let Some(resolved) = window.sort_by.as_ref().and_then(|path| rt.find(path)) else {
+        let mut total = 0;
+        let mut page = Vec::new();
+        for item in all() {
+            if total >= skip && page.len() < window.count {
+                page.push(item);
+            }
+            total += 1;
+        }
+        return (total, page);
+    };
+    // First pass: a key per item, sorted (ties keep the store's order).
+    let mut keys: Vec<(Option<Key>, usize)> = all()
+        .enumerate()
+        .map(|(at, item)| (sort_key(resource(&item), &resolved), at))
+        .collect();
+    keys.sort_by(|(a, i), (b, j)| compare(a, b, window.sort_order).then(i.cmp(j)));
+    let total = keys.len();
+    // The page's items by position in the store's order, with their rank.
+    let mut wanted: Vec<(usize, usize)> = keys
+        .iter()
+        .skip(skip)
+        .take(window.count)
+        .enumerate()
+        .map(|(rank, (_, at))| (*at, rank))
+        .collect();
+    drop(keys);
+    wanted.sort_unstable();
+    // Second pass: keep those.
+    let mut page: Vec<Option<T>> = std::iter::repeat_with(|| None).take(wanted.len()).collect();
+    let mut next = wanted.into_iter().peekable();
+    for (at, item) in all().enumerate() {
+        match next.peek() {
+            Some(&(want, rank)) if want == at => {
+                page[rank] = Some(item);
+                next.next();
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    (total, page.into_iter().flatten().collect())
 }
 
 /// A sort key; values of different JSON types order by type.

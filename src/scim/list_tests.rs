@@ -336,3 +336,47 @@ fn list_response_shape() {
         (json!(7), json!(0))
     );
 }
+
+mod window {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::super::*;
+    use crate::scim::schema::USER_RESOURCE;
+
+    proptest! {
+        /// `select` holds a page, yet gives what sorting everything and
+        /// paging gives.
+        #[test]
+        fn select_gives_what_sorting_everything_and_paging_gives(
+            names in proptest::collection::vec(proptest::option::of("[a-cA-C]{0,2}"), 0..30),
+            start_index in 0usize..35,
+            count in 0usize..35,
+            sorted in any::<bool>(),
+            descending in any::<bool>(),
+        ) {
+            let resources: Vec<Value> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| match name {
+                    Some(name) => json!({"id": format!("{i:02}"), "userName": name}),
+                    None => json!({"id": format!("{i:02}")}),
+                })
+                .collect();
+            let window = Window {
+                sort_by: sorted.then(|| parse_attr_path("userName").unwrap()),
+                sort_order: if descending { SortOrder::Descending } else { SortOrder::Ascending },
+                start_index,
+                count,
+            };
+            let mut everything = resources.clone();
+            if let Some(path) = &window.sort_by {
+                sort(&mut everything, path, window.sort_order, &USER_RESOURCE);
+            }
+            let want = page(everything, start_index, count);
+            let (total, got) = select(|| resources.iter().cloned(), |v| v, &window, &USER_RESOURCE);
+            prop_assert_eq!(total, resources.len());
+            prop_assert_eq!(got, want);
+        }
+    }
+}

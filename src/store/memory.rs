@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 use super::index::{Entry, Index, remove_member};
-use super::{Kind, Store, StoreError, Stored, UpdateFn, check_if_match, created_of, stamp};
+use super::{Kind, Listed, Store, StoreError, Stored, UpdateFn, check_if_match, created_of, stamp};
 use crate::scim::filter::Filter;
+use crate::scim::list::Window;
 
 /// Users and groups of every tenant, in memory.
 #[derive(Default)]
@@ -177,11 +178,12 @@ impl Store for MemoryStore {
         tenant: &str,
         kind: Kind,
         filter: Option<&Filter>,
-    ) -> Result<Vec<Stored>, StoreError> {
+        window: &Window,
+    ) -> Result<Listed, StoreError> {
         let tenants = self.tenants.read().map_err(|_| poisoned())?;
         Ok(tenants
             .get(tenant)
-            .map(|t| t.list(kind, filter))
+            .map(|t| t.select(kind, filter, window))
             .unwrap_or_default())
     }
 }

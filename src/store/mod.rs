@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
+use crate::scim::list::Window;
 use crate::scim::schema::{GROUP_RESOURCE, ResourceTypeDef, USER_RESOURCE};
 
 pub use memory::MemoryStore;
@@ -178,14 +179,23 @@ pub trait Store: Send + Sync + 'static {
         if_match: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Every resource of `kind` matching `filter` (all without one), in a
-    /// stable order (by id). Sorting and paging are the protocol layer's job.
+    /// The page `window` asks for of the resources of `kind` matching
+    /// `filter` (all without one; unsorted, in a stable order: by id), and
+    /// how many match. Only the page is held, whatever the tenant's size.
     fn list(
         &self,
         tenant: &str,
         kind: Kind,
         filter: Option<&Filter>,
-    ) -> impl Future<Output = Result<Vec<Stored>, StoreError>> + Send;
+        window: &Window,
+    ) -> impl Future<Output = Result<Listed, StoreError>> + Send;
+}
+
+/// One page of a list, and how many resources matched.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Listed {
+    pub total: usize,
+    pub resources: Vec<Stored>,
 }
 
 /// Puts the store's bookkeeping on a resource: `id` after `schemas`, and `meta`

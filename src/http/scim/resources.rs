@@ -146,42 +146,34 @@ async fn run_list<S: Store>(
         query.excluded_attributes.as_deref(),
         rt,
     )?;
-    let stored = state
+    // The store gives the page alone (sorted if asked): a list of a large
+    // tenant costs its page, not the tenant.
+    let listed = state
         .store
-        .list(tenant, kind, query.filter.as_ref())
+        .list(
+            tenant,
+            kind,
+            query.filter.as_ref(),
+            &list::Window::of(&query),
+        )
         .await?;
-    let stored_len = stored.len();
     let base = base_url(state, headers);
-    let respond = move || {
-        let total = stored.len();
-        let mut resources: Vec<Value> = stored.iter().map(|s| render(kind, s, &base)).collect();
-        if let Some(sort_by) = &query.sort_by {
-            list::sort(&mut resources, sort_by, query.sort_order, rt);
-        }
-        let mut page = list::page(resources, query.start_index, query.count);
-        for resource in &mut page {
-            projection.apply(resource);
-        }
-        list::list_response(total, query.start_index, page)
-    };
-    // Rendering and sorting a large tenant's list is CPU work of many
-    // milliseconds: off the async workers, so other tenants go on.
-    if stored_len < BLOCKING_FROM {
-        return Ok(Scim::ok(respond()));
-    }
-    let body = tokio::task::spawn_blocking(respond)
-        .await
-        .map_err(|e| ScimError::internal(format!("listing: {e}")))?;
-    Ok(Scim::ok(body))
+    let page = listed
+        .resources
+        .iter()
+        .map(|s| {
+            let mut resource = render(kind, s, &base);
+            projection.apply(&mut resource);
+            resource
+        })
+        .collect();
+    Ok(Scim::ok(list::list_response(
+        listed.total,
+        query.start_index,
+        page,
+    )))
 }
 
-/// Lists of at least this many resources are rendered on the blocking pool.
-const BLOCKING_FROM: usize = 1000;
-
-/// `POST /.search` at the service provider root (RFC 7644 §3.4.3): the query
-/// runs over Users and Groups together. A filter naming an attribute one type
-/// lacks simply matches none of that type; `attributes` and
-/// `excludedAttributes` apply per type.
 pub async fn search_root<S: Store>(
     State(state): State<ScimState<S>>,
     Tenant(tenant): Tenant,
@@ -192,7 +184,6 @@ pub async fn search_root<S: Store>(
     let query = ListQuery::from_search(&body, state.config.max_results as usize)?;
     let base = base_url(&state, &headers);
     let mut projections = Vec::with_capacity(KINDS.len());
-    let mut resources = Vec::new();
     for kind in KINDS {
         let rt = kind.resource_type();
         if let Some(filter) = &query.filter {
@@ -203,24 +194,48 @@ pub async fn search_root<S: Store>(
             query.excluded_attributes.as_deref(),
             rt,
         )?);
-        let stored = state
+    }
+    let window = list::Window::of(&query);
+    let skip = query.start_index.saturating_sub(1);
+    let mut total = 0;
+    let mut resources = Vec::new();
+    for kind in KINDS {
+        // Unsorted, users come before groups: each kind gives the part of
+        // the page that falls in it. Sorted, each gives its first
+        // `startIndex - 1 + count` in order, merged below.
+        let part = match &query.sort_by {
+            None => list::Window {
+                start_index: skip.saturating_sub(total) + 1,
+                count: query.count.saturating_sub(resources.len()),
+                ..window.clone()
+            },
+            Some(_) => list::Window {
+                start_index: 1,
+                count: skip.saturating_add(query.count),
+                ..window.clone()
+            },
+        };
+        let listed = state
             .store
-            .list(&tenant, kind, query.filter.as_ref())
+            .list(&tenant, kind, query.filter.as_ref(), &part)
             .await?;
-        resources.extend(stored.iter().map(|s| render(kind, s, &base)));
+        total += listed.total;
+        resources.extend(listed.resources.iter().map(|s| render(kind, s, &base)));
     }
-    let total = resources.len();
-    if let Some(sort_by) = &query.sort_by {
-        // Sort by the attribute's definition in the first type that has it
-        // (its caseExact decides the collation).
-        let rt = KINDS
-            .iter()
-            .map(|k| k.resource_type())
-            .find(|rt| rt.find(sort_by).is_some())
-            .unwrap_or(Kind::User.resource_type());
-        list::sort(&mut resources, sort_by, query.sort_order, rt);
-    }
-    let mut page = list::page(resources, query.start_index, query.count);
+    let mut page = match &query.sort_by {
+        None => resources,
+        Some(sort_by) => {
+            // Sort by the attribute's definition in the first type that has
+            // it (its caseExact decides the collation).
+            let rt = KINDS
+                .iter()
+                .map(|k| k.resource_type())
+                .find(|rt| rt.find(sort_by).is_some())
+                .unwrap_or(Kind::User.resource_type());
+            list::sort(&mut resources, sort_by, query.sort_order, rt);
+            list::page(resources, query.start_index, query.count)
+        }
+    };
     for resource in &mut page {
         let kind = match resource
             .pointer("/meta/resourceType")

@@ -1,6 +1,8 @@
 //! Reads that render resources as the client sees them, and lookups by
 //! name.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::entry::same_folded;
@@ -8,7 +10,8 @@ use super::record::{NAME, NAME_NOT_TEXT, Record};
 use super::slots::Slot;
 use super::{Index, USERS, narrow};
 use crate::scim::filter::{Filter, matches};
-use crate::store::{Kind, Stored};
+use crate::scim::list::{Window, select};
+use crate::store::{Kind, Listed, Stored};
 
 impl Index {
     /// One resource as the client sees it.
@@ -18,23 +21,56 @@ impl Index {
 
     /// Every resource of `kind` matching `filter`, by id.
     pub fn list(&self, kind: Kind, filter: Option<&Filter>) -> Vec<Stored> {
+        self.scan(kind, filter).collect()
+    }
+
+    /// The page `window` asks for of the resources of `kind` matching
+    /// `filter`, and how many match, rendering one resource at a time: the
+    /// page is all that is held (with a sort key per match when sorting).
+    pub fn select(&self, kind: Kind, filter: Option<&Filter>, window: &Window) -> Listed {
+        if filter.is_none() && window.sort_by.is_none() {
+            // Every resource, by id: the page is a slice, the total a count.
+            let all = self.sorted(kind);
+            let skip = window.start_index.saturating_sub(1).min(all.len());
+            let resources = all[skip..]
+                .iter()
+                .take(window.count)
+                .filter_map(|slot| self.record(kind, *slot).map(|r| self.render(kind, r)))
+                .collect();
+            return Listed {
+                total: all.len(),
+                resources,
+            };
+        }
+        let (total, resources) = select(
+            || self.scan(kind, filter),
+            |stored: &Stored| &stored.resource,
+            window,
+            kind.resource_type(),
+        );
+        Listed { total, resources }
+    }
+
+    /// The resources of `kind` matching `filter`, by id, rendered as they
+    /// are taken.
+    fn scan<'a>(
+        &'a self,
+        kind: Kind,
+        filter: Option<&'a Filter>,
+    ) -> impl Iterator<Item = Stored> + 'a {
         let info = kind.resource_type();
-        let keep = |stored: &Stored| filter.is_none_or(|f| matches(f, &stored.resource, info));
-        let render = |slot: &Slot| self.record(kind, *slot).map(|r| self.render(kind, r));
-        match filter.and_then(|f| narrow::candidates(self, kind, f)) {
+        let slots: Cow<'a, [Slot]> = match filter.and_then(|f| narrow::candidates(self, kind, f)) {
             Some(mut slots) => {
                 slots.retain(|s| self.record(kind, *s).is_some());
                 self.sort(&mut slots);
                 slots.dedup();
-                slots.iter().filter_map(render).filter(keep).collect()
+                Cow::Owned(slots)
             }
-            None => self
-                .sorted(kind)
-                .iter()
-                .filter_map(render)
-                .filter(keep)
-                .collect(),
-        }
+            None => Cow::Borrowed(self.sorted(kind)),
+        };
+        (0..slots.len())
+            .filter_map(move |at| self.record(kind, slots[at]).map(|r| self.render(kind, r)))
+            .filter(move |stored| filter.is_none_or(|f| matches(f, &stored.resource, info)))
     }
 
     /// How many resources [`Index::list`] evaluates `filter` on: what a

@@ -40,10 +40,11 @@ use self::cache::{Cache, Incoming};
 use self::errors::{is_conflict, is_not_found, timed_out, to_store_error, unavailable};
 use self::tenants::Tenants;
 use super::index::{Entry, fold, remove_member};
-use super::{Kind, Store, StoreError, Stored, UpdateFn, check_if_match, stamp};
+use super::{Kind, Listed, Store, StoreError, Stored, UpdateFn, check_if_match, stamp};
 use crate::crd::{ScimGroup, ScimGroupStatus, ScimUser, ScimUserStatus};
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
+use crate::scim::list::Window;
 
 /// Annotation holding SCIM `meta.lastModified` (Kubernetes keeps no such time).
 pub const LAST_MODIFIED: &str = "scimitar.dev/last-modified";
@@ -773,21 +774,28 @@ impl Store for KubeStore {
         tenant: &str,
         kind: Kind,
         filter: Option<&Filter>,
-    ) -> Result<Vec<Stored>, StoreError> {
+        window: &Window,
+    ) -> Result<Listed, StoreError> {
         let namespace = self.namespace(tenant)?;
         // A list over many resources is CPU work of many milliseconds: off
         // the async workers, so other tenants' requests and the probes go
         // on. One the indexes narrow to a few (`userName eq`, what IdPs
-        // send) is answered here: a thread hand-off would cost more.
+        // send), or a page of an unfiltered, unsorted list, is answered
+        // here: a thread hand-off would cost more.
         let cheap = self.cache.read(&namespace, |i| {
-            (i.list_cost(kind, filter) < BLOCKING_LIST_FROM).then(|| i.list(kind, filter))
+            let cost = if filter.is_none() && window.sort_by.is_none() {
+                window.count
+            } else {
+                i.list_cost(kind, filter)
+            };
+            (cost < BLOCKING_LIST_FROM).then(|| i.select(kind, filter, window))
         });
         if let Some(listed) = cheap {
             return Ok(listed);
         }
-        let (cache, filter) = (self.cache.clone(), filter.cloned());
+        let (cache, filter, window) = (self.cache.clone(), filter.cloned(), window.clone());
         tokio::task::spawn_blocking(move || {
-            cache.read(&namespace, |i| i.list(kind, filter.as_ref()))
+            cache.read(&namespace, |i| i.select(kind, filter.as_ref(), &window))
         })
         .await
         .map_err(|e| StoreError::Internal(format!("listing: {e}")))
