@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -28,6 +29,8 @@ use crate::crd::ScimTenant;
 pub const FULL_EVERY: Duration = Duration::from_secs(30 * 60);
 /// Groups computed per step on the blocking pool.
 const GROUPS_PER_STEP: usize = 256;
+/// Groups whose bindings are written at once.
+const GROUP_WRITES: usize = 8;
 
 /// What the controller remembers of a tenant between reconciles.
 #[derive(Default)]
@@ -269,36 +272,15 @@ async fn apply_changes(
         .await
         .map_err(|e| Error::Apply(format!("computing the desired state: {e}")))?;
         visited += seen;
-        for (id, want) in computed {
-            let scope = ctx.owned.of_group(&name, &label_value(&id));
-            visited += scope.len();
-            let want = want.unwrap_or_default();
-            let role_bindings = apply::apply(
-                &ctx.client,
-                &ctx.role_bindings,
-                &want.role_bindings,
-                held(&ctx.role_bindings, &scope),
-                &label,
-                &ctx.failing,
-                &ctx.owned,
-            )
-            .await;
-            let cluster_role_bindings = apply::apply(
-                &ctx.client,
-                &ctx.cluster_role_bindings,
-                &want.cluster_role_bindings,
-                held(&ctx.cluster_role_bindings, &scope),
-                &label,
-                &ctx.failing,
-                &ctx.owned,
-            )
-            .await;
-            if !role_bindings.failures.is_empty() || !cluster_role_bindings.failures.is_empty() {
-                // Tried again on the retry of this reconcile.
-                ctx.pending.touched(&name, &Scope::Group(label_value(&id)));
-            }
-            outcome.applied.add(role_bindings);
-            outcome.applied.add(cluster_role_bindings);
+        // Groups' bindings are written several groups at a time: a user's
+        // deactivation touches each of its groups, and its access is gone
+        // once the last of them is written.
+        let mut applied = futures::stream::iter(computed)
+            .map(|(id, want)| apply_group(ctx, &name, id, want.unwrap_or_default()))
+            .buffer_unordered(GROUP_WRITES);
+        while let Some((id, want, applied, scope)) = applied.next().await {
+            visited += scope;
+            outcome.applied.add(applied);
             if cache.read(&namespace, |index| owner.group(index, &id).is_some()) {
                 outcome.groups.insert(id, want.outcome);
             }
@@ -383,6 +365,46 @@ async fn apply_changes(
     outcome.group_count = groups.saturating_sub(leftovers.1);
     crate::metrics::global().visited(visited, outcome.full);
     Ok(outcome)
+}
+
+/// Writes one group's bindings: `want`, and the deletion of what its
+/// scope (every binding labelled for it) holds beyond that. Returns what
+/// was applied and how many objects the scope held.
+async fn apply_group(
+    ctx: &Context,
+    tenant: &str,
+    id: String,
+    want: GroupDesired,
+) -> (String, GroupDesired, Applied, usize) {
+    let label = label_value(tenant);
+    let scope = ctx.owned.of_group(tenant, &label_value(&id));
+    let mut applied = apply::apply(
+        &ctx.client,
+        &ctx.role_bindings,
+        &want.role_bindings,
+        held(&ctx.role_bindings, &scope),
+        &label,
+        &ctx.failing,
+        &ctx.owned,
+    )
+    .await;
+    applied.add(
+        apply::apply(
+            &ctx.client,
+            &ctx.cluster_role_bindings,
+            &want.cluster_role_bindings,
+            held(&ctx.cluster_role_bindings, &scope),
+            &label,
+            &ctx.failing,
+            &ctx.owned,
+        )
+        .await,
+    );
+    if !applied.failures.is_empty() {
+        // Tried again on the retry of this reconcile.
+        ctx.pending.touched(tenant, &Scope::Group(label_value(&id)));
+    }
+    (id, want, applied, scope.len())
 }
 
 /// Bindings of the tenant outside every group's scope: made for a group
