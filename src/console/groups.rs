@@ -8,11 +8,13 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use futures::StreamExt;
 use kube::Api;
 
 use super::html::escape;
-use super::{Console, Search};
+use super::{Console, Search, Shown};
 use crate::crd::{ProducedBinding, ScimGroup};
+use crate::store::Kind;
 use crate::store::index::{Index, fold};
 
 /// What the controller reported on one group.
@@ -27,12 +29,17 @@ pub struct Reported {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub display_name: String,
-    /// Members' userNames (a member naming no user shows its id), sorted.
+    /// Members' userNames (a member naming no user shows its id), sorted;
+    /// the first [`MEMBERS_SHOWN`].
     pub members: Vec<String>,
+    pub member_count: usize,
     pub reported: Reported,
 }
 
-/// `GET /console/{tenant}/groups?q=`.
+/// Members a row names; beyond that it says how many more.
+const MEMBERS_SHOWN: usize = 50;
+
+/// `GET /console/{tenant}/groups?q=&page=`.
 pub async fn page(
     State(console): State<Arc<Console>>,
     Path(tenant): Path<String>,
@@ -43,86 +50,125 @@ pub async fn page(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    let rows = console.deps.store.cache().read(&signed.namespace, |index| {
-        let groups = names(index);
-        (groups.len(), groups)
-    });
-    let reported = reported(&console, &signed.namespace).await;
-    let (total, groups) = rows;
-    let rows = filter(groups, &reported, &search.q);
+    // One page of the matches, sorted by displayName: a search of a large
+    // tenant is CPU work, off the async workers, and holds a page.
+    let (cache, namespace) = (console.deps.store.cache().clone(), signed.namespace.clone());
+    let (q, window) = (search.q.clone(), search.window("displayName"));
+    let first = window.start_index;
+    let listed = tokio::task::spawn_blocking(move || {
+        cache.read(&namespace, |index| {
+            let (matching, groups) = matching(index, &q, window.start_index, window.count);
+            (matching, index.count(Kind::Group), groups)
+        })
+    })
+    .await;
+    let Ok((matching, all, groups)) = listed else {
+        return signed
+            .page("Groups", "<p>The groups could not be listed.</p>".into())
+            .respond(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let ids: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+    let reported = reported(&console, &signed.namespace, &ids).await;
+    let rows = rows(groups, &reported);
+    let shown = Shown {
+        matching,
+        all,
+        first,
+    };
     signed
-        .page("Groups", body(&tenant, &search.q, &rows, total))
+        .page("Groups", body(&tenant, &search.q, &rows, &shown))
         .respond(StatusCode::OK)
 }
 
-/// Each group's id, displayName and members' userNames.
-fn names(index: &Index) -> Vec<(String, String, Vec<String>)> {
-    index
+/// One group of a page: id, displayName, its first members' userNames
+/// (sorted) and how many members it has.
+type Listed = (String, String, Vec<String>, usize);
+
+/// How many groups have a displayName or a member's userName containing
+/// `q` (ignoring case), and the `count` of them from the 1-based `start`,
+/// sorted by displayName. Holds a key per match, and the page's members.
+fn matching(index: &Index, q: &str, start: usize, count: usize) -> (usize, Vec<Listed>) {
+    let q = fold(q.trim());
+    let member_names = |group: &crate::store::index::GroupView<'_>| {
+        let ids: BTreeSet<&str> = group.members().map(|(id, _)| id).collect();
+        ids.into_iter()
+            .map(|id| index.user(id).map_or(id, |u| u.user_name).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let mut keys: Vec<(String, String)> = index
         .groups()
-        .map(|group| {
-            let ids: BTreeSet<&str> = group.members().map(|(id, _)| id).collect();
-            let mut members: Vec<String> = ids
-                .into_iter()
-                .map(|id| index.user(id).map_or(id, |u| u.user_name).to_owned())
-                .collect();
-            members.sort_by_key(|m| fold(m));
-            (group.id.to_owned(), group.display_name.to_owned(), members)
+        .filter(|group| {
+            q.is_empty()
+                || fold(group.display_name).contains(&q)
+                || member_names(group).iter().any(|m| fold(m).contains(&q))
         })
-        .collect()
+        .map(|group| (fold(group.display_name), group.id.to_owned()))
+        .collect();
+    keys.sort();
+    let total = keys.len();
+    let page = keys
+        .into_iter()
+        .skip(start.saturating_sub(1))
+        .take(count)
+        .filter_map(|(_, id)| {
+            let group = index.group(&id)?;
+            let mut members = member_names(&group);
+            members.sort_by_key(|m| fold(m));
+            let member_count = members.len();
+            members.truncate(MEMBERS_SHOWN);
+            Some((id, group.display_name.to_owned(), members, member_count))
+        })
+        .collect();
+    (total, page)
 }
 
-async fn reported(console: &Console, namespace: &str) -> HashMap<String, Reported> {
-    let list = Api::<ScimGroup>::namespaced(console.deps.client.clone(), namespace)
-        .list(&Default::default())
-        .await;
-    match list {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .filter_map(|g| {
-                let status = g.status?;
+/// What the controller reported on the groups `ids` (one page), from their
+/// `ScimGroup` status, read from the API server a page's objects at a time.
+async fn reported(console: &Console, namespace: &str, ids: &[String]) -> HashMap<String, Reported> {
+    let api = Api::<ScimGroup>::namespaced(console.deps.client.clone(), namespace);
+    futures::stream::iter(ids.to_vec())
+        .map(|id| {
+            let api = api.clone();
+            async move {
+                let group = match api.get_opt(&id).await {
+                    Ok(group) => group?,
+                    Err(error) => {
+                        tracing::warn!(namespace, id, %error, "console: reading a ScimGroup's bindings");
+                        return None;
+                    }
+                };
+                let status = group.status?;
                 let problem = status
                     .conditions
                     .iter()
                     .find(|c| c.type_ == "Ready" && c.status != "True")
                     .map(|c| format!("{}: {}", c.reason, c.message));
                 Some((
-                    g.metadata.name?,
+                    id,
                     Reported {
                         bindings: status.bindings,
                         problem,
                     },
                 ))
-            })
-            .collect(),
-        Err(error) => {
-            tracing::warn!(namespace, %error, "console: listing ScimGroups for their bindings");
-            HashMap::new()
-        }
-    }
+            }
+        })
+        .buffer_unordered(super::READS_AT_ONCE)
+        .filter_map(futures::future::ready)
+        .collect()
+        .await
 }
 
-/// Rows whose displayName or a member contains `q` (ignoring case), sorted
-/// by displayName.
-pub fn filter(
-    groups: Vec<(String, String, Vec<String>)>,
-    reported: &HashMap<String, Reported>,
-    q: &str,
-) -> Vec<Row> {
-    let q = fold(q.trim());
-    let mut rows: Vec<Row> = groups
+/// The rows of a page's groups, with what the controller reported.
+pub fn rows(groups: Vec<Listed>, reported: &HashMap<String, Reported>) -> Vec<Row> {
+    groups
         .into_iter()
-        .filter(|(_, name, members)| {
-            q.is_empty() || fold(name).contains(&q) || members.iter().any(|m| fold(m).contains(&q))
-        })
-        .map(|(id, display_name, members)| Row {
+        .map(|(id, display_name, members, member_count)| Row {
             display_name,
             members,
+            member_count,
             reported: reported.get(&id).cloned().unwrap_or_default(),
         })
-        .collect();
-    rows.sort_by_key(|r| fold(&r.display_name));
-    rows
+        .collect()
 }
 
 /// Where a binding grants its role: `namespace` or "cluster-wide".
@@ -134,17 +180,20 @@ fn scope(binding: &ProducedBinding) -> String {
 }
 
 /// The page body: a search form and the table.
-pub fn body(tenant: &str, q: &str, rows: &[Row], total: usize) -> String {
+pub fn body(tenant: &str, q: &str, rows: &[Row], shown: &Shown) -> String {
+    let path = format!("/console/{tenant}/groups");
     let mut html = format!(
-        "<h1>Groups</h1><form method=\"get\" action=\"/console/{}/groups\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"group or member\"> <button type=\"submit\">Search</button></form><p>{} of {} groups</p>",
-        escape(tenant),
+        "<h1>Groups</h1><form method=\"get\" action=\"{}\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"group or member\"> <button type=\"submit\">Search</button></form>{}",
+        escape(&path),
         escape(q),
-        rows.len(),
-        total
+        shown.html("groups", &path, q, rows.len()),
     );
     html.push_str("<table><thead><tr><th>Group</th><th>Members</th><th>Bindings (role → where)</th><th>Status</th></tr></thead><tbody>");
     for row in rows {
-        let members: Vec<String> = row.members.iter().map(|m| escape(m)).collect();
+        let mut members: Vec<String> = row.members.iter().map(|m| escape(m)).collect();
+        if row.member_count > row.members.len() {
+            members.push(format!("and {} more", row.member_count - row.members.len()));
+        }
         let bindings: Vec<String> = row
             .reported
             .bindings
@@ -172,7 +221,7 @@ pub fn body(tenant: &str, q: &str, rows: &[Row], total: usize) -> String {
             "<tr><td>{}</td><td>{} <span class=\"muted\">({})</span></td><td>{bindings}</td><td>{status}</td></tr>",
             escape(&row.display_name),
             members.join(", "),
-            row.members.len(),
+            row.member_count,
         ));
     }
     html.push_str("</tbody></table>");
@@ -196,16 +245,56 @@ mod tests {
         }
     }
 
+    fn index() -> Index {
+        let mut index = Index::default();
+        let entry = |resource: serde_json::Value| crate::store::index::Entry {
+            version: "1".into(),
+            resource,
+            generation: None,
+            tenant_uid: None,
+            status: None,
+        };
+        for (id, name) in [("u1", "ada"), ("u2", "bob"), ("u3", "carol")] {
+            index.insert(
+                Kind::User,
+                id,
+                entry(serde_json::json!({"id": id, "userName": name})),
+            );
+        }
+        for (id, name, members) in [
+            ("g2", "ops", vec!["u3"]),
+            ("g1", "Engineering", vec!["u1", "u2"]),
+            ("g3", "all", vec!["u1", "u2", "u3"]),
+        ] {
+            let members: Vec<serde_json::Value> = members
+                .iter()
+                .map(|m| serde_json::json!({"value": m}))
+                .collect();
+            index.insert(
+                Kind::Group,
+                id,
+                entry(serde_json::json!({"id": id, "displayName": name, "members": members})),
+            );
+        }
+        index
+    }
+
     #[test]
-    fn rows_join_members_with_reported_bindings_and_search() {
-        let groups = vec![
-            ("g2".into(), "ops".into(), vec!["carol".into()]),
-            (
-                "g1".into(),
-                "Engineering".into(),
-                vec!["ada".into(), "bob".into()],
-            ),
-        ];
+    fn a_page_of_groups_matching_a_search_with_reported_bindings() {
+        let index = index();
+        let (total, all) = matching(&index, "", 1, 10);
+        assert_eq!(total, 3);
+        let names: Vec<&str> = all.iter().map(|g| g.1.as_str()).collect();
+        assert_eq!(
+            names,
+            ["all", "Engineering", "ops"],
+            "by displayName, ignoring case"
+        );
+        assert_eq!(all[1].2, ["ada", "bob"]);
+        let (total, page) = matching(&index, "", 2, 1);
+        assert_eq!((total, page[0].1.as_str()), (3, "Engineering"));
+        assert_eq!(matching(&index, "BOB", 1, 10).0, 2, "by member");
+        assert_eq!(matching(&index, "nobody", 1, 10).0, 0);
         let reported = HashMap::from([(
             "g1".to_owned(),
             Reported {
@@ -213,13 +302,15 @@ mod tests {
                 problem: None,
             },
         )]);
-        let all = filter(groups.clone(), &reported, "");
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].display_name, "Engineering");
-        assert_eq!(all[0].reported.bindings.len(), 2);
-        assert_eq!(filter(groups.clone(), &reported, "BOB").len(), 1);
-        assert_eq!(filter(groups, &reported, "nobody").len(), 0);
-        let html = body("t", "", &all, 2);
+        let rows = rows(all, &reported);
+        assert_eq!(rows[1].reported.bindings.len(), 2);
+        let shown = Shown {
+            matching: 3,
+            all: 3,
+            first: 1,
+        };
+        let html = body("t", "", &rows, &shown);
+        assert!(html.contains("3 of 3 groups"));
         assert!(html.contains("namespace <code>apps</code>"));
         assert!(html.contains("cluster-wide"));
         assert!(html.contains("none (no mapping names this group)"));
@@ -230,12 +321,19 @@ mod tests {
         let row = Row {
             display_name: "<img src=x>".into(),
             members: vec!["<b>".into()],
+            member_count: 60,
             reported: Reported {
                 bindings: vec![],
                 problem: Some("<i>".into()),
             },
         };
-        let html = body("t", "", &[row], 1);
+        let shown = Shown {
+            matching: 1,
+            all: 1,
+            first: 1,
+        };
+        let html = body("t", "", &[row], &shown);
+        assert!(html.contains("and 59 more"));
         assert!(!html.contains("<img") && !html.contains("<b>") && !html.contains("<i>"));
     }
 }

@@ -200,6 +200,70 @@ async fn load_key(client: &Client, namespace: &str, name: &str) -> Result<Key, S
 pub struct Search {
     #[serde(default)]
     pub q: String,
+    /// 1-based page of the results ([`ROWS_PER_PAGE`] each).
+    #[serde(default)]
+    pub page: Option<usize>,
+}
+
+/// API reads a page view makes at once.
+const READS_AT_ONCE: usize = 16;
+
+/// Rows a Users or Groups page shows: a page view costs this many rows,
+/// whatever the size of the tenant.
+pub const ROWS_PER_PAGE: usize = 100;
+
+impl Search {
+    /// The part of the results this page shows.
+    pub fn window(&self, sort_by: &str) -> crate::scim::list::Window {
+        crate::scim::list::Window {
+            sort_by: crate::scim::path::parse_attr_path(sort_by).ok(),
+            sort_order: crate::scim::list::SortOrder::Ascending,
+            start_index: self.page.unwrap_or(1).max(1).saturating_sub(1) * ROWS_PER_PAGE + 1,
+            count: ROWS_PER_PAGE,
+        }
+    }
+}
+
+/// Where a page of rows sits among the results.
+pub struct Shown {
+    /// Rows matching the search.
+    pub matching: usize,
+    /// Rows there are.
+    pub all: usize,
+    /// 1-based position of the page's first row.
+    pub first: usize,
+}
+
+impl Shown {
+    /// "N of M", and where there is more than a page, which rows these are
+    /// and links to the pages before and after (`path` with the search).
+    pub fn html(&self, noun: &str, path: &str, q: &str, rows: usize) -> String {
+        let mut html = format!("<p>{} of {} {noun}", self.matching, self.all);
+        if self.matching > rows || self.first > 1 {
+            let page = (self.first - 1) / ROWS_PER_PAGE + 1;
+            let link = |page: usize, text: &str| {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("q", q)
+                    .append_pair("page", &page.to_string())
+                    .finish();
+                format!(
+                    " <a href=\"{}?{}\">{text}</a>",
+                    escape(path),
+                    escape(&query)
+                )
+            };
+            let last = self.first + rows.saturating_sub(1);
+            html.push_str(&format!("; {}–{last} shown", self.first));
+            if page > 1 {
+                html.push_str(&link(page - 1, "previous"));
+            }
+            if last < self.matching {
+                html.push_str(&link(page + 1, "next"));
+            }
+        }
+        html.push_str("</p>");
+        html
+    }
 }
 
 /// A signed-in console user allowed into a tenant's console.
@@ -378,23 +442,28 @@ impl Console {
         self.guard(tenant, headers).await
     }
 
-    /// RBAC subjects the controller recorded in the tenant's ScimUsers' status,
-    /// by SCIM id. Read from the API server: the cache keeps SCIM data only.
-    async fn subjects(&self, namespace: &str) -> HashMap<String, String> {
-        match Api::<ScimUser>::namespaced(self.deps.client.clone(), namespace)
-            .list(&Default::default())
+    /// RBAC subjects the controller recorded in the status of the
+    /// ScimUsers `ids` (the rows of one page), by SCIM id. Read from the API
+    /// server, a page's objects at a time: the cache keeps SCIM data only.
+    async fn subjects(&self, namespace: &str, ids: &[String]) -> HashMap<String, String> {
+        let api = Api::<ScimUser>::namespaced(self.deps.client.clone(), namespace);
+        futures::stream::iter(ids.to_vec())
+            .map(|id| {
+                let api = api.clone();
+                async move {
+                    match api.get_opt(&id).await {
+                        Ok(user) => user.and_then(|u| Some((id, u.status?.subject?))),
+                        Err(error) => {
+                            tracing::warn!(namespace, id, %error, "console: reading a ScimUser's subject");
+                            None
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(READS_AT_ONCE)
+            .filter_map(futures::future::ready)
+            .collect()
             .await
-        {
-            Ok(list) => list
-                .items
-                .into_iter()
-                .filter_map(|u| Some((u.metadata.name?, u.status?.subject?)))
-                .collect(),
-            Err(error) => {
-                tracing::warn!(namespace, %error, "console: listing ScimUsers for their subjects");
-                HashMap::new()
-            }
-        }
     }
 }
 

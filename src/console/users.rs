@@ -11,11 +11,11 @@ use serde_json::Value;
 
 use super::gate::{is_active, primary_email};
 use super::html::escape;
-use super::{Console, Search};
+use super::{Console, Search, Shown};
 use crate::store::index::fold;
 use crate::store::{Kind, Stored};
 
-/// `GET /console/{tenant}/users?q=`.
+/// `GET /console/{tenant}/users?q=&page=`.
 pub async fn page(
     State(console): State<Arc<Console>>,
     Path(tenant): Path<String>,
@@ -26,15 +26,33 @@ pub async fn page(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    let all = console
-        .deps
-        .store
-        .cache()
-        .read(&signed.namespace, |index| index.list(Kind::User, None));
-    let subjects = console.subjects(&signed.namespace).await;
-    let rows = rows(&all, &subjects, &search.q);
+    // One page of the matches, sorted by userName: a scan of a large
+    // tenant is CPU work, off the async workers, and holds a page.
+    let (cache, namespace) = (console.deps.store.cache().clone(), signed.namespace.clone());
+    let (q, window) = (fold(search.q.trim()), search.window("userName"));
+    let first = window.start_index;
+    let listed = tokio::task::spawn_blocking(move || {
+        cache.read(&namespace, |index| {
+            let page = index.select_where(Kind::User, |user| matches(user, &q), &window);
+            (page, index.count(Kind::User))
+        })
+    })
+    .await;
+    let Ok((listed, all)) = listed else {
+        return signed
+            .page("Users", "<p>The users could not be listed.</p>".into())
+            .respond(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let ids: Vec<String> = listed.resources.iter().map(|u| u.id.clone()).collect();
+    let subjects = console.subjects(&signed.namespace, &ids).await;
+    let rows = rows(&listed.resources, &subjects);
+    let shown = Shown {
+        matching: listed.total,
+        all,
+        first,
+    };
     signed
-        .page("Users", body(&tenant, &search.q, &rows, all.len()))
+        .page("Users", body(&tenant, &search, &rows, &shown))
         .respond(StatusCode::OK)
 }
 
@@ -58,28 +76,30 @@ fn text(value: &Value, pointer: &str) -> String {
         .to_owned()
 }
 
-/// Rows for `users` (rendered SCIM JSON with computed `groups`) matching the
-/// search `q` (a case-insensitive substring of userName, display name or any
-/// email), sorted by userName. `subjects` maps SCIM ids to RBAC subjects.
-pub fn rows(users: &[Stored], subjects: &HashMap<String, String>, q: &str) -> Vec<Row> {
-    let q = fold(q.trim());
-    let mut rows: Vec<Row> = users
+/// Whether `user` (rendered SCIM JSON) matches the search `q`, already
+/// folded: a case-insensitive substring of userName, display name or any
+/// email; an empty search matches every user.
+pub fn matches(user: &Stored, q: &str) -> bool {
+    if q.is_empty() {
+        return true;
+    }
+    let r = &user.resource;
+    let mut haystack = vec![
+        text(r, "/userName"),
+        text(r, "/displayName"),
+        text(r, "/name/formatted"),
+    ];
+    if let Some(emails) = r.get("emails").and_then(Value::as_array) {
+        haystack.extend(emails.iter().map(|e| text(e, "/value")));
+    }
+    haystack.iter().any(|h| fold(h).contains(q))
+}
+
+/// Rows for `users` (rendered SCIM JSON with computed `groups`), in their
+/// order. `subjects` maps SCIM ids to RBAC subjects.
+pub fn rows(users: &[Stored], subjects: &HashMap<String, String>) -> Vec<Row> {
+    users
         .iter()
-        .filter(|user| {
-            if q.is_empty() {
-                return true;
-            }
-            let r = &user.resource;
-            let mut haystack = vec![
-                text(r, "/userName"),
-                text(r, "/displayName"),
-                text(r, "/name/formatted"),
-            ];
-            if let Some(emails) = r.get("emails").and_then(Value::as_array) {
-                haystack.extend(emails.iter().map(|e| text(e, "/value")));
-            }
-            haystack.iter().any(|h| fold(h).contains(&q))
-        })
         .map(|user| {
             let r = &user.resource;
             let mut display_name = text(r, "/displayName");
@@ -108,19 +128,17 @@ pub fn rows(users: &[Stored], subjects: &HashMap<String, String>, q: &str) -> Ve
                 last_change: text(r, "/meta/lastModified"),
             }
         })
-        .collect();
-    rows.sort_by_key(|r| fold(&r.user_name));
-    rows
+        .collect()
 }
 
 /// The page body: a search form and the table.
-pub fn body(tenant: &str, q: &str, rows: &[Row], total: usize) -> String {
+pub fn body(tenant: &str, search: &Search, rows: &[Row], shown: &Shown) -> String {
+    let path = format!("/console/{tenant}/users");
     let mut html = format!(
-        "<h1>Users</h1><form method=\"get\" action=\"/console/{}/users\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"userName, name or email\"> <button type=\"submit\">Search</button></form><p>{} of {} users</p>",
-        escape(tenant),
-        escape(q),
-        rows.len(),
-        total
+        "<h1>Users</h1><form method=\"get\" action=\"{}\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"userName, name or email\"> <button type=\"submit\">Search</button></form>{}",
+        escape(&path),
+        escape(&search.q),
+        shown.html("users", &path, &search.q, rows.len()),
     );
     html.push_str("<table><thead><tr><th>userName</th><th>Display name</th><th>Email</th><th>Active</th><th>Groups</th><th>RBAC subject</th><th>Last change</th></tr></thead><tbody>");
     for row in rows {
@@ -165,7 +183,7 @@ mod tests {
 
     #[test]
     fn search_matches_name_display_name_and_email() {
-        let users = vec![
+        let users = [
             stored(
                 "u1",
                 json!({"userName": "babs", "displayName": "Barbara Jensen", "active": true,
@@ -179,15 +197,58 @@ mod tests {
             ),
         ];
         let subjects = HashMap::from([("u1".to_owned(), "oidc:babs@example.com".to_owned())]);
-        assert_eq!(rows(&users, &subjects, "").len(), 2);
-        let found = rows(&users, &subjects, "JENSEN");
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].subject.as_deref(), Some("oidc:babs@example.com"));
-        assert_eq!(found[0].groups, vec!["eng"]);
-        assert_eq!(rows(&users, &subjects, "babs@EXAMPLE").len(), 1);
-        let zed = rows(&users, &subjects, "zed");
+        let found = |q: &str| {
+            let matching: Vec<Stored> = users
+                .iter()
+                .filter(|u| matches(u, &fold(q)))
+                .cloned()
+                .collect();
+            rows(&matching, &subjects)
+        };
+        assert_eq!(found("").len(), 2);
+        let jensen = found("JENSEN");
+        assert_eq!(jensen.len(), 1);
+        assert_eq!(jensen[0].subject.as_deref(), Some("oidc:babs@example.com"));
+        assert_eq!(jensen[0].groups, vec!["eng"]);
+        assert_eq!(found("babs@EXAMPLE").len(), 1);
+        let zed = found("zed");
         assert_eq!(zed[0].display_name, "Zed Z");
         assert!(!zed[0].active);
+    }
+
+    #[test]
+    fn a_page_says_which_rows_it_shows_and_links_its_neighbours() {
+        let one = Shown {
+            matching: 2,
+            all: 5,
+            first: 1,
+        };
+        assert_eq!(
+            one.html("users", "/console/t/users", "", 2),
+            "<p>2 of 5 users</p>"
+        );
+        let middle = Shown {
+            matching: 250,
+            all: 100_000,
+            first: 101,
+        };
+        let html = middle.html("users", "/console/t/users", "a&b", 100);
+        assert!(
+            html.starts_with("<p>250 of 100000 users; 101–200 shown"),
+            "{html}"
+        );
+        assert!(html.contains("q=a%26b&amp;page=1\">previous</a>"), "{html}");
+        assert!(html.contains("q=a%26b&amp;page=3\">next</a>"), "{html}");
+        let last = Shown {
+            matching: 250,
+            all: 100_000,
+            first: 201,
+        };
+        let html = last.html("users", "/console/t/users", "", 50);
+        assert!(
+            html.contains("201–250 shown") && !html.contains("next"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -201,7 +262,16 @@ mod tests {
             subject: None,
             last_change: String::new(),
         };
-        let html = body("t", "<q>", &[row], 1);
+        let search = Search {
+            q: "<q>".into(),
+            page: None,
+        };
+        let shown = Shown {
+            matching: 1,
+            all: 1,
+            first: 1,
+        };
+        let html = body("t", &search, &[row], &shown);
         assert!(!html.contains("<script>") && !html.contains("<g>") && !html.contains("<q>"));
     }
 }

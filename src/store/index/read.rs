@@ -51,6 +51,23 @@ impl Index {
         Listed { total, resources }
     }
 
+    /// [`Index::select`] of the resources of `kind` that `keep` keeps (a
+    /// search the console makes, not a SCIM filter).
+    pub fn select_where(
+        &self,
+        kind: Kind,
+        keep: impl Fn(&Stored) -> bool,
+        window: &Window,
+    ) -> Listed {
+        let (total, resources) = select(
+            || self.scan(kind, None).filter(|stored| keep(stored)),
+            |stored: &Stored| &stored.resource,
+            window,
+            kind.resource_type(),
+        );
+        Listed { total, resources }
+    }
+
     /// The resources of `kind` matching `filter`, by id, rendered as they
     /// are taken.
     fn scan<'a>(
