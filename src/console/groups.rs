@@ -8,11 +8,9 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use futures::StreamExt;
-use kube::Api;
 
 use super::html::escape;
-use super::{Console, Search, Shown};
+use super::{Console, ROWS_PER_PAGE, Search, Shown};
 use crate::crd::{ProducedBinding, ScimGroup};
 use crate::store::Kind;
 use crate::store::index::{Index, fold};
@@ -53,11 +51,10 @@ pub async fn page(
     // One page of the matches, sorted by displayName: a search of a large
     // tenant is CPU work, off the async workers, and holds a page.
     let (cache, namespace) = (console.deps.store.cache().clone(), signed.namespace.clone());
-    let (q, window) = (search.q.clone(), search.window("displayName"));
-    let first = window.start_index;
+    let (q, first) = (search.q.clone(), search.first());
     let listed = tokio::task::spawn_blocking(move || {
         cache.read(&namespace, |index| {
-            let (matching, groups) = matching(index, &q, window.start_index, window.count);
+            let (matching, groups) = matching(index, &q, first, ROWS_PER_PAGE);
             (matching, index.count(Kind::Group), groups)
         })
     })
@@ -68,7 +65,7 @@ pub async fn page(
             .respond(StatusCode::INTERNAL_SERVER_ERROR);
     };
     let ids: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
-    let reported = reported(&console, &signed.namespace, &ids).await;
+    let reported = console.reported(&signed.namespace, &ids, reported).await;
     let rows = rows(groups, &reported);
     let shown = Shown {
         matching,
@@ -122,40 +119,18 @@ fn matching(index: &Index, q: &str, start: usize, count: usize) -> (usize, Vec<L
     (total, page)
 }
 
-/// What the controller reported on the groups `ids` (one page), from their
-/// `ScimGroup` status, read from the API server a page's objects at a time.
-async fn reported(console: &Console, namespace: &str, ids: &[String]) -> HashMap<String, Reported> {
-    let api = Api::<ScimGroup>::namespaced(console.deps.client.clone(), namespace);
-    futures::stream::iter(ids.to_vec())
-        .map(|id| {
-            let api = api.clone();
-            async move {
-                let group = match api.get_opt(&id).await {
-                    Ok(group) => group?,
-                    Err(error) => {
-                        tracing::warn!(namespace, id, %error, "console: reading a ScimGroup's bindings");
-                        return None;
-                    }
-                };
-                let status = group.status?;
-                let problem = status
-                    .conditions
-                    .iter()
-                    .find(|c| c.type_ == "Ready" && c.status != "True")
-                    .map(|c| format!("{}: {}", c.reason, c.message));
-                Some((
-                    id,
-                    Reported {
-                        bindings: status.bindings,
-                        problem,
-                    },
-                ))
-            }
-        })
-        .buffer_unordered(super::READS_AT_ONCE)
-        .filter_map(futures::future::ready)
-        .collect()
-        .await
+/// What the controller reported on a group, from its `ScimGroup` status.
+fn reported(group: ScimGroup) -> Option<Reported> {
+    let status = group.status?;
+    let problem = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status != "True")
+        .map(|c| format!("{}: {}", c.reason, c.message));
+    Some(Reported {
+        bindings: status.bindings,
+        problem,
+    })
 }
 
 /// The rows of a page's groups, with what the controller reported.

@@ -39,7 +39,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
-use crate::crd::{ScimTenant, ScimUser};
+use crate::crd::ScimTenant;
 use crate::scimlog::ScimLog;
 use crate::store::kube::KubeStore;
 use crate::store::kube::tokens::Tokens;
@@ -213,14 +213,9 @@ const READS_AT_ONCE: usize = 16;
 pub const ROWS_PER_PAGE: usize = 100;
 
 impl Search {
-    /// The part of the results this page shows.
-    pub fn window(&self, sort_by: &str) -> crate::scim::list::Window {
-        crate::scim::list::Window {
-            sort_by: crate::scim::path::parse_attr_path(sort_by).ok(),
-            sort_order: crate::scim::list::SortOrder::Ascending,
-            start_index: self.page.unwrap_or(1).max(1).saturating_sub(1) * ROWS_PER_PAGE + 1,
-            count: ROWS_PER_PAGE,
-        }
+    /// 1-based position of this page's first row.
+    pub fn first(&self) -> usize {
+        self.page.unwrap_or(1).max(1).saturating_sub(1) * ROWS_PER_PAGE + 1
     }
 }
 
@@ -442,19 +437,31 @@ impl Console {
         self.guard(tenant, headers).await
     }
 
-    /// RBAC subjects the controller recorded in the status of the
-    /// ScimUsers `ids` (the rows of one page), by SCIM id. Read from the API
-    /// server, a page's objects at a time: the cache keeps SCIM data only.
-    async fn subjects(&self, namespace: &str, ids: &[String]) -> HashMap<String, String> {
-        let api = Api::<ScimUser>::namespaced(self.deps.client.clone(), namespace);
+    /// What `pick` takes from each of the objects `ids` (the rows of one
+    /// page), by name: read from the API server a page's objects at a time,
+    /// since the cache keeps SCIM data only and not what the controller
+    /// reported.
+    async fn reported<K, T>(
+        &self,
+        namespace: &str,
+        ids: &[String],
+        pick: fn(K) -> Option<T>,
+    ) -> HashMap<String, T>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api = Api::<K>::namespaced(self.deps.client.clone(), namespace);
         futures::stream::iter(ids.to_vec())
             .map(|id| {
                 let api = api.clone();
                 async move {
                     match api.get_opt(&id).await {
-                        Ok(user) => user.and_then(|u| Some((id, u.status?.subject?))),
+                        Ok(object) => Some((id, pick(object?)?)),
                         Err(error) => {
-                            tracing::warn!(namespace, id, %error, "console: reading a ScimUser's subject");
+                            tracing::warn!(namespace, id, %error, "console: reading what the controller reported");
                             None
                         }
                     }

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::gate::{is_active, primary_email};
 use super::html::escape;
-use super::{Console, Search, Shown};
-use crate::store::index::fold;
+use super::{Console, ROWS_PER_PAGE, Search, Shown};
+use crate::crd::ScimUser;
+use crate::store::index::{Index, fold};
 use crate::store::{Kind, Stored};
 
 /// `GET /console/{tenant}/users?q=&page=`.
@@ -26,28 +27,31 @@ pub async fn page(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    // One page of the matches, sorted by userName: a scan of a large
+    // One page of the matches, sorted by userName: a search of a large
     // tenant is CPU work, off the async workers, and holds a page.
     let (cache, namespace) = (console.deps.store.cache().clone(), signed.namespace.clone());
-    let (q, window) = (fold(search.q.trim()), search.window("userName"));
-    let first = window.start_index;
+    let (q, first) = (fold(search.q.trim()), search.first());
     let listed = tokio::task::spawn_blocking(move || {
         cache.read(&namespace, |index| {
-            let page = index.select_where(Kind::User, |user| matches(user, &q), &window);
-            (page, index.count(Kind::User))
+            let (matching, users) = matching(index, &q, first, ROWS_PER_PAGE);
+            (matching, index.count(Kind::User), users)
         })
     })
     .await;
-    let Ok((listed, all)) = listed else {
+    let Ok((matching, all, users)) = listed else {
         return signed
             .page("Users", "<p>The users could not be listed.</p>".into())
             .respond(StatusCode::INTERNAL_SERVER_ERROR);
     };
-    let ids: Vec<String> = listed.resources.iter().map(|u| u.id.clone()).collect();
-    let subjects = console.subjects(&signed.namespace, &ids).await;
-    let rows = rows(&listed.resources, &subjects);
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let subjects = console
+        .reported(&signed.namespace, &ids, |user: ScimUser| {
+            user.status?.subject
+        })
+        .await;
+    let rows = rows(&users, &subjects);
     let shown = Shown {
-        matching: listed.total,
+        matching,
         all,
         first,
     };
@@ -74,6 +78,31 @@ fn text(value: &Value, pointer: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// How many users match the search `q` (already folded), and the `count`
+/// of them from the 1-based `start`, sorted by userName (ignoring case).
+/// Holds a key per match and renders only the page (and, for a search,
+/// each user once to look at it).
+fn matching(index: &Index, q: &str, start: usize, count: usize) -> (usize, Vec<Stored>) {
+    let mut keys: Vec<(String, &str)> = index
+        .users()
+        .filter(|user| {
+            q.is_empty()
+                || index
+                    .get(Kind::User, user.id)
+                    .is_some_and(|u| matches(&u, q))
+        })
+        .map(|user| (fold(user.user_name), user.id))
+        .collect();
+    keys.sort_unstable();
+    let page = keys
+        .iter()
+        .skip(start.saturating_sub(1))
+        .take(count)
+        .filter_map(|(_, id)| index.get(Kind::User, id))
+        .collect();
+    (keys.len(), page)
 }
 
 /// Whether `user` (rendered SCIM JSON) matches the search `q`, already

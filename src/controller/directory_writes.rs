@@ -54,6 +54,39 @@ async fn current(
         .map(|config_map| ctx.shards.record(&config_map, mark)))
 }
 
+/// Sends our write of `namespace/name` and files its answer: the owned
+/// index learns which version was ours, and the summary is kept only if
+/// the watch showed no one else's change meanwhile (else, and on a
+/// failure, it is read again before it is trusted).
+async fn write(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    send: impl std::future::Future<Output = Result<ConfigMap, kube::Error>>,
+) -> Result<(), kube::Error> {
+    let mark = ctx.shards.mark();
+    let key = ("ConfigMap", Some(namespace.to_owned()), name.to_owned());
+    ctx.owned.writing(key.clone());
+    match bounded(send).await {
+        Ok(answer) => {
+            if ctx
+                .owned
+                .wrote(key, answer.metadata.resource_version.clone())
+            {
+                ctx.shards.record(&answer, mark);
+            } else {
+                ctx.shards.forget(namespace, name);
+            }
+            Ok(())
+        }
+        Err(error) => {
+            ctx.owned.failed(&key);
+            ctx.shards.forget(namespace, name);
+            Err(error)
+        }
+    }
+}
+
 /// Rebuilds the directory ConfigMaps; returns how many objects it read.
 pub async fn rebuild(
     tenant: &ScimTenant,
@@ -123,33 +156,24 @@ pub async fn rebuild(
         if now.as_ref().is_some_and(|s| s.describes(config_map)) {
             continue;
         }
-        let mark = ctx.shards.mark();
-        let key = ("ConfigMap", Some(namespace.clone()), name.clone());
-        ctx.owned.writing(key.clone());
-        let answer = match now {
-            Some(_) => bounded(api.patch(&name, &patch_params, &replace_all(config_map))).await,
-            None => bounded(api.create(&params, config_map)).await,
+        let sent = match now {
+            Some(_) => {
+                write(
+                    ctx,
+                    &namespace,
+                    &name,
+                    api.patch(&name, &patch_params, &replace_all(config_map)),
+                )
+                .await
+            }
+            None => write(ctx, &namespace, &name, api.create(&params, config_map)).await,
         };
-        match answer {
-            Ok(answer) => {
-                if ctx
-                    .owned
-                    .wrote(key, answer.metadata.resource_version.clone())
-                {
-                    ctx.shards.record(&answer, mark);
-                } else {
-                    ctx.shards.forget(&namespace, &name);
-                }
-                written.changes.push(match now {
-                    Some(_) => Change::Updated(what),
-                    None => Change::Created(what),
-                });
-            }
-            Err(error) => {
-                ctx.owned.failed(&key);
-                ctx.shards.forget(&namespace, &name);
-                written.failures.push(format!("applying {what}: {error}"));
-            }
+        match sent {
+            Ok(()) => written.changes.push(match now {
+                Some(_) => Change::Updated(what),
+                None => Change::Created(what),
+            }),
+            Err(error) => written.failures.push(format!("applying {what}: {error}")),
         }
     }
     // What the tenant's directory no longer has: every directory ConfigMap
@@ -329,33 +353,12 @@ pub async fn entries(
     };
     for (name, data) in patches {
         let patch = Patch::Merge(serde_json::json!({ "data": data }));
-        let mark = ctx.shards.mark();
-        let key = ("ConfigMap", Some(namespace.to_owned()), name.clone());
-        ctx.owned.writing(key.clone());
-        let answer = bounded(api.patch(&name, &params, &patch)).await;
-        if answer.is_err() {
-            ctx.owned.failed(&key);
-        }
-        match answer {
-            Ok(answer) => {
-                if ctx
-                    .owned
-                    .wrote(key, answer.metadata.resource_version.clone())
-                {
-                    ctx.shards.record(&answer, mark);
-                } else {
-                    ctx.shards.forget(namespace, &name);
-                }
-                applied
-                    .changes
-                    .push(Change::Updated(format!("ConfigMap {namespace}/{name}")));
-            }
-            Err(kube::Error::Api(status)) if status.code == 404 => {
-                ctx.shards.forget(namespace, &name);
-                return Ok(false);
-            }
+        match write(ctx, namespace, &name, api.patch(&name, &params, &patch)).await {
+            Ok(()) => applied
+                .changes
+                .push(Change::Updated(format!("ConfigMap {namespace}/{name}"))),
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
             Err(error) => {
-                ctx.shards.forget(namespace, &name);
                 ctx.pending.touched(&tenant.name_any(), &Scope::Directory);
                 applied
                     .failures

@@ -41,9 +41,8 @@ pub enum Scope {
     Tenant,
 }
 
-/// Our writes of one object whose echo has not arrived, and the
-/// sightings of one in flight, are kept up to this many (a write is
-/// answered, and echoed, in milliseconds; more means the watch is far
+/// Our writes of one object whose echo has not arrived are kept up to this
+/// many (a write is echoed in milliseconds; more means the watch is far
 /// behind, and the oldest are let go).
 const PER_OBJECT: usize = 8;
 
@@ -72,13 +71,17 @@ impl Observed {
     }
 }
 
-/// An object we are writing: the watch events seen for it meanwhile.
+/// An object we are writing: what the watch showed of it meanwhile. Our
+/// write makes one version, so the watch showed only ours if every event
+/// had that one version.
 #[derive(Default)]
 struct Flight {
-    sightings: VecDeque<Sighting>,
-    /// Set when sightings were let go (one may have been someone else's),
-    /// to what one of them touched.
-    lost: Option<Option<Touch>>,
+    /// The version every event showed, if there was an event.
+    seen: Option<Option<String>>,
+    /// Events showed different versions: some were someone else's.
+    mixed: bool,
+    /// What the object touches, from the last event.
+    touch: Option<Touch>,
 }
 
 struct Seen {
@@ -111,10 +114,6 @@ struct Inner {
     /// Others' changes found once a write was answered, per tenant.
     late: Vec<Touch>,
 }
-
-/// A watch event for an object we are writing: its version, and what it
-/// touches if it is not ours.
-type Sighting = (Option<String>, Option<Touch>);
 
 /// The index; shared by the watches that feed it and the reconciles that
 /// read it.
@@ -232,25 +231,18 @@ impl Inner {
         wrote.push_back(version);
     }
 
-    /// Ends the flight of `key`: the touches of what was seen meanwhile that
-    /// is not `ours` (no version is ours if the write failed) go to `late`.
-    /// Whether everything seen was ours.
+    /// Ends the flight of `key`, whose write made `ours` (`None`: it
+    /// failed). Whether the watch showed nothing else meanwhile; if it did,
+    /// what the object touches goes to `late`.
     fn land(&mut self, key: &Key, ours: Option<&Option<String>>) -> bool {
         let Some(flight) = self.in_flight.remove(key) else {
             return true;
         };
-        let mut clean = flight.lost.is_none();
-        let mut theirs: Vec<Touch> = flight.lost.flatten().into_iter().collect();
-        for (version, touch) in flight.sightings {
-            if Some(&version) != ours {
-                clean = false;
-                theirs.extend(touch);
-            }
-        }
-        for touch in theirs {
-            if !self.late.contains(&touch) {
-                self.late.push(touch);
-            }
+        let clean = !flight.mixed && flight.seen.as_ref().is_none_or(|seen| Some(seen) == ours);
+        if let Some(touch) = flight.touch.filter(|_| !clean)
+            && !self.late.contains(&touch)
+        {
+            self.late.push(touch);
         }
         clean
     }
@@ -277,7 +269,7 @@ impl Owned {
         let echoed = inner
             .in_flight
             .get(&key)
-            .is_some_and(|f| f.sightings.iter().any(|(seen, _)| *seen == version));
+            .is_some_and(|f| !f.mixed && f.seen.as_ref() == Some(&version));
         let clean = inner.land(&key, Some(&version));
         if !echoed {
             inner.remember(key, version);
@@ -392,11 +384,9 @@ impl Owned {
                     Observed::ours()
                 } else if let Some(flight) = inner.in_flight.get_mut(&key) {
                     // Ours or not: the answer to the write will tell.
-                    if flight.sightings.len() == PER_OBJECT {
-                        let (_, touch) = flight.sightings.pop_front().unwrap_or_default();
-                        flight.lost = Some(flight.lost.take().flatten().or(touch));
-                    }
-                    flight.sightings.push_back((version, touch(object)));
+                    flight.mixed |= flight.seen.as_ref().is_some_and(|seen| *seen != version);
+                    flight.seen = Some(version);
+                    flight.touch = touch(object);
                     Observed::ours()
                 } else {
                     Observed::theirs(touch(object))

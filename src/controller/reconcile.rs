@@ -18,7 +18,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::apply::{self, Applied, Managed};
 use super::compute::{Owner, group_desired};
-use super::desired::{Facts, GroupDesired, Plan, Problem, RoleState, RoleTarget, label_value};
+use super::desired::{
+    Facts, GroupDesired, GroupOutcome, Plan, Problem, RoleState, RoleTarget, label_value,
+};
 use super::directory_writes;
 use super::owned::{Key, Scope};
 use super::run::{Context, Error};
@@ -84,7 +86,7 @@ fn held<K: Managed>(store: &Store<K>, keys: &[Key]) -> Vec<Arc<K>> {
 #[derive(Default)]
 pub struct Outcome {
     pub applied: Applied,
-    pub groups: BTreeMap<String, super::desired::GroupOutcome>,
+    pub groups: BTreeMap<String, GroupOutcome>,
     /// The users whose status may have changed, by id.
     pub users: Vec<String>,
     pub problems: Vec<Problem>,
@@ -278,11 +280,11 @@ async fn apply_changes(
         let mut applied = futures::stream::iter(computed)
             .map(|(id, want)| apply_group(ctx, &name, id, want.unwrap_or_default()))
             .buffer_unordered(GROUP_WRITES);
-        while let Some((id, want, applied, scope)) = applied.next().await {
+        while let Some((id, group, applied, scope)) = applied.next().await {
             visited += scope;
             outcome.applied.add(applied);
             if cache.read(&namespace, |index| owner.group(index, &id).is_some()) {
-                outcome.groups.insert(id, want.outcome);
+                outcome.groups.insert(id, group);
             }
         }
     }
@@ -368,14 +370,14 @@ async fn apply_changes(
 }
 
 /// Writes one group's bindings: `want`, and the deletion of what its
-/// scope (every binding labelled for it) holds beyond that. Returns what
-/// was applied and how many objects the scope held.
+/// scope (every binding labelled for it) holds beyond that. Returns the
+/// group's outcome, what was applied and how many objects the scope held.
 async fn apply_group(
     ctx: &Context,
     tenant: &str,
     id: String,
     want: GroupDesired,
-) -> (String, GroupDesired, Applied, usize) {
+) -> (String, GroupOutcome, Applied, usize) {
     let label = label_value(tenant);
     let scope = ctx.owned.of_group(tenant, &label_value(&id));
     let mut applied = apply::apply(
@@ -404,7 +406,7 @@ async fn apply_group(
         // Tried again on the retry of this reconcile.
         ctx.pending.touched(tenant, &Scope::Group(label_value(&id)));
     }
-    (id, want, applied, scope.len())
+    (id, want.outcome, applied, scope.len())
 }
 
 /// Bindings of the tenant outside every group's scope: made for a group

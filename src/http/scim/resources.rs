@@ -174,6 +174,10 @@ async fn run_list<S: Store>(
     )))
 }
 
+/// `POST /.search` at the service provider root (RFC 7644 §3.4.3): the query
+/// runs over Users and Groups together. A filter naming an attribute one type
+/// lacks simply matches none of that type; `attributes` and
+/// `excludedAttributes` apply per type.
 pub async fn search_root<S: Store>(
     State(state): State<ScimState<S>>,
     Tenant(tenant): Tenant,

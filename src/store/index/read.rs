@@ -51,23 +51,6 @@ impl Index {
         Listed { total, resources }
     }
 
-    /// [`Index::select`] of the resources of `kind` that `keep` keeps (a
-    /// search the console makes, not a SCIM filter).
-    pub fn select_where(
-        &self,
-        kind: Kind,
-        keep: impl Fn(&Stored) -> bool,
-        window: &Window,
-    ) -> Listed {
-        let (total, resources) = select(
-            || self.scan(kind, None).filter(|stored| keep(stored)),
-            |stored: &Stored| &stored.resource,
-            window,
-            kind.resource_type(),
-        );
-        Listed { total, resources }
-    }
-
     /// The resources of `kind` matching `filter`, by id, rendered as they
     /// are taken.
     fn scan<'a>(
@@ -90,9 +73,13 @@ impl Index {
             .filter(move |stored| filter.is_none_or(|f| matches(f, &stored.resource, info)))
     }
 
-    /// How many resources [`Index::list`] evaluates `filter` on: what a
-    /// list costs, whatever the size of the tenant.
-    pub fn list_cost(&self, kind: Kind, filter: Option<&Filter>) -> usize {
+    /// How many resources [`Index::select`] renders for `window` of the
+    /// resources of `kind` matching `filter`: what a list costs, whatever
+    /// the size of the tenant.
+    pub fn list_cost(&self, kind: Kind, filter: Option<&Filter>, window: &Window) -> usize {
+        if filter.is_none() && window.sort_by.is_none() {
+            return window.count.min(self.count(kind));
+        }
         filter
             .and_then(|f| narrow::candidates(self, kind, f))
             .map_or_else(|| self.count(kind), |slots| slots.len())

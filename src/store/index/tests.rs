@@ -75,11 +75,25 @@ fn a_list_costs_what_the_indexes_narrow_it_to_not_the_tenant() {
         );
     }
     let by_name = parse_filter(r#"userName eq "USER7""#).unwrap();
-    assert_eq!(index.list_cost(Kind::User, Some(&by_name)), 1);
+    let all = crate::scim::list::Window {
+        start_index: 1,
+        count: usize::MAX,
+        ..Default::default()
+    };
+    assert_eq!(index.list_cost(Kind::User, Some(&by_name), &all), 1);
     assert_eq!(index.list(Kind::User, Some(&by_name)).len(), 1);
     let scan = parse_filter(r#"userName co "7""#).unwrap();
-    assert_eq!(index.list_cost(Kind::User, Some(&scan)), 2000);
-    assert_eq!(index.list_cost(Kind::User, None), 2000);
+    assert_eq!(index.list_cost(Kind::User, Some(&scan), &all), 2000);
+    assert_eq!(index.list_cost(Kind::User, None, &all), 2000);
+    let page = crate::scim::list::Window {
+        count: 100,
+        ..all.clone()
+    };
+    assert_eq!(
+        index.list_cost(Kind::User, None, &page),
+        100,
+        "a page is a slice"
+    );
 }
 
 #[test]

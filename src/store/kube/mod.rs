@@ -783,12 +783,8 @@ impl Store for KubeStore {
         // send), or a page of an unfiltered, unsorted list, is answered
         // here: a thread hand-off would cost more.
         let cheap = self.cache.read(&namespace, |i| {
-            let cost = if filter.is_none() && window.sort_by.is_none() {
-                window.count
-            } else {
-                i.list_cost(kind, filter)
-            };
-            (cost < BLOCKING_LIST_FROM).then(|| i.select(kind, filter, window))
+            (i.list_cost(kind, filter, window) < BLOCKING_LIST_FROM)
+                .then(|| i.select(kind, filter, window))
         });
         if let Some(listed) = cheap {
             return Ok(listed);
