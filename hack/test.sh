@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+hack/prereqs.sh                                      # seconds: apt packages, toolchains (hack/prereqs.sh)
 PATH="$(hack/install-tools.sh | tail -n 1):$PATH"   # kubectl v1.35 and helm v4 (cached)
 export PATH
 hack/build-control-plane.sh >/dev/null               # etcd + kube-apiserver + kube-controller-manager (cached)
