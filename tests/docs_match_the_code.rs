@@ -265,7 +265,7 @@ fn route(method: &str, target: &str) -> String {
 
 /// Every route of the SCIM router (`src/http/scim/mod.rs`,
 /// `src/http/scim/resources.rs`) the page must show.
-const ROUTES: [&str; 21] = [
+const ROUTES: [&str; 22] = [
     "GET /ServiceProviderConfig",
     "GET /ResourceTypes",
     "GET /ResourceTypes/{name}",
@@ -287,6 +287,7 @@ const ROUTES: [&str; 21] = [
     "DELETE /Groups/{id}",
     "POST /.search",
     "POST /Bulk",
+    "GET /Me",
 ];
 
 async fn send(serve: &Serve, names: &mut Names, request: &Request) -> String {
@@ -402,7 +403,7 @@ async fn scim_api_md_shows_what_the_server_answers() {
     let lines: Vec<&str> = doc.lines().collect();
     let blocks = http_blocks(&lines);
     assert!(
-        blocks.len() % 2 == 0,
+        blocks.len().is_multiple_of(2),
         "every request block needs a response block after it"
     );
 
