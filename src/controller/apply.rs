@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -29,6 +28,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::bound::{Binding, Bound};
 use super::desired::{MANAGED_BY, MANAGER, TENANT_LABEL};
 use super::owned::{Owned, kind_name};
 
@@ -129,19 +129,26 @@ pub fn is_refusal(error: &kube::Error) -> bool {
         || crate::store::kube::errors::is_too_large(error)
 }
 
-/// A managed kind: how to tell whether an existing object already matches.
+/// A managed kind: a binding, which the controller holds as a [`Bound`].
 pub trait Managed:
-    Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+    Binding + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
 {
-    /// Whether the object grants access, so a stale one must go when it
-    /// cannot be updated.
-    const GRANTS_ACCESS: bool = false;
-    /// Whether `existing` carries everything `desired` says.
-    fn matches(existing: &Self, desired: &Self) -> bool;
-    /// Whether `existing` must be recreated rather than updated.
-    fn must_recreate(_existing: &Self, _desired: &Self) -> bool {
-        false
-    }
+}
+
+impl<K> Managed for K where
+    K: Binding + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+/// Whether `existing` carries everything `desired` says: its metadata, role
+/// and subjects.
+fn matches<K: Managed>(existing: &Bound<K>, desired: &K) -> bool {
+    metadata_matches(existing.meta(), desired.meta()) && existing.grants_as(desired)
+}
+
+/// `roleRef` is immutable: a changed role means recreate.
+fn must_recreate<K: Managed>(existing: &Bound<K>, desired: &K) -> bool {
+    existing.role != *desired.role()
 }
 
 /// Whether `e` carries the labels, annotations and owners `d` says.
@@ -159,29 +166,6 @@ pub fn metadata_matches(e: &ObjectMeta, d: &ObjectMeta) -> bool {
             .flatten()
             .all(|o| e.owner_references.iter().flatten().any(|x| x.uid == o.uid))
 }
-
-/// RoleBindings and ClusterRoleBindings compare alike: metadata, role and
-/// subjects. `roleRef` is immutable, so a changed role means recreate.
-macro_rules! managed_binding {
-    ($kind:ty) => {
-        impl Managed for $kind {
-            const GRANTS_ACCESS: bool = true;
-
-            fn matches(existing: &Self, desired: &Self) -> bool {
-                metadata_matches(existing.meta(), desired.meta())
-                    && existing.role_ref == desired.role_ref
-                    && existing.subjects.as_deref().unwrap_or_default()
-                        == desired.subjects.as_deref().unwrap_or_default()
-            }
-            fn must_recreate(existing: &Self, desired: &Self) -> bool {
-                existing.role_ref != desired.role_ref
-            }
-        }
-    };
-}
-
-managed_binding!(RoleBinding);
-managed_binding!(ClusterRoleBinding);
 
 fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -238,7 +222,7 @@ pub fn only_this<K: Resource>(object: &K) -> DeleteParams {
 
 /// Deletes a binding that could not be brought up to date, so it grants
 /// nothing stale; records why.
-async fn strip<K>(api: &Api<K>, current: &K, key: &str, applied: &mut Applied)
+async fn strip<K>(api: &Api<K>, current: &Bound<K>, key: &str, applied: &mut Applied)
 where
     K: Managed,
 {
@@ -280,9 +264,9 @@ where
 /// watch events trigger nothing.
 pub async fn apply<K>(
     client: &Client,
-    existing: &Store<K>,
+    existing: &Store<Bound<K>>,
     desired: &[K],
-    scope: Vec<Arc<K>>,
+    scope: Vec<Arc<Bound<K>>>,
     tenant_label: &str,
     failing: &Failing,
     owned: &Owned,
@@ -301,13 +285,13 @@ where
         let key = describe(object);
         let failing_key = format!("{tenant_label} {key}");
         applied.wanted.insert(failing_key.clone());
-        let mut reference = ObjectRef::<K>::new(&name);
+        let mut reference = ObjectRef::<Bound<K>>::new(&name);
         if let Some(ns) = &namespace {
             reference = reference.within(ns);
         }
         let current = existing.get(&reference);
         if let Some(current) = &current
-            && K::matches(current, object)
+            && matches(current, object)
         {
             failing.clear(&failing_key);
             continue;
@@ -315,7 +299,7 @@ where
         let api: Api<K> = api_for(client, namespace.as_deref());
         let owned_key = (kind_name::<K>(), namespace.clone(), name.clone());
         if let Some(current) = &current
-            && K::must_recreate(current, object)
+            && must_recreate(current, object)
         {
             owned.deleted(owned_key.clone());
             if let Err(error) = bounded(api.delete(&name, &DeleteParams::default())).await {
@@ -341,7 +325,7 @@ where
                 let refused = is_refusal(&error);
                 let stale = !refused && failing.since(&failing_key) >= STALE_AFTER;
                 applied.failures.push(format!("applying {key}: {error}"));
-                if let Some(current) = current.filter(|_| K::GRANTS_ACCESS && (refused || stale)) {
+                if let Some(current) = current.filter(|_| refused || stale) {
                     owned.deleted(owned_key);
                     strip(&api, &current, &key, &mut applied).await;
                 }

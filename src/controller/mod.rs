@@ -12,7 +12,8 @@
 //! - [`directory`]: the directory ConfigMap(s), sharded under the size limit. Pure.
 //! - [`facts`]: which roles exist and which the operator may bind.
 //! - [`reconcile`]: gather, desired and apply for one tenant.
-//! - [`apply`]: create, update and delete owned objects to match.
+//! - [`apply`]: create, update and delete owned objects to match, against
+//!   [`bound`], what is held of each binding (a digest of its subjects).
 //! - [`directory_writes`]: write the directory ConfigMaps that differ, against
 //!   [`shards`], summaries of their data (the watch of them is metadata-only).
 //! - [`report`]: the status phase; [`status`]: `Ready`/`Degraded` conditions.
@@ -21,6 +22,7 @@
 //!   that runs the phases.
 
 pub mod apply;
+pub mod bound;
 pub mod compute;
 pub mod desired;
 pub mod directory;

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 
 use super::apply::{self, Applied, Managed};
+use super::bound::Bound;
 use super::compute::{Owner, group_desired};
 use super::desired::{
     Facts, GroupDesired, GroupOutcome, Plan, Problem, RoleState, RoleTarget, label_value,
@@ -69,7 +70,7 @@ pub fn role_targets(tenant: &ScimTenant) -> Vec<RoleTarget> {
 }
 
 /// The objects of `keys` that `store` holds.
-fn held<K: Managed>(store: &Store<K>, keys: &[Key]) -> Vec<Arc<K>> {
+fn held<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, keys: &[Key]) -> Vec<Arc<K>> {
     keys.iter()
         .filter(|(kind, _, _)| *kind == super::owned::kind_name::<K>())
         .filter_map(|(_, namespace, name)| {
@@ -411,7 +412,11 @@ async fn apply_group(
 
 /// Bindings of the tenant outside every group's scope: made for a group
 /// label no group of this pass has, or with no group label at all.
-fn stray<K: Managed>(store: &Store<K>, label: &str, outcome: &Outcome) -> Vec<Arc<K>> {
+fn stray<K: Managed>(
+    store: &Store<Bound<K>>,
+    label: &str,
+    outcome: &Outcome,
+) -> Vec<Arc<Bound<K>>> {
     let groups: BTreeSet<String> = outcome.groups.keys().map(|g| label_value(g)).collect();
     apply::tenant_objects(store, label)
         .into_iter()

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{StreamExt, future};
+use futures::{StreamExt, TryStreamExt, future};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::core::PartialObjectMeta;
@@ -22,6 +22,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::apply;
+use super::bound::{Binding, Bound};
 use super::desired::{self, MANAGED_BY, MANAGER};
 use super::facts::Roles;
 use super::owned::Owned;
@@ -66,8 +67,9 @@ pub struct Context {
     pub(super) store: Arc<KubeStore>,
     pub(super) roles: Roles,
     pub(super) namespaces: Store<PartialObjectMeta<Namespace>>,
-    pub(super) role_bindings: Store<RoleBinding>,
-    pub(super) cluster_role_bindings: Store<ClusterRoleBinding>,
+    /// The bindings we own, summarized: subjects are held as a digest.
+    pub(super) role_bindings: Store<Bound<RoleBinding>>,
+    pub(super) cluster_role_bindings: Store<Bound<ClusterRoleBinding>>,
     /// The directory ConfigMaps we own, metadata only: their data is
     /// summarized in `shards`, never held.
     pub(super) config_maps: Store<PartialObjectMeta<ConfigMap>>,
@@ -99,15 +101,16 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
     let pending = Arc::new(Pending::default());
     let shards = Arc::new(Shards::default());
     let (rb_reader, role_bindings) = watched_owned(
-        Api::<RoleBinding>::all(client.clone()),
-        managed.clone(),
+        summarized(Api::<RoleBinding>::all(client.clone()), managed.clone()),
         owned.clone(),
         pending.clone(),
         |_, _| {},
     );
     let (crb_reader, cluster_role_bindings) = watched_owned(
-        Api::<ClusterRoleBinding>::all(client.clone()),
-        managed.clone(),
+        summarized(
+            Api::<ClusterRoleBinding>::all(client.clone()),
+            managed.clone(),
+        ),
         owned.clone(),
         pending.clone(),
         |_, _| {},
@@ -115,8 +118,10 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
     let (cm_reader, config_maps) = {
         let shards = shards.clone();
         watched_owned(
-            Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
-            managed,
+            stripped(
+                Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+                managed,
+            ),
             owned.clone(),
             pending.clone(),
             move |event, foreign| shards.observe(event, foreign),
@@ -259,8 +264,7 @@ impl<K> Watched for K where
 /// events make, so one tenant is never reconciled twice at once. `seen` is
 /// told each event and whether it was someone else's change.
 fn watched_owned<K>(
-    api: Api<K>,
-    config: watcher::Config,
+    (reader, stream): (Store<K>, impl WatchStream<K>),
     owned: Arc<Owned>,
     pending: Arc<Pending>,
     seen: impl Fn(&watcher::Event<K>, bool) + Send + 'static,
@@ -269,9 +273,8 @@ fn watched_owned<K>(
     impl futures::Stream<Item = ObjectRef<ScimTenant>> + Send + 'static,
 )
 where
-    K: Watched,
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
-    let (reader, stream) = stripped(api, config);
     let stream = stream.flat_map(move |event| {
         let touches = match &event {
             Ok(event) => {
@@ -342,13 +345,7 @@ fn after_listing<K: Send + 'static>(
 /// A reflector store of `api` and its event stream, managedFields stripped:
 /// they repeat every field (every subject of a binding) with the manager's
 /// name, often the larger half of an object, and are never read.
-fn stripped<K>(
-    api: Api<K>,
-    config: watcher::Config,
-) -> (
-    Store<K>,
-    impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
-)
+fn stripped<K>(api: Api<K>, config: watcher::Config) -> (Store<K>, impl WatchStream<K>)
 where
     K: Watched,
 {
@@ -359,6 +356,32 @@ where
     )
     .default_backoff();
     (reader, stream)
+}
+
+/// A reflector store of the bindings of `api`, each held as a [`Bound`]:
+/// its metadata, role and a digest of its subjects.
+fn summarized<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (Store<Bound<K>>, impl WatchStream<Bound<K>>)
+where
+    K: Watched + Binding,
+{
+    let (reader, writer) = reflector::store();
+    let stream =
+        reflector(writer, watcher(api, config).map_ok(super::bound::summarize)).default_backoff();
+    (reader, stream)
+}
+
+/// A watch's events as a reflector passes them on.
+trait WatchStream<K>:
+    futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+{
+}
+
+impl<K, S> WatchStream<K> for S where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+{
 }
 
 fn error_policy(tenant: Arc<ScimTenant>, error: &Error, ctx: Arc<Context>) -> Action {
