@@ -26,7 +26,7 @@ async fn tenant_total(operator: &Operator, name: &str, tenant: &str) -> f64 {
     text.lines()
         .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(&label))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .fold(0.0, |sum, value| sum + value)
 }
 
 #[tokio::test]

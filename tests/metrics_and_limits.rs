@@ -544,7 +544,9 @@ async fn the_default_rate_limit_still_stops_a_flood() {
     /// How long the flood may run at most.
     const AT_MOST: Duration = Duration::from_secs(25);
     /// How long it goes on once the first 429 came.
-    const THROTTLED_FOR: Duration = Duration::from_secs(4);
+    const THROTTLED_FOR: Duration = Duration::from_secs(2);
+    /// Requests sent at most (429s are cheap: ~3,600/s here in a debug build).
+    const CAP: u64 = 20_000;
 
     let defaults = scimitar::http::limits::LimitArgs::default();
     let rate = f64::from(defaults.rate_limit_per_second);
@@ -566,7 +568,6 @@ async fn the_default_rate_limit_still_stops_a_flood() {
     // The bucket refills within a second of the few requests above.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let cap = (burst + rate * AT_MOST.as_secs_f64() * 2.0) as u64;
     let sent = Arc::new(AtomicU64::new(0));
     let served = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
@@ -589,7 +590,7 @@ async fn the_default_rate_limit_still_stops_a_flood() {
                 let http = reqwest::Client::new();
                 while !stop.load(Ordering::Relaxed)
                     && started.elapsed() < AT_MOST
-                    && sent.fetch_add(1, Ordering::Relaxed) < cap
+                    && sent.fetch_add(1, Ordering::Relaxed) < CAP
                 {
                     let response = http
                         .get(&url)

@@ -44,7 +44,7 @@ use crate::scim::error::ScimError;
 /// the evidence.
 pub const DEFAULT_RATE_PER_SECOND: u32 = 200;
 /// The default burst per tenant: a first sync's opening, or a whole
-/// conformance run (scim2-tester: ~600 requests), fits in it.
+/// conformance run (scim2-tester and scim-sanity: 867 requests), fits in it.
 pub const DEFAULT_RATE_BURST: u32 = 1000;
 /// The default time limit per request, in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
