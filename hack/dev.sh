@@ -43,6 +43,7 @@ scimitar is starting. Next:
   SCIM base URL:  http://$listen/scim/v2
   Bearer token:   $token   (also in .dev/acme-token)
   Test:           curl -H "Authorization: Bearer \$(cat .dev/acme-token)" http://$listen/scim/v2/Users
+  Conformance:    hack/scim-checkers.sh http://$listen/scim/v2 "\$(cat .dev/acme-token)"
   More tokens:    KUBECONFIG=$KUBECONFIG target/debug/scimitar token create --tenant acme --name "JumpCloud SCIM"
   Metrics:        http://127.0.0.1:9090/metrics
   Try:            KUBECONFIG=$KUBECONFIG kubectl get scim -n acme

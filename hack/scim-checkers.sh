@@ -3,7 +3,9 @@
 # scim2-cli) and scim-sanity, against a live scimitar.
 #
 #   hack/scim-checkers.sh              start `scimitar serve` (in-memory store) and check it
-#   hack/scim-checkers.sh URL TOKEN    check a running server, e.g. http://127.0.0.1:8080/scim/v2
+#   hack/scim-checkers.sh URL TOKEN    check a running server, e.g. the `make dev` operator
+#                                      (`scimitar run`, Kubernetes store, shipped limits) at
+#                                      http://127.0.0.1:8080/scim/v2 with the tenant's token
 #
 # Output of each checker goes to target/scim-checkers/; a summary line per
 # checker is printed. Exits non-zero when either reports a failure.

@@ -529,6 +529,156 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
     );
 }
 
+/// The shipped defaults still stop a flood. They were raised so that IdPs'
+/// first syncs and conformance runs pass (issue 16); that must not switch the
+/// protection off. One tenant sends cheap reads from 16 senders as fast as the
+/// operator answers (bounded in count and time): it is served its burst, then
+/// the default rate and no more, every refusal a SCIM 429 with
+/// `Retry-After`, while another tenant is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_rate_limit_still_stops_a_flood() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    const SENDERS: usize = 16;
+    /// How long the flood may run at most.
+    const AT_MOST: Duration = Duration::from_secs(25);
+    /// How long it goes on once the first 429 came.
+    const THROTTLED_FOR: Duration = Duration::from_secs(2);
+    /// Requests sent at most (429s are cheap: ~3,600/s here in a debug build).
+    const CAP: u64 = 20_000;
+
+    let defaults = scimitar::http::limits::LimitArgs::default();
+    let rate = f64::from(defaults.rate_limit_per_second);
+    let burst = f64::from(defaults.rate_limit_burst);
+    assert!(SENDERS < defaults.max_concurrent_requests_per_tenant);
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let flooded = namespace(&admin, "default-flooded").await;
+    let bystander = namespace(&admin, "default-bystander").await;
+    let flood_token = create_tenant(&admin, &flooded, spec(&flooded)).await;
+    let other_token = create_tenant(&admin, &bystander, spec(&bystander)).await;
+    let operator = Operator::start_with_default_limits(cp, "info");
+    let other = Scim::new(&operator, &other_token);
+    Scim::new(&operator, &flood_token)
+        .wait_until_authorized()
+        .await;
+    other.wait_until_authorized().await;
+    // The bucket refills within a second of the few requests above.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let served = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let first_429 = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let url = format!("{}/scim/v2/Users?count=1", operator.url);
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|_| {
+            let (sent, served, refused, stop, first_429, url, token) = (
+                sent.clone(),
+                served.clone(),
+                refused.clone(),
+                stop.clone(),
+                first_429.clone(),
+                url.clone(),
+                flood_token.clone(),
+            );
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed)
+                    && started.elapsed() < AT_MOST
+                    && sent.fetch_add(1, Ordering::Relaxed) < CAP
+                {
+                    let response = http
+                        .get(&url)
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .expect("answered");
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    match status {
+                        200 => {
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                        429 => {
+                            assert_scim_429(&Reply {
+                                status,
+                                body,
+                                retry_after,
+                            });
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            let mut first = first_429.lock().unwrap_or_else(|e| e.into_inner());
+                            let first = *first.get_or_insert_with(Instant::now);
+                            if first.elapsed() >= THROTTLED_FOR {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        other => panic!("only 200 and 429 expected, got {other}: {body}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    // Meanwhile the other tenant is served.
+    let mut bystander_statuses = Vec::new();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        bystander_statuses.push(other.send("GET", "/Users?count=1", None).await.status);
+    }
+    for sender in senders {
+        sender.await.expect("a sender failed");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (served, refused) = (
+        served.load(Ordering::Relaxed) as f64,
+        refused.load(Ordering::Relaxed) as f64,
+    );
+    let first_429 = first_429
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .map(|at| at.duration_since(started).as_secs_f64());
+    eprintln!(
+        "default limits ({rate}/s, burst {burst}): {served} served and {refused} refused in {elapsed:.1} s ({:.0} requests/s offered), first 429 after {first_429:?} s",
+        (served + refused) / elapsed
+    );
+
+    let throttled_at = first_429.unwrap_or_else(|| {
+        panic!(
+            "no 429 in {elapsed:.1} s: the flood ({:.0}/s) never went over the default rate",
+            (served + refused) / elapsed
+        )
+    });
+    // The whole burst was served before the first refusal ...
+    assert!(served >= burst, "{served} served, burst {burst}");
+    // ... and then the rate, no more (the slack is for rounding) ...
+    assert!(
+        served <= burst + rate * elapsed * 1.02 + 1.0,
+        "{served} served in {elapsed:.1} s at {rate}/s, burst {burst}"
+    );
+    // ... but the tenant is slowed, not cut off: once throttled it still got
+    // a good part of the rate.
+    let throttled_for = elapsed - throttled_at;
+    assert!(
+        served - burst >= rate * throttled_for * 0.5,
+        "{served} served, {throttled_for:.1} s throttled at {rate}/s"
+    );
+    assert!(refused > 0.0);
+    assert_eq!(
+        bystander_statuses,
+        vec![200; 6],
+        "the other tenant is unaffected"
+    );
+}
+
 #[tokio::test]
 async fn repeated_failed_authentications_are_cut_off_per_client() {
     let cp = ControlPlane::shared();

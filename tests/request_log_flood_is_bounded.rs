@@ -3,10 +3,11 @@
 //!
 //! - The log's accounting is checked against what the allocator hands out
 //!   (a counting global allocator in this test binary), no control plane.
-//! - The real operator, at its default rate limit and default log budgets,
-//!   is flooded by one tenant with the bodies that cost the log the most
-//!   (~60 KB JSON with thousands of keys that fails validation, and ~1 MB
-//!   bodies that are not JSON) for a bounded time. Meanwhile another tenant
+//! - The real operator, at its default limits and default log budgets, is
+//!   flooded by one tenant, aiming a fifth above the default rate, with the
+//!   bodies that cost the log the most (~60 KB JSON with thousands of keys
+//!   that fails validation, and ~1 MB bodies that are not JSON) for a
+//!   bounded time. Meanwhile another tenant
 //!   deactivates a user, which must lose access within 5 s. The operator's
 //!   peak RSS must stay under the chart's memory limit, and the log's
 //!   gauges must show the budgets held.
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use scimitar::crd::{RoleMapping, ScimTenantSpec};
+use scimitar::http::limits::LimitArgs;
 use scimitar::scimlog::{Body, Limits, Record, ScimLog};
 use serde_json::{Value, json};
 use support::operator::{Operator, Scim, access, create_tenant, mapping};
@@ -306,11 +308,20 @@ impl Tally {
 }
 
 const SENDERS: u32 = 8;
-/// Together a little above the default rate limit (50 per second).
-const PER_SENDER_PER_SECOND: u32 = 8;
 const FLOOD_FOR: Duration = Duration::from_secs(25);
-const MAX_REQUESTS: u64 = 2_000;
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// What the senders aim for together: a fifth above the default rate limit,
+/// so the flood is as fast as the limit lets a tenant be (the operator may
+/// answer slower; then that is the pace).
+fn flood_rate() -> u32 {
+    LimitArgs::default().rate_limit_per_second * 6 / 5
+}
+
+/// At most this many requests in all.
+fn max_requests() -> u64 {
+    u64::from(flood_rate()) * FLOOD_FOR.as_secs()
+}
 
 /// One sender: POSTs to /Users at a steady pace until `end` (or the count
 /// runs out), four ~60 KB JSON bodies to one ~1 MB text; a 429 is counted
@@ -324,12 +335,12 @@ async fn send_flood(
     tally: Arc<Tally>,
 ) {
     let http = reqwest::Client::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1) / PER_SENDER_PER_SECOND);
+    let mut tick = tokio::time::interval(Duration::from_secs(SENDERS.into()) / flood_rate());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut i = 0u64;
     while Instant::now() < end {
         tick.tick().await;
-        if tally.sent.fetch_add(1, Ordering::Relaxed) >= MAX_REQUESTS {
+        if tally.sent.fetch_add(1, Ordering::Relaxed) >= max_requests() {
             break;
         }
         let body = if i % 5 == 4 {
@@ -377,13 +388,9 @@ async fn one_tenant_flooding_the_request_log_stays_within_the_memory_limit() {
         spec(&home_b, vec![mapping("engineering", "edit", &[&dev_b])]),
     )
     .await;
-    // The default rate limit and the default log budgets; RUST_LOG as the
+    // The default limits and the default log budgets; RUST_LOG as the
     // chart sets it (the tests' debug level would also log every body).
-    let operator = Operator::start_with_log(
-        cp,
-        &["--rate-limit-per-second", "50", "--rate-limit-burst", "100"],
-        "info",
-    );
+    let operator = Operator::start_with_default_limits(cp, "info");
     let pid = operator.pid().expect("the operator's pid");
     let scim_a = Scim::new(&operator, &token_a);
     let scim_b = Scim::new(&operator, &token_b);

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use clap::Args;
@@ -35,24 +35,52 @@ use crate::http::auth::Identity;
 use crate::metrics::Metrics;
 use crate::scim::error::ScimError;
 
+/// The default sustained rate per tenant (requests per second). It sits above
+/// what identity providers send (Entra's gallery requirement is 25 per second
+/// per tenant) and a little under what the Kubernetes store writes on the
+/// reference 2-core machine (~245–350 POST/s for the whole process), so an
+/// IdP is slowed by the store before it is refused, and one tenant writing
+/// flat out still leaves the others room. docs/security.md "Rate limits" has
+/// the evidence.
+pub const DEFAULT_RATE_PER_SECOND: u32 = 200;
+/// The default burst per tenant: a first sync's opening, or a whole
+/// conformance run (scim2-tester and scim-sanity: 867 requests), fits in it.
+pub const DEFAULT_RATE_BURST: u32 = 1000;
+/// The default time limit per request, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// The default number of SCIM requests served at once by a process.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 128;
+/// The default number of SCIM requests of one tenant served at once.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS_PER_TENANT: usize = 32;
+/// The default number of failed authentications per client address and minute.
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
+
 /// Settings of the limits (flags of `scimitar run`).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct LimitArgs {
     /// SCIM requests per second each tenant may make, sustained; 0 turns the
     /// per-tenant rate limit off.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_SECOND", default_value_t = 50)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_SECOND", default_value_t = DEFAULT_RATE_PER_SECOND)]
     pub rate_limit_per_second: u32,
     /// Requests a tenant may make in a burst above the sustained rate (the
     /// bucket size); 0 means as many as the rate.
-    #[arg(long, env = "SCIMITAR_RATE_LIMIT_BURST", default_value_t = 100)]
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_BURST", default_value_t = DEFAULT_RATE_BURST)]
     pub rate_limit_burst: u32,
     /// Seconds a SCIM request may take before it is answered 503; 0 turns the
     /// timeout off.
-    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "SCIMITAR_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    )]
     pub request_timeout_seconds: u64,
     /// SCIM requests served at once by this process; more are answered 503
     /// with Retry-After at once; 0 turns the limit off.
-    #[arg(long, env = "SCIMITAR_MAX_CONCURRENT_REQUESTS", default_value_t = 128)]
+    #[arg(
+        long,
+        env = "SCIMITAR_MAX_CONCURRENT_REQUESTS",
+        default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS
+    )]
     pub max_concurrent_requests: usize,
     /// SCIM requests of one tenant served at once; more are answered 503
     /// with Retry-After at once, so one tenant cannot take every slot of
@@ -60,25 +88,29 @@ pub struct LimitArgs {
     #[arg(
         long,
         env = "SCIMITAR_MAX_CONCURRENT_REQUESTS_PER_TENANT",
-        default_value_t = 32
+        default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS_PER_TENANT
     )]
     pub max_concurrent_requests_per_tenant: usize,
     /// Failed authentications per minute allowed from one client address (as
     /// a burst, refilled over the minute); more are answered 429; 0 turns the
     /// limit off.
-    #[arg(long, env = "SCIMITAR_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "SCIMITAR_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = DEFAULT_AUTH_FAILURES_PER_MINUTE
+    )]
     pub auth_failures_per_minute: u32,
 }
 
 impl Default for LimitArgs {
     fn default() -> Self {
         Self {
-            rate_limit_per_second: 50,
-            rate_limit_burst: 100,
-            request_timeout_seconds: 30,
-            max_concurrent_requests: 128,
-            max_concurrent_requests_per_tenant: 32,
-            auth_failures_per_minute: 20,
+            rate_limit_per_second: DEFAULT_RATE_PER_SECOND,
+            rate_limit_burst: DEFAULT_RATE_BURST,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_concurrent_requests_per_tenant: DEFAULT_MAX_CONCURRENT_REQUESTS_PER_TENANT,
+            auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
         }
     }
 }
@@ -333,6 +365,33 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
     }
 }
 
+/// Adds `Retry-After` to a SCIM API response that refuses for now (429 or
+/// 503) without one. The limits and the store set their own wait; this layer
+/// makes it hold for every refusal, also those of paths added later: an IdP
+/// that gets 429 without it has nothing to pace itself by (Entra and Okta wait
+/// for `Retry-After`; docs/security.md "Rate limits").
+pub fn retry_after_on_refusals(api: Router) -> Router {
+    api.layer(axum::middleware::from_fn(add_retry_after))
+}
+
+/// The seconds [`retry_after_on_refusals`] adds when a refusal names none.
+pub const FALLBACK_RETRY_AFTER_SECONDS: u64 = 1;
+
+async fn add_retry_after(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let refusal = matches!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    if refusal && !response.headers().contains_key(header::RETRY_AFTER) {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(FALLBACK_RETRY_AFTER_SECONDS),
+        );
+    }
+    response
+}
+
 /// The operational layers of the SCIM API (metrics, limits), applied inside
 /// authentication. The default has none.
 #[derive(Clone, Default)]
@@ -368,7 +427,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use axum::body::Body;
-    use axum::http::StatusCode;
+    use axum::response::IntoResponse as _;
     use axum::routing::get;
     use governor::clock::FakeRelativeClock;
     use tower::ServiceExt as _;
@@ -564,6 +623,89 @@ mod tests {
             .await
             .expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn every_refusal_for_now_carries_retry_after() {
+        let bare = |status: StatusCode| async move { (status, "no header").into_response() };
+        let app = retry_after_on_refusals(
+            Router::new()
+                .route("/429", get(move || bare(StatusCode::TOO_MANY_REQUESTS)))
+                .route("/503", get(move || bare(StatusCode::SERVICE_UNAVAILABLE)))
+                .route(
+                    "/own",
+                    get(|| async {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [(header::RETRY_AFTER, "5")],
+                            "store unavailable",
+                        )
+                            .into_response()
+                    }),
+                )
+                .route("/500", get(move || bare(StatusCode::INTERNAL_SERVER_ERROR)))
+                .route("/ok", get(|| async { "ok" })),
+        );
+        let retry_after = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let response = app
+                    .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+                    .await
+                    .expect("infallible");
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .map(|v| v.to_str().expect("ascii").to_owned())
+            }
+        };
+        // A refusal without a wait gets one; one with its own keeps it.
+        assert_eq!(retry_after("/429").await.as_deref(), Some("1"));
+        assert_eq!(retry_after("/503").await.as_deref(), Some("1"));
+        assert_eq!(retry_after("/own").await.as_deref(), Some("5"));
+        // Other answers are left alone.
+        assert_eq!(retry_after("/500").await, None);
+        assert_eq!(retry_after("/ok").await, None);
+    }
+
+    #[test]
+    fn the_flags_and_the_chart_default_to_the_same_limits() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            limits: LimitArgs,
+        }
+        let parsed = <Flags as clap::Parser>::try_parse_from(["scimitar"]).expect("parses");
+        assert_eq!(parsed.limits, LimitArgs::default());
+        // The chart states the same defaults.
+        let values = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/scimitar/values.yaml"),
+        )
+        .expect("values.yaml");
+        let values: serde_yaml::Value = serde_yaml::from_str(&values).expect("YAML");
+        let chart = &values["operator"]["limits"];
+        let number = |key: &str| {
+            chart[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("operator.limits.{key} in values.yaml"))
+        };
+        let defaults = LimitArgs::default();
+        assert_eq!(
+            LimitArgs {
+                rate_limit_per_second: u32::try_from(number("ratePerSecond")).expect("u32"),
+                rate_limit_burst: u32::try_from(number("rateBurst")).expect("u32"),
+                request_timeout_seconds: number("requestTimeoutSeconds"),
+                max_concurrent_requests: usize::try_from(number("maxConcurrentRequests"))
+                    .expect("usize"),
+                max_concurrent_requests_per_tenant: usize::try_from(number(
+                    "maxConcurrentRequestsPerTenant"
+                ))
+                .expect("usize"),
+                auth_failures_per_minute: u32::try_from(number("authFailuresPerMinute"))
+                    .expect("u32"),
+            },
+            defaults
+        );
     }
 
     #[tokio::test]

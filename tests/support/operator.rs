@@ -68,6 +68,15 @@ impl Operator {
         operator
     }
 
+    /// An operator at the shipped limits (`scimitar run`'s defaults, as
+    /// `make dev` and the chart run it), logging at `rust_log`: none of the
+    /// tests' relaxed limits.
+    pub fn start_with_default_limits(cp: &ControlPlane, rust_log: &str) -> Operator {
+        let flags = default_limit_flags();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        Self::start_with_log(cp, &flags, rust_log)
+    }
+
     /// [`Operator::start_with`], logging at `rust_log` (`RUST_LOG`) instead
     /// of the tests' `info,scimitar=debug` (which also logs every SCIM body).
     pub fn start_with_log(cp: &ControlPlane, extra: &[&str], rust_log: &str) -> Operator {
@@ -89,14 +98,8 @@ impl Operator {
         let port = free_port();
         let metrics_port = free_port();
         let identity = format!("scimitar-{}-{port}", std::process::id());
-        let relaxed = [
-            ("--auth-failures-per-minute", "6000"),
-            ("--rate-limit-per-second", "1000"),
-            ("--rate-limit-burst", "2000"),
-            ("--max-concurrent-requests-per-tenant", "128"),
-        ];
         let mut args: Vec<&str> = extra.to_vec();
-        for (flag, value) in relaxed {
+        for (flag, value) in RELAXED_LIMITS {
             if !extra.contains(&flag) {
                 args.extend([flag, value]);
             }
@@ -510,6 +513,36 @@ fn wait_until_policy_enforced(kubeconfig: &std::path::Path) {
         }
         let _ = std::fs::remove_file(&file);
     }
+}
+
+/// The limits operators in tests run with unless a test sets them (see
+/// [`Operator::start_with`]).
+const RELAXED_LIMITS: [(&str, &str); 4] = [
+    ("--auth-failures-per-minute", "6000"),
+    ("--rate-limit-per-second", "1000"),
+    ("--rate-limit-burst", "2000"),
+    ("--max-concurrent-requests-per-tenant", "128"),
+];
+
+/// `scimitar run` flags that set every limit the tests relax
+/// ([`RELAXED_LIMITS`]) back to its shipped default.
+pub fn default_limit_flags() -> Vec<String> {
+    let defaults = scimitar::http::limits::LimitArgs::default();
+    RELAXED_LIMITS
+        .iter()
+        .flat_map(|&(flag, _)| {
+            let value = match flag {
+                "--auth-failures-per-minute" => defaults.auth_failures_per_minute.to_string(),
+                "--rate-limit-per-second" => defaults.rate_limit_per_second.to_string(),
+                "--rate-limit-burst" => defaults.rate_limit_burst.to_string(),
+                "--max-concurrent-requests-per-tenant" => {
+                    defaults.max_concurrent_requests_per_tenant.to_string()
+                }
+                other => panic!("no default known for the relaxed limit {other}"),
+            };
+            [flag.to_owned(), value]
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {

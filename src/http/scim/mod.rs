@@ -125,6 +125,8 @@ pub fn router_with<S: Store>(state: ScimState<S>, edge: &crate::http::limits::Ed
             auth,
             crate::http::auth::identify,
         ));
+    // Every 429 and 503 tells the IdP when to come back.
+    let api = crate::http::limits::retry_after_on_refusals(api);
     Router::new().nest(BASE_PATH, api)
 }
 
