@@ -65,12 +65,17 @@ fn crds_have_status_subresource_category_and_short_names() {
     for (file, crd) in scimitar::crd::all() {
         assert_eq!(crd.spec.group, "scimitar.dev", "{file}");
         let names = &crd.spec.names;
-        assert!(
-            names
-                .categories
-                .as_ref()
-                .is_some_and(|c| c.contains(&"scim".to_owned())),
-            "{file}"
+        // The `scim` category holds the namespaced kinds only: with the
+        // cluster-scoped ScimTenant in it, `kubectl get scim -n <tenant>`
+        // lists tenants cluster-wide, Forbidden to a namespace's readers.
+        let in_scim = names
+            .categories
+            .as_ref()
+            .is_some_and(|c| c.contains(&"scim".to_owned()));
+        assert_eq!(
+            in_scim,
+            crd.spec.scope == "Namespaced",
+            "{file}: in the scim category exactly when namespaced"
         );
         assert!(
             names.short_names.as_ref().is_some_and(|s| !s.is_empty()),
