@@ -165,8 +165,8 @@ async fn provision(cp: &'static ControlPlane, prefix: &str) -> Directory {
 /// each of its users and groups for their current generation, with every
 /// user's groups as provisioned.
 async fn settle(admin: &kube::Client, directory: &Directory) {
-    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &directory.home);
-    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &directory.home);
+    let user_api: Api<ScimUser> = Api::namespaced(admin.clone(), &directory.home);
+    let group_api: Api<ScimGroup> = Api::namespaced(admin.clone(), &directory.home);
     let tenants: Api<ScimTenant> = Api::all(admin.clone());
     let mut memberships: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (group, _, members) in groups() {
@@ -182,7 +182,11 @@ async fn settle(admin: &kube::Client, directory: &Directory) {
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let listed = users.list(&Default::default()).await.expect("users").items;
+        let listed = user_api
+            .list(&Default::default())
+            .await
+            .expect("users")
+            .items;
         let users_done = listed.len() == users().len()
             && listed.iter().all(|u| {
                 u.status.as_ref().is_some_and(|s| {
@@ -193,7 +197,7 @@ async fn settle(admin: &kube::Client, directory: &Directory) {
                         && s.groups == want
                 })
             });
-        let listed = groups
+        let listed = group_api
             .list(&Default::default())
             .await
             .expect("groups")
@@ -245,9 +249,10 @@ fn render(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// `kubectl get` output made stable: object names become `<user name>` or
-/// `<group name>` placeholders of a fixed form, the test's namespaces their
-/// prefixes, the operator's port `PORT`, AGE `<age>`; rows sorted by name.
+/// `kubectl get` output made stable: object names (SCIM ids) become
+/// `id-of(<user name or group name>)`, the test's namespaces their prefixes,
+/// the operator's port `PORT`, AGE `<age>`; rows sorted by name, trailing
+/// blanks (after an empty last cell) dropped.
 fn masked(directory: &Directory, output: &str) -> String {
     let rows = table(output);
     assert_eq!(
@@ -294,6 +299,9 @@ fn masked(directory: &Directory, output: &str) -> String {
         .collect();
     body.sort();
     render(&std::iter::once(header).chain(body).collect::<Vec<_>>())
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect()
 }
 
 /// Compares `actual` with `tests/golden/<name>`, or rewrites it with
@@ -363,9 +371,26 @@ async fn golden_kubectl_get_output() {
 /// How `kubectl get scim -n <tenant namespace>` ends for someone
 /// impersonated: exit status, stdout, stderr.
 fn get_scim_as(cp: &ControlPlane, user: &str, namespace: &str) -> (bool, String, String) {
+    // A discovery cache of its own: kubectl expands the category from
+    // discovery, which it otherwise caches for 10 minutes per server.
+    let cache = cp
+        .kubeconfig
+        .with_file_name(format!("kubectl-cache-{}", uuid::Uuid::new_v4().simple()));
+    let cache = cache.display().to_string();
     let out = run(
         &cp.kubeconfig,
-        &["get", "scim", "-n", namespace, "-o", "name", "--as", user],
+        &[
+            "get",
+            "scim",
+            "-n",
+            namespace,
+            "-o",
+            "name",
+            "--as",
+            user,
+            "--cache-dir",
+            &cache,
+        ],
     );
     (
         out.status.success(),

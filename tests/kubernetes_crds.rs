@@ -104,7 +104,7 @@ async fn kubectl_get_scimusers_prints_the_printer_columns() {
     );
     assert_eq!(
         rows[1][7..],
-        ["bjensen@example.com", "oidc:bjensen@example.com", "<none>"]
+        ["bjensen@example.com", "oidc:bjensen@example.com", ""]
     );
 
     // The short name and the field selector on userName work too.

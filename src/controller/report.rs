@@ -393,7 +393,10 @@ mod tests {
     #[test]
     fn summary_cuts_a_first_name_too_long_on_its_own() {
         let long = "x".repeat(100);
-        assert_eq!(summary(&[long.clone()], 10), format!("{}…", "x".repeat(9)));
+        assert_eq!(
+            summary(std::slice::from_ref(&long), 10),
+            format!("{}…", "x".repeat(9))
+        );
         let text = summary(&[long, "ops".into()], 20);
         assert_eq!(text, format!("{}… (+1 more)", "x".repeat(9)));
         assert_eq!(text.chars().count(), 20);
