@@ -65,12 +65,17 @@ fn crds_have_status_subresource_category_and_short_names() {
     for (file, crd) in scimitar::crd::all() {
         assert_eq!(crd.spec.group, "scimitar.dev", "{file}");
         let names = &crd.spec.names;
-        assert!(
-            names
-                .categories
-                .as_ref()
-                .is_some_and(|c| c.contains(&"scim".to_owned())),
-            "{file}"
+        // The `scim` category holds the namespaced kinds only: with the
+        // cluster-scoped ScimTenant in it, `kubectl get scim -n <tenant>`
+        // lists tenants cluster-wide, Forbidden to a namespace's readers.
+        let in_scim = names
+            .categories
+            .as_ref()
+            .is_some_and(|c| c.contains(&"scim".to_owned()));
+        assert_eq!(
+            in_scim,
+            crd.spec.scope == "Namespaced",
+            "{file}: in the scim category exactly when namespaced"
         );
         assert!(
             names.short_names.as_ref().is_some_and(|s| !s.is_empty()),
@@ -87,4 +92,47 @@ fn crds_have_status_subresource_category_and_short_names() {
             "{file}"
         );
     }
+}
+
+/// `kubectl explain <kind>.status` explains every field: each status
+/// property, at any depth, has a description (printer columns read them).
+#[test]
+fn every_status_field_is_described() {
+    fn walk(
+        path: &str,
+        schema: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps,
+        missing: &mut Vec<String>,
+        seen: &mut usize,
+    ) {
+        for (name, property) in schema.properties.iter().flatten() {
+            *seen += 1;
+            let here = format!("{path}.{name}");
+            if property.description.as_deref().is_none_or(str::is_empty) {
+                missing.push(here.clone());
+            }
+            walk(&here, property, missing, seen);
+            if let Some(
+                k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrArray::Schema(items),
+            ) = &property.items
+            {
+                walk(&format!("{here}[]"), items, missing, seen);
+            }
+        }
+    }
+    let (mut missing, mut seen) = (Vec::new(), 0);
+    for (file, crd) in scimitar::crd::all() {
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("a schema");
+        let status = &schema.properties.as_ref().expect("properties")["status"];
+        walk(&format!("{file}: status"), status, &mut missing, &mut seen);
+    }
+    // Three statuses, each with conditions of six fields, and more.
+    assert!(seen > 40, "only {seen} status fields were looked at");
+    assert!(
+        missing.is_empty(),
+        "status fields without a description: {missing:?}"
+    );
 }

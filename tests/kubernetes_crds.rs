@@ -56,7 +56,10 @@ async fn kubectl_get_scimusers_prints_the_printer_columns() {
     );
 
     user.status = Some(ScimUserStatus {
+        active: Some(false),
+        email: Some("bjensen@example.com".into()),
         groups: vec!["engineering".into(), "ops".into()],
+        group_names: "engineering, ops".into(),
         subject: Some("oidc:bjensen@example.com".into()),
         ..Default::default()
     });
@@ -79,6 +82,7 @@ async fn kubectl_get_scimusers_prints_the_printer_columns() {
             "DISPLAY NAME",
             "ACTIVE",
             "GROUPS",
+            "READY",
             "AGE"
         ]
     );
@@ -88,7 +92,20 @@ async fn kubectl_get_scimusers_prints_the_printer_columns() {
     assert_eq!(row[1], "bjensen@example.com");
     assert_eq!(row[2], "Babs Jensen");
     assert_eq!(row[3], "false");
-    assert_eq!(row[4], r#"["engineering","ops"]"#);
+    assert_eq!(row[4], "engineering, ops");
+
+    let rows = table(&kubectl(
+        &cp.kubeconfig,
+        &["get", "scimusers", "-n", &ns, "-o", "wide"],
+    ));
+    assert_eq!(
+        rows[0][5..],
+        ["READY", "AGE", "EMAIL", "SUBJECT", "EXTERNAL ID"]
+    );
+    assert_eq!(
+        rows[1][7..],
+        ["bjensen@example.com", "oidc:bjensen@example.com", ""]
+    );
 
     // The short name and the field selector on userName work too.
     let by_short = kubectl(
@@ -172,25 +189,29 @@ async fn kubectl_get_scim_lists_every_kind() {
         .await
         .expect("group created");
 
-    // The category spans the namespaced kinds in `ns` and the cluster-scoped tenants.
+    // The category spans the namespaced kinds in `ns`, not the
+    // cluster-scoped tenants (a namespace's readers may not list those).
     let listed = kubectl(&cp.kubeconfig, &["get", "scim", "-n", &ns, "-o", "name"]);
-    let mut names: Vec<&str> = listed
-        .lines()
-        .filter(|l| !l.starts_with("scimtenant.") || l.ends_with(&format!("/{tenant_name}")))
-        .collect();
+    let mut names: Vec<&str> = listed.lines().collect();
     names.sort();
-    let tenant_line = format!("scimtenant.scimitar.dev/{tenant_name}");
     assert_eq!(
         names,
-        [
-            "scimgroup.scimitar.dev/g1",
-            &tenant_line,
-            "scimuser.scimitar.dev/u1"
-        ]
+        ["scimgroup.scimitar.dev/g1", "scimuser.scimitar.dev/u1"]
     );
 
     let rows = table(&kubectl(&cp.kubeconfig, &["get", "scimgroups", "-n", &ns]));
-    assert_eq!(rows[0], ["NAME", "DISPLAY NAME", "MEMBERS", "READY", "AGE"]);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "DISPLAY NAME",
+            "MEMBERS",
+            "BINDINGS",
+            "ROLES",
+            "READY",
+            "AGE"
+        ]
+    );
     assert_eq!(rows[1][1], "engineering");
 
     let rows = table(&kubectl(
@@ -205,12 +226,18 @@ async fn kubectl_get_scim_lists_every_kind() {
             "PROVIDER",
             "USERS",
             "GROUPS",
+            "MAPPINGS",
             "READY",
             "AGE"
         ]
     );
     assert_eq!(rows[1][1], ns);
     assert_eq!(rows[1][2], "generic");
+    let rows = table(&kubectl(
+        &cp.kubeconfig,
+        &["get", "scimtenant", &tenant_name, "-o", "wide"],
+    ));
+    assert_eq!(rows[0].last().map(String::as_str), Some("SCIM URL"));
 }
 
 #[tokio::test]

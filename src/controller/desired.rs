@@ -177,6 +177,10 @@ pub struct UserOutcome {
     /// The `User` subject the user is bound as; `None` when the user is inactive,
     /// the bind mode lists no users, the tenant is refused or the name is reserved.
     pub subject: Option<String>,
+    /// Whether the user may have access (`active` unless it says `false`).
+    pub active: bool,
+    /// The primary email ([`crate::crd::primary_email`]).
+    pub email: Option<String>,
     /// displayNames of the groups listing the user, sorted and deduplicated.
     pub groups: Vec<String>,
     pub problems: Vec<Problem>,
@@ -548,6 +552,8 @@ impl<'t> Plan<'t> {
         groups.dedup();
         UserOutcome {
             subject,
+            active: user.active,
+            email: user.primary_email.map(str::to_owned),
             groups,
             problems: problem.into_iter().collect(),
         }

@@ -22,12 +22,17 @@ use super::reconcile::Outcome;
 use super::run::{Context, Error};
 use super::status;
 use crate::crd::{
-    ScimGroup, ScimGroupStatus, ScimTenant, ScimTenantStatus, ScimUser, ScimUserStatus, StatusSeen,
+    ProducedBinding, ScimGroup, ScimGroupStatus, ScimTenant, ScimTenantStatus, ScimUser,
+    ScimUserStatus, StatusSeen,
 };
 use crate::store::Kind;
 use crate::store::index::Index;
 use crate::store::kube::cache::Incoming;
 use crate::store::kube::{group_entry, user_entry};
+
+/// Longest `status.groupNames` of a user and `status.roleNames` of a group,
+/// in characters: `kubectl get` prints them in one column.
+pub const SUMMARY_CHARS: usize = 64;
 
 /// Status writes in flight at once.
 const STATUS_WRITES: usize = 16;
@@ -101,6 +106,8 @@ fn status_writes<'a>(
             conditions: conditions(&known, &group.problems, failed, &message),
             member_count: group.member_count,
             bindings: group.bindings.clone(),
+            binding_count: group.bindings.len() as i64,
+            role_names: role_names(&group.bindings),
             observed_generation: known.generation,
         };
         known
@@ -160,7 +167,10 @@ async fn changed_user_statuses(
                     };
                     let status = ScimUserStatus {
                         conditions: conditions(&known, &user.problems, &[], &message),
+                        active: Some(user.active),
+                        email: user.email,
                         subject: user.subject,
+                        group_names: summary(&user.groups, SUMMARY_CHARS),
                         groups: user.groups,
                         observed_generation: known.generation,
                     };
@@ -171,6 +181,51 @@ async fn changed_user_statuses(
     })
     .await;
     computed.map_err(|e| Error::Apply(format!("computing user statuses: {e}")))
+}
+
+/// `names` joined with `, `, at most `limit` characters: the names that do
+/// not fit are counted instead (`a, b (+3 more)`), and a first name too long
+/// on its own is cut with `…`. Empty when there are none.
+pub fn summary(names: &[String], limit: usize) -> String {
+    let chars = |s: &str| s.chars().count();
+    let more = |left: usize| {
+        if left == 0 {
+            String::new()
+        } else {
+            format!(" (+{left} more)")
+        }
+    };
+    let mut shown = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let separator = if shown.is_empty() { "" } else { ", " };
+        let fits =
+            chars(&shown) + chars(separator) + chars(name) + chars(&more(names.len() - i - 1))
+                <= limit;
+        if fits {
+            shown.push_str(separator);
+            shown.push_str(name);
+            continue;
+        }
+        if shown.is_empty() {
+            // Not even the first name fits: as much of it as leaves room
+            // for the count of the others.
+            let room = limit.saturating_sub(chars(&more(names.len() - 1)) + 1);
+            shown = name.chars().take(room).collect();
+            shown.push('…');
+            return shown + &more(names.len() - 1);
+        }
+        return shown + &more(names.len() - i);
+    }
+    shown
+}
+
+/// The distinct roles `bindings` grant (`ClusterRole/edit`, `Role/deployer`),
+/// sorted, as a [`summary`].
+pub fn role_names(bindings: &[ProducedBinding]) -> String {
+    let roles: std::collections::BTreeSet<&str> =
+        bindings.iter().map(|b| b.role.as_str()).collect();
+    let roles: Vec<String> = roles.into_iter().map(str::to_owned).collect();
+    summary(&roles, SUMMARY_CHARS)
 }
 
 /// Conditions for an object, keeping the transition times it has.
@@ -251,6 +306,7 @@ pub(super) async fn tenant(
         ),
         users: users as i64,
         groups: groups as i64,
+        mappings: tenant.spec.mappings.len() as i64,
         scim_base_url: ctx.public_url.clone(),
         observed_generation: generation,
     };
@@ -283,4 +339,91 @@ pub(super) async fn tenant(
     .await
     .map_err(Error::Status)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn summary_joins_what_fits_and_counts_the_rest() {
+        assert_eq!(summary(&[], 20), "");
+        assert_eq!(summary(&names(&["ops"]), 20), "ops");
+        assert_eq!(summary(&names(&["dev", "ops"]), 20), "dev, ops");
+        // Exactly at the limit: everything shown, no count.
+        assert_eq!(
+            summary(&names(&["abcdefgh", "ijklmnop"]), 18),
+            "abcdefgh, ijklmnop"
+        );
+        // The names that do not fit give way to their count.
+        assert_eq!(
+            summary(&names(&["abcdefgh", "ijklmnop", "q"]), 20),
+            "abcdefgh (+2 more)"
+        );
+        // One character short of the first name and the count: the first
+        // name is cut rather than nothing shown.
+        assert_eq!(
+            summary(&names(&["abcdefgh", "ijklmnop"]), 17),
+            "abcdef… (+1 more)"
+        );
+    }
+
+    #[test]
+    fn summary_never_exceeds_its_limit() {
+        let many: Vec<String> = (0..40).map(|i| format!("team-{i:02}")).collect();
+        for limit in [16, 20, 33, 64] {
+            let text = summary(&many, limit);
+            assert!(text.chars().count() <= limit, "{limit}: {text:?}");
+            let shown = text.split(" (+").next().expect("names").split(", ").count();
+            assert!(
+                text.ends_with(&format!(" (+{} more)", 40 - shown)),
+                "{limit}: {text:?} counts what it left out"
+            );
+        }
+        assert_eq!(
+            summary(&many, 64),
+            "team-00, team-01, team-02, team-03, team-04, team-05 (+34 more)"
+        );
+    }
+
+    #[test]
+    fn summary_cuts_a_first_name_too_long_on_its_own() {
+        let long = "x".repeat(100);
+        assert_eq!(
+            summary(std::slice::from_ref(&long), 10),
+            format!("{}…", "x".repeat(9))
+        );
+        let text = summary(&[long, "ops".into()], 20);
+        assert_eq!(text, format!("{}… (+1 more)", "x".repeat(9)));
+        assert_eq!(text.chars().count(), 20);
+        // Characters, not bytes: a name in another script is not split
+        // inside a character.
+        let wide = "ü".repeat(30);
+        assert_eq!(summary(&[wide], 10), format!("{}…", "ü".repeat(9)));
+    }
+
+    #[test]
+    fn role_names_lists_each_role_once_sorted() {
+        let binding = |kind: &str, namespace: Option<&str>, role: &str| ProducedBinding {
+            kind: kind.into(),
+            namespace: namespace.map(str::to_owned),
+            name: format!("b-{role}"),
+            role: role.into(),
+        };
+        let bindings = [
+            binding("RoleBinding", Some("dev"), "ClusterRole/edit"),
+            binding("RoleBinding", Some("prod"), "ClusterRole/edit"),
+            binding("RoleBinding", Some("dev"), "Role/deployer"),
+            binding("ClusterRoleBinding", None, "ClusterRole/view"),
+        ];
+        assert_eq!(
+            role_names(&bindings),
+            "ClusterRole/edit, ClusterRole/view, Role/deployer"
+        );
+        assert_eq!(role_names(&[]), "");
+    }
 }

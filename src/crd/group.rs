@@ -30,6 +30,18 @@ use serde::{Deserialize, Serialize};
     ),
     printcolumn(name = "Members", type_ = "integer", json_path = ".status.memberCount"),
     printcolumn(
+        name = "Bindings",
+        type_ = "integer",
+        json_path = ".status.bindingCount",
+        description = "RoleBindings and ClusterRoleBindings the group produced."
+    ),
+    printcolumn(
+        name = "Roles",
+        type_ = "string",
+        json_path = ".status.roleNames",
+        description = "The roles the group's bindings grant, cut short; status.bindings lists them all."
+    ),
+    printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
@@ -38,6 +50,12 @@ use serde::{Deserialize, Serialize};
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "External ID",
+        type_ = "string",
+        json_path = ".spec.externalId",
+        priority = 1
     )
 )]
 #[serde(rename_all = "camelCase")]
@@ -98,6 +116,14 @@ pub struct ScimGroupStatus {
     /// The RoleBindings and ClusterRoleBindings this group produced.
     #[serde(default)]
     pub bindings: Vec<ProducedBinding>,
+    /// Number of `bindings`.
+    #[serde(default)]
+    pub binding_count: i64,
+    /// The distinct roles of `bindings` (`ClusterRole/edit`), sorted and
+    /// joined with `, ` for `kubectl get`, at most 64 characters: the roles
+    /// that do not fit are counted, as in `a, b (+3 more)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_names: String,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

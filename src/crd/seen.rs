@@ -111,6 +111,7 @@ mod tests {
             subject: Some("oidc:jane".into()),
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             observed_generation: Some(1),
+            ..Default::default()
         };
         let base = status(1_700_000_000, "bound", &["ops"]).seen();
         assert_eq!(base, status(1_700_000_000, "bound", &["ops"]).seen());

@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 /// A tenant: the namespace its users and groups live in, the identity provider
 /// that provisions them, and how its groups become Kubernetes RBAC bindings.
+//
+// Not in the `scim` category, unlike ScimUser and ScimGroup: a category
+// spanning a cluster-scoped kind makes `kubectl get scim -n <namespace>`
+// list it cluster-wide, which someone who may only read a tenant's
+// namespace is refused (a Forbidden line and exit status 1).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "scimitar.dev",
@@ -17,13 +22,18 @@ use serde::{Deserialize, Serialize};
     kind = "ScimTenant",
     plural = "scimtenants",
     shortname = "stenant",
-    category = "scim",
     status = "ScimTenantStatus",
     doc = "A SCIM tenant: an identity provider, the namespace its users and groups are stored in, and the mapping from its groups to RBAC roles.",
     printcolumn(name = "Namespace", type_ = "string", json_path = ".spec.namespace"),
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
     printcolumn(name = "Users", type_ = "integer", json_path = ".status.users"),
     printcolumn(name = "Groups", type_ = "integer", json_path = ".status.groups"),
+    printcolumn(
+        name = "Mappings",
+        type_ = "integer",
+        json_path = ".status.mappings",
+        description = "Number of group-to-role mappings."
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -33,6 +43,13 @@ use serde::{Deserialize, Serialize};
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "SCIM URL",
+        type_ = "string",
+        json_path = ".status.scimBaseUrl",
+        priority = 1,
+        description = "The SCIM base URL to give the identity provider."
     )
 )]
 #[serde(rename_all = "camelCase")]
@@ -241,6 +258,9 @@ pub struct ScimTenantStatus {
     /// Number of ScimGroups in the tenant namespace.
     #[serde(default)]
     pub groups: i64,
+    /// Number of entries in `spec.mappings`.
+    #[serde(default)]
+    pub mappings: i64,
     /// The SCIM base URL to give the identity provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_base_url: Option<String>,

@@ -30,12 +30,47 @@ use serde::{Deserialize, Serialize};
         type_ = "string",
         json_path = ".spec.displayName"
     ),
-    printcolumn(name = "Active", type_ = "boolean", json_path = ".spec.active"),
-    printcolumn(name = "Groups", type_ = "string", json_path = ".status.groups"),
+    printcolumn(
+        name = "Active",
+        type_ = "boolean",
+        json_path = ".status.active",
+        description = "Whether the user may have access; a user without spec.active is active."
+    ),
+    printcolumn(
+        name = "Groups",
+        type_ = "string",
+        json_path = ".status.groupNames",
+        description = "The user's groups, cut short; status.groups lists them all."
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Email",
+        type_ = "string",
+        json_path = ".status.email",
+        priority = 1,
+        description = "The primary email."
+    ),
+    printcolumn(
+        name = "Subject",
+        type_ = "string",
+        json_path = ".status.subject",
+        priority = 1,
+        description = "The Kubernetes user name the bindings name."
+    ),
+    printcolumn(
+        name = "External ID",
+        type_ = "string",
+        json_path = ".spec.externalId",
+        priority = 1
     )
 )]
 #[serde(rename_all = "camelCase")]
@@ -246,12 +281,24 @@ pub struct ScimUserStatus {
     /// `Ready` and `Degraded`, with reasons.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// Whether the user may have access: `spec.active`, and true when the
+    /// identity provider did not send it (SCIM: absent means active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// The primary email: the one marked primary, else the first of type
+    /// `work`, else the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The RBAC `User` subject this user is bound as, e.g. `oidc:jane@example.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Display names of the groups the user is a member of.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// `groups` joined with `, ` for `kubectl get`, at most 64 characters:
+    /// the groups that do not fit are counted, as in `a, b (+3 more)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group_names: String,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -750,6 +750,8 @@ fn user_outcome_reports_subject_and_sorted_group_names() {
         d.users["u1"],
         UserOutcome {
             subject: Some("oidc:jane@example.com".to_string()),
+            active: true,
+            email: Some("jane@example.com".to_string()),
             groups: vec!["admins".to_string(), "devs".to_string()],
             problems: Vec::new(),
         }
