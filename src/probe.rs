@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(statuses, [Ok(200), Ok(503), Ok(302), Ok(404)]);
         let passed: Vec<bool> = outcomes.iter().map(Outcome::passed).collect();
         assert_eq!(passed, [true, false, false, false]);
-        assert_eq!(outcomes[1].to_string(), format!("FAILED 503 GET {base}/down"));
+        assert_eq!(
+            outcomes[1].to_string(),
+            format!("FAILED 503 GET {base}/down")
+        );
     }
 
     #[tokio::test]
@@ -133,7 +136,11 @@ mod tests {
             .expect("client");
         assert!(!outcomes[0].passed());
         assert!(outcomes[0].result.is_err(), "{:?}", outcomes[0]);
-        assert!(outcomes[0].to_string().starts_with(&format!("FAILED GET {url}: ")));
+        assert!(
+            outcomes[0]
+                .to_string()
+                .starts_with(&format!("FAILED GET {url}: "))
+        );
         let error = run(ProbeArgs {
             urls: vec![url],
             timeout_seconds: 2,

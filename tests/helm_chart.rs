@@ -150,7 +150,12 @@ fn crds_are_the_generated_ones_with_the_release_metadata() {
             "templates/crds.yaml renders {file} differently from the code's CRD"
         );
     }
-    let unkept = render(&["--show-only", "templates/crds.yaml", "--set", "crds.keep=false"]);
+    let unkept = render(&[
+        "--show-only",
+        "templates/crds.yaml",
+        "--set",
+        "crds.keep=false",
+    ]);
     assert_eq!(documents(&unkept).len(), 3);
     assert!(!unkept.contains("resource-policy"), "{unkept}");
     let off = render(&["--set", "crds.enabled=false"]);
@@ -165,7 +170,10 @@ fn tenants_wait_for_their_api_and_the_notes_say_so() {
     let full = full_values();
     let first = documents(&render(&["--values", &full]));
     let first_kinds = kinds(&first);
-    assert!(!first_kinds.contains(&"ScimTenant".to_owned()), "{first_kinds:?}");
+    assert!(
+        !first_kinds.contains(&"ScimTenant".to_owned()),
+        "{first_kinds:?}"
+    );
     assert!(first_kinds.contains(&"CustomResourceDefinition".to_owned()));
     let later = render(&["--values", &full, "--api-versions", TENANT_API]);
     let tenants: Vec<_> = documents(&later)
@@ -177,15 +185,19 @@ fn tenants_wait_for_their_api_and_the_notes_say_so() {
     // `helm install --dry-run=client` knows no cluster API, like a first
     // install; install_upgrade_and_uninstall_against_the_api_server checks
     // that the notes of the upgrade no longer say it.
-    let notes = notes(&["--values", &full]);
+    let first_notes = notes(&["--values", &full]);
     assert!(
-        notes.contains("The tenants in values (2) were not created")
-            && notes.contains("This install created the CRDs")
-            && notes.contains("helm upgrade scimitar <chart> -n scimitar-system --reuse-values"),
-        "{notes}"
+        first_notes.contains("The tenants in values (2) were not created")
+            && first_notes.contains("This install created the CRDs")
+            && first_notes
+                .contains("helm upgrade scimitar <chart> -n scimitar-system --reuse-values"),
+        "{first_notes}"
     );
     let own = notes(&["--values", &full, "--set", "crds.enabled=false"]);
-    assert!(own.contains("kubectl apply --server-side -f crds/"), "{own}");
+    assert!(
+        own.contains("kubectl apply --server-side -f crds/"),
+        "{own}"
+    );
 }
 
 /// NOTES.txt as `helm install --dry-run` prints it (no cluster needed).
@@ -222,7 +234,10 @@ fn notes_print_the_console_and_redirect_uris() {
         "  scimitar token create --namespace scimitar-system --tenant acme --name \"JumpCloud SCIM\"",
         "Check the installation: helm test scimitar -n scimitar-system",
     ] {
-        assert!(full.lines().any(|l| l == line), "missing {line:?} in:\n{full}");
+        assert!(
+            full.lines().any(|l| l == line),
+            "missing {line:?} in:\n{full}"
+        );
     }
     // Without console.url, the console lives at the public URL's origin.
     let ingress = notes(&[
@@ -341,7 +356,10 @@ fn volumes_probes_pdb_and_strategy_follow_the_values() {
         .filter_map(|v| v["name"].as_str())
         .collect();
     assert_eq!(volumes, ["tmp", "idp-ca"]);
-    assert_eq!(pod["volumes"][1]["configMap"]["name"].as_str(), Some("idp-ca"));
+    assert_eq!(
+        pod["volumes"][1]["configMap"]["name"].as_str(),
+        Some("idp-ca")
+    );
     let container = &pod["containers"][0];
     let mounts: Vec<(&str, &str)> = container["volumeMounts"]
         .as_sequence()
@@ -354,19 +372,37 @@ fn volumes_probes_pdb_and_strategy_follow_the_values() {
             )
         })
         .collect();
-    assert_eq!(mounts, [("tmp", "/tmp"), ("idp-ca", "/etc/scimitar/idp-ca")]);
+    assert_eq!(
+        mounts,
+        [("tmp", "/tmp"), ("idp-ca", "/etc/scimitar/idp-ca")]
+    );
     let env = serde_yaml::to_string(&container["env"]).expect("env");
     assert!(
         env.contains("name: SSL_CERT_FILE\n  value: /etc/scimitar/idp-ca/ca.crt"),
         "{env}"
     );
-    assert_eq!(container["livenessProbe"]["periodSeconds"].as_u64(), Some(15));
-    assert_eq!(container["readinessProbe"]["failureThreshold"].as_u64(), Some(3));
-    assert_eq!(container["startupProbe"]["failureThreshold"].as_u64(), Some(40));
-    assert_eq!(spec["strategy"]["rollingUpdate"]["maxSurge"].as_str(), Some("25%"));
+    assert_eq!(
+        container["livenessProbe"]["periodSeconds"].as_u64(),
+        Some(15)
+    );
+    assert_eq!(
+        container["readinessProbe"]["failureThreshold"].as_u64(),
+        Some(3)
+    );
+    assert_eq!(
+        container["startupProbe"]["failureThreshold"].as_u64(),
+        Some(40)
+    );
+    assert_eq!(
+        spec["strategy"]["rollingUpdate"]["maxSurge"].as_str(),
+        Some("25%")
+    );
     let pdb = object(&docs, "PodDisruptionBudget", None);
     assert_eq!(pdb["spec"]["minAvailable"].as_u64(), Some(2));
-    assert!(pdb["spec"]["maxUnavailable"].is_null(), "only one of the two");
+    assert!(
+        pdb["spec"]["maxUnavailable"].is_null(),
+        "only one of the two"
+    );
 
     // Defaults: the probes the operator's endpoints are made for, one pod
     // at a time without going below the replica count, maxUnavailable 1.
@@ -381,7 +417,10 @@ fn volumes_probes_pdb_and_strategy_follow_the_values() {
         container["livenessProbe"]["httpGet"]["path"].as_str(),
         Some("/healthz")
     );
-    assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"].as_u64(), Some(0));
+    assert_eq!(
+        spec["strategy"]["rollingUpdate"]["maxUnavailable"].as_u64(),
+        Some(0)
+    );
     let pdb = object(&docs, "PodDisruptionBudget", None);
     assert_eq!(pdb["spec"]["maxUnavailable"].as_u64(), Some(1));
     assert!(pdb["spec"]["minAvailable"].is_null());
@@ -408,7 +447,13 @@ fn the_helm_test_pod_probes_discovery_and_readiness() {
     let container = &pod["spec"]["containers"][0];
     assert_eq!(
         container["image"].as_str(),
-        Some(format!("ghcr.io/scimitar-dev/scimitar:{}", env!("CARGO_PKG_VERSION")).as_str())
+        Some(
+            format!(
+                "ghcr.io/scimitar-dev/scimitar:{}",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_str()
+        )
     );
     let args: Vec<&str> = container["args"]
         .as_sequence()
@@ -432,7 +477,10 @@ fn the_helm_test_pod_probes_discovery_and_readiness() {
     .expect("the test pod's args are a valid scimitar command line");
     assert!(matches!(cli.command, scimitar::cli::Command::Probe(_)));
     assert_eq!(pod["spec"]["restartPolicy"].as_str(), Some("Never"));
-    assert_eq!(pod["spec"]["automountServiceAccountToken"].as_bool(), Some(false));
+    assert_eq!(
+        pod["spec"]["automountServiceAccountToken"].as_bool(),
+        Some(false)
+    );
     let deployment = object(&docs, "Deployment", None);
     let selector = deployment["spec"]["selector"]["matchLabels"]
         .as_mapping()
@@ -492,6 +540,24 @@ fn exported_series() -> std::collections::BTreeSet<String> {
         }
     }
     let metrics = Metrics::new();
+    // A labelled family shows in the text once it has a sample.
+    metrics.scim_request(
+        "acme",
+        "GET",
+        scimitar::metrics::ResourceType::User,
+        axum::http::StatusCode::OK,
+        std::time::Duration::from_millis(1),
+    );
+    metrics.auth_failure("invalid_token");
+    metrics.limited("acme", scimitar::http::limits::Limited::Rate);
+    metrics.reconciled(Some("apply"), std::time::Duration::from_millis(1));
+    metrics.visited(1, true);
+    metrics.directory_read();
+    metrics.api_request(
+        &axum::http::Method::POST,
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/acme/rolebindings",
+        100,
+    );
     metrics.observe_directory(std::sync::Arc::new(OneTenant));
     metrics.observe_tokens(std::sync::Arc::new(OneToken));
     metrics.observe_scim_log(std::sync::Arc::new(scimitar::scimlog::ScimLog::default()));
@@ -592,7 +658,10 @@ fn the_dashboard_queries_what_the_operator_exports() {
         }
     }
     for name in &queried {
-        assert!(exported.contains(name), "the dashboard queries {name}, not exported");
+        assert!(
+            exported.contains(name),
+            "the dashboard queries {name}, not exported"
+        );
     }
     // Every family the operator exports has a panel, except the histogram
     // of objects visited (an implementation detail of the controller).
@@ -601,24 +670,29 @@ fn the_dashboard_queries_what_the_operator_exports() {
         .map(|n| {
             ["_total", "_bucket", "_sum", "_count"]
                 .iter()
-                .fold(n.clone(), |n, s| n.strip_suffix(s).map(str::to_owned).unwrap_or(n))
+                .fold(n.clone(), |n, s| {
+                    n.strip_suffix(s).map(str::to_owned).unwrap_or(n)
+                })
         })
         .collect();
     for name in exported_series() {
         let family = ["_total", "_bucket", "_sum", "_count"]
             .iter()
-            .fold(name.clone(), |n, s| n.strip_suffix(s).map(str::to_owned).unwrap_or(n));
+            .fold(name.clone(), |n, s| {
+                n.strip_suffix(s).map(str::to_owned).unwrap_or(n)
+            });
         if family == "scimitar_reconcile_objects_visited" {
             continue;
         }
         assert!(
-            families.contains(&family) || [
-                "scimitar_api_write_bytes",
-                "scimitar_scim_log_entries",
-                "scimitar_scim_log_tenant_bytes",
-                "scimitar_scim_log_tenant_entries",
-            ]
-            .contains(&family.as_str()),
+            families.contains(&family)
+                || [
+                    "scimitar_api_write_bytes",
+                    "scimitar_scim_log_entries",
+                    "scimitar_scim_log_tenant_bytes",
+                    "scimitar_scim_log_tenant_entries",
+                ]
+                .contains(&family.as_str()),
             "no panel shows {family}"
         );
     }
@@ -647,7 +721,10 @@ fn artifact_hub_annotations_match_the_chart() {
             .unwrap_or_else(|| panic!("{key} missing"));
         serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{key}: {e}"))
     };
-    assert_eq!(annotations["artifacthub.io/license"].as_str(), Some("Apache-2.0"));
+    assert_eq!(
+        annotations["artifacthub.io/license"].as_str(),
+        Some("Apache-2.0")
+    );
     let crds = list("artifacthub.io/crds");
     let mut named: Vec<(String, String)> = crds
         .iter()
@@ -673,26 +750,42 @@ fn artifact_hub_annotations_match_the_chart() {
     for example in list("artifacthub.io/crdsExamples") {
         let kind = example["kind"].as_str().expect("kind");
         assert!(expected.iter().any(|(_, k)| k == kind), "{kind}");
-        assert_eq!(example["apiVersion"].as_str(), Some("scimitar.dev/v1alpha1"));
+        assert_eq!(
+            example["apiVersion"].as_str(),
+            Some("scimitar.dev/v1alpha1")
+        );
     }
     let images = list("artifacthub.io/images");
     assert_eq!(
         images[0]["image"].as_str(),
-        Some(format!("ghcr.io/scimitar-dev/scimitar:{}", env!("CARGO_PKG_VERSION")).as_str())
+        Some(
+            format!(
+                "ghcr.io/scimitar-dev/scimitar:{}",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_str()
+        )
     );
     for change in list("artifacthub.io/changes") {
         assert!(matches!(
             change["kind"].as_str(),
             Some("added" | "changed" | "deprecated" | "removed" | "fixed" | "security")
         ));
-        assert!(change["description"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(
+            change["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
     }
     for link in list("artifacthub.io/links") {
         let url = link["url"].as_str().expect("url");
         let local = url
             .strip_prefix("https://github.com/scimitar-dev/scimitar/blob/main/")
             .map(|path| support::repo().join(path));
-        assert!(local.is_none_or(|p| p.exists()), "{url} names a missing file");
+        assert!(
+            local.is_none_or(|p| p.exists()),
+            "{url} names a missing file"
+        );
     }
 }
 
@@ -719,8 +812,16 @@ fn the_chart_readme_is_generated_from_the_values() {
         generated,
         "charts/scimitar/README.md is stale: run hack/helm-docs.sh"
     );
-    for key in ["crds.enabled", "serviceAccount.create", "podSecurityContext", "metrics.prometheusRule.enabled"] {
-        assert!(generated.contains(&format!("| {key} |")), "{key} undocumented");
+    for key in [
+        "crds.enabled",
+        "serviceAccount.create",
+        "podSecurityContext",
+        "metrics.prometheusRule.enabled",
+    ] {
+        assert!(
+            generated.contains(&format!("| {key} |")),
+            "{key} undocumented"
+        );
     }
 }
 
@@ -874,11 +975,7 @@ fn invalid_values_are_rejected() {
             "serviceAccount:\n  create: false\n",
             &["name"],
         ),
-        (
-            "crds switch",
-            "crds:\n  enabled: maybe\n",
-            &["crds"],
-        ),
+        ("crds switch", "crds:\n  enabled: maybe\n", &["crds"]),
         (
             "misspelt security context field",
             "securityContext:\n  runAsUserr: 1000\n",
@@ -909,11 +1006,7 @@ fn invalid_values_are_rejected() {
             "podDisruptionBudget:\n  minAvailable: half\n",
             &["minAvailable"],
         ),
-        (
-            "strategy type",
-            "strategy:\n  type: BlueGreen\n",
-            &["type"],
-        ),
+        ("strategy type", "strategy:\n  type: BlueGreen\n", &["type"]),
         (
             "5xx ratio over 1",
             "metrics:\n  prometheusRule:\n    scimErrorRatio: 5\n",
@@ -1095,7 +1188,10 @@ fn install_upgrade_and_uninstall_against_the_api_server() {
         ),
         "{notes}"
     );
-    assert!(notes.contains("The tenants in values (2) were not created"), "{notes}");
+    assert!(
+        notes.contains("The tenants in values (2) were not created"),
+        "{notes}"
+    );
     assert_eq!(k(&["get", "scimtenants", "-o", "name"]).trim(), "");
     // The upgrade the notes ask for creates them.
     let notes = helm_on(&["upgrade", "scimitar", &chart, "--values", &full]);
@@ -1515,7 +1611,12 @@ fn upgrade_from_the_chart_that_installed_crds_from_its_crds_directory() {
     )
     .expect("values");
     let values = values.display().to_string();
-    let base = ["--kubeconfig", kc.as_str(), "--namespace", "scimitar-system"];
+    let base = [
+        "--kubeconfig",
+        kc.as_str(),
+        "--namespace",
+        "scimitar-system",
+    ];
     let on = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend_from_slice(&base);
@@ -1531,10 +1632,21 @@ fn upgrade_from_the_chart_that_installed_crds_from_its_crds_directory() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
 
-    ok(&["install", "scimitar", &old, "--create-namespace", "--values", &values]);
+    ok(&[
+        "install",
+        "scimitar",
+        &old,
+        "--create-namespace",
+        "--values",
+        &values,
+    ]);
     for crd in ["scimtenants", "scimusers", "scimgroups"] {
         let owner = crd_ownership(&cp.kubeconfig, &format!("{crd}.scimitar.dev"));
-        assert_eq!(owner.trim(), "", "chart 0.1.0 left {crd} outside the release");
+        assert_eq!(
+            owner.trim(),
+            "",
+            "chart 0.1.0 left {crd} outside the release"
+        );
     }
     let file = dir.path().join("user-data.yaml");
     std::fs::write(&file, USER_DATA).expect("user data");
@@ -1568,7 +1680,10 @@ fn upgrade_from_the_chart_that_installed_crds_from_its_crds_directory() {
         &values,
         "--take-ownership",
     ]);
-    assert!(notes.contains("CRDs: installed and upgraded by this release"), "{notes}");
+    assert!(
+        notes.contains("CRDs: installed and upgraded by this release"),
+        "{notes}"
+    );
     for crd in ["scimtenants", "scimusers", "scimgroups"] {
         let owner = crd_ownership(&cp.kubeconfig, &format!("{crd}.scimitar.dev"));
         assert_eq!(
@@ -1583,8 +1698,17 @@ fn upgrade_from_the_chart_that_installed_crds_from_its_crds_directory() {
         uid("scimtenant", "acme", &[]),
         uid("crd", "scimusers.scimitar.dev", &[]),
     );
-    assert_eq!(before, after, "a ScimUser, the tenant or a CRD was recreated");
-    k(&["get", "scimgroup", "e9e30dba-f08f-4109-8486-d5c6a331660a", "-n", "acme"]);
+    assert_eq!(
+        before, after,
+        "a ScimUser, the tenant or a CRD was recreated"
+    );
+    k(&[
+        "get",
+        "scimgroup",
+        "e9e30dba-f08f-4109-8486-d5c6a331660a",
+        "-n",
+        "acme",
+    ]);
     k(&["get", "scimtenant", "initech"]);
     let manifest = ok(&["get", "manifest", "scimitar"]);
     assert!(

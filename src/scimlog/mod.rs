@@ -450,8 +450,7 @@ impl ScimLog {
         };
         match &evicted.1 {
             Some(gone) => {
-                self.evicted
-                    .fetch_add(gone.len() as u64, Ordering::Relaxed);
+                self.evicted.fetch_add(gone.len() as u64, Ordering::Relaxed);
             }
             None if self.limits.keeps_entries() => {
                 self.too_large.fetch_add(1, Ordering::Relaxed);
