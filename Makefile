@@ -11,9 +11,9 @@ dev: ## start a local control plane (if no cluster is configured), install CRDs 
 test: ## lint and run the whole test suite against a real control plane (what CI runs)
 	hack/test.sh
 
-crds: ## regenerate crds/ (and the chart's copy) from the Rust types
+crds: ## regenerate crds/ and the chart's copy (charts/scimitar/files/crds/, rendered by templates/crds.yaml) from the Rust types
 	cargo run --quiet -- crds --output-dir crds
-	cp crds/*.yaml charts/scimitar/crds/
+	rm -f charts/scimitar/files/crds/*.yaml && cp crds/*.yaml charts/scimitar/files/crds/
 
 version: ## print the crate version (the image tag and the chart's appVersion)
 	@grep -m1 '^version' Cargo.toml | cut -d'"' -f2

@@ -36,6 +36,9 @@ pub enum Command {
     Crds(CrdsArgs),
     /// Create, list and revoke tenants' SCIM API tokens.
     Token(crate::token_admin::TokenArgs),
+    /// GET each URL and fail unless every answer is 2xx (the chart's `helm
+    /// test` runs it against the SCIM discovery endpoint and /readyz).
+    Probe(crate::probe::ProbeArgs),
 }
 
 /// Settings of `scimitar run`.

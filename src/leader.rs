@@ -413,6 +413,7 @@ pub async fn run_while_leading<W, F>(
             }
             (false, None) => {}
         }
+        crate::metrics::global().set_leader(task.is_some());
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(retry) => {}
@@ -423,6 +424,7 @@ pub async fn run_while_leading<W, F>(
         running.abort();
         let _ = running.await;
     }
+    crate::metrics::global().set_leader(false);
     elector.release().await;
 }
 

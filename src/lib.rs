@@ -24,6 +24,8 @@ pub mod leader;
 pub mod metrics;
 /// `scimitar run`: the operator process.
 pub mod operator;
+/// `scimitar probe`: HTTP checks for the chart's `helm test` pod.
+pub mod probe;
 /// Waiting for reflector stores from many tasks at once.
 pub mod ready;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.

@@ -44,6 +44,7 @@ async fn run() -> anyhow::Result<()> {
             scimitar::serve::serve(args).await
         }
         Command::Token(args) => scimitar::token_admin::run(args).await,
+        Command::Probe(args) => scimitar::probe::run(args).await,
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
             scimitar::operator::run(args).await

@@ -250,8 +250,10 @@ pub struct Metrics {
     directory_reads: Counter,
     api_writes: Family<ApiWriteLabels, Counter>,
     api_write_bytes: Family<ApiWriteLabels, Counter>,
+    leader: Gauge,
     directory: Arc<DirectoryCollector>,
     scim_log: Arc<ScimLogCollector>,
+    tokens: Arc<TokenCollector>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -356,10 +358,18 @@ impl Metrics {
             "Request body bytes of the mutating Kubernetes API requests this process sent, by verb and resource",
             api_write_bytes.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease and runs the controller (or runs it without leader election), else 0",
+            leader.clone(),
+        );
         let directory = Arc::new(DirectoryCollector::default());
         registry.register_collector(Box::new(directory.clone()));
         let scim_log = Arc::new(ScimLogCollector::default());
         registry.register_collector(Box::new(scim_log.clone()));
+        let tokens = Arc::new(TokenCollector::default());
+        registry.register_collector(Box::new(tokens.clone()));
         Self {
             registry,
             requests,
@@ -375,8 +385,10 @@ impl Metrics {
             directory_reads,
             api_writes,
             api_write_bytes,
+            leader,
             directory,
             scim_log,
+            tokens,
         }
     }
 
@@ -489,6 +501,17 @@ impl Metrics {
     /// log given is kept.
     pub fn observe_scim_log(&self, log: Arc<crate::scimlog::ScimLog>) {
         let _ = self.scim_log.source.set(log);
+    }
+
+    /// Publishes the expiry of every API token that has one at every scrape.
+    /// The first source given is kept.
+    pub fn observe_tokens(&self, tokens: Arc<dyn TokenExpiries>) {
+        let _ = self.tokens.source.set(tokens);
+    }
+
+    /// Records whether this replica runs the controller now.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// `/metrics`, for a listener of its own.
@@ -661,6 +684,76 @@ impl Collector for DirectoryCollector {
     }
 }
 
+/// An API token with an expiry, as the token-expiry gauge reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExpiry {
+    pub tenant: String,
+    /// The token's id (its Secret's name): admins make tokens one by one,
+    /// so the set is small.
+    pub token: String,
+    pub expires: jiff::Timestamp,
+}
+
+/// What the token-expiry gauge reads at scrape time.
+pub trait TokenExpiries: Send + Sync + 'static {
+    /// Every known token that expires (expired ones included).
+    fn expiries(&self) -> Vec<TokenExpiry>;
+}
+
+impl TokenExpiries for crate::store::kube::tokens::Tokens {
+    fn expiries(&self) -> Vec<TokenExpiry> {
+        self.expiring()
+            .into_iter()
+            .map(|(tenant, token, expires)| TokenExpiry {
+                tenant,
+                token,
+                expires,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    tenant: String,
+    token: String,
+}
+
+#[derive(Default)]
+struct TokenCollector {
+    source: OnceLock<Arc<dyn TokenExpiries>>,
+}
+
+impl std::fmt::Debug for TokenCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCollector").finish_non_exhaustive()
+    }
+}
+
+impl Collector for TokenCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(source) = self.source.get() else {
+            return Ok(());
+        };
+        let expiry = Family::<TokenLabels, Gauge>::default();
+        for token in source.expiries() {
+            expiry
+                .get_or_create(&TokenLabels {
+                    tenant: token.tenant,
+                    token: token.token,
+                })
+                .set(token.expires.as_second());
+        }
+        expiry.encode(encoder.encode_descriptor(
+            "api_token_expiry_timestamp_seconds",
+            "When an API token expires (Unix seconds), by tenant and token id; tokens without an expiry are not listed",
+            None,
+            expiry.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 struct ScimLogCollector {
     source: OnceLock<Arc<crate::scimlog::ScimLog>>,
@@ -708,6 +801,17 @@ impl Collector for ScimLogCollector {
             "Entries of one tenant in the SCIM request log",
             None,
             tenant_entries.metric_type(),
+        )?)?;
+        let dropped = Family::<ReasonLabels, Counter>::default();
+        let counts = log.dropped();
+        for (reason, n) in [("too_large", counts.too_large), ("evicted", counts.evicted)] {
+            dropped.get_or_create(&ReasonLabels { reason }).inc_by(n);
+        }
+        dropped.encode(encoder.encode_descriptor(
+            "scim_log_dropped",
+            "Entries the SCIM request log lost: too_large (never kept: larger than a budget on its own), evicted (oldest entries removed to stay within the limits)",
+            None,
+            dropped.metric_type(),
         )?)?;
         Ok(())
     }
@@ -945,9 +1049,23 @@ mod tests {
         }
     }
 
+    struct Expiring;
+    impl TokenExpiries for Expiring {
+        fn expiries(&self) -> Vec<TokenExpiry> {
+            vec![TokenExpiry {
+                tenant: "acme".into(),
+                token: "scimitar-token-abc".into(),
+                expires: "2027-01-01T00:00:00Z".parse().expect("time"),
+            }]
+        }
+    }
+
     #[test]
     fn the_text_has_every_family_with_its_labels() {
         let metrics = Metrics::new();
+        assert!(metrics.encode().lines().any(|l| l == "scimitar_leader 0"));
+        metrics.set_leader(true);
+        metrics.observe_tokens(Arc::new(Expiring));
         metrics.scim_request(
             "acme",
             "POST",
@@ -1011,6 +1129,10 @@ mod tests {
             r#"scimitar_scim_log_entries 1"#,
             tenant_bytes.as_str(),
             r#"scimitar_scim_log_tenant_entries{tenant="acme"} 1"#,
+            r#"scimitar_scim_log_dropped_total{reason="too_large"} 0"#,
+            r#"scimitar_scim_log_dropped_total{reason="evicted"} 0"#,
+            r#"scimitar_leader 1"#,
+            r#"scimitar_api_token_expiry_timestamp_seconds{tenant="acme",token="scimitar-token-abc"} 1798761600"#,
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

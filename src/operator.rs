@@ -86,6 +86,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = crate::metrics::global().clone();
     metrics.observe_directory(store.clone());
     metrics.observe_scim_log(scim_log.clone());
+    metrics.observe_tokens(tokens.clone());
     let metrics_server = metrics.clone().serve(args.metrics_listen).await?;
     let edge = http::limits::Edge {
         metrics: Some(metrics),
@@ -158,6 +159,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ))),
             None => {
                 tracing::info!("leader election off: running the controller");
+                crate::metrics::global().set_leader(true);
                 tokio::spawn(controller());
                 None
             }

@@ -33,7 +33,9 @@ fn checked_in_crds_match_the_code() {
     );
 }
 
-/// The chart ships the same CRDs: `cp crds/*.yaml charts/scimitar/crds/`.
+/// The chart renders the same CRDs (templates/crds.yaml renders
+/// `charts/scimitar/files/crds/`, which `make crds` copies from `crds/`;
+/// tests/helm_chart.rs checks what the template makes of them).
 #[test]
 fn chart_crds_are_the_checked_in_crds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -46,18 +48,24 @@ fn chart_crds_are_the_checked_in_crds() {
         names
     };
     let top = root.join("crds");
-    let chart = root.join("charts/scimitar/crds");
+    let chart = root.join("charts/scimitar/files/crds");
     assert_eq!(
         list(&chart),
         list(&top),
-        "charts/scimitar/crds/ must hold exactly crds/; run `cp crds/*.yaml charts/scimitar/crds/`"
+        "charts/scimitar/files/crds/ must hold exactly crds/; run `make crds`"
     );
     for file in list(&top) {
         assert!(
             fs::read(top.join(&file)).expect("crd") == fs::read(chart.join(&file)).expect("crd"),
-            "charts/scimitar/crds/{file} differs from crds/{file}; run `cp crds/*.yaml charts/scimitar/crds/`"
+            "charts/scimitar/files/crds/{file} differs from crds/{file}; run `make crds`"
         );
     }
+    // Helm would install a chart's crds/ directory outside the release, and
+    // then refuse to create the templated CRDs it already made.
+    assert!(
+        !root.join("charts/scimitar/crds").exists(),
+        "charts/scimitar/crds/ is back: the chart renders its CRDs from files/crds/"
+    );
 }
 
 #[test]

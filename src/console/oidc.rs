@@ -40,13 +40,45 @@ pub enum LoginError {
     UnverifiedEmail,
 }
 
-/// The HTTP client for the identity provider: no redirects (SSRF), bounded time.
+/// The HTTP client for the identity provider: no redirects (SSRF), bounded
+/// time. It trusts the bundled Mozilla roots and, when the environment
+/// variable `SSL_CERT_FILE` names a PEM file, its certificates too (the
+/// private CA of an on-premises provider, mounted by the chart's
+/// `extraVolumes`); a file that cannot be used is logged and ignored.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(IDP_TIMEOUT)
-        .build()
-        .expect("the TLS backend initialises")
+        .timeout(IDP_TIMEOUT);
+    if let Some(path) = std::env::var_os(CA_FILE_VARIABLE) {
+        let path = std::path::PathBuf::from(path);
+        match extra_roots(&path) {
+            Ok(roots) => {
+                tracing::info!(file = %path.display(), certificates = roots.len(), "console: trusting the identity provider CA file");
+                for root in roots {
+                    builder = builder.add_root_certificate(root);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "console: {CA_FILE_VARIABLE} ignored");
+            }
+        }
+    }
+    builder.build().expect("the TLS backend initialises")
+}
+
+/// Names a PEM file of further CA certificates for calls to identity providers.
+pub const CA_FILE_VARIABLE: &str = "SSL_CERT_FILE";
+
+/// The certificates of the PEM file at `path`; an error when it cannot be
+/// read or holds none.
+pub fn extra_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if roots.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", path.display()));
+    }
+    Ok(roots)
 }
 
 /// How long a provider's discovery document (and the signing keys read with
@@ -233,6 +265,37 @@ pub fn login_from(email: Option<&str>, verified: Option<bool>) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A self-signed CA certificate (P-256), as `openssl req -x509` makes it.
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUUL831kqWzUkv2ZwqR5eMLnI2fekwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQc2NpbWl0YXIgdGVzdCBDQTAgFw0yNjEyMDUxNzE1NDZaGA8y
+MTI2MTExMTE3MTU0NlowGzEZMBcGA1UEAwwQc2NpbWl0YXIgdGVzdCBDQTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABJhaVGy7OHbM23RGbTM3njjkAG5bAmfvaus6
+Laos/aAEGmfGVvd0xPQjeuH2I9XWPo9LMGLMSxbq7afUJti73QWjUzBRMB0GA1Ud
+DgQWBBS0HA7rvtKa8vqpKbrBZYm2hO7umDAfBgNVHSMEGDAWgBS0HA7rvtKa8vqp
+KbrBZYm2hO7umDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQCe
+rC3/7Y7/BGZ/1lrqx54cjSW5hVEAiEuj0Jq3K5QIiQIgZGP9P/qw4APO2ieUDXm/
+w8AXk4pm6mMqKTrSla+Bv+I=
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn a_ca_file_adds_its_certificates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bundle = dir.path().join("ca.crt");
+        std::fs::write(&bundle, format!("{CA_PEM}{CA_PEM}")).expect("write");
+        assert_eq!(extra_roots(&bundle).expect("two certificates").len(), 2);
+
+        let empty = dir.path().join("empty.crt");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let error = extra_roots(&empty).expect_err("no certificate");
+        assert!(error.contains("no PEM certificate"), "{error}");
+
+        let missing = dir.path().join("missing.crt");
+        let error = extra_roots(&missing).expect_err("no file");
+        assert!(error.starts_with(&missing.display().to_string()), "{error}");
+    }
 
     #[test]
     fn only_a_verified_email_identifies_the_user() {

@@ -15,6 +15,7 @@ mod query;
 pub mod redact;
 pub mod store;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
@@ -331,6 +332,21 @@ pub fn duration_ms(duration: std::time::Duration) -> f64 {
 pub struct ScimLog {
     limits: Limits,
     inner: Mutex<store::Shelves>,
+    /// Entries not kept because they were larger than a budget on their own.
+    too_large: AtomicU64,
+    /// Entries evicted to stay within the limits.
+    evicted: AtomicU64,
+}
+
+/// Entries the log lost since it started (the `scimitar_scim_log_dropped`
+/// metric).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Never kept: larger than a budget on their own. With a limit at 0 the
+    /// log keeps nothing by choice, and that is not counted.
+    pub too_large: u64,
+    /// Kept, then evicted (oldest first) to stay within the limits.
+    pub evicted: u64,
 }
 
 impl Default for ScimLog {
@@ -354,6 +370,8 @@ impl ScimLog {
         Self {
             limits,
             inner: Mutex::new(store::Shelves::default()),
+            too_large: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
         }
     }
 
@@ -430,9 +448,26 @@ impl ScimLog {
             let seq = entry.seq;
             (seq, shelves.push(entry, &self.limits))
         };
+        match &evicted.1 {
+            Some(gone) => {
+                self.evicted.fetch_add(gone.len() as u64, Ordering::Relaxed);
+            }
+            None if self.limits.keeps_entries() => {
+                self.too_large.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
+        }
         // Evicted entries (and their bodies) are freed outside the lock.
         drop(evicted.1);
         evicted.0
+    }
+
+    /// Entries lost since the log started.
+    pub fn dropped(&self) -> Dropped {
+        Dropped {
+            too_large: self.too_large.load(Ordering::Relaxed),
+            evicted: self.evicted.load(Ordering::Relaxed),
+        }
     }
 
     /// One page of `tenant`'s entries matching `query`, newest first. The

@@ -160,12 +160,14 @@ impl Shelves {
     }
 
     /// Stores `entry` (numbered already) and evicts what `limits` require.
-    /// Returns the evicted entries, for the caller to drop outside its lock.
-    pub fn push(&mut self, entry: Entry, limits: &Limits) -> Vec<Arc<Entry>> {
+    /// Returns the evicted entries, for the caller to drop outside its lock;
+    /// `None` when the entry is not kept (the limits keep nothing, or it is
+    /// larger than a budget on its own).
+    pub fn push(&mut self, entry: Entry, limits: &Limits) -> Option<Vec<Arc<Entry>>> {
         let mut evicted = Vec::new();
         let size = entry.retained_bytes();
         if !limits.keeps_entries() || size + SLOT > limits.tenant_bytes.min(limits.bytes) {
-            return evicted;
+            return None;
         }
         let entry = Arc::new(entry);
         let tenant: &str = &entry.tenant;
@@ -200,7 +202,7 @@ impl Shelves {
                 None => break,
             }
         }
-        evicted
+        Some(evicted)
     }
 
     /// Evicts the oldest entry of the tenant with the largest `weight` (among

@@ -117,11 +117,20 @@ fn the_ring_keeps_the_newest_entries_up_to_its_capacity() {
     let page = log.page("a", &Query::default());
     assert_eq!(seqs(&page.entries), [4, 3, 2]);
     assert_eq!(page.next, None);
+    assert_eq!(
+        log.dropped(),
+        Dropped {
+            too_large: 0,
+            evicted: 2
+        }
+    );
 
     let off = ScimLog::new(0);
     off.record(record("a", 0, "GET", "/scim/v2/Users", 200));
     assert!(off.is_empty());
     assert!(off.page("a", &Query::default()).entries.is_empty());
+    // Keeping nothing by choice is not losing entries.
+    assert_eq!(off.dropped(), Dropped::default());
 }
 
 #[test]
@@ -500,6 +509,13 @@ fn an_entry_larger_than_a_budget_is_not_kept_but_numbered() {
     assert_eq!(log.record(sized("a", 1, 1_000)), 1);
     assert_eq!(all_seqs(&log, "a"), [1]);
     check(&log);
+    assert_eq!(
+        log.dropped(),
+        Dropped {
+            too_large: 1,
+            evicted: 0
+        }
+    );
 
     for limits in [
         Limits {
@@ -515,6 +531,7 @@ fn an_entry_larger_than_a_budget_is_not_kept_but_numbered() {
         assert!(!off.keeps_entries());
         off.record(record("a", 0, "GET", "/scim/v2/Users", 200));
         assert!(off.is_empty());
+        assert_eq!(off.dropped(), Dropped::default());
     }
 }
 

@@ -45,3 +45,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s://%s/scim/v2" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host }}
 {{- end }}
 {{- end }}
+
+{{/* The operator's ServiceAccount: serviceAccount.name, else the full name. */}}
+{{- define "scimitar.serviceAccountName" -}}
+{{- default (include "scimitar.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{/* The console's base URL, as `scimitar run` computes it (src/console/mod.rs
+base_url): console.url without a trailing slash, else the origin of the
+public SCIM URL; empty when neither is known. */}}
+{{- define "scimitar.consoleUrl" -}}
+{{- if .Values.console.url }}
+{{- .Values.console.url | trimSuffix "/" }}
+{{- else }}
+{{- regexFind "^https?://[^/?#]+" (include "scimitar.publicUrl" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Label matchers selecting this release's scimitar series in PromQL. */}}
+{{- define "scimitar.metricsSelector" -}}
+{{- .Values.metrics.prometheusRule.selector | default (printf "namespace=%q,job=%q" .Release.Namespace (printf "%s-metrics" (include "scimitar.fullname" .))) }}
+{{- end }}

@@ -105,6 +105,16 @@ impl Tokens {
         mine
     }
 
+    /// Every known token that has an expiry: its tenant, id and expiry
+    /// (the `scimitar_api_token_expiry_timestamp_seconds` metric).
+    pub fn expiring(&self) -> Vec<(String, String, jiff::Timestamp)> {
+        let records = self.records.read().unwrap_or_else(|e| e.into_inner());
+        records
+            .values()
+            .filter_map(|r| Some((r.tenant.clone(), r.id.clone(), r.expires?)))
+            .collect()
+    }
+
     /// Whether the watch has seen the token `id` (a new token works on this
     /// replica once it has).
     pub fn knows(&self, id: &str) -> bool {
