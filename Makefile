@@ -11,6 +11,10 @@ dev: ## start a local control plane (if no cluster is configured), install CRDs 
 test: ## lint and run the whole test suite against a real control plane (what CI runs)
 	hack/test.sh
 
+install: ## install the scimitar CLI and the kubectl plugin (`kubectl scimitar token create …`) into ~/.cargo/bin
+	cargo install --locked --path .
+	ln -sf scimitar "$${CARGO_HOME:-$$HOME/.cargo}/bin/kubectl-scimitar"
+
 crds: ## regenerate crds/ and the chart's copy (charts/scimitar/files/crds/, rendered by templates/crds.yaml) from the Rust types
 	cargo run --quiet -- crds --output-dir crds
 	rm -f charts/scimitar/files/crds/*.yaml && cp crds/*.yaml charts/scimitar/files/crds/
@@ -30,4 +34,4 @@ stop: ## stop the local control plane
 bench: ## benchmarks beside SCIM peers and the Kubernetes floor; rewrites BENCHMARKS.md (~40 min)
 	hack/bench.sh
 
-.PHONY: help dev test crds control-plane stop version image bench
+.PHONY: help dev test install crds control-plane stop version image bench

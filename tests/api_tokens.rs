@@ -89,6 +89,33 @@ async fn tokens_are_created_listed_honoured_everywhere_and_revoked() {
     );
     let digest = scimitar::auth::token::hex(&scimitar::auth::token_digest(&token));
     assert!(!listed.contains(&digest));
+
+    // The same through kubectl's plugin mechanism, as `make install` links
+    // it: `kubectl scimitar …` runs the same binary.
+    let plugins = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_scimitar"),
+        plugins.path().join("kubectl-scimitar"),
+    )
+    .expect("plugin link");
+    let path = format!(
+        "{}:{}",
+        plugins.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kubectl = Command::new("kubectl")
+        .env("PATH", path)
+        .args(["scimitar", "token", "list", "--tenant", &home])
+        .args(["--kubeconfig", &cp.kubeconfig.display().to_string()])
+        .output()
+        .expect("running kubectl scimitar");
+    assert!(kubectl.status.success(), "{kubectl:?}");
+    let through_kubectl = String::from_utf8_lossy(&kubectl.stdout);
+    assert_eq!(through_kubectl.lines().next(), listed.lines().next());
+    assert!(
+        through_kubectl.contains("JumpCloud SCIM") && through_kubectl.contains(&home),
+        "{through_kubectl}"
+    );
     let id = listed
         .lines()
         .nth(1)

@@ -231,7 +231,7 @@ fn notes_print_the_console_and_redirect_uris() {
         "    redirect URI to register in JumpCloud: https://console.example.com/api/auth/callback/jumpcloud",
         "  globex: https://console.example.com/console/globex/",
         "    redirect URI to register in Okta: https://console.example.com/api/auth/callback/okta",
-        "  scimitar token create --namespace scimitar-system --tenant acme --name \"JumpCloud SCIM\"",
+        "  kubectl scimitar token create --namespace scimitar-system --tenant acme --name \"JumpCloud SCIM\"",
         "Check the installation: helm test scimitar -n scimitar-system",
     ] {
         assert!(
