@@ -5,7 +5,7 @@ SHELL := /bin/bash
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-dev: ## start a local control plane (if no cluster is configured), install CRDs and the example tenant, run the operator
+dev: ## the whole product locally: a control plane (if no cluster answers), the chart's RBAC, the example tenant with an OIDC provider and a seeded directory, the operator with its console
 	hack/dev.sh
 
 test: ## lint and run the whole test suite against a real control plane (what CI runs)

@@ -1,54 +1,153 @@
 #!/usr/bin/env bash
-# `make dev`: a running operator against a cluster in one command.
+# `make dev`: the whole product against a cluster in one command.
 # Uses the cluster of the current kubeconfig context if one answers; otherwise
-# starts the local control plane (hack/control-plane.sh). Then installs the CRDs
-# and the example tenant and runs the operator in the foreground.
+# starts the local control plane (hack/control-plane.sh). Then, as an install
+# would: the CRDs, the chart's ServiceAccount, RBAC and admission policy, the
+# example tenant (examples/acme/) with a SCIM token and an OIDC client at a
+# local provider (oidc-provider-mock), the operator running under the
+# chart's ServiceAccount with the console on, and a directory seeded by
+# replaying a recorded day of JumpCloud provisioning over SCIM.
+# Ports: SCIMITAR_LISTEN (127.0.0.1:8080), SCIMITAR_METRICS_LISTEN
+# (127.0.0.1:9090), SCIMITAR_DEV_OIDC_PORT (9400). SCIMITAR_BIN runs that
+# binary instead of building one; SCIMITAR_DEV_DIR (.dev) keeps the token,
+# the kubeconfigs and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$(hack/install-tools.sh | tail -n 1):$PATH"; export PATH
 listen=${SCIMITAR_LISTEN:-127.0.0.1:8080}
+metrics=${SCIMITAR_METRICS_LISTEN:-127.0.0.1:9090}
+oidc_port=${SCIMITAR_DEV_OIDC_PORT:-9400}
+base="http://$listen"
+ns=scimitar-system
+tenant=acme
+dev=${SCIMITAR_DEV_DIR:-.dev}
+mkdir -p "$dev"
 
 if [ -z "${SCIMITAR_DEV_LOCAL:-}" ] && kubectl config current-context >/dev/null 2>&1 \
    && kubectl get --raw /readyz >/dev/null 2>&1; then
   echo "Using the cluster of context '$(kubectl config current-context)' (set SCIMITAR_DEV_LOCAL=1 for a local control plane)."
+  as_admin=""
 else
   KUBECONFIG=$(hack/control-plane.sh start | tail -n 1); export KUBECONFIG
   echo "Started a local control plane; KUBECONFIG=$KUBECONFIG"
+  as_admin="KUBECONFIG=$KUBECONFIG "
 fi
 
-kubectl apply --server-side -f crds/ >/dev/null
-kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
-kubectl apply --server-side -f examples/acme/ >/dev/null
-# The operator's namespace holds its leader-election Lease and the tenant's Secrets.
-kubectl create namespace scimitar-system --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
-echo "Installed the CRDs and the example tenant 'acme' (examples/acme/)."
+# Build first: the rest takes seconds, and the operator must follow at once.
+if [ -z "${SCIMITAR_BIN:-}" ]; then
+  cargo build --quiet --bin scimitar
+  SCIMITAR_BIN=${CARGO_TARGET_DIR:-target}/debug/scimitar
+fi
 
-# The tenant's SCIM token: kept in .dev/ for you; only its digest goes into the
+children=()
+cleanup() { for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+apply() { kubectl apply --server-side --field-manager scimitar-dev --force-conflicts "$@" >/dev/null; }
+apply -f crds/
+kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
+kubectl create namespace "$ns" --dry-run=client -o yaml | apply -f -
+# The operator gets exactly what the chart gives it (release `scimitar`).
+helm template scimitar charts/scimitar --namespace "$ns" \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml \
+  --show-only templates/admission-policy.yaml | apply -f -
+apply -f examples/acme/
+echo "Installed the CRDs, the chart's RBAC and the example tenant '$tenant' (examples/acme/)."
+
+# The tenant's SCIM token: kept in $SCIMITAR_DEV_DIR (.dev/) for you; only its digest goes into the
 # cluster, in the operator's namespace (never the tenant's, whose editors could
 # replace it), labelled for the tenant.
-mkdir -p .dev
-if [ ! -s .dev/acme-token ] || ! kubectl get secret -n scimitar-system acme-scim-token >/dev/null 2>&1; then
-  openssl rand -base64 32 | tr -d '\n' > .dev/acme-token
-  digest=$(tr -d '\n' < .dev/acme-token | sha256sum | cut -c1-64)
-  kubectl create secret generic acme-scim-token -n scimitar-system --from-literal=token-sha256="$digest" \
-    --dry-run=client -o yaml | kubectl label --local -f - scimitar.dev/tenant=acme -o yaml \
-    | kubectl apply --server-side --force-conflicts -f - >/dev/null
+secret() { # name key value
+  kubectl create secret generic "$1" -n "$ns" --from-literal="$2=$3" --dry-run=client -o yaml \
+    | kubectl label --local -f - scimitar.dev/tenant=$tenant -o yaml | apply -f -
+}
+if [ ! -s "$dev/acme-token" ] || ! kubectl get secret -n "$ns" acme-scim-token >/dev/null 2>&1; then
+  openssl rand -base64 32 | tr -d '\n' > "$dev/acme-token"
+  secret acme-scim-token token-sha256 "$(tr -d '\n' < "$dev/acme-token" | sha256sum | cut -c1-64)"
 fi
-token=$(cat .dev/acme-token)
+token=$(cat "$dev/acme-token")
 
-cargo build --quiet
+# The tenant's identity provider: oidc-provider-mock on loopback, with a
+# client registered for the console's redirect URI; its secret goes into a
+# Secret beside the token's, and the tenant's spec.oidc points at it.
+provider=$(hack/install-oidc-provider.sh | tail -n 1)
+issuer="http://127.0.0.1:$oidc_port"
+"$provider" --host 127.0.0.1 --port "$oidc_port" --require-registration true \
+  --require-nonce true >"$dev/oidc-provider.log" 2>&1 &
+children+=($!)
+for _ in $(seq 150); do
+  curl -fsS "$issuer/.well-known/openid-configuration" >/dev/null 2>&1 && break
+  kill -0 "${children[-1]}" 2>/dev/null || { echo "the OIDC provider stopped; see $dev/oidc-provider.log" >&2; exit 1; }
+  sleep 0.2
+done
+client=$(curl -fsS -X POST "$issuer/oauth2/clients" -H 'Content-Type: application/json' \
+  -d "{\"redirect_uris\": [\"$base/api/auth/callback/jumpcloud\"], \"token_endpoint_auth_method\": \"client_secret_basic\"}")
+client_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$client")
+client_secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$client")
+secret acme-oidc client-secret "$client_secret"
+kubectl patch scimtenant "$tenant" --type merge -p "{\"spec\": {\"oidc\": {\"issuerUrl\": \"$issuer\", \
+\"clientId\": \"$client_id\", \"clientSecretRef\": {\"name\": \"acme-oidc\", \"key\": \"client-secret\"}}}}" >/dev/null
+
+# The operator's kubeconfig: this cluster, as the chart's ServiceAccount.
+kubectl config view --minify --flatten > "$dev/operator.kubeconfig"
+admin_user=$(kubectl config view --minify -o jsonpath='{.users[0].name}')
+sa_token=$(kubectl create token scimitar -n "$ns" --duration 24h)
+KUBECONFIG="$dev/operator.kubeconfig" kubectl config unset "users.$admin_user" >/dev/null
+KUBECONFIG="$dev/operator.kubeconfig" kubectl config set-credentials scimitar --token="$sa_token" >/dev/null
+KUBECONFIG="$dev/operator.kubeconfig" kubectl config set-context --current --user=scimitar >/dev/null
+
+"$SCIMITAR_BIN" run --listen "$listen" --metrics-listen "$metrics" \
+  --kubeconfig "$dev/operator.kubeconfig" --public-url "$base/scim/v2" &
+children+=($!)
+operator=$!
+# Ready once the directory answers: the token is known and the cache synced.
+for _ in $(seq 300); do
+  curl -fsS -H "Authorization: Bearer $token" "$base/scim/v2/Users?count=1" >/dev/null 2>&1 && break
+  kill -0 "$operator" 2>/dev/null || { echo "the operator stopped" >&2; exit 1; }
+  sleep 0.2
+done
+
+# A directory to look at: JumpCloud's recorded day (three users, three
+# groups, a rename and a deactivation), replayed over SCIM into an empty tenant.
+if [ -z "$(kubectl get scimusers -n $tenant -o name)" ]; then
+  "$SCIMITAR_BIN" replay --url "$base/scim/v2" --token-file "$dev/acme-token" \
+    tests/fixtures/idp/jumpcloud/day.yaml >"$dev/seed.log"
+  echo "Seeded the directory: tests/fixtures/idp/jumpcloud/day.yaml replayed over SCIM ($(grep -c '^ok' "$dev/seed.log") requests)."
+fi
+# The provider vouches for each provisioned person's email, as the tenant's
+# IdP would: the claims come from their ScimUsers.
+kubectl wait --for=jsonpath='{.status.email}' --timeout=30s scimusers --all -n $tenant >/dev/null
+kubectl get scimusers -n $tenant -o json | python3 -c '
+import json, sys
+for u in json.load(sys.stdin)["items"]:
+    email = u["status"]["email"]
+    claims = {"email": email, "email_verified": True, "groups": u["status"].get("groups", []),
+              "name": u["spec"].get("displayName", email), "preferred_username": u["spec"]["userName"]}
+    print(email, json.dumps(claims))' | while read -r sub claims; do
+  curl -fsS -X PUT "$issuer/users/$sub" -H 'Content-Type: application/json' -d "$claims" >/dev/null
+done
+admin=$(kubectl get scimusers -n $tenant -o json | python3 -c '
+import json, sys
+users = json.load(sys.stdin)["items"]
+print(next(u["status"]["email"] for u in users if "acme-platform" in u["status"].get("groups", [])))')
+
 cat <<MSG
 
-scimitar is starting. Next:
-  SCIM base URL:  http://$listen/scim/v2
-  Bearer token:   $token   (also in .dev/acme-token)
-  Test:           curl -H "Authorization: Bearer \$(cat .dev/acme-token)" http://$listen/scim/v2/Users
-  Conformance:    hack/scim-checkers.sh http://$listen/scim/v2 "\$(cat .dev/acme-token)"
-  More tokens:    KUBECONFIG=$KUBECONFIG target/debug/scimitar token create --tenant acme --name "JumpCloud SCIM"
-  Metrics:        http://127.0.0.1:9090/metrics
-  Try:            KUBECONFIG=$KUBECONFIG kubectl get scim -n acme
-                  KUBECONFIG=$KUBECONFIG kubectl get scimusers -n acme
+scimitar is running. Next:
+  Console:        $base/console/$tenant/
+                  sign in as $admin (type it into the provider's form; the
+                  tenant's console admins are the group acme-platform)
+  SCIM base URL:  $base/scim/v2
+  Bearer token:   $token   (also in $dev/acme-token)
+  Test:           curl -H "Authorization: Bearer \$(cat $dev/acme-token)" $base/scim/v2/Users
+  Conformance:    hack/scim-checkers.sh $base/scim/v2 "\$(cat $dev/acme-token)"
+  Replay an IdP:  $SCIMITAR_BIN replay --url $base/scim/v2 --token-file $dev/acme-token --var test_email=it@acme.example tests/fixtures/idp/jumpcloud/activate.yaml
+  More tokens:    ${as_admin}$SCIMITAR_BIN token create --tenant $tenant --name "JumpCloud SCIM"
+  Metrics:        http://$metrics/metrics
+  Try:            ${as_admin}kubectl get scim -n $tenant
+                  ${as_admin}kubectl get scimusers -n $tenant -o wide
 Stop with Ctrl-C; stop the local control plane with 'make stop'.
 
 MSG
-exec target/debug/scimitar run --listen "$listen" --metrics-listen "${SCIMITAR_METRICS_LISTEN:-127.0.0.1:9090}" --kubeconfig "$KUBECONFIG"
+wait "$operator"

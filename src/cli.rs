@@ -39,6 +39,9 @@ pub enum Command {
     /// GET each URL and fail unless every answer is 2xx (the chart's `helm
     /// test` runs it against the SCIM discovery endpoint and /readyz).
     Probe(crate::probe::ProbeArgs),
+    /// Send an identity provider's recorded SCIM traffic (tests/fixtures/idp/)
+    /// to a SCIM base URL and check every answer the IdP depends on.
+    Replay(crate::replay::ReplayArgs),
 }
 
 /// Settings of `scimitar run`.

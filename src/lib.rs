@@ -28,6 +28,8 @@ pub mod operator;
 pub mod probe;
 /// Waiting for reflector stores from many tasks at once.
 pub mod ready;
+/// `scimitar replay`: an IdP's recorded SCIM traffic, sent and checked.
+pub mod replay;
 /// The SCIM 2.0 protocol: schemas, filters, PATCH, listing and errors. Pure, no I/O.
 pub mod scim;
 /// The SCIM request log: records, redaction, per-tenant storage within byte budgets, queries, CSV. Pure, no I/O.

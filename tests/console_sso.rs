@@ -607,3 +607,119 @@ fn connect_page(
     );
     evidence.keep("connect", &seen);
 }
+
+/// `make dev` as a new user meets it: hack/dev.sh against a fresh cluster
+/// (the current kubeconfig context), then a sign-in as the person it names,
+/// who sees the directory it seeded over SCIM, its groups' bindings, the
+/// access checker and the SCIM requests of the seed.
+#[tokio::test(flavor = "multi_thread")]
+async fn make_dev_shows_the_whole_product() {
+    let cp = ControlPlane::dedicated("make-dev");
+    let started = std::time::Instant::now();
+    let dir = support::repo().join(format!("target/make-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make dev's directory");
+    let log_path = dir.join("dev.log");
+    let log = std::fs::File::create(&log_path).expect("make dev's log");
+    let listen = format!("127.0.0.1:{}", harness::free_port());
+    // Its own process group, so that stopping it stops the operator and the provider.
+    let mut dev = std::process::Command::new("setsid")
+        .arg(support::repo().join("hack/dev.sh"))
+        .env("KUBECONFIG", &cp.kubeconfig)
+        .env("SCIMITAR_BIN", env!("CARGO_BIN_EXE_scimitar"))
+        .env("SCIMITAR_DEV_DIR", &dir)
+        .env("SCIMITAR_LISTEN", &listen)
+        .env(
+            "SCIMITAR_METRICS_LISTEN",
+            format!("127.0.0.1:{}", harness::free_port()),
+        )
+        .env("SCIMITAR_DEV_OIDC_PORT", harness::free_port().to_string())
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
+        .spawn()
+        .expect("hack/dev.sh started");
+    let stop = StopGroup(dev.id());
+    let text = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains("scimitar is running") {
+            break text;
+        }
+        if let Ok(Some(status)) = dev.try_wait() {
+            panic!("make dev exited ({status}):\n{text}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(180),
+            "make dev not running after 180 s:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let after = |label: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("no {label:?} in make dev's message:\n{text}"));
+        line[line.find(label).expect("label") + label.len()..]
+            .split_whitespace()
+            .next()
+            .expect("a word after the label")
+            .to_owned()
+    };
+    let console = after("Console:");
+    let person = after("sign in as");
+    assert_eq!(console, format!("http://{listen}/console/acme/"));
+    assert_eq!(person, "cy@acme.example", "the seeded console admin");
+
+    let browser = Browser::new();
+    let seen = browser.login(&console, &person, "make-dev-users");
+    let signed_in = started.elapsed();
+    assert_eq!(seen.status, 200, "{seen:?}\nmake dev said:\n{text}");
+    let base = console.trim_end_matches('/');
+    assert_eq!(seen.url, format!("{base}/users"));
+    contains_all(
+        &seen,
+        "Users",
+        &[
+            "3 of 3 users",
+            "ada@acme.example",
+            "bob@acme.example",
+            "cy@acme.example",
+            "Ada King", // after the day's full PUT
+            "oidc:cy@acme.example",
+        ],
+    );
+    let seen = browser.open(&format!("{base}/groups"), "make-dev-groups");
+    contains_all(
+        &seen,
+        "Groups",
+        &[
+            "3 of 3 groups",
+            "acme-readers",
+            "acme-engineering", // renamed from acme-developers
+            "acme-platform",
+            "ClusterRole/admin",
+            "namespace acme-prod",
+        ],
+    );
+    let seen = browser.open(&format!("{base}/access"), "make-dev-access");
+    contains_all(
+        &seen,
+        "Access",
+        &["Mappings", "acme-developers", "ClusterRole/edit"],
+    );
+    let seen = browser.open(&format!("{base}/logs"), "make-dev-logs");
+    contains_all(&seen, "SCIM logs", &["POST", "PATCH", "PUT", "/Users"]);
+    eprintln!("make dev to a signed-in console: {signed_in:?} (control plane started before)");
+    drop(stop);
+}
+
+/// Stops a process group (`setsid` made its leader `0`) when dropped.
+struct StopGroup(u32);
+
+impl Drop for StopGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0)])
+            .status();
+    }
+}

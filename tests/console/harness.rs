@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use crate::support::repo;
 
 /// Pinned test tools, installed into the cache on first use.
-const OIDC_PROVIDER_MOCK: &str = "oidc-provider-mock==0.3.4";
 const PLAYWRIGHT_CORE: &str = "playwright-core@1.65.1";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -33,23 +32,19 @@ pub fn run(command: &mut Command, what: &str) {
     );
 }
 
-/// The mock provider's executable, from a cached venv.
+/// The mock provider's executable, installed into the cache by
+/// hack/install-oidc-provider.sh (which `make dev` uses too).
 pub fn oidc_provider_mock() -> PathBuf {
-    let venv = cache().join("oidc-venv");
-    let bin = venv.join("bin/oidc-provider-mock");
-    let pinned = venv.join(format!(".{OIDC_PROVIDER_MOCK}"));
-    if !pinned.exists() {
-        run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "creating the venv",
-        );
-        run(
-            Command::new(venv.join("bin/pip")).args(["install", "-q", OIDC_PROVIDER_MOCK]),
-            "pip install oidc-provider-mock",
-        );
-        std::fs::write(&pinned, "").expect("marking the venv");
-    }
-    bin
+    let out = Command::new(repo().join("hack/install-oidc-provider.sh"))
+        .output()
+        .expect("running hack/install-oidc-provider.sh");
+    assert!(
+        out.status.success(),
+        "installing oidc-provider-mock failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(stdout.lines().last().expect("the executable's path").trim())
 }
 
 /// The directory whose node_modules holds playwright-core.
