@@ -59,7 +59,7 @@ impl Provider {
             "{bin} --host 127.0.0.1 --port {port} --require-registration true --require-nonce true",
             bin = bin.display(),
         );
-        Self::spawn(&command, format!("http://127.0.0.1:{port}"), log, None).await
+        Self::spawn(&command, "", format!("http://127.0.0.1:{port}"), log, None).await
     }
 
     /// Over HTTPS (`hack/oidc-provider.sh serve`), as kube-apiserver requires
@@ -79,15 +79,25 @@ impl Provider {
             script = repo().join("hack/oidc-provider.sh").display(),
             dir = dir.display(),
         );
-        // The script writes the CA before it starts serving.
+        // The script writes the CA before it starts serving; the watchdog
+        // removes it and its keys when the provider stops.
         let url = format!("https://127.0.0.1:{port}");
-        Self::spawn(&command, url, log, Some(dir.join("ca.crt"))).await
+        let cleanup = format!("; rm -rf '{}'", dir.display());
+        Self::spawn(&command, &cleanup, url, log, Some(dir.join("ca.crt"))).await
     }
 
-    async fn spawn(command: &str, url: String, log: PathBuf, ca_file: Option<PathBuf>) -> Provider {
+    /// Runs `command` under a watchdog that stops it when this test process
+    /// exits, then runs `cleanup`.
+    async fn spawn(
+        command: &str,
+        cleanup: &str,
+        url: String,
+        log: PathBuf,
+        ca_file: Option<PathBuf>,
+    ) -> Provider {
         let script = format!(
             "{command} >{log} 2>&1 & p=$!; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill $p 2>/dev/null",
+             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill $p 2>/dev/null{cleanup}",
             log = log.display(),
             parent = std::process::id(),
         );
