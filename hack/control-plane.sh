@@ -4,7 +4,8 @@
 # collector, namespace and ClusterRole-aggregation controllers), on 127.0.0.1
 # with free ports. Idempotent; leaves no stray processes after `stop`.
 #
-#   control-plane.sh start [--dir DIR] [--owner-pid PID]   start (or reuse) one
+#   control-plane.sh start [--dir DIR] [--owner-pid PID] [--authentication-config FILE]
+#                                                         start (or reuse) one
 #   control-plane.sh stop [--dir DIR] [--clean]           stop it (and delete DIR)
 #   control-plane.sh restart-apiserver [--dir DIR]        restart kube-apiserver, keep etcd
 #   control-plane.sh status [--dir DIR]                   exit 0 when it answers
@@ -12,21 +13,34 @@
 # DIR defaults to .dev/control-plane in the repository. `start` prints the admin
 # kubeconfig path on its last line. With --owner-pid, a watchdog stops the control
 # plane once that process is gone (used by the test harness).
+#
+# --authentication-config FILE passes a structured AuthenticationConfiguration
+# (apiserver.config.k8s.io/v1, e.g. the console's Connect page output plus
+# issuer.certificateAuthority) to kube-apiserver, which signs in OIDC users with
+# it. A missing FILE is created with no authenticators. kube-apiserver watches
+# FILE and applies edits once every new issuer answers (about 10 s), so
+# authenticators can be added while it runs. The path is kept for
+# restart-apiserver; a running control plane started with another (or none) is
+# restarted.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 cmd=${1:-}; shift || true
-dir="$repo/.dev/control-plane"; owner=""; clean=false
+dir="$repo/.dev/control-plane"; owner=""; clean=false; authn=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
     --owner-pid) owner=$2; shift 2 ;;
     --clean) clean=true; shift ;;
+    --authentication-config) authn=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+if [ -n "$authn" ]; then
+  mkdir -p "$(dirname "$authn")"; authn="$(cd "$(dirname "$authn")" && pwd)/$(basename "$authn")"
+fi
 pki="$dir/pki"; logs="$dir/logs"; run="$dir/run"
 kubeconfig="$dir/kubeconfig"
 
@@ -125,6 +139,13 @@ start_etcd() {
 }
 
 start_apiserver() {
+  local authn_flags=()
+  if [ -n "${AUTHN_CONFIG:-}" ]; then
+    if [ ! -f "$AUTHN_CONFIG" ]; then
+      printf 'apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt: []\n' > "$AUTHN_CONFIG"
+    fi
+    authn_flags=(--authentication-config "$AUTHN_CONFIG")
+  fi
   "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
@@ -137,6 +158,7 @@ start_apiserver() {
     --disable-admission-plugins ServiceAccount \
     --endpoint-reconciler-type none \
     --profiling=false \
+    "${authn_flags[@]}" \
     >>"$logs/kube-apiserver.log" 2>&1 &
   echo $! > "$run/kube-apiserver.pid"
   wait_until 120 kube-apiserver apiserver_ready
@@ -167,14 +189,15 @@ case "$cmd" in
     if [ -f "$run/ports" ]; then
       # shellcheck disable=SC1091
       source "$run/ports"
-      if alive etcd && alive kube-apiserver && alive kube-controller-manager && apiserver_ready; then
+      if [ "${AUTHN_CONFIG:-}" = "$authn" ] && alive etcd && alive kube-apiserver && alive kube-controller-manager && apiserver_ready; then
         start_watchdog
         echo "$kubeconfig"; exit 0
       fi
     fi
     for p in etcd kube-apiserver kube-controller-manager; do stop_one "$p"; done
     ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
-    printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPI_PORT=%s\nBIN=%s\n' "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$BIN" > "$run/ports"
+    AUTHN_CONFIG=$authn
+    printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPI_PORT=%s\nBIN=%s\nAUTHN_CONFIG=%q\n' "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$BIN" "$AUTHN_CONFIG" > "$run/ports"
     make_pki
     write_kubeconfig "$API_PORT"
     started=$(date +%s.%N)
@@ -204,5 +227,5 @@ case "$cmd" in
     source "$run/ports" 2>/dev/null || exit 1
     alive kube-apiserver && apiserver_ready
     ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac

@@ -4,9 +4,12 @@
 # starts the local control plane (hack/control-plane.sh). Then, as an install
 # would: the CRDs, the chart's ServiceAccount, RBAC and admission policy, the
 # example tenant (examples/acme/) with a SCIM token and an OIDC client at a
-# local provider (oidc-provider-mock), the operator running under the
-# chart's ServiceAccount with the console on, and a directory seeded by
-# replaying a recorded day of JumpCloud provisioning over SCIM.
+# local HTTPS provider (oidc-provider-mock, hack/oidc-provider.sh), the
+# operator running under the chart's ServiceAccount with the console on, and
+# a directory seeded by replaying a recorded day of JumpCloud provisioning
+# over SCIM. On the local control plane, kube-apiserver also trusts the
+# provider (the Connect page's AuthenticationConfiguration, `scimitar
+# connect`), and each seeded person gets a kubeconfig with their ID token.
 # Ports: SCIMITAR_LISTEN (127.0.0.1:8080), SCIMITAR_METRICS_LISTEN
 # (127.0.0.1:9090), SCIMITAR_DEV_OIDC_PORT (9400). SCIMITAR_BIN runs that
 # binary instead of building one; SCIMITAR_DEV_DIR (.dev) keeps the token,
@@ -28,7 +31,10 @@ if [ -z "${SCIMITAR_DEV_LOCAL:-}" ] && kubectl config current-context >/dev/null
   echo "Using the cluster of context '$(kubectl config current-context)' (set SCIMITAR_DEV_LOCAL=1 for a local control plane)."
   as_admin=""
 else
-  KUBECONFIG=$(hack/control-plane.sh start | tail -n 1); export KUBECONFIG
+  # The API server reads the tenant's authentication config from this file,
+  # written below once the tenant has its OIDC client, and reloads it.
+  KUBECONFIG=$(hack/control-plane.sh start --dir "$dev/control-plane" \
+    --authentication-config "$(realpath "$dev")/authentication-config.yaml" | tail -n 1); export KUBECONFIG
   echo "Started a local control plane; KUBECONFIG=$KUBECONFIG"
   as_admin="KUBECONFIG=$KUBECONFIG "
 fi
@@ -71,23 +77,32 @@ token=$(cat "$dev/acme-token")
 # The tenant's identity provider: oidc-provider-mock on loopback, with a
 # client registered for the console's redirect URI; its secret goes into a
 # Secret beside the token's, and the tenant's spec.oidc points at it.
-provider=$(hack/install-oidc-provider.sh | tail -n 1)
-issuer="http://127.0.0.1:$oidc_port"
-"$provider" --host 127.0.0.1 --port "$oidc_port" --require-registration true \
-  --require-nonce true >"$dev/oidc-provider.log" 2>&1 &
+# HTTPS with a CA of its own ($dev/oidc/ca.crt): kube-apiserver trusts only
+# https issuers, and the operator trusts the CA through SSL_CERT_FILE.
+issuer="https://127.0.0.1:$oidc_port"
+ca="$dev/oidc/ca.crt"
+hack/oidc-provider.sh serve --dir "$dev/oidc" --port "$oidc_port" --require-registration true \
+  --require-nonce true --token-max-age 28800 >"$dev/oidc-provider.log" 2>&1 &
 children+=($!)
-for _ in $(seq 150); do
-  curl -fsS "$issuer/.well-known/openid-configuration" >/dev/null 2>&1 && break
+for _ in $(seq 300); do
+  curl -fsS --cacert "$ca" "$issuer/.well-known/openid-configuration" >/dev/null 2>&1 && break
   kill -0 "${children[-1]}" 2>/dev/null || { echo "the OIDC provider stopped; see $dev/oidc-provider.log" >&2; exit 1; }
   sleep 0.2
 done
-client=$(curl -fsS -X POST "$issuer/oauth2/clients" -H 'Content-Type: application/json' \
-  -d "{\"redirect_uris\": [\"$base/api/auth/callback/jumpcloud\"], \"token_endpoint_auth_method\": \"client_secret_basic\"}")
+redirect_uri="$base/api/auth/callback/jumpcloud"
+client=$(curl -fsS --cacert "$ca" -X POST "$issuer/oauth2/clients" -H 'Content-Type: application/json' \
+  -d "{\"redirect_uris\": [\"$redirect_uri\"], \"token_endpoint_auth_method\": \"client_secret_basic\"}")
 client_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$client")
 client_secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$client")
 secret acme-oidc client-secret "$client_secret"
 kubectl patch scimtenant "$tenant" --type merge -p "{\"spec\": {\"oidc\": {\"issuerUrl\": \"$issuer\", \
 \"clientId\": \"$client_id\", \"clientSecretRef\": {\"name\": \"acme-oidc\", \"key\": \"client-secret\"}}}}" >/dev/null
+if [ -n "$as_admin" ]; then
+  # What the Connect page tells a cluster admin, with the provider's CA;
+  # kube-apiserver picks the file up about 10 s after it changes.
+  "$SCIMITAR_BIN" connect --tenant $tenant --certificate-authority "$ca" > "$dev/authentication-config.yaml.new"
+  mv "$dev/authentication-config.yaml.new" "$dev/authentication-config.yaml"
+fi
 
 # The operator's kubeconfig: this cluster, as the chart's ServiceAccount.
 kubectl config view --minify --flatten > "$dev/operator.kubeconfig"
@@ -97,7 +112,7 @@ KUBECONFIG="$dev/operator.kubeconfig" kubectl config unset "users.$admin_user" >
 KUBECONFIG="$dev/operator.kubeconfig" kubectl config set-credentials scimitar --token="$sa_token" >/dev/null
 KUBECONFIG="$dev/operator.kubeconfig" kubectl config set-context --current --user=scimitar >/dev/null
 
-"$SCIMITAR_BIN" run --listen "$listen" --metrics-listen "$metrics" \
+SSL_CERT_FILE="$ca" "$SCIMITAR_BIN" run --listen "$listen" --metrics-listen "$metrics" \
   --kubeconfig "$dev/operator.kubeconfig" --public-url "$base/scim/v2" &
 children+=($!)
 operator=$!
@@ -125,26 +140,53 @@ for u in json.load(sys.stdin)["items"]:
     claims = {"email": email, "email_verified": True, "groups": u["status"].get("groups", []),
               "name": u["spec"].get("displayName", email), "preferred_username": u["spec"]["userName"]}
     print(email, json.dumps(claims))' | while read -r sub claims; do
-  curl -fsS -X PUT "$issuer/users/$sub" -H 'Content-Type: application/json' -d "$claims" >/dev/null
+  curl -fsS --cacert "$ca" -X PUT "$issuer/users/$sub" -H 'Content-Type: application/json' -d "$claims" >/dev/null
 done
 admin=$(kubectl get scimusers -n $tenant -o json | python3 -c '
 import json, sys
 users = json.load(sys.stdin)["items"]
 print(next(u["status"]["email"] for u in users if "acme-platform" in u["status"].get("groups", [])))')
 
+# On the local control plane: a kubeconfig per seeded person, holding the ID
+# token they get by signing in at the provider (the authorization-code flow,
+# as a browser would run it; valid 8 hours).
+people=""
+if [ -n "$as_admin" ]; then
+  mkdir -p "$dev/people"
+  for email in $(kubectl get scimusers -n $tenant -o jsonpath='{.items[*].status.email}'); do
+    query=$(python3 -c 'import sys, urllib.parse as u; print(u.urlencode({"response_type": "code", "client_id": sys.argv[1],
+      "redirect_uri": sys.argv[2], "scope": "openid email profile", "state": "dev", "nonce": "dev"}))' "$client_id" "$redirect_uri")
+    back=$(curl -fsS --cacert "$ca" -o /dev/null -w '%{redirect_url}' -X POST "$issuer/oauth2/authorize?$query" --data-urlencode "sub=$email")
+    code=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["code"][0])' "$back")
+    id_token=$(curl -fsS --cacert "$ca" -u "$client_id:$client_secret" "$issuer/oauth2/token" -d grant_type=authorization_code \
+      --data-urlencode "code=$code" --data-urlencode "redirect_uri=$redirect_uri" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id_token"])')
+    file="$dev/people/${email%%@*}.kubeconfig"
+    kubectl config view --minify --flatten > "$file"
+    KUBECONFIG="$file" kubectl config unset "users.$admin_user" >/dev/null
+    KUBECONFIG="$file" kubectl config set-credentials "$email" --token="$id_token" >/dev/null
+    KUBECONFIG="$file" kubectl config set-context --current --user="$email" >/dev/null
+  done
+  people="
+  As a person:    KUBECONFIG=$dev/people/${admin%%@*}.kubeconfig kubectl auth whoami
+                  KUBECONFIG=$dev/people/bob.kubeconfig kubectl auth can-i --list -n acme-dev
+                  (the API server accepts their ID tokens about 10 s after start; ada is deactivated)"
+fi
+
 cat <<MSG
 
 scimitar is running. Next:
   Console:        $base/console/$tenant/
                   sign in as $admin (type it into the provider's form; the
-                  tenant's console admins are the group acme-platform)
+                  tenant's console admins are the group acme-platform).
+                  The provider, $issuer, has a certificate from make dev's
+                  own CA ($ca): the browser warns once; proceed, or trust it.
   SCIM base URL:  $base/scim/v2
   Bearer token:   $token   (also in $dev/acme-token)
   Test:           curl -H "Authorization: Bearer \$(cat $dev/acme-token)" $base/scim/v2/Users
   Conformance:    hack/scim-checkers.sh $base/scim/v2 "\$(cat $dev/acme-token)"
   Replay an IdP:  $SCIMITAR_BIN replay --url $base/scim/v2 --token-file $dev/acme-token --var test_email=it@acme.example tests/fixtures/idp/jumpcloud/activate.yaml
   More tokens:    ${as_admin}$SCIMITAR_BIN token create --tenant $tenant --name "JumpCloud SCIM"
-  Metrics:        http://$metrics/metrics
+  Metrics:        http://$metrics/metrics$people
   Try:            ${as_admin}kubectl get scim -n $tenant
                   ${as_admin}kubectl get scimusers -n $tenant -o wide
 Stop with Ctrl-C; stop the local control plane with 'make stop'.

@@ -42,6 +42,9 @@ pub enum Command {
     /// Send an identity provider's recorded SCIM traffic (tests/fixtures/idp/)
     /// to a SCIM base URL and check every answer the IdP depends on.
     Replay(crate::replay::ReplayArgs),
+    /// Print what kube-apiserver and people's kubeconfigs need for a tenant's
+    /// people to sign in (the console's Connect page, from the live ScimTenant).
+    Connect(crate::connect_admin::ConnectArgs),
 }
 
 /// Settings of `scimitar run`.

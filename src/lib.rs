@@ -6,6 +6,8 @@
 pub mod auth;
 /// Command-line interface of the `scimitar` binary.
 pub mod cli;
+/// `scimitar connect`: the Connect page's API-server and kubeconfig text for a tenant.
+pub mod connect_admin;
 /// The tenant console: OIDC sign-in and server-rendered pages (issue 8).
 pub mod console;
 /// The controller: tenants, users and groups become RBAC bindings and ConfigMaps.

@@ -46,6 +46,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Token(args) => scimitar::token_admin::run(args).await,
         Command::Probe(args) => scimitar::probe::run(args).await,
         Command::Replay(args) => scimitar::replay::run_cli(args).await,
+        Command::Connect(args) => scimitar::connect_admin::run(args).await,
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
             scimitar::operator::run(args).await

@@ -608,31 +608,36 @@ fn connect_page(
     evidence.keep("connect", &seen);
 }
 
-/// `make dev` as a new user meets it: hack/dev.sh against a fresh cluster
-/// (the current kubeconfig context), then a sign-in as the person it names,
-/// who sees the directory it seeded over SCIM, its groups' bindings, the
-/// access checker and the SCIM requests of the seed.
+/// `make dev` as a new user meets it: hack/dev.sh with its own local control
+/// plane, then a sign-in as the person it names, who sees the directory it
+/// seeded over SCIM, its groups' bindings, the access checker and the SCIM
+/// requests of the seed; and the seeded people's kubeconfigs, whose ID
+/// tokens the API server accepts, with the access their groups map to.
 #[tokio::test(flavor = "multi_thread")]
 async fn make_dev_shows_the_whole_product() {
-    let cp = ControlPlane::dedicated("make-dev");
     let started = std::time::Instant::now();
     let dir = support::repo().join(format!("target/make-dev-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("make dev's directory");
+    let _control_plane = StopControlPlane(dir.join("control-plane"));
     let log_path = dir.join("dev.log");
     let log = std::fs::File::create(&log_path).expect("make dev's log");
-    let listen = format!("127.0.0.1:{}", harness::free_port());
+    let listen = format!("127.0.0.1:{}", support::operator::free_port());
     // Its own process group, so that stopping it stops the operator and the provider.
     let mut dev = std::process::Command::new("setsid")
         .arg(support::repo().join("hack/dev.sh"))
-        .env("KUBECONFIG", &cp.kubeconfig)
+        .env("SCIMITAR_DEV_LOCAL", "1")
+        .env_remove("KUBECONFIG")
         .env("SCIMITAR_BIN", env!("CARGO_BIN_EXE_scimitar"))
         .env("SCIMITAR_DEV_DIR", &dir)
         .env("SCIMITAR_LISTEN", &listen)
         .env(
             "SCIMITAR_METRICS_LISTEN",
-            format!("127.0.0.1:{}", harness::free_port()),
+            format!("127.0.0.1:{}", support::operator::free_port()),
         )
-        .env("SCIMITAR_DEV_OIDC_PORT", harness::free_port().to_string())
+        .env(
+            "SCIMITAR_DEV_OIDC_PORT",
+            support::operator::free_port().to_string(),
+        )
         .env("RUST_BACKTRACE", "0")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("log handle"))
@@ -670,7 +675,9 @@ async fn make_dev_shows_the_whole_product() {
     assert_eq!(console, format!("http://{listen}/console/acme/"));
     assert_eq!(person, "cy@acme.example", "the seeded console admin");
 
-    let browser = Browser::new();
+    // The provider's certificate is signed by make dev's own CA, which a
+    // new user trusts (or clicks through) once.
+    let browser = Browser::trusting(&dir.join("oidc/tls.crt"));
     let seen = browser.login(&console, &person, "make-dev-users");
     let signed_in = started.elapsed();
     assert_eq!(seen.status, 200, "{seen:?}\nmake dev said:\n{text}");
@@ -709,8 +716,66 @@ async fn make_dev_shows_the_whole_product() {
     );
     let seen = browser.open(&format!("{base}/logs"), "make-dev-logs");
     contains_all(&seen, "SCIM logs", &["POST", "PATCH", "PUT", "/Users"]);
-    eprintln!("make dev to a signed-in console: {signed_in:?} (control plane started before)");
+    eprintln!("make dev to a signed-in console: {signed_in:?}");
+
+    // kubectl as the seeded people, with the ID tokens make dev got them.
+    let kubectl = |person: &str, args: &[&str]| {
+        let out = std::process::Command::new("kubectl")
+            .env(
+                "KUBECONFIG",
+                dir.join(format!("people/{person}.kubeconfig")),
+            )
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+            + &String::from_utf8_lossy(&out.stderr)
+    };
+    let whoami = [
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ];
+    // The API server reloads its authentication config about 10 s after make dev wrote it.
+    until("the API server accepts cy's ID token", true, || async {
+        kubectl("cy", &whoami) == "oidc:cy@acme.example"
+    })
+    .await;
+    let can = |person: &str, verb: &str, namespace: &str| {
+        kubectl(person, &["auth", "can-i", verb, "pods", "-n", namespace])
+    };
+    assert_eq!(
+        can("cy", "delete", "acme-prod"),
+        "yes",
+        "cy administers prod"
+    );
+    assert_eq!(can("bob", "list", "acme-dev"), "yes", "bob views dev");
+    assert!(
+        can("bob", "delete", "acme-dev").starts_with("no"),
+        "bob's engineering group maps nothing"
+    );
+    assert!(
+        can("bob", "list", "acme").starts_with("no"),
+        "the tenant's own namespace"
+    );
+    assert!(
+        can("ada", "list", "acme-dev").starts_with("no"),
+        "ada is deactivated"
+    );
     drop(stop);
+}
+
+/// Stops the control plane make dev started in this directory, when dropped.
+struct StopControlPlane(std::path::PathBuf);
+
+impl Drop for StopControlPlane {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(support::repo().join("hack/control-plane.sh"))
+            .args(["stop", "--clean", "--dir"])
+            .arg(&self.0)
+            .status();
+    }
 }
 
 /// Stops a process group (`setsid` made its leader `0`) when dropped.

@@ -1,13 +1,14 @@
 //! The console test harness: an OIDC provider on loopback (PyPI
-//! `oidc-provider-mock`) and Debian's Chromium driven by `playwright-core`
-//! (tests/console/browse.cjs), both installed into the cache on first use.
+//! `oidc-provider-mock`, see `support::oidc`) and Debian's Chromium driven by
+//! `playwright-core` (tests/console/browse.cjs), both installed into the
+//! cache on first use.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
+pub use crate::support::oidc::Provider;
 use crate::support::repo;
 
 /// Pinned test tools, installed into the cache on first use.
@@ -30,21 +31,6 @@ pub fn run(command: &mut Command, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The mock provider's executable, installed into the cache by
-/// hack/install-oidc-provider.sh (which `make dev` uses too).
-pub fn oidc_provider_mock() -> PathBuf {
-    let out = Command::new(repo().join("hack/install-oidc-provider.sh"))
-        .output()
-        .expect("running hack/install-oidc-provider.sh");
-    assert!(
-        out.status.success(),
-        "installing oidc-provider-mock failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("the executable's path").trim())
 }
 
 /// The directory whose node_modules holds playwright-core.
@@ -71,100 +57,6 @@ pub fn node_modules() -> PathBuf {
     dir.join("node_modules")
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// oidc-provider-mock on loopback, stopped when this test process exits.
-pub struct Provider {
-    _child: Child,
-    pub url: String,
-    pub log: PathBuf,
-}
-
-impl Provider {
-    pub async fn start() -> Provider {
-        let bin = oidc_provider_mock();
-        let port = free_port();
-        let log = repo().join(format!("target/oidc-provider-{}.log", std::process::id()));
-        let script = format!(
-            "{bin} --host 127.0.0.1 --port {port} --require-registration true --require-nonce true >{log} 2>&1 & p=$!; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.5; done; kill $p 2>/dev/null",
-            bin = bin.display(),
-            log = log.display(),
-            parent = std::process::id(),
-        );
-        let child = Command::new("bash")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("provider started");
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ok = http
-                .get(format!("{url}/.well-known/openid-configuration"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "OIDC provider not up; see {}",
-                log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Provider {
-            _child: child,
-            url,
-            log,
-        }
-    }
-
-    /// Sets the claims the provider issues for `sub` (otherwise it issues
-    /// only `email: <sub>`, unverified).
-    pub async fn put_user(&self, sub: &str, claims: Value) {
-        let status = reqwest::Client::new()
-            .put(format!("{}/users/{sub}", self.url))
-            .json(&claims)
-            .send()
-            .await
-            .expect("user claims stored")
-            .status();
-        assert!(status.is_success(), "PUT /users/{sub}: {status}");
-    }
-
-    /// Registers a `client_secret_basic` client; returns its id and secret.
-    pub async fn register(&self, redirect_uri: &str) -> (String, String) {
-        let response: Value = reqwest::Client::new()
-            .post(format!("{}/oauth2/clients", self.url))
-            .json(&json!({"redirect_uris": [redirect_uri], "token_endpoint_auth_method": "client_secret_basic"}))
-            .send()
-            .await
-            .expect("client registration")
-            .json()
-            .await
-            .expect("registration JSON");
-        (
-            response["client_id"]
-                .as_str()
-                .expect("client_id")
-                .to_owned(),
-            response["client_secret"]
-                .as_str()
-                .expect("client_secret")
-                .to_owned(),
-        )
-    }
-}
-
 /// What the browser saw after one step.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -184,6 +76,8 @@ pub struct Seen {
 pub struct Browser {
     profile: tempfile::TempDir,
     shots: PathBuf,
+    /// The base64 SHA-256 of a server key to accept despite an unknown CA.
+    trust_spki: Option<String>,
 }
 
 impl Browser {
@@ -197,6 +91,30 @@ impl Browser {
         Browser {
             profile: tempfile::tempdir().expect("profile dir"),
             shots,
+            trust_spki: None,
+        }
+    }
+
+    /// A profile that accepts the server certificate in PEM file `cert`,
+    /// whatever signed it, as a user who trusted its CA would.
+    pub fn trusting(cert: &Path) -> Browser {
+        let script = format!(
+            "openssl x509 -pubkey -noout -in '{}' | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+            cert.display()
+        );
+        let out = Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .expect("openssl runs");
+        let spki = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success() && spki.len() == 44,
+            "the key hash of {}: {spki:?}",
+            cert.display()
+        );
+        Browser {
+            trust_spki: Some(spki),
+            ..Browser::new()
         }
     }
 
@@ -212,6 +130,10 @@ impl Browser {
             .arg(&file)
             .arg(&self.shots)
             .env("NODE_PATH", node_modules())
+            .env(
+                "SCIMITAR_BROWSER_TRUST_SPKI",
+                self.trust_spki.as_deref().unwrap_or_default(),
+            )
             .stdin(Stdio::null())
             .output()
             .expect("node runs");

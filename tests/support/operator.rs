@@ -227,12 +227,7 @@ impl Drop for Operator {
 /// A client with exactly the operator's credentials (the chart's
 /// ServiceAccount token).
 pub async fn operator_client(cp: &ControlPlane) -> Client {
-    let path = operator_kubeconfig(cp);
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("operator kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("operator kubeconfig is valid");
-    Client::try_from(config).expect("operator client")
+    super::client_from(&operator_kubeconfig(cp)).await
 }
 
 /// The operator's namespace in the tests, as in a default installation.
@@ -256,7 +251,6 @@ pub const BINDINGS_POLICY: &str = "scimitar-operator-bindings";
 pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
     let kubectl = |args: &[&str]| super::kubectl::kubectl(&cp.kubeconfig, args);
     install_operator_rbac(&cp.kubeconfig);
-    let id = uuid::Uuid::new_v4().simple().to_string();
     let sa = OPERATOR_USER
         .rsplit(':')
         .next()
@@ -273,29 +267,7 @@ pub fn operator_kubeconfig(cp: &ControlPlane) -> PathBuf {
     let token = token.trim();
     assert!(!token.is_empty(), "TokenRequest returned no token");
 
-    // The admin kubeconfig's cluster (server and CA), with the token as the user.
-    let text = std::fs::read_to_string(&cp.kubeconfig).expect("admin kubeconfig");
-    let admin: serde_yaml::Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": serde_json::to_value(&admin["clusters"]).expect("clusters"),
-        "users": [{"name": "scimitar", "user": {"token": token}}],
-        "contexts": [{"name": "scimitar", "context": {
-            "cluster": admin["clusters"][0]["name"].as_str().expect("cluster name"),
-            "user": "scimitar",
-        }}],
-        "current-context": "scimitar",
-    });
-    let path = cp.kubeconfig.with_file_name("operator-kubeconfig");
-    // Written whole and renamed into place: operators started concurrently
-    // never read a half-written file.
-    let tmp = cp
-        .kubeconfig
-        .with_file_name(format!("operator-kubeconfig-{id}"));
-    std::fs::write(&tmp, serde_yaml::to_string(&config).expect("YAML"))
-        .expect("writing kubeconfig");
-    std::fs::rename(&tmp, &path).expect("installing kubeconfig");
+    let path = cp.token_kubeconfig("operator-kubeconfig", token);
     // The API server authenticates the token as the ServiceAccount.
     let whoami = super::kubectl::kubectl(
         &path,
@@ -545,7 +517,7 @@ pub fn default_limit_flags() -> Vec<String> {
         .collect()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
