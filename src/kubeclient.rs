@@ -1,6 +1,7 @@
 //! Building a Kubernetes client from a kubeconfig file, the environment or the in-cluster config.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::body::HttpBody as _;
 use kube::client::{Body, ClientBuilder};
@@ -11,6 +12,27 @@ use tower::util::MapRequestLayer;
 /// Connects with `path` if given, otherwise with kube's usual inference
 /// (`KUBECONFIG`, `~/.kube/config`, then the in-cluster service account).
 pub async fn client(path: Option<&Path>, context: Option<&str>) -> anyhow::Result<Client> {
+    Ok(Client::try_from(config(path, context).await?)?)
+}
+
+/// [`client`], with every mutating request counted in `metrics`
+/// (`scimitar_api_writes_total`, `scimitar_api_write_bytes_total`).
+pub async fn counted_client(
+    path: Option<&Path>,
+    context: Option<&str>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<Client> {
+    let count = MapRequestLayer::new(move |request: axum::http::Request<Body>| {
+        let bytes = request.body().size_hint().exact().unwrap_or(0);
+        metrics.api_request(request.method().as_str(), request.uri().path(), bytes);
+        request
+    });
+    Ok(ClientBuilder::try_from(config(path, context).await?)?
+        .with_layer(&count)
+        .build())
+}
+
+async fn config(path: Option<&Path>, context: Option<&str>) -> anyhow::Result<Config> {
     let options = KubeConfigOptions {
         context: context.map(str::to_owned),
         ..Default::default()
@@ -23,14 +45,7 @@ pub async fn client(path: Option<&Path>, context: Option<&str>) -> anyhow::Resul
         None if context.is_some() => Config::from_kubeconfig(&options).await?,
         None => Config::infer().await?,
     };
-    // Every mutating request is counted (`scimitar_api_writes_total`,
-    // `scimitar_api_write_bytes_total`).
-    let count = MapRequestLayer::new(|request: axum::http::Request<Body>| {
-        let bytes = request.body().size_hint().exact().unwrap_or(0);
-        crate::metrics::global().api_request(request.method(), request.uri().path(), bytes);
-        request
-    });
-    Ok(ClientBuilder::try_from(config)?.with_layer(&count).build())
+    Ok(config)
 }
 
 /// The watch configuration every watch of the operator uses. Lists are

@@ -368,7 +368,8 @@ impl Elector {
 }
 
 /// Runs `work` (as a task) only while this replica holds the Lease, until
-/// `shutdown` resolves; then stops the work and releases the Lease.
+/// `shutdown` resolves; then stops the work and releases the Lease. Whether
+/// it runs is published in `metrics` (`scimitar_leader`).
 ///
 /// When leadership is lost the task is aborted at once, so two replicas never
 /// run the work at the same time for longer than a clock skew.
@@ -376,6 +377,7 @@ pub async fn run_while_leading<W, F>(
     client: Client,
     settings: Settings,
     shutdown: impl Future<Output = ()>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     mut work: W,
 ) where
     W: FnMut() -> F,
@@ -413,7 +415,7 @@ pub async fn run_while_leading<W, F>(
             }
             (false, None) => {}
         }
-        crate::metrics::global().set_leader(task.is_some());
+        metrics.set_leader(task.is_some());
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(retry) => {}
@@ -424,7 +426,7 @@ pub async fn run_while_leading<W, F>(
         running.abort();
         let _ = running.await;
     }
-    crate::metrics::global().set_leader(false);
+    metrics.set_leader(false);
     elector.release().await;
 }
 

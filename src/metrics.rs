@@ -1,23 +1,21 @@
-//! Prometheus metrics (`prometheus-client`), served on a port of their own at
-//! `/metrics` in the OpenMetrics text format.
+//! The process's Prometheus metrics (`prometheus-client`): one registry, and a
+//! typed record function per thing counted. The registry is created by the
+//! binary's wiring and passed to whoever records (the HTTP edge, the
+//! controller, leader election, the Kubernetes client); there is no global.
 //!
-//! Every label value comes from a bounded set: the tenant only from a
-//! validated token (the [`Identity`] that `http::auth::identify` attached),
-//! never from the path or a header; the method from the standard ones; the
-//! resource type from the routes. Unauthenticated requests have tenant `""`,
-//! which no tenant can be called.
+//! Label values come only from bounded sets, which this module enforces: the
+//! method from the standard ones ([`method_label`]), the resource type from
+//! [`ResourceType`], limits and authentication failures from their enums, the
+//! tenant only from a validated token (the caller passes `""` for every other
+//! request, which no tenant can be called).
+//!
+//! Imports: no HTTP framework, nothing of `crate::http`, `crate::store` or
+//! `crate::controller`; the edge classifies and this module counts. Serving
+//! `/metrics` is the HTTP layer's (`http::metrics`).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use anyhow::Context as _;
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -26,9 +24,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::http::auth::Identity;
-use crate::http::limits::Limited;
-use crate::store::Kind;
+use crate::scimlog::{ResourceType, ScimLog};
 
 /// The OpenMetrics text format's media type.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -52,92 +48,86 @@ const VISITED_BUCKETS: [f64; 8] = [
     10_000_000.0,
 ];
 
-/// What SCIM requests are about, from the path (for the `resource_type` label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceType {
-    /// `/Users`, `/Users/{id}`
-    User,
-    /// `/Groups`, `/Groups/{id}`
-    Group,
-    /// `/ServiceProviderConfig`
-    Config,
-    /// `/Schemas…`, `/ResourceTypes…`
-    Schema,
-    /// `/.search`, `/Users/.search`, `/Groups/.search`
-    Search,
-    /// Anything else (`/Bulk`, `/Me`, unknown paths).
-    Other,
+/// The `method` label: the standard methods by name, anything else `OTHER`
+/// (hyper accepts arbitrary extension methods, which must not become labels).
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
-impl ResourceType {
+/// Why a SCIM request was refused for authentication (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthFailure {
+    /// Answered 401: no bearer token.
+    MissingToken,
+    /// Answered 401: an unknown, revoked or under-scoped token.
+    InvalidToken,
+    /// Answered 429 after repeated failures from one client.
+    Throttled,
+}
+
+impl AuthFailure {
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
-            ResourceType::User => "User",
-            ResourceType::Group => "Group",
-            ResourceType::Config => "Config",
-            ResourceType::Schema => "Schema",
-            ResourceType::Search => "Search",
-            ResourceType::Other => "Other",
-        }
-    }
-
-    /// The resource type of a SCIM path, with or without the `/scim/v2`
-    /// prefix. Matching is exact and case-sensitive, like routing, so a path
-    /// that no route serves is `Other`.
-    pub fn of_path(path: &str) -> Self {
-        let path = path
-            .strip_prefix(crate::http::scim::BASE_PATH)
-            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
-            .unwrap_or(path);
-        let mut segments = path.split('/').filter(|s| !s.is_empty());
-        let first = segments.next();
-        let second = segments.next();
-        let more = segments.next().is_some();
-        match (first, second, more) {
-            (Some(".search"), None, false) => ResourceType::Search,
-            (Some("Users" | "Groups"), Some(".search"), false) => ResourceType::Search,
-            (Some("Users"), _, false) => ResourceType::User,
-            (Some("Groups"), _, false) => ResourceType::Group,
-            (Some("ServiceProviderConfig"), None, false) => ResourceType::Config,
-            (Some("Schemas" | "ResourceTypes"), _, false) => ResourceType::Schema,
-            _ => ResourceType::Other,
+            AuthFailure::MissingToken => "missing_token",
+            AuthFailure::InvalidToken => "invalid_token",
+            AuthFailure::Throttled => "throttled",
         }
     }
 }
 
-/// The `method` label: the standard methods by name, anything else `OTHER`
-/// (hyper accepts arbitrary extension methods, which must not become labels).
-pub fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
+/// Which limit refused a SCIM request (the `limit` label). The limits put it
+/// in the refusal's response extensions; the metrics layer reads it there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// The tenant's request rate (429).
+    Rate,
+    /// Repeated failed authentications from the client's address (429).
+    AuthFailures,
+    /// Too many requests in flight (503).
+    Concurrency,
+    /// The request took too long (503).
+    Timeout,
+}
+
+impl Limit {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Rate => "rate",
+            Limit::AuthFailures => "auth_failures",
+            Limit::Concurrency => "concurrency",
+            Limit::Timeout => "timeout",
+        }
     }
 }
 
 /// The Kubernetes verb of a mutating API request; `None` for reads, and for
 /// reviews (`tokenreviews`, `subjectaccessreviews`, …), which are POSTed
 /// but store nothing.
-fn api_verb(method: &Method, path: &str) -> Option<&'static str> {
+fn api_verb(method: &str, path: &str) -> Option<&'static str> {
     if api_segments(path)
         .first()
         .is_some_and(|r| r.ends_with("reviews"))
     {
         return None;
     }
-    Some(match *method {
-        Method::GET | Method::HEAD | Method::OPTIONS => return None,
-        Method::POST => "create",
-        Method::PUT => "update",
-        Method::PATCH => "patch",
-        Method::DELETE if api_segments(path).len() == 1 => "deletecollection",
-        Method::DELETE => "delete",
+    Some(match method {
+        "GET" | "HEAD" | "OPTIONS" => return None,
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" if api_segments(path).len() == 1 => "deletecollection",
+        "DELETE" => "delete",
         _ => "other",
     })
 }
@@ -169,14 +159,6 @@ fn api_resource(path: &str) -> String {
         [resource, _, subresource] => format!("{resource}/{subresource}"),
         _ => "other".to_owned(),
     }
-}
-
-/// The `tenant` label: the tenant of a validated token, `""` otherwise.
-pub fn tenant_label(identity: Option<&Identity>) -> String {
-    identity
-        .and_then(|Identity(principal)| principal.as_ref())
-        .map(|p| p.tenant.clone())
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -266,13 +248,6 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// The process's metrics: what `scimitar run` serves, and what the controller
-/// records into.
-pub fn global() -> &'static Arc<Metrics> {
-    static GLOBAL: LazyLock<Arc<Metrics>> = LazyLock::new(|| Arc::new(Metrics::new()));
-    &GLOBAL
 }
 
 impl Metrics {
@@ -404,40 +379,44 @@ impl Metrics {
     }
 
     /// Records one answered SCIM request.
-    pub fn scim_request(
-        &self,
-        tenant: &str,
-        method: &'static str,
-        resource_type: ResourceType,
-        status: StatusCode,
-        elapsed: Duration,
-    ) {
+    pub fn scim_request(&self, request: &ScimRequest<'_>) {
+        let method = method_label(request.method);
+        let resource_type = request.resource_type.as_str();
         self.requests
             .get_or_create(&RequestLabels {
-                tenant: tenant.to_owned(),
+                tenant: request.tenant.to_owned(),
                 method,
-                resource_type: resource_type.as_str(),
-                status: status.as_u16(),
+                resource_type,
+                status: request.status,
             })
             .inc();
         self.latency
             .get_or_create(&LatencyLabels {
-                tenant: tenant.to_owned(),
+                tenant: request.tenant.to_owned(),
                 method,
-                resource_type: resource_type.as_str(),
+                resource_type,
             })
-            .observe(elapsed.as_secs_f64());
+            .observe(request.elapsed.as_secs_f64());
     }
 
-    /// Records a refused authentication (`missing_token`, `invalid_token`, `throttled`).
-    pub fn auth_failure(&self, reason: &'static str) {
+    /// Counts a SCIM request as being answered until the returned guard is
+    /// dropped (also when the client goes away and the handler with it).
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Records a refused authentication.
+    pub fn auth_failure(&self, reason: AuthFailure) {
         self.auth_failures
-            .get_or_create(&ReasonLabels { reason })
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            })
             .inc();
     }
 
-    /// Records a request refused by a limit.
-    pub fn limited(&self, tenant: &str, limit: Limited) {
+    /// Records a request refused by a limit; `tenant` as in [`ScimRequest`].
+    pub fn limited(&self, tenant: &str, limit: Limit) {
         self.limited
             .get_or_create(&LimitedLabels {
                 tenant: tenant.to_owned(),
@@ -476,8 +455,8 @@ impl Metrics {
 
     /// Records one Kubernetes API request this process sends: mutating ones
     /// (anything but GET, HEAD and OPTIONS; watches are GETs) are counted
-    /// with their body size.
-    pub fn api_request(&self, method: &Method, path: &str, body_bytes: u64) {
+    /// with their body size. `method` is the HTTP method's name.
+    pub fn api_request(&self, method: &str, path: &str, body_bytes: u64) {
         let Some(verb) = api_verb(method, path) else {
             return;
         };
@@ -499,7 +478,7 @@ impl Metrics {
 
     /// Publishes the size of the SCIM request log at every scrape. The first
     /// log given is kept.
-    pub fn observe_scim_log(&self, log: Arc<crate::scimlog::ScimLog>) {
+    pub fn observe_scim_log(&self, log: Arc<ScimLog>) {
         let _ = self.scim_log.source.set(log);
     }
 
@@ -513,76 +492,29 @@ impl Metrics {
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
     }
-
-    /// `/metrics`, for a listener of its own.
-    pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
-            .route("/metrics", get(scrape))
-            .with_state(self)
-    }
-
-    /// Serves `/metrics` on `listen` until SIGTERM/SIGINT. Binds before returning,
-    /// so that a port in use fails startup.
-    pub async fn serve(
-        self: Arc<Self>,
-        listen: SocketAddr,
-    ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening for metrics on {listen}"))?;
-        tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
-        let app = self.router();
-        Ok(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(crate::shutdown::signal())
-                .await
-                .context("serving metrics")
-        })
-    }
 }
 
-async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.encode()).into_response()
+/// One answered SCIM request, as [`Metrics::scim_request`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct ScimRequest<'a> {
+    /// The tenant of a token that authenticated, `""` for every other request.
+    pub tenant: &'a str,
+    /// The method as received; labelled by [`method_label`].
+    pub method: &'a str,
+    /// What the request was about, as the edge classified it.
+    pub resource_type: ResourceType,
+    /// The response's status code.
+    pub status: u16,
+    /// From arrival to the response.
+    pub elapsed: Duration,
 }
 
-/// Middleware (inside `identify`): counts and times every SCIM request by
-/// tenant, method, resource type and status.
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let tenant = tenant_label(request.extensions().get::<Identity>());
-    let method = method_label(request.method());
-    let resource_type = ResourceType::of_path(request.uri().path());
-    let has_token = crate::http::limits::carries_bearer(request.headers());
-    metrics.in_flight.inc();
-    let in_flight = InFlight(&metrics.in_flight);
-    let response = next.run(request).await;
-    drop(in_flight);
-    let status = response.status();
-    metrics.scim_request(&tenant, method, resource_type, status, started.elapsed());
-    match response.extensions().get::<Limited>() {
-        Some(&limit) => {
-            metrics.limited(&tenant, limit);
-            if limit == Limited::AuthFailures {
-                metrics.auth_failure("throttled");
-            }
-        }
-        None if status == StatusCode::UNAUTHORIZED => {
-            metrics.auth_failure(if has_token {
-                "invalid_token"
-            } else {
-                "missing_token"
-            });
-        }
-        None => {}
-    }
-    response
-}
+/// Keeps one SCIM request counted in `scimitar_scim_requests_in_flight`
+/// until dropped.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
 
-/// Decrements the in-flight gauge when the request ends, also when the
-/// client goes away and the handler is dropped.
-struct InFlight<'a>(&'a Gauge);
-
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
     }
@@ -594,7 +526,7 @@ pub struct TenantSize {
     pub tenant: String,
     pub users: usize,
     pub groups: usize,
-    /// Heap bytes of the tenant's index ([`crate::store::index::Index::heap_bytes`]).
+    /// Heap bytes of the tenant's read-cache index.
     pub bytes: usize,
 }
 
@@ -602,29 +534,6 @@ pub struct TenantSize {
 pub trait Directory: Send + Sync + 'static {
     /// Every known tenant with its cached users and groups.
     fn sizes(&self) -> Vec<TenantSize>;
-}
-
-impl Directory for crate::store::kube::KubeStore {
-    fn sizes(&self) -> Vec<TenantSize> {
-        let tenants = self.tenants();
-        tenants
-            .names()
-            .into_iter()
-            .map(|tenant| match tenants.namespace_of(&tenant) {
-                // One namespace's read lock at a time.
-                Some(namespace) => self.cache().read(&namespace, |index| TenantSize {
-                    users: index.count(Kind::User),
-                    groups: index.count(Kind::Group),
-                    bytes: index.heap_bytes(),
-                    tenant: tenant.clone(),
-                }),
-                None => TenantSize {
-                    tenant,
-                    ..TenantSize::default()
-                },
-            })
-            .collect()
-    }
 }
 
 #[derive(Default)]
@@ -700,19 +609,6 @@ pub trait TokenExpiries: Send + Sync + 'static {
     fn expiries(&self) -> Vec<TokenExpiry>;
 }
 
-impl TokenExpiries for crate::store::kube::tokens::Tokens {
-    fn expiries(&self) -> Vec<TokenExpiry> {
-        self.expiring()
-            .into_iter()
-            .map(|(tenant, token, expires)| TokenExpiry {
-                tenant,
-                token,
-                expires,
-            })
-            .collect()
-    }
-}
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
     tenant: String,
@@ -756,7 +652,7 @@ impl Collector for TokenCollector {
 
 #[derive(Debug, Default)]
 struct ScimLogCollector {
-    source: OnceLock<Arc<crate::scimlog::ScimLog>>,
+    source: OnceLock<Arc<ScimLog>>,
 }
 
 impl Collector for ScimLogCollector {
@@ -820,195 +716,35 @@ impl Collector for ScimLogCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Principal, Scope};
-
-    #[test]
-    fn resource_types_follow_the_routes() {
-        let cases = [
-            ("/scim/v2/Users", ResourceType::User),
-            ("/Users", ResourceType::User),
-            ("/scim/v2/Users/2819c223", ResourceType::User),
-            ("/scim/v2/Groups", ResourceType::Group),
-            ("/Groups/abc", ResourceType::Group),
-            ("/scim/v2/ServiceProviderConfig", ResourceType::Config),
-            ("/scim/v2/Schemas", ResourceType::Schema),
-            (
-                "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
-                ResourceType::Schema,
-            ),
-            ("/scim/v2/ResourceTypes/User", ResourceType::Schema),
-            ("/scim/v2/.search", ResourceType::Search),
-            ("/scim/v2/Users/.search", ResourceType::Search),
-            ("/scim/v2/Groups/.search", ResourceType::Search),
-            ("/scim/v2/Bulk", ResourceType::Other),
-            ("/scim/v2/Me", ResourceType::Other),
-            ("/scim/v2/users", ResourceType::Other),
-            ("/scim/v2/Users/a/b", ResourceType::Other),
-            ("/scim/v2/ServiceProviderConfig/x", ResourceType::Other),
-            ("/scim/v2", ResourceType::Other),
-            ("/", ResourceType::Other),
-            ("/scim/v2Users", ResourceType::Other),
-            ("/whatever/../Users", ResourceType::Other),
-        ];
-        for (path, want) in cases {
-            assert_eq!(ResourceType::of_path(path), want, "{path}");
-        }
-    }
 
     #[test]
     fn methods_outside_the_standard_set_are_one_label() {
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
-        assert_eq!(method_label(&Method::GET), "GET");
-        let odd = Method::from_bytes(b"X-ATTACKER-CHOSEN").expect("extension method");
-        assert_eq!(method_label(&odd), "OTHER");
-        assert_eq!(method_label(&Method::TRACE), "OTHER");
-    }
-
-    #[test]
-    fn tenant_comes_only_from_a_validated_identity() {
-        assert_eq!(tenant_label(None), "");
-        assert_eq!(tenant_label(Some(&Identity(None))), "");
-        let principal = Principal {
-            tenant: "acme".into(),
-            token: "t".into(),
-            scopes: [Scope::Scim].into(),
-        };
-        assert_eq!(tenant_label(Some(&Identity(Some(principal)))), "acme");
-    }
-
-    /// The value of the sample `name{labels}` in `text`, labels given in order.
-    fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
-        let want = format!("{name}{{{labels}}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&want))
-            .and_then(|v| v.parse().ok())
-    }
-
-    #[tokio::test]
-    async fn the_scim_router_counts_requests_by_validated_tenant() {
-        use axum::body::Body;
-        use tower::ServiceExt as _;
-
-        use crate::http::limits::Edge;
-        use crate::http::scim::{self, ScimState, StaticTokens};
-
-        let metrics = Arc::new(Metrics::new());
-        let state = ScimState {
-            store: Arc::new(crate::store::MemoryStore::new()),
-            auth: Arc::new(StaticTokens::new([("acme".to_owned(), "good".to_owned())])),
-            config: Arc::new(crate::scim::discovery::ServiceProviderConfig::default()),
-            public_url: None,
-            scim_log: None,
-        };
-        let edge = Edge {
-            metrics: Some(metrics.clone()),
-            limits: None,
-        };
-        let app = scim::router_with(state, &edge);
-        let send = |method: &str, path: &str, token: Option<&str>| {
-            let mut request = Request::builder().method(method).uri(path);
-            if let Some(token) = token {
-                request = request.header("authorization", format!("Bearer {token}"));
-            }
-            let request = request.body(Body::empty()).expect("request");
-            let app = app.clone();
-            async move { app.oneshot(request).await.expect("infallible").status() }
-        };
-        assert_eq!(send("GET", "/scim/v2/Users", Some("good")).await, 200);
-        assert_eq!(send("GET", "/scim/v2/Users", Some("good")).await, 200);
-        assert_eq!(send("GET", "/scim/v2/Groups/nope", Some("good")).await, 404);
-        assert_eq!(send("GET", "/scim/v2/Users", Some("bad")).await, 401);
-        assert_eq!(send("GET", "/scim/v2/Users", None).await, 401);
-        // A path chosen by an unauthenticated caller never becomes a label.
-        assert_eq!(
-            send("GET", "/scim/v2/evil-label-value", Some("bad")).await,
-            404
-        );
-        assert_eq!(send("BREW", "/scim/v2/Users", Some("good")).await, 405);
-
-        let text = metrics.encode();
-        let requests = "scimitar_scim_requests_total";
-        assert_eq!(
-            sample(
-                &text,
-                requests,
-                r#"tenant="acme",method="GET",resource_type="User",status="200""#
-            ),
-            Some(2.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                requests,
-                r#"tenant="acme",method="GET",resource_type="Group",status="404""#
-            ),
-            Some(1.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                requests,
-                r#"tenant="",method="GET",resource_type="User",status="401""#
-            ),
-            Some(2.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                requests,
-                r#"tenant="",method="GET",resource_type="Other",status="404""#
-            ),
-            Some(1.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                requests,
-                r#"tenant="acme",method="OTHER",resource_type="User",status="405""#
-            ),
-            Some(1.0)
-        );
-        let failures = "scimitar_scim_auth_failures_total";
-        assert_eq!(
-            sample(&text, failures, r#"reason="invalid_token""#),
-            Some(1.0)
-        );
-        assert_eq!(
-            sample(&text, failures, r#"reason="missing_token""#),
-            Some(1.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                "scimitar_scim_request_duration_seconds_count",
-                r#"tenant="acme",method="GET",resource_type="User""#
-            ),
-            Some(2.0)
-        );
-        assert!(!text.contains("evil"), "{text}");
-        assert!(!text.contains("BREW"), "{text}");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("X-ATTACKER-CHOSEN"), "OTHER");
+        assert_eq!(method_label("TRACE"), "OTHER");
     }
 
     #[test]
     fn api_writes_are_counted_by_verb_and_resource_with_their_bytes() {
         let metrics = Metrics::new();
         let status = "/apis/scimitar.dev/v1alpha1/namespaces/acme/scimusers/u1/status";
-        metrics.api_request(&Method::PATCH, status, 120);
-        metrics.api_request(&Method::PATCH, status, 30);
+        metrics.api_request("PATCH", status, 120);
+        metrics.api_request("PATCH", status, 30);
         metrics.api_request(
-            &Method::POST,
+            "POST",
             "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/rolebindings",
             500,
         );
-        metrics.api_request(&Method::DELETE, "/api/v1/namespaces/acme/configmaps/d-1", 0);
+        metrics.api_request("DELETE", "/api/v1/namespaces/acme/configmaps/d-1", 0);
         metrics.api_request(
-            &Method::PATCH,
+            "PATCH",
             "/apis/scimitar.dev/v1alpha1/scimtenants/acme/status",
             7,
         );
-        metrics.api_request(&Method::GET, "/api/v1/namespaces/acme/configmaps", 0);
+        metrics.api_request("GET", "/api/v1/namespaces/acme/configmaps", 0);
         metrics.api_request(
-            &Method::POST,
+            "POST",
             "/apis/authorization.k8s.io/v1/subjectaccessreviews",
             300,
         );
@@ -1031,7 +767,7 @@ mod tests {
         );
         assert_eq!(api_resource("/version"), "other");
         assert_eq!(
-            api_verb(&Method::DELETE, "/api/v1/namespaces/ns/configmaps"),
+            api_verb("DELETE", "/api/v1/namespaces/ns/configmaps"),
             Some("deletecollection")
         );
     }
@@ -1066,26 +802,21 @@ mod tests {
         assert!(metrics.encode().lines().any(|l| l == "scimitar_leader 0"));
         metrics.set_leader(true);
         metrics.observe_tokens(Arc::new(Expiring));
-        metrics.scim_request(
-            "acme",
-            "POST",
-            ResourceType::User,
-            StatusCode::CREATED,
-            Duration::from_millis(3),
-        );
-        metrics.scim_request(
-            "acme",
-            "POST",
-            ResourceType::User,
-            StatusCode::CREATED,
-            Duration::from_millis(30),
-        );
-        metrics.auth_failure("invalid_token");
-        metrics.limited("acme", Limited::Rate);
+        for elapsed in [Duration::from_millis(3), Duration::from_millis(30)] {
+            metrics.scim_request(&ScimRequest {
+                tenant: "acme",
+                method: "POST",
+                resource_type: ResourceType::User,
+                status: 201,
+                elapsed,
+            });
+        }
+        metrics.auth_failure(AuthFailure::InvalidToken);
+        metrics.limited("acme", Limit::Rate);
         metrics.reconciled(None, Duration::from_millis(20));
         metrics.reconciled(Some("apply"), Duration::from_millis(20));
         metrics.observe_directory(Arc::new(Fixed));
-        let log = Arc::new(crate::scimlog::ScimLog::default());
+        let log = Arc::new(ScimLog::default());
         metrics.observe_scim_log(log.clone());
         assert!(
             metrics
@@ -1098,6 +829,7 @@ mod tests {
             tenant: "acme".into(),
             method: "GET".into(),
             path: "/scim/v2/Users".into(),
+            resource_type: ResourceType::User,
             status: 200,
             duration_ms: 1.0,
             request_body: None,

@@ -1,13 +1,12 @@
-//! `scimitar run`: wires the Kubernetes client, the HTTP server and shutdown.
+//! `scimitar run`: wires the Kubernetes client, the store, the controller,
+//! leader election, the HTTP server, the metrics and shutdown. This is where
+//! the process's one metrics registry is created and handed to each part,
+//! and where the store is shown to the metrics (the gauges' sources).
+//!
+//! Imports: anything; nothing imports it but the binary.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::ServiceExt;
-use axum::extract::Request;
-use tower::Layer as _;
-use tower::util::MapRequestLayer;
 
 use anyhow::Context as _;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -17,10 +16,12 @@ use tokio::net::TcpListener;
 
 use crate::auth::TokenAuthenticator;
 use crate::cli::RunArgs;
-use crate::http::scim::{self, ScimState};
-use crate::http::{self, Readiness};
+use crate::http::scim::ScimState;
+use crate::http::{self, Readiness, ScimLayers};
+use crate::metrics::{Directory, Metrics, TenantSize, TokenExpiries, TokenExpiry};
 use crate::scim::discovery::ServiceProviderConfig;
 use crate::scimlog::ScimLog;
+use crate::store::Kind;
 use crate::store::kube::KubeStore;
 use crate::store::kube::secrets::SecretPolicy;
 use crate::store::kube::tenants::Tenants;
@@ -33,16 +34,21 @@ const LEASE_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs the operator until SIGTERM.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let client = crate::kubeclient::client(args.kubeconfig.as_deref(), args.context.as_deref())
-        .await
-        .context("connecting to the Kubernetes API server")?;
+    let metrics = Arc::new(Metrics::new());
+    let client = crate::kubeclient::counted_client(
+        args.kubeconfig.as_deref(),
+        args.context.as_deref(),
+        metrics.clone(),
+    )
+    .await
+    .context("connecting to the Kubernetes API server")?;
     let version = client
         .apiserver_version()
         .await
         .context("reading the API server version")?;
     tracing::info!(server = %version.git_version, "connected to the Kubernetes API server");
 
-    // --- leader election (issue 6): validated before anything starts ---
+    // Leader election's settings are validated before anything starts.
     let election = args
         .leader_election
         .then(|| {
@@ -54,7 +60,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             )
         })
         .transpose()?;
-    // --- end leader election ---
 
     let readiness = Readiness::default();
     let listener = TcpListener::bind(args.listen)
@@ -68,9 +73,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     )));
     let tokens = Arc::new(Tokens::default());
     let store = Arc::new(KubeStore::new(client.clone(), tenants.clone()));
-    // --- SCIM request log ---
     let scim_log = Arc::new(ScimLog::with_limits(args.scim_log.limits()));
-    // --- end SCIM request log ---
     let auth: Arc<dyn TokenAuthenticator> = Arc::new(KubeAuthenticator {
         tenants: tenants.clone(),
         tokens: tokens.clone(),
@@ -82,18 +85,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         public_url: args.public_url.clone().map(Into::into),
         scim_log: Some(scim_log.clone()),
     };
-    // --- metrics and limits (issue 6) ---
-    let metrics = crate::metrics::global().clone();
     metrics.observe_directory(store.clone());
     metrics.observe_scim_log(scim_log.clone());
     metrics.observe_tokens(tokens.clone());
-    let metrics_server = metrics.clone().serve(args.metrics_listen).await?;
-    let edge = http::limits::Edge {
-        metrics: Some(metrics),
+    let metrics_server = http::metrics::serve(metrics.clone(), args.metrics_listen).await?;
+    let layers = ScimLayers {
+        metrics: Some(metrics.clone()),
         limits: Some(Arc::new(http::limits::Limits::new(&args.limits))),
     };
-    // --- end metrics and limits ---
-    // --- tenant console (issue 8): off, with a log line, without its key Secret ---
+    // Without its key Secret the console stays off, and says so in the log.
     let console_deps = crate::console::Deps {
         client: client.clone(),
         store: store.clone(),
@@ -104,19 +104,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let (console, console_tenants) =
         crate::console::Console::new(console_deps, &args.console).await;
-    // --- end tenant console ---
     let app = http::app(readiness.clone())
-        .merge(scim::router_with(scim_state, &edge))
-        .merge(http::scimlog::api_router(scim_log, auth))
+        .merge(http::scim_app(scim_state, &layers))
         .merge(console.router());
-    let app = MapRequestLayer::new(scim::normalize_path).layer(app);
     // One SIGTERM, seen by the HTTP server and by leader election.
     let shutdown = futures::FutureExt::shared(crate::shutdown::signal());
-    let server = axum::serve(
-        listener,
-        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown.clone());
+    let server = http::serve(listener, app, shutdown.clone());
     // In-flight requests get `--shutdown-grace-seconds` after SIGTERM, then
     // the process exits anyway (Kubernetes would SIGKILL it soon after).
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
@@ -128,7 +121,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 tokio::time::sleep(grace).await;
             };
             tokio::select! {
-                served = std::future::IntoFuture::into_future(server) => served,
+                served = server => served,
                 () = expired => {
                     tracing::warn!(?grace, "in-flight requests still running after the grace period; stopping");
                     Ok(())
@@ -141,30 +134,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         wait_for_crds(&client).await?;
         tokio::spawn(store.clone().run());
         tokio::spawn(tokens.clone().run(client.clone(), args.namespace.clone()));
-        // --- tenant console (issue 8) ---
         tokio::spawn(console_tenants.run());
-        // --- end tenant console ---
-        // --- leader election (issue 6): every replica serves SCIM (the store
-        // and its caches run everywhere); only the leader runs the controller ---
+        // Every replica serves SCIM (the store and its caches run
+        // everywhere); only the leader runs the controller.
         let controller = {
             let (client, store, url) = (client.clone(), store.clone(), args.public_url.clone());
-            move || crate::controller::run(client.clone(), store.clone(), url.clone())
+            let metrics = metrics.clone();
+            move || {
+                crate::controller::run(client.clone(), store.clone(), url.clone(), metrics.clone())
+            }
         };
         let elector = match election {
             Some(settings) => Some(tokio::spawn(crate::leader::run_while_leading(
                 client.clone(),
                 settings,
                 shutdown.clone(),
+                metrics.clone(),
                 controller,
             ))),
             None => {
                 tracing::info!("leader election off: running the controller");
-                crate::metrics::global().set_leader(true);
+                metrics.set_leader(true);
                 tokio::spawn(controller());
                 None
             }
         };
-        // --- end leader election ---
         // Ready once the caches are synced and every tenant's token is
         // loaded (before that a valid token would be answered 503), then
         // while the API server answers.
@@ -204,4 +198,43 @@ async fn wait_for_crds(client: &Client) -> anyhow::Result<()> {
             .with_context(|| format!("CRD {name} is not established; apply crds/ first"))??;
     }
     Ok(())
+}
+
+/// The read cache's sizes, for the `scimitar_tenants`, `scimitar_cache_objects`
+/// and `scimitar_cache_bytes` gauges.
+impl Directory for KubeStore {
+    fn sizes(&self) -> Vec<TenantSize> {
+        let tenants = self.tenants();
+        tenants
+            .names()
+            .into_iter()
+            .map(|tenant| match tenants.namespace_of(&tenant) {
+                // One namespace's read lock at a time.
+                Some(namespace) => self.cache().read(&namespace, |index| TenantSize {
+                    users: index.count(Kind::User),
+                    groups: index.count(Kind::Group),
+                    bytes: index.heap_bytes(),
+                    tenant: tenant.clone(),
+                }),
+                None => TenantSize {
+                    tenant,
+                    ..TenantSize::default()
+                },
+            })
+            .collect()
+    }
+}
+
+/// The API tokens that expire, for `scimitar_api_token_expiry_timestamp_seconds`.
+impl TokenExpiries for Tokens {
+    fn expiries(&self) -> Vec<TokenExpiry> {
+        self.expiring()
+            .into_iter()
+            .map(|(tenant, token, expires)| TokenExpiry {
+                tenant,
+                token,
+                expires,
+            })
+            .collect()
+    }
 }

@@ -1,28 +1,26 @@
 //! `scimitar serve`: the SCIM API over the in-memory store, for protocol
-//! conformance checks and benchmarks.
+//! conformance checks and benchmarks. The same SCIM application as
+//! `scimitar run` (`http::scim_app`), without limits, and with metrics only
+//! when `--metrics-listen` is set.
+//!
+//! Imports: anything; nothing imports it but the binary.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::ServiceExt;
-use axum::extract::Request;
 use tokio::net::TcpListener;
-use tower::Layer as _;
-use tower::util::MapRequestLayer;
 
 use crate::cli::ServeArgs;
-use crate::http::scim::{self, ScimState, StaticTokens, normalize_path};
-use crate::http::scimlog;
+use crate::http::scim::{self, ScimState, StaticTokens};
+use crate::http::{self, ScimLayers};
+use crate::metrics::Metrics;
 use crate::scim::discovery::ServiceProviderConfig;
 use crate::scimlog::ScimLog;
 use crate::store::MemoryStore;
 
 /// Serves until SIGTERM/SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    // --- SCIM request log ---
     let scim_log = Arc::new(ScimLog::with_limits(args.scim_log.limits()));
-    // --- end SCIM request log ---
     let state = ScimState {
         store: Arc::new(MemoryStore::new()),
         auth: Arc::new(StaticTokens::new(args.tokens)),
@@ -30,33 +28,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url.map(Into::into),
         scim_log: Some(scim_log.clone()),
     };
-    let auth = state.auth.clone();
-    // Metrics on request (issue 6); no limits here.
-    let metrics = args
-        .metrics_listen
-        .map(|_| crate::metrics::global().clone());
+    let metrics = args.metrics_listen.map(|_| Arc::new(Metrics::new()));
     if let Some(metrics) = &metrics {
-        metrics.observe_scim_log(scim_log.clone());
+        metrics.observe_scim_log(scim_log);
     }
-    let edge = crate::http::limits::Edge {
+    let layers = ScimLayers {
         metrics: metrics.clone(),
         limits: None,
     };
-    let app = scim::router_with(state, &edge).merge(scimlog::api_router(scim_log, auth));
-    let app = MapRequestLayer::new(normalize_path).layer(app);
+    let app = http::scim_app(state, &layers);
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving SCIM from memory at {}", scim::BASE_PATH);
     let metrics_server = match (metrics, args.metrics_listen) {
-        (Some(metrics), Some(listen)) => Some(metrics.serve(listen).await?),
+        (Some(metrics), Some(listen)) => Some(http::metrics::serve(metrics, listen).await?),
         _ => None,
     };
-    let server = axum::serve(
-        listener,
-        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(crate::shutdown::signal());
+    let server = http::serve(listener, app, crate::shutdown::signal());
     let metrics_served = async {
         match metrics_server {
             Some(serving) => serving.await,

@@ -541,20 +541,20 @@ fn exported_series() -> std::collections::BTreeSet<String> {
     }
     let metrics = Metrics::new();
     // A labelled family shows in the text once it has a sample.
-    metrics.scim_request(
-        "acme",
-        "GET",
-        scimitar::metrics::ResourceType::User,
-        axum::http::StatusCode::OK,
-        std::time::Duration::from_millis(1),
-    );
-    metrics.auth_failure("invalid_token");
-    metrics.limited("acme", scimitar::http::limits::Limited::Rate);
+    metrics.scim_request(&scimitar::metrics::ScimRequest {
+        tenant: "acme",
+        method: "GET",
+        resource_type: scimitar::scimlog::ResourceType::User,
+        status: 200,
+        elapsed: std::time::Duration::from_millis(1),
+    });
+    metrics.auth_failure(scimitar::metrics::AuthFailure::InvalidToken);
+    metrics.limited("acme", scimitar::metrics::Limit::Rate);
     metrics.reconciled(Some("apply"), std::time::Duration::from_millis(1));
     metrics.visited(1, true);
     metrics.directory_read();
     metrics.api_request(
-        &axum::http::Method::POST,
+        "POST",
         "/apis/rbac.authorization.k8s.io/v1/namespaces/acme/rolebindings",
         100,
     );

@@ -311,6 +311,8 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
     step("GET", "/ServiceProviderConfig", None, "Config", 200).await;
     step("GET", "/Schemas", None, "Schema", 200).await;
     step("GET", "/ResourceTypes/User", None, "Schema", 200).await;
+    // A search of one resource type is about that type, as `GET /Users?filter=`
+    // is; only `/.search` at the root, over every type, is `Search`.
     step(
         "POST",
         "/Users/.search",
@@ -318,7 +320,7 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
             "filter": "userName pr"
         })),
-        "Search",
+        "User",
         200,
     )
     .await;

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use scimitar::crd::{RoleMapping, ScimTenantSpec};
 use scimitar::http::limits::LimitArgs;
-use scimitar::scimlog::{Body, Limits, Record, ScimLog};
+use scimitar::scimlog::{Body, Limits, Record, ResourceType, ScimLog};
 use serde_json::{Value, json};
 use support::operator::{Operator, Scim, access, create_tenant, mapping};
 use support::{ControlPlane, install_crds, namespace};
@@ -114,6 +114,7 @@ fn record(tenant: &str, i: usize, request: &str, response: &str) -> Record {
         tenant: tenant.to_owned(),
         method: "POST".to_owned(),
         path: format!("/scim/v2/Users?attempt={i}"),
+        resource_type: ResourceType::User,
         status: 400,
         duration_ms: 1.5,
         request_body: Body::capture(request.as_bytes()),

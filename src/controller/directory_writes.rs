@@ -48,7 +48,7 @@ async fn current(
     }
     let mark = ctx.shards.mark();
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
-    crate::metrics::global().directory_read();
+    ctx.metrics.directory_read();
     Ok(bounded(api.get_opt(name))
         .await?
         .map(|config_map| ctx.shards.record(&config_map, mark)))

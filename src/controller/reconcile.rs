@@ -366,7 +366,7 @@ async fn apply_changes(
         .unwrap_or_default();
     outcome.user_count = users.saturating_sub(leftovers.0);
     outcome.group_count = groups.saturating_sub(leftovers.1);
-    crate::metrics::global().visited(visited, outcome.full);
+    ctx.metrics.visited(visited, outcome.full);
     Ok(outcome)
 }
 

@@ -91,10 +91,17 @@ pub struct Context {
     pub(super) pending: Arc<Pending>,
     /// What is remembered of each tenant between reconciles.
     pub(super) passes: Mutex<HashMap<String, reconcile::Pass>>,
+    /// Where reconciles are counted and timed.
+    pub(super) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Runs the controller until the process stops.
-pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<String>) {
+pub async fn run(
+    client: Client,
+    store: Arc<KubeStore>,
+    public_url: Option<String>,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
     let managed = crate::kubeclient::watch_config().labels(&format!("{MANAGED_BY}={MANAGER}"));
     let all = crate::kubeclient::watch_config;
     let owned = Arc::new(Owned::default());
@@ -159,6 +166,7 @@ pub async fn run(client: Client, store: Arc<KubeStore>, public_url: Option<Strin
         owned,
         pending: pending.clone(),
         passes: Mutex::default(),
+        metrics,
     });
 
     // Directory changes, as the SCIM store's cache applies them. A receiver
@@ -402,7 +410,7 @@ async fn reconcile(tenant: Arc<ScimTenant>, ctx: Arc<Context>) -> Result<Action,
     let started = std::time::Instant::now();
     let result = reconcile_tenant(&tenant, &ctx).await;
     tracing::debug!(tenant = %tenant.name_any(), elapsed = ?started.elapsed(), ok = result.is_ok(), "reconciled");
-    crate::metrics::global().reconciled(
+    ctx.metrics.reconciled(
         result.as_ref().err().map(Error::metric_label),
         started.elapsed(),
     );

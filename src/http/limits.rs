@@ -7,9 +7,13 @@
 //!   `Retry-After` at once, never a queue;
 //! - a time limit per request: 503.
 //!
-//! The layer sits inside `http::auth::identify` (the tenant is the validated
-//! token's) and inside the metrics layer (refusals are counted, marked with
-//! [`Limited`] in the response's extensions).
+//! The layer reads the [`Identity`] the edge resolved (the tenant is the
+//! validated token's; a rejected token counts against the client's address)
+//! and sits inside the metrics layer: refusals are counted, marked with the
+//! [`Limit`] that refused them in the response's extensions.
+//!
+//! Imports: the edge's [`Identity`], SCIM error responses, and the metrics'
+//! [`Limit`] label; it records no metric itself.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -21,7 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use clap::Args;
@@ -32,7 +36,7 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
 use crate::http::auth::Identity;
-use crate::metrics::Metrics;
+use crate::metrics::Limit;
 use crate::scim::error::ScimError;
 
 /// The default sustained rate per tenant (requests per second). It sits above
@@ -115,32 +119,6 @@ impl Default for LimitArgs {
     }
 }
 
-/// Which limit refused a request; put in the response's extensions for the
-/// metrics layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Limited {
-    /// The tenant's request rate (429).
-    Rate,
-    /// Repeated failed authentications from the client's address (429).
-    AuthFailures,
-    /// Too many requests in flight (503).
-    Concurrency,
-    /// The request took too long (503).
-    Timeout,
-}
-
-impl Limited {
-    /// The metrics label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Limited::Rate => "rate",
-            Limited::AuthFailures => "auth_failures",
-            Limited::Concurrency => "concurrency",
-            Limited::Timeout => "timeout",
-        }
-    }
-}
-
 /// A rate limit per key (GCRA), answering how long to wait when exceeded.
 pub struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
     limiter: RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>,
@@ -193,18 +171,6 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedLimit<K, C> {
 pub fn retry_after_seconds(wait: Duration) -> u64 {
     let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     whole.max(1)
-}
-
-/// Whether the request carries an `Authorization: Bearer <token>` header
-/// (as `http::auth::bearer` reads it).
-pub fn carries_bearer(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
-        })
 }
 
 /// What failed authentications are counted under: the address, or its /64
@@ -264,33 +230,30 @@ impl Limits {
 }
 
 /// A SCIM error response from a limit.
-fn refuse(status: u16, detail: &str, retry_after: Option<u64>, limited: Limited) -> Response {
+fn refuse(status: u16, detail: &str, retry_after: Option<u64>, limit: Limit) -> Response {
     let mut response = crate::http::scim::error_response(&ScimError::new(status, None, detail));
     if let Some(seconds) = retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    response.extensions_mut().insert(limited);
+    response.extensions_mut().insert(limit);
     response
 }
 
 /// Middleware enforcing [`Limits`], cheapest and most specific first.
 pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
-    let principal = request
-        .extensions()
-        .get::<Identity>()
-        .and_then(|Identity(p)| p.as_ref());
-    match principal {
+    let identity = request.extensions().get::<Identity>();
+    let principal = identity.and_then(Identity::principal);
+    match identity {
         // A token that did not authenticate: counted against the client's
         // address, and refused outright once that address has failed too often.
-        None => {
-            let has_token = carries_bearer(request.headers());
+        Some(Identity::Rejected { .. }) => {
             let peer = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(addr)| client_key(addr.ip()));
-            if let (true, Some(clients), Some(peer)) = (has_token, &limits.clients, peer)
+            if let (Some(clients), Some(peer)) = (&limits.clients, peer)
                 && let Err(wait) = clients.check(&peer)
             {
                 tracing::info!(client = %peer, "authentication failures rate-limited");
@@ -298,17 +261,19 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
                     429,
                     "Too many failed authentication attempts from this client",
                     Some(retry_after_seconds(wait)),
-                    Limited::AuthFailures,
+                    Limit::AuthFailures,
                 );
             }
         }
-        Some(principal) => {
+        Some(Identity::Authenticated(principal)) => {
             if let Some((tenants, detail)) = &limits.tenants
                 && let Err(wait) = tenants.check(&principal.tenant)
             {
-                return refuse(429, detail, Some(retry_after_seconds(wait)), Limited::Rate);
+                return refuse(429, detail, Some(retry_after_seconds(wait)), Limit::Rate);
             }
         }
+        // No token: nothing to count; the handler answers 401.
+        Some(Identity::Anonymous) | None => {}
     }
     let _tenant_permit = match (&limits.tenant_concurrency, principal) {
         (Some((slots, semaphores)), Some(principal)) => {
@@ -326,7 +291,7 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
                         503,
                         "Too many requests of this tenant in flight; retry shortly",
                         Some(1),
-                        Limited::Concurrency,
+                        Limit::Concurrency,
                     );
                 }
             }
@@ -342,7 +307,7 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
                     503,
                     "The server is busy; retry shortly",
                     Some(1),
-                    Limited::Concurrency,
+                    Limit::Concurrency,
                 );
             }
         },
@@ -357,7 +322,7 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
                     503,
                     "The request took too long; retry shortly",
                     Some(1),
-                    Limited::Timeout,
+                    Limit::Timeout,
                 )
             }
         },
@@ -390,36 +355,6 @@ async fn add_retry_after(request: Request, next: Next) -> Response {
         );
     }
     response
-}
-
-/// The operational layers of the SCIM API (metrics, limits), applied inside
-/// authentication. The default has none.
-#[derive(Clone, Default)]
-pub struct Edge {
-    /// Where requests are counted and timed.
-    pub metrics: Option<Arc<Metrics>>,
-    /// The limits to enforce.
-    pub limits: Option<Arc<Limits>>,
-}
-
-impl Edge {
-    /// Wraps `api` (a router whose outermost layer will be `identify`):
-    /// metrics outside the limits, so refusals are counted too.
-    pub fn wrap(&self, mut api: Router) -> Router {
-        if let Some(limits) = &self.limits {
-            api = api.layer(axum::middleware::from_fn_with_state(
-                limits.clone(),
-                enforce,
-            ));
-        }
-        if let Some(metrics) = &self.metrics {
-            api = api.layer(axum::middleware::from_fn_with_state(
-                metrics.clone(),
-                crate::metrics::track,
-            ));
-        }
-        api
-    }
 }
 
 #[cfg(test)]
@@ -497,21 +432,6 @@ mod tests {
     }
 
     #[test]
-    fn only_bearer_tokens_count_as_presented_tokens() {
-        let headers = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, value.parse().expect("header"));
-            headers
-        };
-        assert!(carries_bearer(&headers("Bearer abc")));
-        assert!(carries_bearer(&headers("bearer  abc ")));
-        assert!(!carries_bearer(&headers("Bearer ")));
-        assert!(!carries_bearer(&headers("Basic dXNlcjpwYXNz")));
-        assert!(!carries_bearer(&headers("non-token")));
-        assert!(!carries_bearer(&HeaderMap::new()));
-    }
-
-    #[test]
     fn retry_after_rounds_up() {
         assert_eq!(retry_after_seconds(Duration::ZERO), 1);
         assert_eq!(retry_after_seconds(Duration::from_millis(1)), 1);
@@ -534,11 +454,15 @@ mod tests {
     }
 
     fn principal(tenant: &str) -> Identity {
-        Identity(Some(Principal {
+        Identity::Authenticated(Principal {
             tenant: tenant.into(),
             token: "t".into(),
             scopes: BTreeSet::from([Scope::Scim]),
-        }))
+        })
+    }
+
+    fn rejected() -> Identity {
+        Identity::Rejected { loading: false }
     }
 
     fn app(args: LimitArgs) -> Router {
@@ -550,11 +474,7 @@ mod tests {
                 "late"
             }),
         );
-        Edge {
-            metrics: None,
-            limits: Some(limits),
-        }
-        .wrap(api)
+        api.layer(axum::middleware::from_fn_with_state(limits, enforce))
     }
 
     fn request(path: &str, identity: Identity, token: bool) -> Request {
@@ -573,7 +493,7 @@ mod tests {
     async fn scim_error(response: Response) -> (StatusCode, Option<String>, serde_json::Value) {
         let status = response.status();
         assert_eq!(
-            response.extensions().get::<Limited>().is_some(),
+            response.extensions().get::<Limit>().is_some(),
             !status.is_success()
         );
         let retry = response
@@ -608,7 +528,7 @@ mod tests {
             .oneshot(request("/fast", principal("acme"), true))
             .await
             .expect("infallible");
-        assert_eq!(response.extensions().get::<Limited>(), Some(&Limited::Rate));
+        assert_eq!(response.extensions().get::<Limit>(), Some(&Limit::Rate));
         let (status, retry, body) = scim_error(response).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(retry.as_deref(), Some("1"));
@@ -717,14 +637,14 @@ mod tests {
         for _ in 0..3 {
             let response = app
                 .clone()
-                .oneshot(request("/fast", Identity(None), true))
+                .oneshot(request("/fast", rejected(), true))
                 .await
                 .expect("infallible");
             assert_eq!(response.status(), StatusCode::OK);
         }
         let response = app
             .clone()
-            .oneshot(request("/fast", Identity(None), true))
+            .oneshot(request("/fast", rejected(), true))
             .await
             .expect("infallible");
         let (status, retry, body) = scim_error(response).await;
@@ -733,8 +653,8 @@ mod tests {
         assert_eq!(body["status"], "429");
         // Requests without a token are not failures of this kind, and a
         // valid token from the same address still gets through.
-        for identity in [Identity(None), principal("acme")] {
-            let token = identity.0.is_some();
+        for identity in [Identity::Anonymous, principal("acme")] {
+            let token = identity.principal().is_some();
             let response = app
                 .clone()
                 .oneshot(request("/fast", identity, token))
@@ -754,10 +674,7 @@ mod tests {
             .oneshot(request("/slow", principal("acme"), true))
             .await
             .expect("infallible");
-        assert_eq!(
-            response.extensions().get::<Limited>(),
-            Some(&Limited::Timeout)
-        );
+        assert_eq!(response.extensions().get::<Limit>(), Some(&Limit::Timeout));
         let (status, retry, body) = scim_error(response).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(retry.as_deref(), Some("1"));
@@ -787,8 +704,8 @@ mod tests {
             .await
             .expect("infallible");
         assert_eq!(
-            response.extensions().get::<Limited>(),
-            Some(&Limited::Concurrency)
+            response.extensions().get::<Limit>(),
+            Some(&Limit::Concurrency)
         );
         let (status, retry, _) = scim_error(response).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -2,17 +2,21 @@
 //! request, and the API that serves a tenant's log
 //! (`GET /api/v1/tenants/{tenant}/scim-logs`).
 //!
-//! Recording: the middleware sits inside the SCIM router's `identify` layer,
-//! so it knows the caller's tenant. It copies the request body as the handler
-//! reads it (the handler still enforces the body limit and answers 413 as
-//! before), buffers the response body, and then
+//! Recording: the middleware sits inside the edge's classification, so it
+//! reads the caller's tenant and the request's resource type from the
+//! request's extensions, as the metrics do. It copies the request body as the
+//! handler reads it (the handler still enforces the body limit and answers
+//! 413 as before), buffers the response body, and then
 //! - stores the entry in the replica's [`ScimLog`] under the caller's tenant
-//!   (requests without a valid token are stored under no tenant), and
+//!   (requests without a valid token are not stored, only emitted), and
 //! - emits one `info` line with target `scimitar::scim_log` and the fields
 //!   `time`, `tenant` (absent without a valid token), `method`, `path`,
 //!   `resource_type`, `status`, `duration_ms`. When `debug` is enabled for
 //!   that target (`RUST_LOG=info,scimitar::scim_log=debug`), the same line
 //!   also carries `request_body` and `response_body` (redacted).
+//!
+//! Imports: `crate::scimlog` (the pure log), `crate::auth` (scopes), the
+//! edge's [`Identity`]; never the metrics or the limits.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -48,9 +52,9 @@ struct Recorder {
 }
 
 /// Adds the recording middleware to the SCIM router (`api`, before it is
-/// nested under `/scim/v2`). Without a log, requests are still emitted as log
-/// lines, but nothing is stored.
-pub fn record_layer(api: Router, log: Option<Arc<ScimLog>>, capture_limit: usize) -> Router {
+/// nested). Without a log, requests are still emitted as log lines, but
+/// nothing is stored.
+pub(super) fn record_layer(api: Router, log: Option<Arc<ScimLog>>, capture_limit: usize) -> Router {
     api.layer(axum::middleware::from_fn_with_state(
         Recorder { log, capture_limit },
         record,
@@ -63,8 +67,13 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
     let tenant = request
         .extensions()
         .get::<Identity>()
-        .and_then(|Identity(principal)| principal.as_ref())
-        .map(|p| p.tenant.clone());
+        .and_then(Identity::tenant)
+        .map(str::to_owned);
+    let resource_type = request
+        .extensions()
+        .get::<ResourceType>()
+        .copied()
+        .unwrap_or(ResourceType::Other);
     let method = request.method().to_string();
     let uri = request
         .extensions()
@@ -103,7 +112,6 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
     };
     let duration_ms = scimlog::duration_ms(started.elapsed());
     let status = parts.status.as_u16();
-    let resource_type = ResourceType::of_path(&path);
 
     let store = recorder
         .log
@@ -159,6 +167,7 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
             tenant: tenant.clone(),
             method,
             path,
+            resource_type,
             status,
             duration_ms,
             request_body,
@@ -218,7 +227,10 @@ async fn list(
     let Ok(Path(tenant)) = tenant else {
         return not_found();
     };
-    let Some(principal) = identity.and_then(|axum::Extension(Identity(p))| p) else {
+    let Some(principal) = identity.and_then(|axum::Extension(identity)| match identity {
+        Identity::Authenticated(principal) => Some(principal),
+        Identity::Anonymous | Identity::Rejected { .. } => None,
+    }) else {
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -2,6 +2,12 @@
 //! as identity admins know it from SaaS consoles. Pure: no I/O, no HTTP
 //! framework; the HTTP layer (`http::scimlog`) records into it and serves it.
 //!
+//! Imports: nothing of `crate::http`, `crate::metrics`, `crate::store` or
+//! `crate::controller`; it is below them all. [`ResourceType`] lives here
+//! because the log stores and filters by it, and the metrics label by it;
+//! which route is which type is decided once, at the HTTP edge
+//! (`http::scim::resource_type`).
+//!
 //! - [`Entry`]: one request (time, tenant, method, path, resource type,
 //!   status, duration, redacted bodies, a sequence number).
 //! - [`ScimLog`]: the entries of one replica, shared by all tenants, bounded
@@ -51,20 +57,22 @@ pub(crate) fn heap(len: usize) -> usize {
     }
 }
 
-/// The kind of SCIM resource a request was about, derived from its path.
+/// What a SCIM request was about: the `resourceType` of log entries and the
+/// `resource_type` label of the request metrics. The HTTP edge classifies
+/// each request once, by the route that serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ResourceType {
-    /// `/Users…`
+    /// `/Users`, `/Users/{id}`, `/Users/.search`
     User,
-    /// `/Groups…`
+    /// `/Groups`, `/Groups/{id}`, `/Groups/.search`
     Group,
-    /// `/ServiceProviderConfig`, `/ResourceTypes…`
+    /// `/ServiceProviderConfig`: the features the server supports.
     Config,
-    /// `/Schemas…`
+    /// `/Schemas…`, `/ResourceTypes…`: the shape of the resources.
     Schema,
     /// `POST /.search` at the root (over every resource type).
     Search,
-    /// Anything else (`/Bulk`, `/Me`, unknown endpoints).
+    /// Anything else (`/Bulk`, `/Me`, paths no route serves).
     Other,
 }
 
@@ -79,7 +87,7 @@ impl ResourceType {
         ResourceType::Other,
     ];
 
-    /// Its name in the API and CSV.
+    /// Its name in the API, CSV, log lines and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::User => "User",
@@ -91,34 +99,11 @@ impl ResourceType {
         }
     }
 
-    /// Parses a name, case-insensitively.
+    /// Parses a name, case-insensitively (a query parameter of the log API).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(name.trim()))
-    }
-
-    /// The resource type of a request path, with or without the `/scim/v2`
-    /// prefix and with or without a query string.
-    pub fn of_path(path: &str) -> Self {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        let path = path.strip_prefix("/scim/v2").unwrap_or(path);
-        let mut segments = path.split('/').filter(|s| !s.is_empty());
-        let first = segments.next().unwrap_or_default();
-        let is = |name: &str| first.eq_ignore_ascii_case(name);
-        if is("Users") {
-            ResourceType::User
-        } else if is("Groups") {
-            ResourceType::Group
-        } else if is("ServiceProviderConfig") || is("ResourceTypes") {
-            ResourceType::Config
-        } else if is("Schemas") {
-            ResourceType::Schema
-        } else if first == ".search" && segments.next().is_none() {
-            ResourceType::Search
-        } else {
-            ResourceType::Other
-        }
     }
 }
 
@@ -271,7 +256,7 @@ pub struct Entry {
     pub method: String,
     /// Path and query, as requested (`/scim/v2/Users?filter=…`).
     pub path: String,
-    /// What the request was about, from the path.
+    /// What the request was about, as the HTTP edge classified it.
     pub resource_type: ResourceType,
     /// HTTP status of the response.
     pub status: u16,
@@ -310,6 +295,8 @@ pub struct Record {
     pub method: String,
     /// See [`Entry::path`].
     pub path: String,
+    /// See [`Entry::resource_type`].
+    pub resource_type: ResourceType,
     /// See [`Entry::status`].
     pub status: u16,
     /// See [`Entry::duration_ms`].
@@ -425,7 +412,6 @@ impl ScimLog {
     /// Stores a record, evicting what the limits require, and returns its
     /// sequence number (also when the limits keep nothing).
     pub fn record(&self, record: Record) -> u64 {
-        let resource_type = ResourceType::of_path(&record.path);
         let shrunk = |mut s: String| {
             s.shrink_to_fit();
             s
@@ -436,7 +422,7 @@ impl ScimLog {
             tenant: shrunk(record.tenant),
             method: shrunk(record.method),
             path: shrunk(record.path),
-            resource_type,
+            resource_type: record.resource_type,
             status: record.status,
             duration_ms: record.duration_ms,
             request_body: record.request_body,

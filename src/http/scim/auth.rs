@@ -1,12 +1,15 @@
-//! The SCIM API's bearer-token check: the token says which tenant is calling,
-//! and must carry the `scim` scope.
+//! The SCIM API's answer to the caller's [`Identity`]: the token says which
+//! tenant is calling, and must carry the `scim` scope.
+//!
+//! Imports: the edge's [`Identity`] and SCIM errors; it authenticates nothing
+//! itself (`http::auth::identify` has, before any handler runs).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::response::Failure;
-use crate::auth::{Scope, TokenAuthenticator};
-use crate::http::auth::{Identity, bearer};
+use crate::auth::Scope;
+use crate::http::auth::Identity;
 use crate::scim::error::ScimError;
 
 /// What a request that may carry a not-yet-loaded token is told to wait.
@@ -16,39 +19,34 @@ const LOADING_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub String);
 
-/// State that can authenticate requests.
-pub trait HasAuthenticator {
-    /// The authenticator to check bearer tokens with.
-    fn authenticator(&self) -> &dyn TokenAuthenticator;
-}
-
-impl<S> FromRequestParts<S> for Tenant
-where
-    S: HasAuthenticator + Send + Sync,
-{
+impl<S: Send + Sync> FromRequestParts<S> for Tenant {
     type Rejection = Failure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // One answer for every failure: no telling a missing header from an
         // unknown token, a revoked one or one without the scope.
         let unauthorized =
             || Failure::from(ScimError::unauthorized("A valid bearer token is required"));
-        // Authenticated once at the edge (`http::auth::identify`) when that layer is
-        // installed; otherwise here.
-        let principal = match parts.extensions.get::<Identity>() {
-            Some(Identity(principal)) => principal.clone(),
-            None => bearer(parts).and_then(|token| state.authenticator().authenticate(token)),
-        };
-        if principal.is_none() && bearer(parts).is_some() && !state.authenticator().is_loaded() {
+        match parts.extensions.get::<Identity>() {
+            Some(Identity::Authenticated(principal)) if principal.may(Scope::Scim) => {
+                Ok(Tenant(principal.tenant.clone()))
+            }
             // The token may be valid and not loaded yet (a replica starting).
-            return Err(Failure::from(crate::store::StoreError::Unavailable {
-                retry_after: LOADING_RETRY,
-                detail: "API tokens are still loading; retry shortly".into(),
-            }));
+            Some(Identity::Rejected { loading: true }) => {
+                Err(Failure::from(crate::store::StoreError::Unavailable {
+                    retry_after: LOADING_RETRY,
+                    detail: "API tokens are still loading; retry shortly".into(),
+                }))
+            }
+            Some(_) => Err(unauthorized()),
+            // The SCIM router always resolves identities first; a handler
+            // reached without one is a wiring mistake, not a caller's.
+            None => {
+                tracing::error!("SCIM handler reached without a resolved identity");
+                Err(Failure::from(ScimError::internal(
+                    "The request's identity was not resolved",
+                )))
+            }
         }
-        principal
-            .filter(|p| p.may(Scope::Scim))
-            .map(|p| Tenant(p.tenant))
-            .ok_or_else(unauthorized)
     }
 }

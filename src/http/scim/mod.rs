@@ -1,4 +1,10 @@
-//! The SCIM 2.0 HTTP API under `/scim/v2`, generic over the [`Store`].
+//! The SCIM 2.0 HTTP API under [`BASE_PATH`], generic over the [`Store`]: its
+//! routes, and the one place that says which [`ResourceType`] each route
+//! serves ([`resource_type`]).
+//!
+//! Imports: the SCIM protocol (`crate::scim`), the store trait, the request
+//! log's types, and the edge's own layers (`http::auth`, `http::limits`,
+//! `http::metrics`, `http::scimlog`); never the console or the controller.
 
 mod auth;
 mod body;
@@ -9,16 +15,20 @@ mod response;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderMap, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{any, get, post};
 
 pub use crate::auth::{StaticTokens, TokenAuthenticator, token_digest};
-pub use auth::{HasAuthenticator, Tenant};
+pub use auth::Tenant;
 pub use response::{Failure, SCIM_JSON, Scim, ScimResult, error_response};
 
+use crate::http::ScimLayers;
 use crate::scim::discovery::ServiceProviderConfig;
 use crate::scim::error::ScimError;
+use crate::scimlog::ResourceType;
 use crate::store::{Kind, Store};
 
 /// Where the SCIM API is mounted.
@@ -52,12 +62,6 @@ impl<S> Clone for ScimState<S> {
     }
 }
 
-impl<S: Send + Sync> auth::HasAuthenticator for ScimState<S> {
-    fn authenticator(&self) -> &dyn TokenAuthenticator {
-        self.auth.as_ref()
-    }
-}
-
 /// The base URL resources' `meta.location` and `$ref`s are built from.
 pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
     if let Some(url) = &state.public_url {
@@ -71,17 +75,20 @@ pub fn base_url<S>(state: &ScimState<S>, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}{BASE_PATH}")
 }
 
-/// The `/scim/v2` router.
+/// The SCIM router, without metrics or limits.
 pub fn router<S: Store>(state: ScimState<S>) -> Router {
-    router_with(state, &crate::http::limits::Edge::default())
+    router_with(state, &ScimLayers::default())
 }
 
-/// The `/scim/v2` router with the operational layers of `edge` (metrics,
-/// limits) between authentication and the handlers.
-pub fn router_with<S: Store>(state: ScimState<S>, edge: &crate::http::limits::Edge) -> Router {
+/// The SCIM router, nested at [`BASE_PATH`]. Each request goes, outermost
+/// first, through: a `Retry-After` on every refusal; the route's
+/// [`ResourceType`] and the caller's identity, each resolved once; the
+/// request log; the metrics and limits of `layers`; the handler.
+pub fn router_with<S: Store>(state: ScimState<S>, layers: &ScimLayers) -> Router {
     let limit = usize::try_from(state.config.max_payload_bytes).unwrap_or(usize::MAX);
     let auth = state.auth.clone();
     let scim_log = state.scim_log.clone();
+    // `resource_type` below must follow this table.
     let api = Router::new()
         .route(
             "/ServiceProviderConfig",
@@ -115,19 +122,54 @@ pub fn router_with<S: Store>(state: ScimState<S>, edge: &crate::http::limits::Ed
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
-    // Metrics and limits: inside `identify`, so they see the tenant.
-    let api = edge.wrap(api);
-    // The SCIM request log, outside the limits so throttled requests are
-    // recorded too; inside `identify`, so it knows the caller's tenant.
+    // Metrics outside the limits, so that refusals are counted too.
+    let api = layers.apply(api);
+    // The request log outside the limits, so that throttled requests are
+    // recorded too.
     let api = crate::http::scimlog::record_layer(api, scim_log, limit)
-        // Outermost: every layer and handler inside sees the caller's identity.
         .layer(axum::middleware::from_fn_with_state(
             auth,
             crate::http::auth::identify,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(classify));
     // Every 429 and 503 tells the IdP when to come back.
     let api = crate::http::limits::retry_after_on_refusals(api);
     Router::new().nest(BASE_PATH, api)
+}
+
+/// What the route at `path` (relative to where the API is mounted, as the
+/// nested router sees it) serves. It mirrors the table of [`router_with`],
+/// and is exact and case-sensitive as routing is: `/users` is served by no
+/// route (404), so it is `Other`.
+pub fn resource_type(path: &str) -> ResourceType {
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let first = segments.next().unwrap_or_default();
+    let second = segments.next();
+    if segments.next().is_some() {
+        // No route but `/Me/{*rest}` has three segments or more.
+        return ResourceType::Other;
+    }
+    match (first, second) {
+        ("Users", _) => ResourceType::User,
+        ("Groups", _) => ResourceType::Group,
+        ("ServiceProviderConfig", None) => ResourceType::Config,
+        ("Schemas" | "ResourceTypes", _) => ResourceType::Schema,
+        (".search", None) => ResourceType::Search,
+        _ => ResourceType::Other,
+    }
+}
+
+/// Middleware (inside the nest, so it runs once routing has matched): puts the
+/// request's [`ResourceType`] in its extensions, for the request log and the
+/// metrics. A request no route matched (the fallback) is `Other`, whatever
+/// its path looks like.
+async fn classify(mut request: Request, next: Next) -> Response {
+    let resource_type = match request.extensions().get::<MatchedPath>() {
+        Some(_) => resource_type(request.uri().path()),
+        None => ResourceType::Other,
+    };
+    request.extensions_mut().insert(resource_type);
+    next.run(request).await
 }
 
 async fn unsupported(detail: &'static str) -> Failure {
@@ -158,4 +200,44 @@ pub fn normalize_path(mut request: Request) -> Request {
         }
     }
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_types_follow_the_routes() {
+        let cases = [
+            ("/Users", ResourceType::User),
+            ("/Users/2819c223", ResourceType::User),
+            ("/Users/.search", ResourceType::User),
+            ("/Groups", ResourceType::Group),
+            ("/Groups/abc", ResourceType::Group),
+            ("/Groups/.search", ResourceType::Group),
+            ("/ServiceProviderConfig", ResourceType::Config),
+            ("/Schemas", ResourceType::Schema),
+            (
+                "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                ResourceType::Schema,
+            ),
+            ("/ResourceTypes", ResourceType::Schema),
+            ("/ResourceTypes/User", ResourceType::Schema),
+            ("/.search", ResourceType::Search),
+            ("/.search/x", ResourceType::Other),
+            ("/Bulk", ResourceType::Other),
+            ("/Me", ResourceType::Other),
+            ("/Me/x", ResourceType::Other),
+            ("/users", ResourceType::Other),
+            ("/Users/a/b", ResourceType::Other),
+            ("/ServiceProviderConfig/x", ResourceType::Other),
+            ("/Nope", ResourceType::Other),
+            ("/", ResourceType::Other),
+            ("", ResourceType::Other),
+            ("/whatever/../Users", ResourceType::Other),
+        ];
+        for (path, want) in cases {
+            assert_eq!(resource_type(path), want, "{path}");
+        }
+    }
 }
