@@ -35,7 +35,7 @@ pub const LAST_USED_EVERY: Duration = Duration::from_secs(60);
 pub struct Tokens {
     records: RwLock<HashMap<String, TokenRecord>>,
     synced: AtomicBool,
-    /// Tokens used since the last write-back, with when.
+    /// Tokens used and not yet seen written back, with when.
     used: Mutex<HashMap<String, jiff::Timestamp>>,
 }
 
@@ -130,9 +130,15 @@ impl Tokens {
     async fn write_last_used(self: Arc<Self>, api: Api<Secret>) {
         loop {
             tokio::time::sleep(LAST_USED_EVERY).await;
-            let used: Vec<(String, jiff::Timestamp)> = {
+            // A use stays in `used` until the watch shows it written: the
+            // console reads last use from both, and draining here showed
+            // "never used" between the write and its watch event. Uses of
+            // tokens that are gone are dropped, so this holds at most one
+            // entry per token.
+            let used = {
+                let records = self.records.read().unwrap_or_else(|e| e.into_inner());
                 let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-                used.drain().collect()
+                unwritten_uses(&records, &mut used)
             };
             for (id, at) in used {
                 let patch = serde_json::json!({"metadata": {"annotations": {LAST_USED_ANNOTATION: at.to_string()}}});
@@ -145,6 +151,16 @@ impl Tokens {
             }
         }
     }
+}
+
+/// The uses in `used` that the watched `records` do not show written yet,
+/// forgetting the others (written, or of a token that is gone).
+fn unwritten_uses(
+    records: &HashMap<String, TokenRecord>,
+    used: &mut HashMap<String, jiff::Timestamp>,
+) -> Vec<(String, jiff::Timestamp)> {
+    used.retain(|id, at| records.get(id).is_some_and(|r| r.last_used < Some(*at)));
+    used.iter().map(|(id, at)| (id.clone(), *at)).collect()
 }
 
 /// Checks bearer tokens against the tenants' API tokens and the digests the
@@ -214,5 +230,53 @@ impl TokenAuthenticator for KubeAuthenticator {
             }
         };
         Some(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
+    use super::unwritten_uses;
+    use crate::auth::Scope;
+    use crate::auth::token::TokenRecord;
+
+    fn record(id: &str, last_used: Option<i64>) -> (String, TokenRecord) {
+        let at = |s: i64| jiff::Timestamp::from_second(s).expect("time");
+        let record = TokenRecord {
+            id: id.into(),
+            tenant: "acme".into(),
+            name: id.into(),
+            scopes: BTreeSet::from([Scope::Scim]),
+            digest: [0; 32],
+            created: None,
+            expires: None,
+            last_used: last_used.map(at),
+            tenant_uid: None,
+        };
+        (id.to_owned(), record)
+    }
+
+    #[test]
+    fn a_use_is_kept_until_the_watch_shows_it_written() {
+        let at = |s: i64| jiff::Timestamp::from_second(s).expect("time");
+        let mut used = HashMap::from([
+            ("new".to_owned(), at(100)),
+            ("written".to_owned(), at(100)),
+            ("later-elsewhere".to_owned(), at(100)),
+            ("gone".to_owned(), at(100)),
+        ]);
+        let records = HashMap::from([
+            record("new", None),
+            record("written", Some(100)),
+            record("later-elsewhere", Some(160)),
+        ]);
+        let due = unwritten_uses(&records, &mut used);
+        assert_eq!(due, vec![("new".to_owned(), at(100))]);
+        // Still shown (and written again next round) until its echo arrives.
+        assert_eq!(used, HashMap::from([("new".to_owned(), at(100))]));
+        let records = HashMap::from([record("new", Some(100))]);
+        assert!(unwritten_uses(&records, &mut used).is_empty());
+        assert!(used.is_empty());
     }
 }
