@@ -24,7 +24,7 @@ ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
 
 build_kube() {
   local name=$1
-  if [ -x "$bin/$name" ] && "$bin/$name" --version 2>/dev/null | grep -qx "Kubernetes $KUBE_VERSION"; then
+  if [ -x "$bin/$name" ] && grep -qx "Kubernetes $KUBE_VERSION" <<<"$("$bin/$name" --version 2>/dev/null)"; then
     return
   fi
   echo "building $name $KUBE_VERSION (a cold build takes many minutes on 2 cores)" >&2
@@ -33,7 +33,9 @@ build_kube() {
 }
 
 build_coredns() {
-  if [ -x "$bin/coredns" ] && "$bin/coredns" -version 2>/dev/null | grep -qx "CoreDNS-${COREDNS_VERSION#v}"; then
+  # Read whole before matching: `grep -q` would close the pipe early, and
+  # with pipefail the version check would fail at random.
+  if [ -x "$bin/coredns" ] && grep -qx "CoreDNS-${COREDNS_VERSION#v}" <<<"$("$bin/coredns" -version 2>/dev/null)"; then
     return
   fi
   echo "building coredns $COREDNS_VERSION" >&2
