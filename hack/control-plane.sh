@@ -165,7 +165,9 @@ start_apiserver() {
   fi
   local address=127.0.0.1 node_flags=(--disable-admission-plugins ServiceAccount --endpoint-reconciler-type none)
   if [ -n "${NODE_ADDRESS:-}" ]; then
-    address=$NODE_ADDRESS node_flags=()
+    # The kubelet (logs, exec) by its InternalIP, never by a DNS lookup of the node name.
+    address=$NODE_ADDRESS
+    node_flags=(--kubelet-preferred-address-types InternalIP --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key")
   fi
   "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \

@@ -330,9 +330,21 @@ cleanup_host() {
   fi
 }
 
+# One node per machine: a stop still running (a test binary's watchdog
+# cleaning up after it) must finish before the next start takes the bridge.
+stopping=/run/scimitar-node.stopping
+wait_for_other_stop() {
+  local deadline=$(( $(date +%s) + 120 ))
+  while [ -f "$stopping" ] && kill -0 "$(cat "$stopping" 2>/dev/null || echo 0)" 2>/dev/null; do
+    [ "$(date +%s)" -lt "$deadline" ] || { log "another node is still stopping (pid $(cat "$stopping"))"; exit 1; }
+    sleep 0.2
+  done
+}
+
 case "$cmd" in
   start)
     preflight
+    wait_for_other_stop
     mkdir -p "$logs" "$run"
     BIN_NODE=$("$here/build-node.sh" | tail -n 1)
     if [ -f "$run/ports" ]; then
@@ -354,6 +366,8 @@ case "$cmd" in
       "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT" "$PROXY_HEALTHZ_PORT" "$PROXY_METRICS_PORT" \
       "$DNS_HEALTH_PORT" "$DNS_READY_PORT" "$BIN_NODE" > "$run/ports"
     ls /var/run/netns 2>/dev/null > "$run/netns.before" || : > "$run/netns.before"
+    # A start that fails half-way leaves nothing running.
+    trap '"$0" stop --dir "$dir"' ERR
     host_network
     "$here/control-plane.sh" start --dir "$cp_dir" --node "$ADDRESS" >/dev/null
     write_configs
@@ -367,6 +381,7 @@ case "$cmd" in
     wait_until 30 CoreDNS curl -fsS "http://127.0.0.1:$DNS_READY_PORT/ready"
     # Pods in a namespace need its default ServiceAccount.
     wait_until 30 "the default ServiceAccount" kubectl_ get serviceaccount default
+    trap - ERR
     log "ready in $(python3 -c "print(round($(date +%s.%N) - $started, 1))")s: node $NODE_NAME, pods on $BRIDGE ($POD_CIDR), Services $SERVICE_CIDR (logs in $logs)"
     echo "$kubeconfig"
     ;;
@@ -374,6 +389,7 @@ case "$cmd" in
     if [ -f "$run/watchdog.pid" ] && [ "$(cat "$run/watchdog.pid")" = "$$" ]; then
       rm -f "$run/watchdog.pid"
     fi
+    echo $$ > "$stopping"
     # shellcheck disable=SC1091
     source "$run/ports" 2>/dev/null || true
     stop_one watchdog
@@ -384,6 +400,7 @@ case "$cmd" in
     cleanup_host
     rm -f "$run/ports"
     if $clean; then rm -rf "$dir"; fi
+    rm -f "$stopping"
     ;;
   status)
     [ -f "$run/ports" ] || exit 1
