@@ -330,21 +330,36 @@ cleanup_host() {
   fi
 }
 
-# One node per machine: a stop still running (a test binary's watchdog
-# cleaning up after it) must finish before the next start takes the bridge.
+# One node per machine (the bridge and its addresses are fixed). The node
+# that owns the machine is named in $active until its stop has finished; a
+# start waits for it, e.g. for the watchdog of the previous test binary,
+# which notices its owner's exit within a second and then cleans up.
+active=/run/scimitar-node.active
 stopping=/run/scimitar-node.stopping
-wait_for_other_stop() {
+other_node_running() {
+  local other
+  if [ -f "$stopping" ] && kill -0 "$(cat "$stopping" 2>/dev/null || echo 0)" 2>/dev/null; then return 0; fi
+  [ -f "$active" ] || return 1
+  other=$(cat "$active" 2>/dev/null || true)
+  [ -n "$other" ] && [ "$other" != "$dir" ] || return 1
+  for p in watchdog kubelet containerd; do
+    [ -f "$other/run/$p.pid" ] && kill -0 "$(cat "$other/run/$p.pid")" 2>/dev/null && return 0
+  done
+  return 1
+}
+wait_for_other_node() {
   local deadline=$(( $(date +%s) + 120 ))
-  while [ -f "$stopping" ] && kill -0 "$(cat "$stopping" 2>/dev/null || echo 0)" 2>/dev/null; do
-    [ "$(date +%s)" -lt "$deadline" ] || { log "another node is still stopping (pid $(cat "$stopping"))"; exit 1; }
+  while other_node_running; do
+    [ "$(date +%s)" -lt "$deadline" ] || { log "another node ($(cat "$active" 2>/dev/null)) still runs; one node per machine: stop it first"; exit 1; }
     sleep 0.2
   done
+  echo "$dir" > "$active"
 }
 
 case "$cmd" in
   start)
     preflight
-    wait_for_other_stop
+    wait_for_other_node
     mkdir -p "$logs" "$run"
     BIN_NODE=$("$here/build-node.sh" | tail -n 1)
     if [ -f "$run/ports" ]; then
@@ -400,6 +415,7 @@ case "$cmd" in
     cleanup_host
     rm -f "$run/ports"
     if $clean; then rm -rf "$dir"; fi
+    if [ "$(cat "$active" 2>/dev/null)" = "$dir" ]; then rm -f "$active"; fi
     rm -f "$stopping"
     ;;
   status)

@@ -277,16 +277,31 @@ async fn the_chart_runs_as_pods_on_a_node() {
         "a Service address of the node: {cluster_ip}"
     );
     let base = format!("http://{cluster_ip}:8080/scim/v2");
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let last_outcome = std::sync::Mutex::new(String::new());
     eventually(
         "the tenant's token is accepted through the Service",
         Duration::from_secs(60),
         || async {
-            http.get(format!("{base}/Users?count=1"))
+            // Each new outcome is printed, so a timeout says what was seen.
+            let outcome = match http
+                .get(format!("{base}/Users?count=1"))
                 .bearer_auth(&token)
                 .send()
                 .await
-                .is_ok_and(|r| r.status() == 200)
+            {
+                Ok(r) => r.status().to_string(),
+                Err(e) => format!("{e:?}"),
+            };
+            let mut last = last_outcome.lock().expect("lock");
+            if *last != outcome {
+                eprintln!("through the Service: {outcome}");
+                *last = outcome.clone();
+            }
+            outcome.starts_with("200")
         },
     )
     .await;
