@@ -408,9 +408,12 @@ case "$cmd" in
     # shellcheck disable=SC1091
     source "$run/ports" 2>/dev/null || true
     stop_one watchdog
+    # kube-proxy and CoreDNS take seconds to exit; they stop meanwhile.
+    stop_one kube-proxy & stop_one coredns &
     stop_one kubelet
     stop_pods
-    for p in kube-proxy coredns containerd; do stop_one "$p"; done
+    wait
+    stop_one containerd
     "$here/control-plane.sh" stop --dir "$cp_dir" >/dev/null 2>&1 || true
     cleanup_host
     rm -f "$run/ports"
