@@ -25,6 +25,16 @@ version: ## print the crate version (the image tag and the chart's appVersion)
 image: ## build the container image (needs docker or podman; not available in CI here)
 	docker build -t ghcr.io/scimitar-dev/scimitar:$$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2) .
 
+image-archive: ## build the image without docker (static glibc binary, OCI archive for the test node; hack/image.sh prints its path)
+	hack/image.sh
+
+node: ## start a node that runs pods (control plane, containerd, kubelet, kube-proxy, CoreDNS; needs root) and import the image; prints its kubeconfig
+	hack/node.sh start
+	for archive in $$(hack/image.sh); do hack/node.sh import "$$archive"; done
+
+node-stop: ## stop the node and undo its changes to the host (bridge, iptables chains, mounts)
+	hack/node.sh stop
+
 control-plane: ## start the local control plane only
 	hack/control-plane.sh start
 
@@ -34,4 +44,4 @@ stop: ## stop the local control plane
 bench: ## benchmarks beside SCIM peers and the Kubernetes floor; rewrites BENCHMARKS.md (~40 min)
 	hack/bench.sh
 
-.PHONY: help dev test install crds control-plane stop version image bench
+.PHONY: help dev test install crds control-plane stop version image image-archive node node-stop bench

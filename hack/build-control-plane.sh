@@ -30,7 +30,9 @@ build_kube() {
 }
 
 build_etcd() {
-  if [ -x "$bin/etcd" ] && "$bin/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}$"; then
+  # Read whole before matching: `grep -q` closes the pipe early, and with
+  # pipefail the check then failed at random and rebuilt etcd.
+  if [ -x "$bin/etcd" ] && grep -q "etcd Version: ${ETCD_VERSION#v}$" <<<"$("$bin/etcd" --version 2>/dev/null)"; then
     return
   fi
   echo "building etcd $ETCD_VERSION" >&2

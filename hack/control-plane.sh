@@ -5,7 +5,7 @@
 # with free ports. Idempotent; leaves no stray processes after `stop`.
 #
 #   control-plane.sh start [--dir DIR] [--owner-pid PID] [--authentication-config FILE]
-#                                                         start (or reuse) one
+#                          [--node ADDRESS]               start (or reuse) one
 #   control-plane.sh stop [--dir DIR] [--clean]           stop it (and delete DIR)
 #   control-plane.sh restart-apiserver [--dir DIR]        restart kube-apiserver, keep etcd
 #   control-plane.sh status [--dir DIR]                   exit 0 when it answers
@@ -22,18 +22,29 @@
 # authenticators can be added while it runs. The path is kept for
 # restart-apiserver; a running control plane started with another (or none) is
 # restarted.
+#
+# --node ADDRESS makes it the control plane of a node that runs pods
+# (hack/node.sh passes it; nothing else does): kube-apiserver binds ADDRESS (an
+# address on the node's bridge, which pods reach) instead of 127.0.0.1 and
+# publishes it as the `kubernetes` Service's endpoint, ServiceAccount admission
+# mounts tokens, kube-controller-manager also runs the controllers pods need
+# (Deployments, ReplicaSets, EndpointSlices, ServiceAccounts and their tokens,
+# the root CA publisher, PodDisruptionBudgets, pod GC, node lifecycle, which
+# lifts the not-ready taint), and kube-scheduler runs. Without it nothing
+# changes: processes on loopback, three controllers.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 cmd=${1:-}; shift || true
-dir="$repo/.dev/control-plane"; owner=""; clean=false; authn=""
+dir="$repo/.dev/control-plane"; owner=""; clean=false; authn=""; node=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
     --owner-pid) owner=$2; shift 2 ;;
     --clean) clean=true; shift ;;
     --authentication-config) authn=$2; shift 2 ;;
+    --node) node=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -82,7 +93,13 @@ make_pki() {
     cd "$pki"
     $o req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=scimitar-test-ca" 2>/dev/null
     $o req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > apiserver.ext
+    local sans="IP:127.0.0.1,DNS:localhost"
+    if [ -n "$node" ]; then
+      # Pods call it at its bridge address (the Service's endpoint) and by
+      # the `kubernetes` Service's cluster IP and names.
+      sans="$sans,IP:$node,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    fi
+    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$sans" > apiserver.ext
     $o x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 3650 -extfile apiserver.ext 2>/dev/null
     $o req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=scimitar-admin" 2>/dev/null
     printf 'extendedKeyUsage=clientAuth\n' > client.ext
@@ -101,7 +118,7 @@ kind: Config
 clusters:
 - name: scimitar-dev
   cluster:
-    server: https://127.0.0.1:$port
+    server: https://${NODE_ADDRESS:-127.0.0.1}:$port
     certificate-authority: $pki/ca.crt
 users:
 - name: scimitar-admin
@@ -117,14 +134,14 @@ KCFG
 
 apiserver_ready() {
   curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-    "https://127.0.0.1:$API_PORT/readyz" | grep -qx ok
+    "https://${NODE_ADDRESS:-127.0.0.1}:$API_PORT/readyz" | grep -qx ok
 }
 
 # Bootstrap RBAC and the aggregated roles (admin/edit/view) must carry rules
 # before tests rely on them.
 aggregation_done() {
   curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-    "https://127.0.0.1:$API_PORT/apis/rbac.authorization.k8s.io/v1/clusterroles/view" | grep -q '"verbs"'
+    "https://${NODE_ADDRESS:-127.0.0.1}:$API_PORT/apis/rbac.authorization.k8s.io/v1/clusterroles/view" | grep -q '"verbs"'
 }
 
 start_etcd() {
@@ -146,18 +163,23 @@ start_apiserver() {
     fi
     authn_flags=(--authentication-config "$AUTHN_CONFIG")
   fi
+  local address=127.0.0.1 node_flags=(--disable-admission-plugins ServiceAccount --endpoint-reconciler-type none)
+  if [ -n "${NODE_ADDRESS:-}" ]; then
+    # The kubelet (logs, exec) by its InternalIP, never by a DNS lookup of the node name.
+    address=$NODE_ADDRESS
+    node_flags=(--kubelet-preferred-address-types InternalIP --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key")
+  fi
   "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --bind-address "$address" --advertise-address "$address" --secure-port "$API_PORT" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
     --authorization-mode RBAC \
     --service-account-issuer "https://127.0.0.1:$API_PORT" \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 \
-    --disable-admission-plugins ServiceAccount \
-    --endpoint-reconciler-type none \
     --profiling=false \
+    "${node_flags[@]}" \
     "${authn_flags[@]}" \
     >>"$logs/kube-apiserver.log" 2>&1 &
   echo $! > "$run/kube-apiserver.pid"
@@ -165,12 +187,30 @@ start_apiserver() {
 }
 
 start_controller_manager() {
+  local controllers=garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller node_flags=()
+  if [ -n "${NODE_ADDRESS:-}" ]; then
+    controllers="$controllers,deployment-controller,replicaset-controller,endpointslice-controller,endpoints-controller"
+    controllers="$controllers,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller"
+    controllers="$controllers,disruption-controller,pod-garbage-collector-controller,ttl-controller,node-lifecycle-controller"
+    node_flags=(--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" --use-service-account-credentials=false)
+  fi
   "$BIN/kube-controller-manager" --kubeconfig "$kubeconfig" \
-    --controllers garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller \
+    --controllers "$controllers" \
     --leader-elect=false --secure-port 0 \
+    "${node_flags[@]}" \
     >>"$logs/kube-controller-manager.log" 2>&1 &
   echo $! > "$run/kube-controller-manager.pid"
   wait_until 60 "ClusterRole aggregation" aggregation_done
+}
+
+# Node mode only: places pods on the node (hack/node.sh runs the kubelet).
+start_scheduler() {
+  [ -n "${NODE_ADDRESS:-}" ] || return 0
+  "$BIN_NODE/kube-scheduler" --kubeconfig "$kubeconfig" \
+    --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" \
+    >>"$logs/kube-scheduler.log" 2>&1 &
+  echo $! > "$run/kube-scheduler.pid"
 }
 
 start_watchdog() {
@@ -186,26 +226,32 @@ case "$cmd" in
   start)
     mkdir -p "$logs" "$run"
     BIN=$("$here/build-control-plane.sh" | tail -n 1)
+    BIN_NODE=""
+    if [ -n "$node" ]; then BIN_NODE=$("$here/build-node.sh" | tail -n 1); fi
     if [ -f "$run/ports" ]; then
       # shellcheck disable=SC1091
       source "$run/ports"
-      if [ "${AUTHN_CONFIG:-}" = "$authn" ] && alive etcd && alive kube-apiserver && alive kube-controller-manager && apiserver_ready; then
+      if [ "${AUTHN_CONFIG:-}" = "$authn" ] && [ "${NODE_ADDRESS:-}" = "$node" ] \
+        && alive etcd && alive kube-apiserver && alive kube-controller-manager \
+        && { [ -z "$node" ] || alive kube-scheduler; } && apiserver_ready; then
         start_watchdog
         echo "$kubeconfig"; exit 0
       fi
     fi
-    for p in etcd kube-apiserver kube-controller-manager; do stop_one "$p"; done
-    ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
-    AUTHN_CONFIG=$authn
-    printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPI_PORT=%s\nBIN=%s\nAUTHN_CONFIG=%q\n' "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$BIN" "$AUTHN_CONFIG" > "$run/ports"
+    for p in kube-scheduler etcd kube-apiserver kube-controller-manager; do stop_one "$p"; done
+    ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port); SCHEDULER_PORT=$(free_port)
+    AUTHN_CONFIG=$authn NODE_ADDRESS=$node
+    printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPI_PORT=%s\nSCHEDULER_PORT=%s\nBIN=%s\nBIN_NODE=%s\nAUTHN_CONFIG=%q\nNODE_ADDRESS=%s\n' \
+      "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$SCHEDULER_PORT" "$BIN" "$BIN_NODE" "$AUTHN_CONFIG" "$NODE_ADDRESS" > "$run/ports"
     make_pki
     write_kubeconfig "$API_PORT"
     started=$(date +%s.%N)
     start_etcd
     start_apiserver
     start_controller_manager
+    start_scheduler
     start_watchdog
-    log "ready in $(python3 -c "print(round($(date +%s.%N) - $started, 1))")s at https://127.0.0.1:$API_PORT (logs in $logs)"
+    log "ready in $(python3 -c "print(round($(date +%s.%N) - $started, 1))")s at https://${NODE_ADDRESS:-127.0.0.1}:$API_PORT (logs in $logs)"
     echo "$kubeconfig"
     ;;
   restart-apiserver)
@@ -219,7 +265,7 @@ case "$cmd" in
     if [ -f "$run/watchdog.pid" ] && [ "$(cat "$run/watchdog.pid")" = "$$" ]; then
       rm -f "$run/watchdog.pid"
     fi
-    for p in watchdog kube-controller-manager kube-apiserver etcd; do stop_one "$p"; done
+    for p in watchdog kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one "$p"; done
     if $clean; then rm -rf "$dir"; fi
     ;;
   status)
@@ -227,5 +273,5 @@ case "$cmd" in
     source "$run/ports" 2>/dev/null || exit 1
     alive kube-apiserver && apiserver_ready
     ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,33p' "$0" >&2; exit 2 ;;
 esac

@@ -9,13 +9,20 @@ set -euo pipefail
 # command:package. chromium, node and npm drive the console's browser test
 # (tests/console_sso.rs); python3-venv holds the SCIM checkers and the OIDC
 # provider; setsid (util-linux) runs the control plane in its own group.
+# The test node (hack/node.sh, tests/pods_on_a_node.rs) runs pods with
+# containerd and runc on CNI plugins (bridge, host-local, loopback, portmap in
+# /usr/lib/cni), its pause process is catatonit, kube-proxy programs iptables
+# and clears conntrack entries, and the kubelet needs mount, nsenter, ip.
 wanted=(curl:curl openssl:openssl python3:python3 setsid:util-linux make:make
-  chromium:chromium node:nodejs npm:npm git:git)
+  chromium:chromium node:nodejs npm:npm git:git
+  containerd:containerd runc:runc catatonit:catatonit iptables:iptables
+  conntrack:conntrack ip:iproute2 nsenter:util-linux)
 
 missing=()
 for tool in "${wanted[@]}"; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
 if command -v python3 >/dev/null 2>&1; then
   python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)

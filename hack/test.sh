@@ -8,6 +8,7 @@ hack/prereqs.sh                                      # seconds: apt packages, to
 PATH="$(hack/install-tools.sh | tail -n 1):$PATH"   # kubectl v1.35 and helm v4 (cached)
 export PATH
 hack/build-control-plane.sh >/dev/null               # etcd + kube-apiserver + kube-controller-manager (cached)
+hack/build-node.sh >/dev/null                        # kube-scheduler, kubelet, kube-proxy, CoreDNS for the pod tests (cached)
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -77,6 +77,12 @@ pub struct RunArgs {
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, env = "SCIMITAR_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds to keep serving after SIGTERM before shutting down, while
+    /// Kubernetes removes the pod from the Service's endpoints (kube-proxy
+    /// and ingress controllers see that a little later); requests that
+    /// arrive meanwhile are still answered. The grace period follows it.
+    #[arg(long, env = "SCIMITAR_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
     /// Public base URL of the SCIM API (`https://scim.example.com/scim/v2`),
     /// used in `meta.location`; derived from the Host header when unset.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]

@@ -107,17 +107,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let app = http::app(readiness.clone())
         .merge(http::scim_app(scim_state, &layers))
         .merge(console.router());
-    // One SIGTERM, seen by the HTTP server and by leader election.
+    // One SIGTERM, seen by the HTTP server and by leader election. The
+    // leader steps down at once; the HTTP server keeps serving for
+    // `--shutdown-delay-seconds` while the pod leaves the endpoints.
     let shutdown = futures::FutureExt::shared(crate::shutdown::signal());
-    let server = http::serve(listener, app, shutdown.clone());
-    // In-flight requests get `--shutdown-grace-seconds` after SIGTERM, then
+    let delay = Duration::from_secs(args.shutdown_delay_seconds);
+    let drained = futures::FutureExt::shared({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            if !delay.is_zero() {
+                tracing::info!(?delay, "still serving while the endpoints drain");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    });
+    let server = http::serve(listener, app, drained.clone());
+    // In-flight requests get `--shutdown-grace-seconds` after the delay, then
     // the process exits anyway (Kubernetes would SIGKILL it soon after).
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let server = {
-        let shutdown = shutdown.clone();
         async move {
             let expired = async {
-                shutdown.await;
+                drained.await;
                 tokio::time::sleep(grace).await;
             };
             tokio::select! {

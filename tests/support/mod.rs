@@ -8,6 +8,7 @@
 
 pub mod helm;
 pub mod kubectl;
+pub mod node;
 pub mod oidc;
 pub mod operator;
 pub mod replay;
