@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::apply;
 use super::bound::{Binding, Bound};
-use super::desired::{self, MANAGED_BY, MANAGER};
+use super::desired;
 use super::facts::Roles;
 use super::owned::Owned;
 use super::reconcile;
@@ -31,6 +31,7 @@ use super::shards::Shards;
 use super::work::Pending;
 use super::{events, report};
 use crate::crd::ScimTenant;
+use crate::meta::{MANAGED_BY, MANAGER, TENANT_UID_LABEL};
 use crate::store::kube::KubeStore;
 
 /// Periodic re-check, in case a trigger was missed.
@@ -545,7 +546,7 @@ fn tenant_problems(
             message: format!(
                 "{} ScimUser(s)/ScimGroup(s) in namespace {namespace} were left by an earlier tenant (created for another tenant uid, or before this tenant); they grant nothing. Find them with kubectl get scimusers,scimgroups -n {namespace} -L {} (another uid, or none and created before this tenant) and delete them",
                 outcome.leftovers,
-                crate::labels::TENANT_UID_LABEL
+                TENANT_UID_LABEL
             ),
         });
     }
