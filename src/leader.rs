@@ -171,8 +171,8 @@ pub fn decide(
 /// operator's writes to unlabelled objects.
 fn label_as_ours(meta: &mut ObjectMeta) {
     meta.labels.get_or_insert_with(Default::default).insert(
-        crate::controller::desired::MANAGED_BY.to_owned(),
-        crate::controller::desired::MANAGER.to_owned(),
+        crate::meta::MANAGED_BY.to_owned(),
+        crate::meta::MANAGER.to_owned(),
     );
 }
 

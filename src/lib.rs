@@ -18,10 +18,11 @@ pub mod crd;
 pub mod http;
 /// Kubernetes client construction.
 pub mod kubeclient;
-/// Labels and annotations on the objects scimitar writes; label-safe names.
-pub mod labels;
 /// Lease-based leader election: only the leader runs the controller.
 pub mod leader;
+/// Labels, annotations, hashed names, owner references and subject naming
+/// shared by every layer that writes or reads Kubernetes objects.
+pub mod meta;
 /// Prometheus metrics and their `/metrics` endpoint.
 pub mod metrics;
 /// `scimitar run`: the operator process.

@@ -87,7 +87,7 @@ async fn tokens_are_created_listed_honoured_everywhere_and_revoked() {
         !listed.contains(&token) && !listed.contains(&token[4..]),
         "{listed}"
     );
-    let digest = scimitar::auth::token::hex(&scimitar::auth::token_digest(&token));
+    let digest = scimitar::meta::hex(&scimitar::auth::token_digest(&token));
     assert!(!listed.contains(&digest));
 
     // The same through kubectl's plugin mechanism, as `make install` links

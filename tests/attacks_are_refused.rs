@@ -385,7 +385,7 @@ async fn a_recreated_tenant_does_not_inherit_tokens() {
     secrets
         .create(
             &PostParams::default(),
-            &record.to_secret(OPERATOR_NAMESPACE),
+            &token_secrets::secret_of(&record, OPERATOR_NAMESPACE),
         )
         .await
         .expect("legacy token Secret");
@@ -1072,7 +1072,7 @@ async fn a_recreated_tenant_does_not_take_over_the_directory_left_behind() {
     // The second tenant's bindings name bob only: the old group grants nothing.
     let label = format!(
         "app.kubernetes.io/managed-by=scimitar,scimitar.dev/tenant={}",
-        scimitar::labels::label_value(&second)
+        scimitar::meta::label_value(&second)
     );
     let subjects = bound_subjects(&admin, &target, &label).await;
     assert_eq!(subjects, ["oidc:bob@example.com"]);

@@ -418,7 +418,7 @@ async fn subjects_by_tenant(
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get(scimitar::labels::TENANT_LABEL))
+            .and_then(|l| l.get(scimitar::meta::TENANT_LABEL))
             .cloned()
             .expect("a tenant label");
         out.entry(tenant)
@@ -435,7 +435,7 @@ fn assert_isolated(
     tenants: &[(&str, &str)],
 ) {
     for (tenant, prefix) in tenants {
-        let label = scimitar::labels::label_value(tenant);
+        let label = scimitar::meta::label_value(tenant);
         for subject in by_tenant.get(&label).into_iter().flatten() {
             assert!(
                 subject.starts_with(prefix),
@@ -472,8 +472,8 @@ async fn a_busy_tenant_does_not_hold_back_another() {
     b.wait_until_authorized().await;
     let tenants = [(a_home.as_str(), "oidc:a-"), (b_home.as_str(), "oidc:b-")];
     let (a_label, b_label) = (
-        scimitar::labels::label_value(&a_home),
-        scimitar::labels::label_value(&b_home),
+        scimitar::meta::label_value(&a_home),
+        scimitar::meta::label_value(&b_home),
     );
 
     let mut b_ids = Vec::new();

@@ -17,9 +17,10 @@ use scimitar::crd::{
     EnterpriseAttributes, GroupMember, Manager, MultiValue, PersonName, ScimGroup, ScimGroupSpec,
     ScimUser, ScimUserSpec,
 };
+use scimitar::meta::LAST_MODIFIED;
 use scimitar::scim::list::Window;
 use scimitar::store::kube::cache::Cache;
-use scimitar::store::kube::{LAST_MODIFIED, group_entry, user_entry};
+use scimitar::store::kube::{group_entry, user_entry};
 use scimitar::store::{Kind, MemoryStore, Store};
 use serde_json::{Value, json};
 
@@ -188,7 +189,7 @@ fn metadata(id: String, version: usize) -> kube::api::ObjectMeta {
                 "scimitar".to_owned(),
             ),
             (
-                scimitar::labels::TENANT_UID_LABEL.to_owned(),
+                scimitar::meta::TENANT_UID_LABEL.to_owned(),
                 TENANT_UID.to_owned(),
             ),
         ])),

@@ -570,7 +570,7 @@ async fn tokens_page(
 async fn operator_tokens(admin: &Client, tenant: &str) -> Vec<String> {
     let labels = format!(
         "scimitar.dev/token=true,scimitar.dev/tenant={}",
-        scimitar::labels::label_value(tenant)
+        scimitar::meta::label_value(tenant)
     );
     Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), OPERATOR_NAMESPACE)
         .list(&kube::api::ListParams::default().labels(&labels))

@@ -12,10 +12,9 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
-use scimitar::labels::TENANT_UID_LABEL;
-use scimitar::store::kube::anchor::{ANCHOR_LABEL, anchor_name};
+use scimitar::meta::{ANCHOR_LABEL, LAST_MODIFIED, MANAGED_BY, MANAGER, TENANT_UID_LABEL};
+use scimitar::store::kube::anchor::anchor_name;
 use scimitar::store::kube::convert::{group_spec_from_scim, user_spec_from_scim};
-use scimitar::store::kube::{LAST_MODIFIED, MANAGED_BY};
 use serde_json::{Value, json};
 
 use crate::drive::{Stats, drive};
@@ -28,7 +27,7 @@ use crate::target::{Target, user_name};
 /// `tenant_uid` is the uid of the tenant the object is created for, which
 /// the store labels it with (`new_meta` in src/store/kube/mod.rs).
 fn metadata(namespace: &str, tenant_uid: Option<&str>) -> kube::api::ObjectMeta {
-    let mut labels = BTreeMap::from([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())]);
+    let mut labels = BTreeMap::from([(MANAGED_BY.to_owned(), MANAGER.to_owned())]);
     if let Some(uid) = tenant_uid {
         labels.insert(TENANT_UID_LABEL.to_owned(), uid.to_owned());
     }
@@ -124,7 +123,7 @@ pub async fn floor_create_claimed_users(
                     "name": anchor_name(&user.spec.user_name),
                     "labels": {
                         ANCHOR_LABEL: "username",
-                        MANAGED_BY.0: MANAGED_BY.1,
+                        MANAGED_BY: MANAGER,
                     },
                 },
                 "spec": {"holderIdentity": user.metadata.name},

@@ -23,8 +23,8 @@ use serde::Deserialize;
 
 use super::html::escape;
 use super::{Console, Signed};
-use crate::controller::desired::{is_reserved, user_subject_name};
 use crate::crd::{BindSubjects, RoleMapping, ScimTenant, ScimUser};
+use crate::meta::{is_reserved, user_subject_name};
 use crate::store::index::fold;
 
 /// Verbs offered by the checker.

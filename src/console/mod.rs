@@ -171,8 +171,8 @@ async fn load_key(client: &Client, namespace: &str, name: &str) -> Result<Key, S
             name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
             labels: Some(std::collections::BTreeMap::from([(
-                "app.kubernetes.io/managed-by".to_owned(),
-                "scimitar".to_owned(),
+                crate::meta::MANAGED_BY.to_owned(),
+                crate::meta::MANAGER.to_owned(),
             )])),
             ..Default::default()
         },

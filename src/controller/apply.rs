@@ -29,8 +29,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::bound::{Binding, Bound};
-use super::desired::{MANAGED_BY, MANAGER, TENANT_LABEL};
 use super::owned::{Owned, kind_name};
+use crate::meta::{MANAGED_BY, MANAGER, TENANT_LABEL};
 
 /// How long one API call of the controller may take. A call on a connection
 /// the API server dropped (it restarted) can otherwise hang for minutes, and

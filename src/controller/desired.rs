@@ -72,18 +72,12 @@ use crate::crd::{
     BindSubjects, ProducedBinding, RoleKind, RoleMapping, ScimGroup, ScimTenant, ScimUser,
     SubjectSettings,
 };
-
-use crate::labels::sha256_hex;
-pub use crate::labels::{APP_NAME_LABEL, MANAGED_BY, MANAGER, TENANT_LABEL, label_value};
-/// Label holding the (label-safe) SCIM id of the group a binding was made for.
-pub const GROUP_LABEL: &str = "scimitar.dev/group";
-/// Annotation holding the displayName of the group a binding was made for.
-pub const GROUP_NAME_ANNOTATION: &str = "scimitar.dev/group-name";
-/// Annotation holding the bound role as `<Kind>/<name>`.
-pub const ROLE_ANNOTATION: &str = "scimitar.dev/role";
+use crate::meta::{
+    self, GROUP_LABEL, GROUP_NAME_ANNOTATION, ROLE_ANNOTATION, is_reserved, label_value,
+    object_name, sha256_hex, slug,
+};
 
 const RBAC_API_GROUP: &str = "rbac.authorization.k8s.io";
-const RESERVED_PREFIX: &str = "system:";
 
 /// Reasons of [`Problem`]s. Stable: they become condition and Event reasons.
 pub mod reason {
@@ -211,35 +205,18 @@ pub fn names_match(mapping: &str, display_name: &str) -> bool {
 
 /// The label selector matching every object made for `tenant`.
 pub fn selector(tenant: &ScimTenant) -> String {
-    format!(
-        "{MANAGED_BY}={MANAGER},{TENANT_LABEL}={}",
-        label_value(object_name(&tenant.metadata))
-    )
+    meta::tenant_selector(object_name(&tenant.metadata))
 }
 
 /// The labels every object of `tenant` carries.
 pub fn tenant_labels(tenant: &ScimTenant) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY.to_string(), MANAGER.to_string()),
-        (APP_NAME_LABEL.to_string(), MANAGER.to_string()),
-        (
-            TENANT_LABEL.to_string(),
-            label_value(object_name(&tenant.metadata)),
-        ),
-    ])
+    meta::tenant_labels(object_name(&tenant.metadata))
 }
 
 /// The controller ownerReference to `tenant`, if it has a uid.
 pub fn owner_reference(tenant: &ScimTenant) -> Option<OwnerReference> {
-    let uid = tenant.metadata.uid.as_ref()?;
-    Some(OwnerReference {
-        api_version: format!("{}/{}", crate::crd::GROUP, crate::crd::VERSION),
-        kind: "ScimTenant".to_string(),
-        name: object_name(&tenant.metadata).to_string(),
-        uid: uid.clone(),
-        controller: Some(true),
-        block_owner_deletion: None,
-    })
+    let uid = tenant.metadata.uid.as_deref()?;
+    Some(meta::tenant_owner(object_name(&tenant.metadata), uid, true))
 }
 
 /// The name of the binding for one group, role and scope (`namespace` `None`
@@ -272,76 +249,11 @@ pub fn binding_name(
         .join("-")
 }
 
-/// Lowercase ASCII letters and digits, every other run as one `-`, no leading or
-/// trailing `-`, at most `max` characters.
-fn slug(value: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in value.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.truncate(max);
-    out.trim_end_matches('-').to_string()
-}
-
-pub(crate) fn sha256_prefix(parts: &[&str], len: usize) -> String {
-    let mut hex = sha256_hex(parts);
-    hex.truncate(len);
-    hex
-}
-
 fn kind_str(kind: RoleKind) -> &'static str {
     match kind {
         RoleKind::ClusterRole => "ClusterRole",
         RoleKind::Role => "Role",
     }
-}
-
-pub(crate) fn object_name(meta: &ObjectMeta) -> &str {
-    meta.name.as_deref().unwrap_or_default()
-}
-
-/// The user's primary email ([`crate::crd::primary_email`]).
-pub fn primary_email(user: &ScimUser) -> Option<&str> {
-    user.spec.primary_email()
-}
-
-/// The `User` subject name of `user` under `settings`, guards not applied.
-pub fn user_subject_name(settings: &SubjectSettings, user: &ScimUser) -> String {
-    subject_name(settings, Person::of(user))
-}
-
-fn subject_name(settings: &SubjectSettings, user: Person) -> String {
-    let claim = if settings.username_claim == "email" {
-        user.primary_email.unwrap_or(user.user_name)
-    } else {
-        user.user_name
-    };
-    format!("{}{claim}", settings.user_prefix)
-}
-
-/// Ids of the members of `group` that are users (type `User` or no type).
-pub(crate) fn user_member_ids(group: &ScimGroup) -> impl Iterator<Item = &str> {
-    group
-        .spec
-        .members
-        .iter()
-        .filter(|m| {
-            m.type_
-                .as_deref()
-                .is_none_or(|t| t.eq_ignore_ascii_case("User"))
-        })
-        .map(|m| m.value.as_str())
-}
-
-/// Whether a subject name is reserved by the API server (`system:`, any case).
-pub fn is_reserved(name: &str) -> bool {
-    name.get(..RESERVED_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_PREFIX))
 }
 
 fn push_unique(problems: &mut Vec<Problem>, problem: Problem) {
@@ -518,7 +430,7 @@ impl<'t> Plan<'t> {
         if !self.bind_users || self.refused || !user.active {
             return (None, None);
         }
-        let subject = subject_name(self.settings, user);
+        let subject = meta::subject_name(self.settings, user.user_name, user.primary_email);
         let id = user.id;
         if subject.is_empty() {
             let problem = Problem::new(
@@ -761,7 +673,9 @@ pub fn desired(inputs: &Inputs) -> Desired {
             display_name: &group.spec.display_name,
             member_count: group.spec.members.len(),
         };
-        let subjects = user_member_ids(group).filter_map(|m| user_subjects.get(m).cloned());
+        let subjects = group
+            .user_member_ids()
+            .filter_map(|m| user_subjects.get(m).cloned());
         let produced = plan.group(team, subjects, &matching, &facts);
         role_bindings.extend(produced.role_bindings);
         cluster_role_bindings.extend(produced.cluster_role_bindings);

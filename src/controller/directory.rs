@@ -60,14 +60,12 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::{Deserialize, Serialize};
 
-use super::desired::{object_name, primary_email, sha256_prefix, user_member_ids};
 use crate::crd::{ScimGroup, ScimTenant, ScimUser};
+use crate::meta::{DIRECTORY_LABEL, hex, object_name, sha256, sha256_prefix};
 
 /// Most bytes (keys plus values) of `data` in one directory ConfigMap; the API
 /// server's limit is 1 MiB, leaving room for metadata.
 pub const SHARD_BUDGET: usize = 900_000;
-/// Label marking directory ConfigMaps (value `"true"`).
-pub const DIRECTORY_LABEL: &str = "scimitar.dev/directory";
 /// Key of the manifest in the main ConfigMap.
 pub const MANIFEST_KEY: &str = "manifest.json";
 /// Version written in the manifest: 3 is one data key per entry.
@@ -138,7 +136,7 @@ fn keyed_entries(
     let mut group_entries = Vec::new();
     for group in groups {
         let mut members = BTreeSet::new();
-        for id in user_member_ids(group) {
+        for id in group.user_member_ids() {
             if let Some(user) = by_id.get(id).filter(|u| u.spec.is_active()) {
                 members.insert(user.spec.user_name.clone());
             }
@@ -167,7 +165,7 @@ fn keyed_entries(
             let entry = UserEntry {
                 user_name: u.spec.user_name.clone(),
                 display_name: u.spec.display_name.clone(),
-                email: primary_email(u).map(str::to_string),
+                email: u.spec.primary_email().map(str::to_string),
                 groups: memberships
                     .get(id)
                     .map(|g| g.iter().map(|s| s.to_string()).collect())
@@ -202,10 +200,10 @@ pub fn bucket_of(is_user: bool, id: &str, count: usize) -> (usize, String) {
 /// Where an entry lives: 10 hex digits naming its own shards, and the
 /// 64-bit hash choosing its bucket, both from the sha256 of `kind` and `id`.
 fn placement(kind: char, id: &str) -> (String, u64) {
-    let digest = crate::labels::sha256(&[&kind.to_string(), id]);
+    let digest = sha256(&[&kind.to_string(), id]);
     let mut head = [0u8; 8];
     head.copy_from_slice(&digest[..8]);
-    let short: String = digest[..5].iter().map(|b| format!("{b:02x}")).collect();
+    let short = hex(&digest[..5]);
     (short, u64::from_be_bytes(head))
 }
 

@@ -17,15 +17,16 @@ use kube::{Api, ResourceExt};
 
 use super::apply::{self, Applied, Change, bounded, describe, only_this};
 use super::compute::{Owner, directory_entries, group_entry, user_entry};
-use super::desired::{Plan, label_value};
+use super::context::{Context, Error};
+use super::desired::Plan;
 use super::directory::{
     MANIFEST_KEY, Manifest, SHARD_BUDGET, VERSION, bucket_count_in, bucket_of, entry_json,
     entry_key, main_name,
 };
 use super::owned::Scope;
-use super::run::{Context, Error};
 use super::shards::Summary;
 use crate::crd::ScimTenant;
+use crate::meta::label_value;
 use crate::store::Kind;
 
 /// The summary of `namespace/name` as it is now: the one kept, else read

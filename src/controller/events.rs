@@ -10,8 +10,8 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 
 use super::apply::{Change, bounded};
+use super::context::Context;
 use super::desired::Problem;
-use super::run::Context;
 use crate::crd::ScimTenant;
 
 /// Problems already published as Warning Events, per tenant.

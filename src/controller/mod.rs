@@ -24,6 +24,7 @@
 pub mod apply;
 pub mod bound;
 pub mod compute;
+pub mod context;
 pub mod desired;
 pub mod directory;
 pub mod directory_writes;

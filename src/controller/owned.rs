@@ -16,8 +16,7 @@ use std::sync::Mutex;
 use kube::Resource;
 use kube::runtime::watcher::Event;
 
-use super::desired::{GROUP_LABEL, TENANT_LABEL};
-use super::directory::DIRECTORY_LABEL;
+use crate::meta::{DIRECTORY_LABEL, GROUP_LABEL, TENANT_LABEL};
 
 /// One object: kind, namespace (none for cluster-scoped), name.
 pub type Key = (&'static str, Option<String>, String);

@@ -19,14 +19,13 @@ use kube::{Resource, ResourceExt};
 use super::apply::{self, Applied, Managed};
 use super::bound::Bound;
 use super::compute::{Owner, group_desired};
-use super::desired::{
-    Facts, GroupDesired, GroupOutcome, Plan, Problem, RoleState, RoleTarget, label_value,
-};
+use super::context::{Context, Error};
+use super::desired::{Facts, GroupDesired, GroupOutcome, Plan, Problem, RoleState, RoleTarget};
 use super::directory_writes;
 use super::owned::{Key, Scope};
-use super::run::{Context, Error};
 use super::work;
 use crate::crd::ScimTenant;
+use crate::meta::label_value;
 
 /// How often a tenant gets a full pass anyway, in case a change was missed.
 pub const FULL_EVERY: Duration = Duration::from_secs(30 * 60);
@@ -423,7 +422,7 @@ fn stray<K: Managed>(
         .filter(|object| {
             object
                 .labels()
-                .get(super::desired::GROUP_LABEL)
+                .get(crate::meta::GROUP_LABEL)
                 .is_none_or(|g| !groups.contains(g))
         })
         .collect()

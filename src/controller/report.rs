@@ -16,10 +16,10 @@ use serde::de::DeserializeOwned;
 
 use super::apply::bounded;
 use super::compute::{Owner, user_outcome};
+use super::context::{Context, Error};
 use super::desired::{Plan, Problem};
 use super::events;
 use super::reconcile::Outcome;
-use super::run::{Context, Error};
 use super::status;
 use crate::crd::{
     ProducedBinding, ScimGroup, ScimGroupStatus, ScimTenant, ScimTenantStatus, ScimUser,

@@ -6,7 +6,6 @@
 //! changes to the bindings and ConfigMaps it owns (drift is repaired), and by
 //! namespaces and roles appearing or going.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +22,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::apply;
 use super::bound::{Binding, Bound};
-use super::desired::{self, MANAGED_BY, MANAGER};
+use super::context::{Context, Error};
+use super::desired;
 use super::facts::Roles;
 use super::owned::Owned;
 use super::reconcile;
@@ -31,69 +31,11 @@ use super::shards::Shards;
 use super::work::Pending;
 use super::{events, report};
 use crate::crd::ScimTenant;
+use crate::meta::{MANAGED_BY, MANAGER, TENANT_UID_LABEL};
 use crate::store::kube::KubeStore;
 
 /// Periodic re-check, in case a trigger was missed.
 const RESYNC: Duration = Duration::from_secs(300);
-
-/// Why a reconcile failed; it is retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("the directory cache is not loaded yet")]
-    NotReady,
-    #[error("checking roles: {0}")]
-    Roles(#[source] kube::Error),
-    #[error("{0}")]
-    Apply(String),
-    #[error("writing status: {0}")]
-    Status(#[source] kube::Error),
-}
-
-impl Error {
-    /// The `error` label of `scimitar_reconcile_errors_total`.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::NotReady => "not_ready",
-            Error::Roles(_) => "roles",
-            Error::Apply(_) => "apply",
-            Error::Status(_) => "status",
-        }
-    }
-}
-
-/// What reconciles share.
-pub struct Context {
-    pub(super) client: Client,
-    pub(super) store: Arc<KubeStore>,
-    pub(super) roles: Roles,
-    pub(super) namespaces: Store<PartialObjectMeta<Namespace>>,
-    /// The bindings we own, summarized: subjects are held as a digest.
-    pub(super) role_bindings: Store<Bound<RoleBinding>>,
-    pub(super) cluster_role_bindings: Store<Bound<ClusterRoleBinding>>,
-    /// The directory ConfigMaps we own, metadata only: their data is
-    /// summarized in `shards`, never held.
-    pub(super) config_maps: Store<PartialObjectMeta<ConfigMap>>,
-    pub(super) shards: Arc<Shards>,
-    pub(super) recorder: Recorder,
-    /// Whether the stores above (and the roles') hold their first listing.
-    stores_ready: crate::ready::ReadyGate,
-    /// The SCIM base URL to publish in tenant status.
-    pub(super) public_url: Option<String>,
-    /// Problems already published as Warning Events.
-    pub(super) warned: events::Warned,
-    /// Consecutive failures per tenant, for the backoff.
-    failures: Mutex<HashMap<String, u32>>,
-    /// Bindings whose update keeps failing, and since when.
-    pub(super) failing: apply::Failing,
-    /// The objects we made, by tenant and group; absorbs our writes' echoes.
-    pub(super) owned: Arc<Owned>,
-    /// Changes the watches saw, per tenant.
-    pub(super) pending: Arc<Pending>,
-    /// What is remembered of each tenant between reconciles.
-    pub(super) passes: Mutex<HashMap<String, reconcile::Pass>>,
-    /// Where reconciles are counted and timed.
-    pub(super) metrics: Arc<crate::metrics::Metrics>,
-}
 
 /// Runs the controller until the process stops.
 pub async fn run(
@@ -545,7 +487,7 @@ fn tenant_problems(
             message: format!(
                 "{} ScimUser(s)/ScimGroup(s) in namespace {namespace} were left by an earlier tenant (created for another tenant uid, or before this tenant); they grant nothing. Find them with kubectl get scimusers,scimgroups -n {namespace} -L {} (another uid, or none and created before this tenant) and delete them",
                 outcome.leftovers,
-                crate::labels::TENANT_UID_LABEL
+                TENANT_UID_LABEL
             ),
         });
     }

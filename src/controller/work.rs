@@ -6,8 +6,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use super::desired::{Plan, label_value};
+use super::desired::Plan;
 use super::owned::Scope;
+use crate::meta::label_value;
 use crate::store::index::Index;
 use crate::store::kube::cache::Changes;
 

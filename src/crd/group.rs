@@ -74,6 +74,17 @@ pub struct ScimGroupSpec {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+impl ScimGroup {
+    /// Ids of the members that are users (type `User` or no type).
+    pub fn user_member_ids(&self) -> impl Iterator<Item = &str> {
+        self.spec
+            .members
+            .iter()
+            .filter(|m| m.is_user())
+            .map(|m| m.value.as_str())
+    }
+}
+
 /// One member of a group.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +97,18 @@ pub struct GroupMember {
     /// `User` or `Group`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+}
+
+impl GroupMember {
+    /// Whether the member is a user: type `User` (any case) or no type.
+    pub fn is_user(&self) -> bool {
+        is_user_type(self.type_.as_deref())
+    }
+}
+
+/// Whether a member `type` names a user: `User` (any case) or no type.
+pub fn is_user_type(type_: Option<&str>) -> bool {
+    type_.is_none_or(|t| t.eq_ignore_ascii_case("User"))
 }
 
 /// A binding a group produced.

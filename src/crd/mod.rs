@@ -9,7 +9,9 @@ mod seen;
 mod tenant;
 mod user;
 
-pub use group::{GroupMember, ProducedBinding, ScimGroup, ScimGroupSpec, ScimGroupStatus};
+pub use group::{
+    GroupMember, ProducedBinding, ScimGroup, ScimGroupSpec, ScimGroupStatus, is_user_type,
+};
 pub use seen::{CONDITIONS, StatusSeen};
 pub use tenant::{
     BindSubjects, Provider, RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec,

@@ -231,7 +231,8 @@ impl Limits {
 
 /// A SCIM error response from a limit.
 fn refuse(status: u16, detail: &str, retry_after: Option<u64>, limit: Limit) -> Response {
-    let mut response = crate::http::scim::error_response(&ScimError::new(status, None, detail));
+    let mut response =
+        crate::http::scim_error::error_response(&ScimError::new(status, None, detail));
     if let Some(seconds) = retry_after {
         response
             .headers_mut()

@@ -20,6 +20,8 @@ pub mod limits;
 pub mod metrics;
 /// The SCIM 2.0 API under `/scim/v2`.
 pub mod scim;
+/// The SCIM error body as a response, shared by the API and its limits.
+pub mod scim_error;
 /// The SCIM request log: recording middleware and `/api/v1/tenants/{tenant}/scim-logs`.
 pub mod scimlog;
 

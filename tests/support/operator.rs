@@ -572,7 +572,7 @@ pub async fn create_tenant(client: &Client, name: &str, spec: ScimTenantSpec) ->
 
 /// Lower-case hex SHA-256 of `value` (what a token Secret holds).
 pub fn hex_sha256(value: &str) -> String {
-    scimitar::auth::token::hex(&scimitar::auth::token_digest(value))
+    scimitar::meta::hex(&scimitar::auth::token_digest(value))
 }
 
 /// Creates (or replaces) the Secret `name` in the operator's namespace with
@@ -586,7 +586,7 @@ pub async fn tenant_secret(client: &Client, tenant: &str, name: &str, key: &str,
             labels: Some(
                 [(
                     "scimitar.dev/tenant".to_owned(),
-                    scimitar::labels::label_value(tenant),
+                    scimitar::meta::label_value(tenant),
                 )]
                 .into(),
             ),

@@ -12,13 +12,12 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::controller::desired::{
-    GROUP_LABEL, GroupOutcome, Inputs, RoleState, RoleTarget, desired, label_value,
-};
+use crate::controller::desired::{GroupOutcome, Inputs, RoleState, RoleTarget, desired};
 use crate::controller::directory::{MANIFEST_KEY, entry_json, entry_key};
 use crate::controller::testutil::{cluster_wide, in_namespaces, namespaces, tenant};
 use crate::controller::work::{Work, expand};
 use crate::crd::{RoleKind, ScimGroup, ScimUser};
+use crate::meta::{GROUP_LABEL, label_value};
 use crate::store::Kind;
 use crate::store::index::Entry;
 use crate::store::kube::cache::{Cache, Incoming};

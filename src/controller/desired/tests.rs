@@ -6,6 +6,7 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::controller::testutil::*;
 use crate::crd::{BindSubjects, MultiValue, RoleKind};
+use crate::meta::{APP_NAME_LABEL, MANAGED_BY, TENANT_LABEL, user_subject_name};
 
 fn run_with(
     tenant: &ScimTenant,

@@ -8,8 +8,7 @@ use serde_json::Value;
 use crate::scim::error::ScimError;
 use crate::store::StoreError;
 
-/// The SCIM media type (RFC 7644 §8.1).
-pub const SCIM_JSON: &str = "application/scim+json";
+pub use crate::http::scim_error::{SCIM_JSON, error_response};
 
 /// A successful SCIM response.
 pub struct Scim {
@@ -143,24 +142,6 @@ impl IntoResponse for Failure {
         }
         response
     }
-}
-
-/// The RFC 7644 §3.12 body for `error`, with its HTTP status.
-pub fn error_response(error: &ScimError) -> Response {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, SCIM_JSON)],
-        error.to_json().to_string(),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"scimitar\""),
-        );
-    }
-    response
 }
 
 /// Result type of SCIM handlers.

@@ -46,7 +46,7 @@ pub(super) fn belongs(
 ) -> bool {
     // Undecided (no tenant uid, as in the in-memory store and tests) means
     // the tenant's own: there is no earlier tenant to tell apart.
-    crate::labels::made_for(recorded, made, uid, created).unwrap_or(true)
+    crate::meta::made_for(recorded, made, uid, created).unwrap_or(true)
 }
 
 /// A resource's bookkeeping as kept, without unpacking it.

@@ -81,7 +81,7 @@ impl<'a> GroupView<'a> {
     /// Ids of the members that are users (type `User` or no type).
     pub fn user_members(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.members()
-            .filter(|(_, t)| t.is_none_or(|t| t.eq_ignore_ascii_case("User")))
+            .filter(|(_, t)| crate::crd::is_user_type(*t))
             .map(|(id, _)| id)
     }
 

@@ -38,19 +38,16 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::{Api, Client};
-use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::errors::{is_already_exists, is_not_found, status_of, to_store_error};
 use crate::crd::ScimUser;
+use crate::meta::{ANCHOR_LABEL, MANAGED_BY, MANAGER, hex, sha256};
 use crate::store::StoreError;
 use crate::store::index::fold;
 
 /// How young an anchor without a user may be before it counts as stale.
 pub const IN_FLIGHT: Duration = Duration::from_secs(30);
-
-/// Label on every anchor, so they can be listed and recognised.
-pub const ANCHOR_LABEL: &str = "scimitar.dev/anchor";
 
 /// How many anchors of deleted users one replica releases at a time.
 const RELEASES_AT_ONCE: usize = 8;
@@ -63,9 +60,8 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The anchor's object name for a userName.
 pub fn anchor_name(user_name: &str) -> String {
-    let digest = Sha256::digest(fold(user_name).as_bytes());
-    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
-    format!("scimitar-user-{hex}")
+    let digest = sha256(&[&fold(user_name)]);
+    format!("scimitar-user-{}", hex(&digest[..20]))
 }
 
 /// Claims `user_name` for user `id`. Fails with `Uniqueness` when another
@@ -83,10 +79,7 @@ pub async fn claim(
                 name: Some(name.clone()),
                 labels: Some(BTreeMap::from([
                     (ANCHOR_LABEL.to_owned(), "username".to_owned()),
-                    (
-                        "app.kubernetes.io/managed-by".to_owned(),
-                        "scimitar".to_owned(),
-                    ),
+                    (MANAGED_BY.to_owned(), MANAGER.to_owned()),
                 ])),
                 ..Default::default()
             },

@@ -42,14 +42,11 @@ use self::tenants::Tenants;
 use super::index::{Entry, fold, remove_member};
 use super::{Kind, Listed, Store, StoreError, Stored, UpdateFn, check_if_match, stamp};
 use crate::crd::{ScimGroup, ScimGroupStatus, ScimUser, ScimUserStatus};
+use crate::meta::{LAST_MODIFIED, MANAGED_BY, MANAGER, TENANT_UID_LABEL};
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
 use crate::scim::list::Window;
 
-/// Annotation holding SCIM `meta.lastModified` (Kubernetes keeps no such time).
-pub const LAST_MODIFIED: &str = "scimitar.dev/last-modified";
-/// Label on every object the store creates.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "scimitar");
 /// Field manager for the store's writes.
 pub const FIELD_MANAGER: &str = "scimitar-scim";
 
@@ -403,9 +400,9 @@ fn op_replace(path: &str, value: Value) -> json_patch::PatchOperation {
 /// (its uid), so a tenant created later for the same namespace does not
 /// take it for its own.
 fn new_meta(id: &str, namespace: &str, tenant_uid: Option<&str>) -> ObjectMeta {
-    let mut labels = BTreeMap::from([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())]);
+    let mut labels = BTreeMap::from([(MANAGED_BY.to_owned(), MANAGER.to_owned())]);
     if let Some(uid) = tenant_uid {
-        labels.insert(crate::labels::TENANT_UID_LABEL.to_owned(), uid.to_owned());
+        labels.insert(TENANT_UID_LABEL.to_owned(), uid.to_owned());
     }
     ObjectMeta {
         name: Some(id.to_owned()),
@@ -491,7 +488,7 @@ fn entry_of<K: Resource>(
             tenant_uid: meta
                 .labels
                 .as_ref()
-                .and_then(|l| l.get(crate::labels::TENANT_UID_LABEL))
+                .and_then(|l| l.get(TENANT_UID_LABEL))
                 .cloned(),
             status,
         },

@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
 use crate::crd::SecretKeyRef;
-use crate::labels::{TENANT_LABEL, label_value};
+use crate::meta::{TENANT_LABEL, label_value};
 
 /// Reasons of secret problems. Stable: they become condition reasons.
 pub mod reason {

@@ -26,8 +26,8 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::{Notify, broadcast};
 
 use super::secrets::{self, SecretPolicy, SecretProblem};
-use crate::auth::token::parse_hex;
 use crate::crd::{ScimTenant, SecretKeyRef};
+use crate::meta::parse_hex;
 
 /// Periodic re-read of token Secrets.
 pub const REFRESH: Duration = Duration::from_secs(10);

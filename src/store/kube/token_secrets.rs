@@ -6,12 +6,23 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams, Preconditions};
 
-use crate::auth::token::{self, TOKEN_LABEL, TokenRecord};
+use crate::auth::token::{self, TokenRecord};
 use crate::auth::{Scope, token_digest};
+use crate::meta::{
+    self, EXPIRES_ANNOTATION, LAST_USED_ANNOTATION, MANAGED_BY, MANAGER, SCOPES_ANNOTATION,
+    TENANT_ANNOTATION, TENANT_LABEL, TENANT_UID_ANNOTATION, TOKEN_LABEL, TOKEN_NAME_ANNOTATION,
+    TOKEN_SECRET_TYPE, hex, label_value, parse_hex,
+};
+
+/// Secret data key holding the hex SHA-256 digest.
+pub const DIGEST_KEY: &str = "sha256";
 
 /// Why a token could not be issued or revoked.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +56,8 @@ pub struct NewToken {
 /// The Secret name for a token of `tenant` whose value has `digest`:
 /// `scimitar-token-<tenant>-<10 hex digits of the digest>`.
 fn secret_name(tenant: &str, digest: &[u8; 32]) -> String {
-    let suffix: String = token::hex(digest).chars().take(10).collect();
-    let tenant: String = crate::labels::label_value(tenant)
+    let suffix: String = hex(digest).chars().take(10).collect();
+    let tenant: String = label_value(tenant)
         .chars()
         .take(30)
         .collect::<String>()
@@ -88,13 +99,81 @@ pub async fn issue(
         tenant_uid: Some(new.tenant_uid),
     };
     let created = secrets
-        .create(&PostParams::default(), &record.to_secret(namespace))
+        .create(&PostParams::default(), &secret_of(&record, namespace))
         .await?;
     let record = TokenRecord {
         created: created.metadata.creation_timestamp.map(|t| t.0),
         ..record
     };
     Ok((record, value))
+}
+
+/// The Secret that keeps `record` in `namespace`.
+pub fn secret_of(record: &TokenRecord, namespace: &str) -> Secret {
+    let scopes: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
+    let mut annotations = BTreeMap::from([
+        (TENANT_ANNOTATION.to_owned(), record.tenant.clone()),
+        (TOKEN_NAME_ANNOTATION.to_owned(), record.name.clone()),
+        (SCOPES_ANNOTATION.to_owned(), scopes.join(",")),
+    ]);
+    if let Some(expires) = record.expires {
+        annotations.insert(EXPIRES_ANNOTATION.to_owned(), expires.to_string());
+    }
+    if let Some(uid) = &record.tenant_uid {
+        annotations.insert(TENANT_UID_ANNOTATION.to_owned(), uid.clone());
+    }
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(record.id.clone()),
+            namespace: Some(namespace.to_owned()),
+            // Deleting the tenant deletes its tokens.
+            owner_references: record
+                .tenant_uid
+                .as_ref()
+                .map(|uid| vec![meta::tenant_owner(&record.tenant, uid, false)]),
+            labels: Some(BTreeMap::from([
+                (TOKEN_LABEL.to_owned(), "true".to_owned()),
+                (TENANT_LABEL.to_owned(), label_value(&record.tenant)),
+                (MANAGED_BY.to_owned(), MANAGER.to_owned()),
+            ])),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        type_: Some(TOKEN_SECRET_TYPE.to_owned()),
+        data: Some(BTreeMap::from([(
+            DIGEST_KEY.to_owned(),
+            ByteString(hex(&record.digest).into_bytes()),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// Reads a token Secret; `None` when it is not a well-formed one.
+pub fn record_of(secret: &Secret) -> Option<TokenRecord> {
+    let annotations = secret.metadata.annotations.as_ref()?;
+    let get = |key: &str| annotations.get(key).map(String::as_str);
+    let time = |key: &str| get(key).and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    // An expiry that does not parse is in the past: a token whose
+    // annotation was mangled stops working rather than living forever.
+    let expires = get(EXPIRES_ANNOTATION)
+        .map(|t| t.parse::<jiff::Timestamp>().unwrap_or(jiff::Timestamp::MIN));
+    let digest = secret.data.as_ref()?.get(DIGEST_KEY)?;
+    let digest = parse_hex(std::str::from_utf8(&digest.0).ok()?.trim())?;
+    Some(TokenRecord {
+        id: secret.metadata.name.clone()?,
+        tenant: get(TENANT_ANNOTATION)?.to_owned(),
+        name: get(TOKEN_NAME_ANNOTATION).unwrap_or_default().to_owned(),
+        scopes: get(SCOPES_ANNOTATION)
+            .unwrap_or("scim")
+            .split(',')
+            .filter_map(Scope::parse)
+            .collect(),
+        digest,
+        created: secret.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        expires,
+        last_used: time(LAST_USED_ANNOTATION),
+        tenant_uid: get(TENANT_UID_ANNOTATION).map(str::to_owned),
+    })
 }
 
 /// Every token, or those of `tenant`, sorted by tenant, creation and id.
@@ -108,7 +187,7 @@ pub async fn list(
     let mut records: Vec<TokenRecord> = list
         .items
         .iter()
-        .filter_map(TokenRecord::from_secret)
+        .filter_map(record_of)
         .filter(|r| tenant.is_none_or(|t| r.tenant == t))
         .collect();
     records.sort_by(|a, b| (&a.tenant, &a.created, &a.id).cmp(&(&b.tenant, &b.created, &b.id)));
@@ -133,7 +212,7 @@ pub async fn revoke(
         .labels
         .as_ref()
         .is_some_and(|l| l.get(TOKEN_LABEL).map(String::as_str) == Some("true"));
-    let record = TokenRecord::from_secret(&secret)
+    let record = record_of(&secret)
         .filter(|_| labelled)
         .ok_or_else(|| TokenError::NotAToken(id.to_owned()))?;
     if tenant.is_some_and(|t| t != record.tenant) {
@@ -154,6 +233,48 @@ pub async fn revoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_survive_their_secret() {
+        let record = TokenRecord {
+            id: "scimitar-token-acme-1a2b3c".into(),
+            tenant: "acme".into(),
+            name: "JumpCloud SCIM".into(),
+            scopes: BTreeSet::from([Scope::Scim, Scope::Logs]),
+            digest: token_digest("sct_x"),
+            created: None,
+            expires: Some("2027-01-01T00:00:00Z".parse().expect("time")),
+            last_used: None,
+            tenant_uid: Some("0b6f5d9e-uid".into()),
+        };
+        let secret = secret_of(&record, "scimitar-system");
+        assert_eq!(record_of(&secret), Some(record.clone()));
+        assert!(record.is_valid_at("2026-12-31T23:59:59Z".parse().expect("time")));
+        assert!(!record.is_valid_at("2027-01-01T00:00:00Z".parse().expect("time")));
+    }
+
+    #[test]
+    fn a_mangled_expiry_means_expired() {
+        let record = TokenRecord {
+            id: "scimitar-token-acme-1a2b3c".into(),
+            tenant: "acme".into(),
+            name: "t".into(),
+            scopes: BTreeSet::from([Scope::Scim]),
+            digest: token_digest("sct_x"),
+            created: None,
+            expires: None,
+            last_used: None,
+            tenant_uid: None,
+        };
+        let mut secret = secret_of(&record, "scimitar-system");
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(EXPIRES_ANNOTATION.into(), "next tuesday".into());
+        let read = record_of(&secret).expect("still a token");
+        assert!(!read.is_valid_at(jiff::Timestamp::now()));
+    }
 
     #[test]
     fn secret_names_are_dns_labels_naming_the_tenant() {

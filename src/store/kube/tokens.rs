@@ -24,8 +24,10 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use super::tenants::Tenants;
-use crate::auth::token::{LAST_USED_ANNOTATION, TOKEN_LABEL, TokenRecord};
+use super::token_secrets::record_of;
+use crate::auth::token::TokenRecord;
 use crate::auth::{Principal, Scope, TokenAuthenticator, find_constant_time};
+use crate::meta::{LAST_USED_ANNOTATION, TOKEN_LABEL};
 
 /// How often last-use times are written back.
 pub const LAST_USED_EVERY: Duration = Duration::from_secs(60);
@@ -57,7 +59,7 @@ impl Tokens {
             match event {
                 Ok(Event::Init) => listed.clear(),
                 Ok(Event::InitApply(secret)) => {
-                    if let Some(record) = TokenRecord::from_secret(&secret) {
+                    if let Some(record) = record_of(&secret) {
                         listed.insert(record.id.clone(), record);
                     }
                 }
@@ -68,7 +70,7 @@ impl Tokens {
                 }
                 Ok(Event::Apply(secret)) => {
                     let mut records = self.records.write().unwrap_or_else(|e| e.into_inner());
-                    match TokenRecord::from_secret(&secret) {
+                    match record_of(&secret) {
                         Some(record) => records.insert(record.id.clone(), record),
                         // Edited into something that is not a token: it no longer works.
                         None => records.remove(secret.metadata.name.as_deref().unwrap_or_default()),
