@@ -37,9 +37,16 @@ async fn apply_example(example: &str, tenant: &str) -> (Client, Scim) {
     // The console's OIDC client secret, kept where the example's comment
     // says, before the tenant names it.
     for tenant in example_tenants(&dir) {
+        let name = tenant.metadata.name.as_deref().expect("tenant name");
+        // The SCIM token's digest Secret the example names (`make dev`
+        // writes it): without it the tenant is Degraded/SecretMissing.
+        // Its token is never used; the CLI issues the one the test sends.
+        if let Some(secret) = &tenant.spec.token_secret_ref {
+            let digest = "0".repeat(64);
+            tenant_secret(&admin, name, &secret.name, &secret.key, &digest).await;
+        }
         if let Some(oidc) = &tenant.spec.oidc {
             let secret = &oidc.client_secret_ref;
-            let name = tenant.metadata.name.as_deref().expect("tenant name");
             tenant_secret(
                 &admin,
                 name,
