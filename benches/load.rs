@@ -15,7 +15,7 @@
 // The integration tests' harness: control plane, operator, tenants. (Its
 // unit tests' imports look unused in a harness-less target.)
 #[allow(unused_imports)]
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/e2e/support/mod.rs"]
 mod support;
 
 #[path = "load/drive.rs"]

@@ -1,16 +1,14 @@
 //! End to end against the real API server with RBAC: the SCIM requests
 //! JumpCloud sends become access, and lose it, as `SubjectAccessReview` sees it.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::operator::{Operator, Scim, can, create_tenant, mapping, until};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use scimitar::crd::{RoleMapping, ScimTenant, ScimTenantSpec};
 use serde_json::json;
-use support::operator::{Operator, Scim, can, create_tenant, mapping, until};
-use support::{ControlPlane, install_crds, namespace};
 
 fn spec(namespace: &str, mappings: Vec<RoleMapping>) -> ScimTenantSpec {
     serde_json::from_value(json!({"namespace": namespace, "provider": "jumpcloud"}))

@@ -3,15 +3,13 @@
 //! every replica, revoked within seconds everywhere, refused when expired or
 //! presented for another tenant's data.
 
-mod support;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{Operator, Scim, create_tenant};
+use crate::support::{ControlPlane, install_crds, namespace};
 use scimitar::crd::ScimTenantSpec;
 use serde_json::json;
-use support::operator::{Operator, Scim, create_tenant};
-use support::{ControlPlane, install_crds, namespace};
 
 fn cli(cp: &ControlPlane, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_scimitar"))

@@ -10,11 +10,13 @@
 //! authenticators; each test adds its tenant's to the watched file, and
 //! kube-apiserver loads it while running (the delay is printed).
 
-mod support;
-
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support;
+use crate::support::oidc::{AuthenticationConfig, Provider, claims};
+use crate::support::operator::{Operator, Scim, can, create_tenant, tenant_secret, until};
+use crate::support::{ControlPlane, client_from, install_crds, namespace};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -23,9 +25,6 @@ use kube::{Api, Client};
 use scimitar::console::connect::authentication_config;
 use scimitar::crd::{BindSubjects, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-use support::oidc::{AuthenticationConfig, Provider, claims};
-use support::operator::{Operator, Scim, can, create_tenant, tenant_secret, until};
-use support::{ControlPlane, client_from, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Where the provider sends the authorization code; nothing listens there,

@@ -2,11 +2,14 @@
 //! the API server and the operator running under the chart's RBAC. Every test
 //! asserts that the attack fails and that nothing was granted or lost.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::operator::{
+    OPERATOR_NAMESPACE, Operator, Scim, access, can, create_tenant, hex_sha256, tenant_secret,
+};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -17,10 +20,6 @@ use scimitar::auth::token::TokenRecord;
 use scimitar::crd::{ScimTenant, ScimTenantSpec};
 use scimitar::store::kube::token_secrets::{self, NewToken};
 use serde_json::{Value, json};
-use support::operator::{
-    OPERATOR_NAMESPACE, Operator, Scim, access, can, create_tenant, hex_sha256, tenant_secret,
-};
-use support::{ControlPlane, install_crds, namespace};
 
 fn spec(value: Value) -> ScimTenantSpec {
     serde_json::from_value(value).expect("tenant spec")

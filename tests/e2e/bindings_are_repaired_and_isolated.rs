@@ -3,10 +3,11 @@
 //! tenant's data, and a busy tenant neither holds back another tenant's
 //! bindings nor mixes its users into them.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::operator::{Operator, Scim, create_tenant, until, within};
+use crate::support::{ControlPlane, install_crds, namespace};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -14,8 +15,6 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use scimitar::crd::{RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec};
 use serde_json::json;
-use support::operator::{Operator, Scim, create_tenant, until, within};
-use support::{ControlPlane, install_crds, namespace};
 
 fn spec(namespace: &str, target: &str) -> ScimTenantSpec {
     let mut spec: ScimTenantSpec =

@@ -3,15 +3,13 @@
 //! shipped limits (as `make dev` and the chart run it), through
 //! `hack/scim-checkers.sh URL TOKEN`.
 
-mod support;
-
 use std::process::Command;
 use std::time::Instant;
 
+use crate::support::operator::{Operator, Scim, create_tenant};
+use crate::support::{ControlPlane, install_crds, namespace, repo};
 use scimitar::crd::ScimTenantSpec;
 use serde_json::json;
-use support::operator::{Operator, Scim, create_tenant};
-use support::{ControlPlane, install_crds, namespace, repo};
 
 /// The sum of the samples of metric `name` whose labels include
 /// `tenant="<tenant>"`.

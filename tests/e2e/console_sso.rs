@@ -5,20 +5,18 @@
 //! and API server. Every page is visited with real data; screenshots go to
 //! `target/console-screenshots/`.
 
-#[path = "console/harness.rs"]
-mod harness;
-mod support;
-
-use harness::{Browser, Provider, Seen};
+use crate::support;
+use crate::support::console::{Browser, Seen};
+use crate::support::oidc::Provider;
+use crate::support::operator::{
+    OPERATOR_NAMESPACE, Operator, Scim, can, create_tenant, tenant_secret, until,
+};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-use support::operator::{
-    OPERATOR_NAMESPACE, Operator, Scim, can, create_tenant, tenant_secret, until,
-};
-use support::{ControlPlane, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const CLIENT_SECRET_KEY: &str = "client-secret";

@@ -3,11 +3,11 @@
 //! (merge patches) move to hash buckets, and each entry is then in exactly
 //! one ConfigMap, none left behind in the old place.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::operator::{Operator, create_tenant, until};
+use crate::support::{ControlPlane, install_crds, namespace};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -15,8 +15,6 @@ use kube::api::{ListParams, PostParams};
 use scimitar::controller::directory::{DIRECTORY_LABEL, MANIFEST_KEY, Manifest, SHARD_BUDGET};
 use scimitar::crd::{ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, create_tenant, until};
-use support::{ControlPlane, install_crds, namespace};
 
 /// Every directory ConfigMap of the namespace, by name.
 async fn directory(admin: &kube::Client, namespace: &str) -> BTreeMap<String, ConfigMap> {

@@ -2,10 +2,11 @@
 //! should not: roles outside its `bind` allowlist, missing roles, `system:`
 //! subjects and unprefixed names are refused and reported, never bound.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::kubectl::kubectl;
+use crate::support::operator::{Operator, Scim, create_tenant, operator_client};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -13,9 +14,6 @@ use kube::Api;
 use kube::api::ListParams;
 use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-use support::kubectl::kubectl;
-use support::operator::{Operator, Scim, create_tenant, operator_client};
-use support::{ControlPlane, install_crds, namespace};
 
 fn tenant_spec(value: Value) -> ScimTenantSpec {
     serde_json::from_value(value).expect("tenant spec")

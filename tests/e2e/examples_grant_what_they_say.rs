@@ -4,10 +4,14 @@
 //! the access the example's comments promise, and nothing elsewhere, as
 //! SubjectAccessReview sees it. One control plane and one operator for all.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::kubectl::kubectl;
+use crate::support::operator::{
+    Operator, Scim, access, can, ensure_operator_namespace, tenant_secret, until,
+};
+use crate::support::{ControlPlane, install_crds, repo};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -16,11 +20,6 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimTenant, ScimUser};
 use serde_json::{Value, json};
-use support::kubectl::kubectl;
-use support::operator::{
-    Operator, Scim, access, can, ensure_operator_namespace, tenant_secret, until,
-};
-use support::{ControlPlane, install_crds, repo};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";

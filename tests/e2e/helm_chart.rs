@@ -11,14 +11,13 @@
 //!
 //! Needs `helm` v4 on PATH (`hack/install-tools.sh` prints its directory).
 
-mod support;
-
 use serde::Deserialize as _;
 use std::path::PathBuf;
 
-use support::ControlPlane;
-use support::helm::{chart, helm, run};
-use support::kubectl::kubectl;
+use crate::support;
+use crate::support::ControlPlane;
+use crate::support::helm::{chart, helm, run};
+use crate::support::kubectl::kubectl;
 
 fn full_values() -> String {
     chart().join("ci/full-values.yaml").display().to_string()

@@ -3,16 +3,14 @@
 //! becomes in Kubernetes: ScimUsers with their enterprise attributes,
 //! ScimGroups, RoleBindings and, as the RBAC authorizer decides, access.
 
-mod support;
-
+use crate::support::operator::{Operator, Scim, access, can, create_tenant, mapping};
+use crate::support::replay::{Vars, replay};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::ListParams;
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, access, can, create_tenant, mapping};
-use support::replay::{Vars, replay};
-use support::{ControlPlane, install_crds, namespace};
 
 const MANAGER_EXTERNAL_ID: &str = "f8a455e5-31ee-4d96-8b50-e8ef5a9dc2a9";
 const EMPLOYEE_EXTERNAL_ID: &str = "ff8c4671-7fa6-4837-adbf-79e7847c329d";

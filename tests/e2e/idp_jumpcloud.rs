@@ -2,16 +2,14 @@
 //! server (fixtures in `tests/fixtures/idp/jumpcloud/`), and what it becomes
 //! in Kubernetes.
 
-mod support;
-
+use crate::support::operator::{Operator, Scim, access, can, create_tenant, until};
+use crate::support::replay::{Vars, replay};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::ListParams;
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, access, can, create_tenant, until};
-use support::replay::{Vars, replay};
-use support::{ControlPlane, install_crds, namespace};
 
 #[tokio::test]
 async fn activate_handshake_passes_and_leaves_nothing_behind() {

@@ -9,19 +9,17 @@
 //! stored, one of them having lost access by deactivation and regained it,
 //! the other by leaving the pushed group.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{Operator, Scim, access, can, create_tenant, mapping};
+use crate::support::replay::{Vars, replay};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::ListParams;
 use kube::{Api, Client};
 use scimitar::controller::desired::{GROUP_LABEL, GROUP_NAME_ANNOTATION, TENANT_LABEL};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, access, can, create_tenant, mapping};
-use support::replay::{Vars, replay};
-use support::{ControlPlane, install_crds, namespace};
 
 /// A person assigned to the Okta app.
 struct Person {

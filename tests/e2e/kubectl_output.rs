@@ -14,18 +14,17 @@
 //! SCIMITAR_UPDATE_GOLDEN=1 cargo test --test kubectl_output golden
 //! ```
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::helm::helm;
+use crate::support::kubectl::{kubectl, run, table};
+use crate::support::operator::{Operator, Scim, create_tenant, mapping};
+use crate::support::{ControlPlane, install_crds, namespace};
 use kube::Api;
 use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-use support::helm::helm;
-use support::kubectl::{kubectl, run, table};
-use support::operator::{Operator, Scim, create_tenant, mapping};
-use support::{ControlPlane, install_crds, namespace};
 
 /// The directory of the golden files: four users (one without `active`,
 /// one inactive, one in six groups) and six groups, three of them mapped.

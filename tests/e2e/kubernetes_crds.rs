@@ -1,8 +1,8 @@
 //! The CRDs against the real API server: accepted as structural schemas, objects
 //! round-trip through the kube client, and `kubectl get` shows useful columns.
 
-mod support;
-
+use crate::support::kubectl::{kubectl, table};
+use crate::support::{ControlPlane, install_crds, namespace};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use scimitar::crd::{
@@ -10,8 +10,6 @@ use scimitar::crd::{
     ScimTenantSpec, ScimUser, ScimUserSpec, ScimUserStatus,
 };
 use serde_json::json;
-use support::kubectl::{kubectl, table};
-use support::{ControlPlane, install_crds, namespace};
 
 #[tokio::test]
 async fn kubectl_get_scimusers_prints_the_printer_columns() {

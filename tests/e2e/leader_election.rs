@@ -3,16 +3,14 @@
 //! Lease expires and reconciles what changed meanwhile; when it stops
 //! gracefully it releases the Lease and the successor takes over at once.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{Operator, Scim, can, create_tenant, until};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use scimitar::crd::ScimTenantSpec;
 use serde_json::json;
-use support::operator::{Operator, Scim, can, create_tenant, until};
-use support::{ControlPlane, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Short timings so the test is quick: a 4 s Lease, renewed every second.

@@ -6,16 +6,14 @@
 //!
 //! Every load is bounded in count and time and goes to 127.0.0.1 only.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{Operator, Reply, Scim, create_tenant};
+use crate::support::{ControlPlane, install_crds, namespace};
 use futures::StreamExt as _;
 use scimitar::crd::ScimTenantSpec;
 use serde_json::{Value, json};
-use support::operator::{Operator, Reply, Scim, create_tenant};
-use support::{ControlPlane, install_crds, namespace};
 
 const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 

@@ -9,11 +9,13 @@
 //! [`operator_client`]), asserts the refusal, and re-reads the object as
 //! admin to show nothing changed.
 
-mod support;
-
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{
+    BINDINGS_POLICY, OPERATOR_NAMESPACE, OPERATOR_USER, Operator, WRITES_POLICY, operator_client,
+};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -27,10 +29,6 @@ use scimitar::crd::ScimUser;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::operator::{
-    BINDINGS_POLICY, OPERATOR_NAMESPACE, OPERATOR_USER, Operator, WRITES_POLICY, operator_client,
-};
-use support::{ControlPlane, install_crds, namespace};
 
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 

@@ -2,25 +2,23 @@
 //! anything, and a binding for a namespace or ClusterRole that does not exist
 //! yet appears within seconds of the namespace or role being created.
 
-mod support;
-
 /// How soon a namespace or role that appears is acted on: the watches of
 /// namespaces and roles, not the periodic resync (5 min).
 const LATE: Duration = Duration::from_secs(5);
 
 use std::time::Duration;
 
+use crate::support::kubectl::kubectl;
+use crate::support::operator::{
+    BINDINGS_POLICY, Operator, Scim, access, allow_cluster_role, can, create_tenant, until, within,
+};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::kubectl::kubectl;
-use support::operator::{
-    BINDINGS_POLICY, Operator, Scim, access, allow_cluster_role, can, create_tenant, until, within,
-};
-use support::{ControlPlane, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 

@@ -2,10 +2,8 @@
 //! traffic goes through the SCIM router, then the log API is asked about it
 //! (filters, newest-first order, pagination, CSV, redaction, tenant isolation).
 
-mod scimlog_support;
-
+use crate::support::scimlog::*;
 use axum::http::{Method, StatusCode, header};
-use scimlog_support::*;
 use serde_json::Value;
 
 #[tokio::test]

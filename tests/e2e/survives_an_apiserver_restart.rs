@@ -2,15 +2,13 @@
 //! is down get 503 with Retry-After and change nothing; retried, they land
 //! exactly once, and access converges to what the directory says.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{Operator, Reply, Scim, can, create_tenant, until};
+use crate::support::{ControlPlane, install_crds, namespace};
 use kube::Api;
 use scimitar::crd::{ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Reply, Scim, can, create_tenant, until};
-use support::{ControlPlane, install_crds, namespace};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 

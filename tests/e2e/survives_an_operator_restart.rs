@@ -3,18 +3,16 @@
 //! removed and a group deleted); a new operator process converges to the
 //! directory's state within seconds of being ready.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::operator::{Operator, Scim, can, create_tenant, until};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use support::operator::{Operator, Scim, can, create_tenant, until};
-use support::{ControlPlane, install_crds, namespace};
 
 /// How soon after a new operator process is ready what changed while none
 /// ran is repaired: its first (full) pass, not the periodic resync.

@@ -2,11 +2,14 @@
 //! writes, and a user deleted outside SCIM giving its userName up at once
 //! while a live user's name stays taken.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::operator::{
+    OPERATOR_NAMESPACE, Operator, Scim, create_tenant, operator_kubeconfig, until,
+};
+use crate::support::{ControlPlane, install_crds, namespace};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -22,10 +25,6 @@ use scimitar::store::kube::anchor::{IN_FLIGHT, anchor_name};
 use scimitar::store::kube::secrets::SecretPolicy;
 use scimitar::store::kube::tenants::Tenants;
 use serde_json::{Value, json};
-use support::operator::{
-    OPERATOR_NAMESPACE, Operator, Scim, create_tenant, operator_kubeconfig, until,
-};
-use support::{ControlPlane, install_crds, namespace};
 use tower::{Layer, ServiceExt};
 
 const TOKEN: &str = "in-process-token";

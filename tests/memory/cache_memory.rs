@@ -8,9 +8,7 @@
 //! memberships per user. The budgets are in docs/performance.md ("Memory
 //! budget").
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use scimitar::crd::{
@@ -23,55 +21,7 @@ use scimitar::store::kube::{LAST_MODIFIED, group_entry, user_entry};
 use scimitar::store::{Kind, MemoryStore, Store};
 use serde_json::{Value, json};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters move.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
+use crate::counting::{live, peak, reset_peak};
 
 const USERS: usize = 100_000;
 const GROUPS: usize = 10_000;
@@ -315,7 +265,7 @@ fn kubernetes_cache() -> Measured {
     // A relist of the users, each changed since: the peak above what is
     // kept is the relist's own.
     let before = live();
-    PEAK.store(before, Ordering::Relaxed);
+    reset_peak();
     cache.relist_started(Kind::User);
     for i in 0..USERS {
         let mut user = user_object(i);
@@ -324,7 +274,7 @@ fn kubernetes_cache() -> Measured {
     }
     cache.relist_done(Kind::User);
     drop(cache.take_changes(NAMESPACE));
-    let relist_peak = PEAK.load(Ordering::Relaxed) - before;
+    let relist_peak = peak() - before;
     estimate(&cache, "after a relist of the users");
     assert_eq!(cache.read(NAMESPACE, |i| i.count(Kind::User)), USERS);
     let mut want: Vec<String> = groups_of(7).map(group_id).collect();
@@ -355,7 +305,7 @@ fn kubernetes_cache() -> Measured {
             count,
         };
         let before = live();
-        PEAK.store(before, Ordering::Relaxed);
+        reset_peak();
         let listed = cache.read(NAMESPACE, |i| {
             i.select(Kind::User, filter.as_ref(), &window)
         });
@@ -364,7 +314,7 @@ fn kubernetes_cache() -> Measured {
             assert_eq!(listed.total, USERS, "{what}");
         }
         drop(listed);
-        lists.push((what, PEAK.load(Ordering::Relaxed) - before));
+        lists.push((what, peak() - before));
     }
     drop(cache);
     Measured {

@@ -14,72 +14,22 @@
 //!
 //! Every load is bounded in count and time and goes to 127.0.0.1 only.
 
-mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::counting::net;
+use crate::support;
+use crate::support::operator::{Operator, Scim, access, create_tenant, mapping};
+use crate::support::{ControlPlane, install_crds, namespace};
 use axum::body::Bytes;
 use scimitar::crd::{RoleMapping, ScimTenantSpec};
 use scimitar::http::limits::LimitArgs;
 use scimitar::scimlog::{Body, Limits, Record, ResourceType, ScimLog};
 use serde_json::{Value, json};
-use support::operator::{Operator, Scim, access, create_tenant, mapping};
-use support::{ControlPlane, install_crds, namespace};
 
 // --- the accounting against the allocator ---
-
-/// The system allocator, counting on each thread the bytes that thread has
-/// allocated minus those it freed (as requested in each `Layout`).
-struct Counting;
-
-thread_local! {
-    static NET: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    // No destructor, so this works even while a thread is torn down.
-    let _ = NET.try_with(|net| net.set(net.get() + delta));
-}
-
-fn net() -> isize {
-    NET.with(Cell::get)
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter is a
-// thread-local `Cell` without a destructor, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 

@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-pub use crate::support::oidc::Provider;
 use crate::support::repo;
 
 /// Pinned test tools, installed into the cache on first use.

@@ -6,11 +6,13 @@
 //! A control plane that cannot start fails the test loudly; nothing is skipped.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod helm;
 pub mod kubectl;
 pub mod oidc;
 pub mod operator;
 pub mod replay;
+pub mod scimlog;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,13 +2,11 @@
 //! tracing caches per callsite whether anyone listens, and tests on other
 //! threads without a subscriber would make this one miss events.
 
-mod scimlog_support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::support::scimlog::*;
 use axum::http::Method;
-use scimlog_support::*;
 use serde_json::Value;
 
 /// A writer into a shared buffer, for capturing log lines.
