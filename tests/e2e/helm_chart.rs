@@ -1131,7 +1131,9 @@ spec: {namespace: initech, provider: entra}
 
 #[test]
 fn install_upgrade_and_uninstall_against_the_api_server() {
-    let cp = ControlPlane::shared();
+    // Its own control plane: the release owns scimitar-system, where the
+    // other tests' operators get their RBAC.
+    let cp = &ControlPlane::dedicated("helm-install");
     let kc = cp.kubeconfig.display().to_string();
     let k = |args: &[&str]| kubectl(&cp.kubeconfig, args);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -66,7 +66,8 @@ fn times_led(operator: &Operator) -> usize {
 
 #[tokio::test]
 async fn one_leader_runs_the_controller_and_hands_over_when_it_dies_or_stops() {
-    let cp = ControlPlane::shared();
+    // Its own control plane: the test decides who holds the leader Lease.
+    let cp = &ControlPlane::dedicated("leader-election");
     let admin = cp.admin().await;
     install_crds(&admin).await;
     let home = namespace(&admin, "lead").await;

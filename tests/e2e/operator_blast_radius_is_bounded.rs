@@ -761,7 +761,8 @@ async fn scim_users_and_groups_we_did_not_create_are_left_alone() {
 
 #[tokio::test]
 async fn the_leader_lease_of_an_older_operator_is_adopted_and_labelled() {
-    let cp = ControlPlane::shared();
+    // Its own control plane: no other operator may take the Lease.
+    let cp = &ControlPlane::dedicated("lease-adoption");
     let admin = cp.admin().await;
     // Installs the operator's namespace, RBAC and policy first.
     let operator = operator_client(cp).await;

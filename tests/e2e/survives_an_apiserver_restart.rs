@@ -32,7 +32,8 @@ async fn retried(scim: &Scim, method: &str, path: &str, body: serde_json::Value)
 
 #[tokio::test]
 async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
-    let cp = ControlPlane::shared();
+    // Its own control plane: the test restarts its API server.
+    let cp = std::sync::Arc::new(ControlPlane::dedicated("apiserver-restart"));
     let admin = cp.admin().await;
     install_crds(&admin).await;
     let home = namespace(&admin, "restart").await;
@@ -43,7 +44,8 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
     }))
     .expect("spec");
     let token = create_tenant(&admin, &home, spec).await;
-    let scim = Scim::new(Operator::shared(cp), &token);
+    let operator = Operator::start(&cp);
+    let scim = Scim::new(&operator, &token);
     scim.wait_until_authorized().await;
     let user = scim
         .send(
@@ -78,7 +80,8 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
     .await;
 
     // Restart the API server while the IdP keeps writing.
-    let restart = tokio::task::spawn_blocking(|| ControlPlane::shared().restart_apiserver());
+    let restarting = cp.clone();
+    let restart = tokio::task::spawn_blocking(move || restarting.restart_apiserver());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (off, off_503) = retried(
         &scim,

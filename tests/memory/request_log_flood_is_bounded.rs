@@ -323,7 +323,8 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_tenant_flooding_the_request_log_stays_within_the_memory_limit() {
-    let cp = ControlPlane::shared();
+    // Its own control plane: the flood would slow every other test's.
+    let cp = &ControlPlane::dedicated("request-log-flood");
     let admin = cp.admin().await;
     install_crds(&admin).await;
     let limit = chart_memory_limit();
