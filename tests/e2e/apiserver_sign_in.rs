@@ -52,6 +52,12 @@ fn cluster() -> &'static Cluster {
     })
 }
 
+/// The operator of this file's control plane, shared by its tests.
+fn operator() -> &'static Operator {
+    static OPERATOR: OnceLock<Operator> = OnceLock::new();
+    OPERATOR.get_or_init(|| Operator::start(&cluster().cp))
+}
+
 /// One tenant whose identity provider kube-apiserver trusts.
 struct Tenant {
     provider: Provider,
@@ -292,7 +298,7 @@ async fn a_signed_in_user_has_exactly_the_mapped_access_until_deactivated() {
     let cp = &cluster().cp;
     let admin = cp.admin().await;
     install_crds(&admin).await;
-    let operator = Operator::shared(cp);
+    let operator = operator();
     let apps = namespace(&admin, "apps").await;
     let audit = namespace(&admin, "audit").await;
     let t = Tenant::start(
@@ -433,7 +439,7 @@ async fn with_bind_group_access_lasts_until_the_id_token_expires() {
     let cp = &cluster().cp;
     let admin = cp.admin().await;
     install_crds(&admin).await;
-    let operator = Operator::shared(cp);
+    let operator = operator();
     let apps = namespace(&admin, "apps").await;
     let t = Tenant::start(
         &admin,
@@ -541,7 +547,7 @@ async fn a_username_claim_other_than_email_names_the_same_user() {
     let cp = &cluster().cp;
     let admin = cp.admin().await;
     install_crds(&admin).await;
-    let operator = Operator::shared(cp);
+    let operator = operator();
     let apps = namespace(&admin, "apps").await;
     let t = Tenant::start(
         &admin,

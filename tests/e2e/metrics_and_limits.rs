@@ -216,7 +216,8 @@ fn assert_scim_429(reply: &Reply) {
 
 #[tokio::test]
 async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
-    let cp = ControlPlane::shared();
+    // Its own control plane: its operator must lead to count reconciles.
+    let cp = &ControlPlane::dedicated("metrics");
     let admin = cp.admin().await;
     install_crds(&admin).await;
     let counted = namespace(&admin, "counted").await;

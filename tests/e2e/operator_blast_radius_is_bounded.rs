@@ -764,6 +764,7 @@ async fn the_leader_lease_of_an_older_operator_is_adopted_and_labelled() {
     // Its own control plane: no other operator may take the Lease.
     let cp = &ControlPlane::dedicated("lease-adoption");
     let admin = cp.admin().await;
+    install_crds(&admin).await;
     // Installs the operator's namespace, RBAC and policy first.
     let operator = operator_client(cp).await;
     let leases = Api::<Lease>::namespaced(admin.clone(), OPERATOR_NAMESPACE);

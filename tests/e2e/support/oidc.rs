@@ -276,7 +276,12 @@ impl Provider {
 }
 
 fn client(ca: Option<&str>) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    // A fresh connection per request: the provider closes idle keep-alive
+    // connections, and a request sent on one it just closed fails with
+    // IncompleteMessage (seen when the machine is busy).
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0);
     if let Some(pem) = ca {
         builder = builder.add_root_certificate(
             reqwest::Certificate::from_pem(pem.as_bytes()).expect("the provider's CA"),

@@ -42,6 +42,10 @@ pub struct Operator {
 impl Operator {
     /// The operator shared by every test of this binary.
     pub fn shared(cp: &'static ControlPlane) -> &'static Operator {
+        assert!(
+            std::ptr::eq(cp, ControlPlane::shared()),
+            "the shared operator runs on the shared control plane; start one of the test's own"
+        );
         static SHARED: OnceLock<Operator> = OnceLock::new();
         SHARED.get_or_init(|| Operator::start(cp))
     }
