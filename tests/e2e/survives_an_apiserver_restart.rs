@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::operator::{Operator, Reply, Scim, can, create_tenant, until};
-use crate::support::{ControlPlane, install_crds, namespace};
+use crate::support::operator::{Operator, Reply, Scim, can, until};
+use crate::support::tenant::Tenant;
+use crate::support::{ControlPlane, namespace};
 use kube::Api;
-use scimitar::crd::{ScimTenantSpec, ScimUser};
+use scimitar::crd::ScimUser;
 use serde_json::json;
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -35,34 +36,18 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
     // Its own control plane: the test restarts its API server.
     let cp = std::sync::Arc::new(ControlPlane::dedicated("apiserver-restart"));
     let admin = cp.admin().await;
-    install_crds(&admin).await;
-    let home = namespace(&admin, "restart").await;
     let dev = namespace(&admin, "restart-dev").await;
-    let spec: ScimTenantSpec = serde_json::from_value(json!({
-        "namespace": home,
-        "mappings": [{"group": "eng", "role": {"name": "edit"}, "namespaces": [dev]}]
-    }))
-    .expect("spec");
-    let token = create_tenant(&admin, &home, spec).await;
     let operator = Operator::start(&cp);
-    let scim = Scim::new(&operator, &token);
-    scim.wait_until_authorized().await;
-    let user = scim
-        .send(
-            "POST",
-            "/Users",
-            Some(json!({"userName": "hal@example.com"})),
-        )
+    let restart = Tenant::setup(&cp, "restart")
+        .mapping("eng", "edit", &[&dev])
+        .user("hal@example.com")
+        .group("eng", &["hal@example.com"])
+        .on(&operator)
+        .create()
         .await;
-    let user_id = user.body["id"].as_str().expect("id").to_owned();
-    let group = scim
-        .send(
-            "POST",
-            "/Groups",
-            Some(json!({"displayName": "eng", "members": [{"value": user_id}]})),
-        )
-        .await;
-    let group_id = group.body["id"].as_str().expect("id").to_owned();
+    let (home, scim) = (&restart.name, restart.scim());
+    let user_id = restart.user("hal@example.com").to_owned();
+    let group_id = restart.group("eng").to_owned();
     let may = |user: &'static str| {
         let admin = admin.clone();
         let dev = dev.clone();
@@ -84,7 +69,7 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
     let restart = tokio::task::spawn_blocking(move || restarting.restart_apiserver());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (off, off_503) = retried(
-        &scim,
+        scim,
         "PATCH",
         &format!("/Users/{user_id}"),
         json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]}),
@@ -92,7 +77,7 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
     .await;
     assert_eq!(off.status, 200, "{}", off.body);
     let (ivy, ivy_503) = retried(
-        &scim,
+        scim,
         "POST",
         "/Users",
         json!({"userName": "ivy@example.com"}),
@@ -118,7 +103,7 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
         may("oidc:hal@example.com"),
     )
     .await;
-    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
+    let users: Api<ScimUser> = Api::namespaced(admin.clone(), home);
     let all = users.list(&Default::default()).await.expect("list users");
     let ivys = all
         .items
@@ -127,7 +112,7 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
         .count();
     assert_eq!(ivys, 1);
     let (added, _) = retried(
-        &scim,
+        scim,
         "PATCH",
         &format!("/Groups/{group_id}"),
         json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": ivy.body["id"]}]}]}),

@@ -5,13 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::operator::{Operator, Scim, can, create_tenant, until};
-use crate::support::{ControlPlane, install_crds, namespace};
+use crate::support::operator::{Operator, Scim, can, until};
+use crate::support::tenant::Tenant;
+use crate::support::{ControlPlane, namespace};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
+use scimitar::crd::{ScimGroup, ScimUser};
 use serde_json::json;
 
 /// How soon after a new operator process is ready what changed while none
@@ -24,54 +25,32 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
     // this test runs none.
     let cp = &ControlPlane::dedicated("operator-restart");
     let admin = cp.admin().await;
-    install_crds(&admin).await;
-    let home = namespace(&admin, "opr").await;
     let dev = namespace(&admin, "opr-dev").await;
     // eng may read (view), ops may change workloads (edit), leads may also
     // grant access (admin), all in dev. jo and kim are in eng only, max and
     // lee in ops, lee in leads too.
-    let spec: ScimTenantSpec = serde_json::from_value(json!({
-        "namespace": home,
-        "mappings": [
-            {"group": "eng", "role": {"name": "view"}, "namespaces": [dev]},
-            {"group": "ops", "role": {"name": "edit"}, "namespaces": [dev]},
-            {"group": "leads", "role": {"name": "admin"}, "namespaces": [dev]},
-        ]
-    }))
-    .expect("spec");
-    let token = create_tenant(&admin, &home, spec).await;
     let mut first = Operator::start(cp);
-    let scim = Scim::new(&first, &token);
-    scim.wait_until_authorized().await;
-    let mut ids = std::collections::HashMap::new();
-    for name in ["jo", "kim", "lee", "max"] {
-        let user = scim
-            .send(
-                "POST",
-                "/Users",
-                Some(json!({"userName": format!("{name}@example.com")})),
-            )
-            .await;
-        assert_eq!(user.status, 201);
-        ids.insert(name, user.body["id"].as_str().expect("id").to_owned());
-    }
-    let mut groups_made = std::collections::HashMap::new();
-    for (group, members) in [
-        ("eng", &["jo", "kim"][..]),
-        ("ops", &["max", "lee"][..]),
-        ("leads", &["lee"][..]),
-    ] {
-        let members: Vec<_> = members.iter().map(|m| json!({"value": ids[m]})).collect();
-        let made = scim
-            .send(
-                "POST",
-                "/Groups",
-                Some(json!({"displayName": group, "members": members})),
-            )
-            .await;
-        assert_eq!(made.status, 201);
-        groups_made.insert(group, made.body["id"].as_str().expect("id").to_owned());
-    }
+    let opr = Tenant::setup(cp, "opr")
+        .mapping("eng", "view", &[&dev])
+        .mapping("ops", "edit", &[&dev])
+        .mapping("leads", "admin", &[&dev])
+        .user("jo@example.com")
+        .user("kim@example.com")
+        .user("lee@example.com")
+        .user("max@example.com")
+        .group("eng", &["jo@example.com", "kim@example.com"])
+        .group("ops", &["max@example.com", "lee@example.com"])
+        .group("leads", &["lee@example.com"])
+        .on(&first)
+        .create()
+        .await;
+    let (home, token) = (&opr.name, &opr.token);
+    let ids: std::collections::HashMap<&str, String> = ["jo", "kim", "lee", "max"]
+        .map(|name| (name, opr.user(&format!("{name}@example.com")).to_owned()))
+        .into();
+    let groups_made: std::collections::HashMap<&str, String> = ["eng", "ops", "leads"]
+        .map(|group| (group, opr.group(group).to_owned()))
+        .into();
     // What each user may do, as the API server's RBAC decides: list pods
     // (view), create deployments (edit), create rolebindings (admin).
     let reads = |user: &'static str| (user, "list", "pods");
@@ -95,7 +74,7 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
     may(writes("oidc:lee@example.com"), true).await;
     may(grants("oidc:lee@example.com"), true).await;
     // jo's status as the first operator wrote it.
-    let users: Api<ScimUser> = Api::namespaced(admin.clone(), &home);
+    let users: Api<ScimUser> = Api::namespaced(admin.clone(), home);
     let jo_id = ids["jo"].clone();
     until("jo's status written", true, || async {
         users
@@ -151,7 +130,7 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
         )
         .await
         .expect("deactivate kim directly");
-    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &home);
+    let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), home);
     groups
         .patch(
             &groups_made["ops"],
@@ -220,7 +199,7 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
         .await
     );
 
-    let scim = Scim::new(&second, &token);
+    let scim = Scim::new(&second, token);
     scim.wait_until_authorized().await;
     let kim_now = scim
         .send("GET", &format!("/Users/{}", ids["kim"]), None)
@@ -273,7 +252,7 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
         )
         .await;
     assert_eq!(ned.status, 201);
-    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &home);
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), home);
     let directory = format!("{home}-directory");
     until("ned is in the directory", true, || async {
         config_maps

@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod operator;
 pub mod replay;
 pub mod scimlog;
+pub mod tenant;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
