@@ -1,6 +1,7 @@
 //! End to end against the real API server with RBAC: the SCIM requests
 //! JumpCloud sends become access, and lose it, as `SubjectAccessReview` sees it.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::Duration;
 
 use crate::support::operator::{Operator, Scim, can, create_tenant, mapping, until};
@@ -15,8 +16,6 @@ fn spec(namespace: &str, mappings: Vec<RoleMapping>) -> ScimTenantSpec {
         .map(|s: ScimTenantSpec| ScimTenantSpec { mappings, ..s })
         .expect("tenant spec")
 }
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[tokio::test]
 async fn a_jumpcloud_day_grants_and_revokes_access() {
@@ -103,7 +102,7 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
         .send(
             "PATCH",
             &format!("/Users/{user_id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);
@@ -122,7 +121,7 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
         .send(
             "PATCH",
             &format!("/Users/{user_id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": true}}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "value": {"active": true}}]})),
         )
         .await;
     assert_eq!(on.status, 200);
@@ -134,7 +133,7 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
         .send(
             "PATCH",
             &format!("/Groups/{group_id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members", "value": member}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "remove", "path": "members", "value": member}]})),
         )
         .await;
     assert_eq!(removed.status, 200, "{}", removed.body);
@@ -149,7 +148,7 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
         .send(
             "PATCH",
             &format!("/Groups/{group_id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": member}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": member}]})),
         )
         .await;
     assert_eq!(added.status, 200);
@@ -339,7 +338,7 @@ async fn concurrent_member_patches_lose_nothing() {
             scim.send(
                 "PATCH",
                 &path,
-                Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": format!("member-{i:03}")}]}]})),
+                Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": format!("member-{i:03}")}]}]})),
             )
             .await
             .status

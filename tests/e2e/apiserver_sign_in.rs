@@ -10,6 +10,7 @@
 //! authenticators; each test adds its tenant's to the watched file, and
 //! kube-apiserver loads it while running (the delay is printed).
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,8 +26,6 @@ use kube::{Api, Client};
 use scimitar::console::connect::authentication_config;
 use scimitar::crd::{BindSubjects, ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::{Value, json};
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Where the provider sends the authorization code; nothing listens there,
 /// the redirect is read, not followed.
 const REDIRECT_URI: &str = "http://localhost:8000/callback";
@@ -177,7 +176,7 @@ impl Tenant {
             .send(
                 "PATCH",
                 &format!("/Users/{id}"),
-                Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+                Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
             )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.body);

@@ -2,6 +2,7 @@
 //! the API server and the operator running under the chart's RBAC. Every test
 //! asserts that the attack fails and that nothing was granted or lost.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -96,7 +97,7 @@ async fn deactivate(scim: &Scim, user: &support::operator::Reply) {
         .send(
             "PATCH",
             &format!("/Users/{id}"),
-            Some(json!({"schemas": [scimitar::scim::schema::PATCH_OP_URN],
+            Some(json!({"schemas": [PATCH_OP_URN],
                 "Operations": [{"op": "replace", "path": "active", "value": false}]})),
         )
         .await;
@@ -813,10 +814,8 @@ async fn a_group_too_large_to_store_gets_413_and_changes_nothing() {
             .send(
                 "PATCH",
                 &format!("/Groups/{id}"),
-                Some(
-                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [{"op": "add", "path": "members", "value": members}]}),
-                ),
+                Some(json!({"schemas": [PATCH_OP_URN],
+                    "Operations": [{"op": "add", "path": "members", "value": members}]})),
             )
             .await;
         // A 503 asks the provider to retry the same request, as IdPs do

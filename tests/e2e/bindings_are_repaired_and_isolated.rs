@@ -3,6 +3,7 @@
 //! tenant's data, and a busy tenant neither holds back another tenant's
 //! bindings nor mixes its users into them.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::Duration;
 
 use crate::support;
@@ -282,7 +283,7 @@ async fn a_token_reaches_only_its_own_tenant() {
         404
     );
     assert_eq!(
-        a.send("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]}))).await.status,
+        a.send("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]}))).await.status,
         404
     );
     assert_eq!(
@@ -454,7 +455,6 @@ const QUIET_TENANT: Duration = Duration::from_secs(2);
 #[tokio::test]
 async fn a_busy_tenant_does_not_hold_back_another() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
@@ -527,7 +527,7 @@ async fn a_busy_tenant_does_not_hold_back_another() {
                         .send(
                             "PATCH",
                             a_group,
-                            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": user.body["id"]}]}]})),
+                            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": user.body["id"]}]}]})),
                         )
                         .await;
                     assert_eq!(added.status, 200, "{}", added.body);
@@ -557,10 +557,10 @@ async fn a_busy_tenant_does_not_hold_back_another() {
         for (op, index, subject) in steps {
             let body = if op == "add" {
                 members.push(subject);
-                json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": b_ids[index]}]}]})
+                json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": b_ids[index]}]}]})
             } else {
                 members.retain(|m| *m != subject);
-                json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", b_ids[index])}]})
+                json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", b_ids[index])}]})
             };
             let want: std::collections::BTreeSet<String> =
                 members.iter().map(|m| (*m).to_owned()).collect();
@@ -632,7 +632,6 @@ async fn a_busy_tenant_does_not_hold_back_another() {
 async fn a_deactivation_during_the_tenants_own_sync_is_not_held_back() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
-    const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
     const BURST: usize = 400;
 
     let cp = ControlPlane::shared();
@@ -678,7 +677,7 @@ async fn a_deactivation_during_the_tenants_own_sync_is_not_held_back() {
                         .send("POST", "/Users", Some(json!({"userName": format!("sync-{i}@example.com")})))
                         .await;
                     assert_eq!(user.status, 201, "{}", user.body);
-                    let add = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": user.body["id"]}]}]});
+                    let add = json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": user.body["id"]}]}]});
                     let added = scim.send("PATCH", group_path, Some(add)).await;
                     assert_eq!(added.status, 200, "{}", added.body);
                     created.fetch_add(1, Ordering::SeqCst);
@@ -692,7 +691,7 @@ async fn a_deactivation_during_the_tenants_own_sync_is_not_held_back() {
         while created.load(Ordering::SeqCst) < 50 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let off = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+        let off = json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]});
         let path = format!("/Users/{}", victim.body["id"].as_str().expect("id"));
         let reply = scim.send("PATCH", &path, Some(off)).await;
         assert_eq!(reply.status, 200, "{}", reply.body);

@@ -16,9 +16,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenant, ScimTenantSpec, ScimUser};
+use scimitar::scim::schema::PATCH_OP_URN;
 use serde_json::{Value, json};
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const CLIENT_SECRET_KEY: &str = "client-secret";
 
 async fn create(scim: &Scim, path: &str, body: Value) -> String {
@@ -242,10 +241,8 @@ async fn console_sign_in_and_every_page() {
         .send(
             "PATCH",
             &format!("/Groups/{admins}"),
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "add", "path": "members", "value": [{"value": cleo}]}]}),
-            ),
+            Some(json!({"schemas": [PATCH_OP_URN],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": cleo}]}]})),
         )
         .await;
     assert!(matches!(joined.status, 200 | 204), "{}", joined.body);
@@ -291,7 +288,7 @@ async fn console_sign_in_and_every_page() {
         .send(
             "PATCH",
             &format!("/Users/{ada}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);

@@ -4,6 +4,7 @@
 //! the access the example's comments promise, and nothing elsewhere, as
 //! SubjectAccessReview sees it. One control plane and one operator for all.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::Duration;
 
 use crate::support;
@@ -23,7 +24,6 @@ use serde_json::{Value, json};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Applies `examples/<example>/`, issues a SCIM token for `tenant` with the
 /// CLI, and returns a SCIM client for it once the operator accepts it.
@@ -301,7 +301,7 @@ async fn okta_groups_match_ignoring_case_and_deactivation_revokes() {
         .send(
             "PATCH",
             &format!("/Users/{peter}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": false}}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "value": {"active": false}}]})),
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);
@@ -349,7 +349,7 @@ async fn entra_binds_users_by_user_principal_name() {
         .send(
             "PATCH",
             &format!("/Groups/{editors}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [{"value": adele}]}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "Add", "path": "members", "value": [{"value": adele}]}]})),
         )
         .await;
     assert_eq!(added.status, 200, "{}", added.body);
@@ -485,7 +485,7 @@ async fn bind_group_grants_through_the_token_groups_claim() {
         .send(
             "PATCH",
             &format!("/Users/{gavin}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);

@@ -3,6 +3,7 @@
 //! Lease expires and reconciles what changed meanwhile; when it stops
 //! gracefully it releases the Lease and the successor takes over at once.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::{Duration, Instant};
 
 use crate::support::operator::{Operator, Scim, can, create_tenant, until};
@@ -11,8 +12,6 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use scimitar::crd::ScimTenantSpec;
 use serde_json::json;
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Short timings so the test is quick: a 4 s Lease, renewed every second.
 const TIMINGS: &[&str] = &["--leader-lease-seconds", "4", "--leader-retry-seconds", "1"];
 const LEASE_SECONDS: u64 = 4;
@@ -153,7 +152,7 @@ async fn one_leader_runs_the_controller_and_hands_over_when_it_dies_or_stops() {
         .send(
             "PATCH",
             &group_path,
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": kim.body["id"]}]}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": kim.body["id"]}]}]})),
         )
         .await;
     assert_eq!(add.status, 200, "{}", add.body);
@@ -186,7 +185,7 @@ async fn one_leader_runs_the_controller_and_hands_over_when_it_dies_or_stops() {
         .send(
             "PATCH",
             &group_path,
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", jo.body["id"].as_str().expect("id"))}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", jo.body["id"].as_str().expect("id"))}]})),
         )
         .await;
     assert_eq!(remove.status, 200, "{}", remove.body);

@@ -6,6 +6,7 @@
 //!
 //! Every load is bounded in count and time and goes to 127.0.0.1 only.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -288,7 +289,7 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
         "PATCH",
         &format!("/Users/{id}"),
         Some(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "schemas": [PATCH_OP_URN],
             "Operations": [{"op": "replace", "path": "active", "value": false}]
         })),
         "User",

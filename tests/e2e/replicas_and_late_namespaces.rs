@@ -6,6 +6,7 @@
 /// namespaces and roles, not the periodic resync (5 min).
 const LATE: Duration = Duration::from_secs(5);
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::Duration;
 
 use crate::support::kubectl::kubectl;
@@ -19,8 +20,6 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[tokio::test]
 async fn two_replicas_keep_user_names_unique_and_lose_no_member() {
@@ -80,7 +79,7 @@ async fn two_replicas_keep_user_names_unique_and_lose_no_member() {
             scim.send(
                 "PATCH",
                 &path,
-                Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": format!("m{i:02}")}]}]})),
+                Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": format!("m{i:02}")}]}]})),
             )
             .await
             .status

@@ -1,6 +1,7 @@
 //! The SCIM HTTP layer over the in-memory store, request by request, without a
 //! network: status codes, headers and error shapes the RFC and the IdPs rely on.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -281,7 +282,7 @@ async fn if_match_with_a_stale_version_is_412_and_changes_nothing() {
     let created = server.create_user(ACME, "bjensen@example.com").await;
     let id = created["id"].as_str().unwrap();
     let path = format!("/scim/v2/Users/{id}");
-    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    let patch = json!({"schemas": [PATCH_OP_URN],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Babs"}]});
     let stale = server
         .send_with(

@@ -2,6 +2,7 @@
 //! is down get 503 with Retry-After and change nothing; retried, they land
 //! exactly once, and access converges to what the directory says.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::{Duration, Instant};
 
 use crate::support::operator::{Operator, Reply, Scim, can, until};
@@ -10,8 +11,6 @@ use crate::support::{ControlPlane, namespace};
 use kube::Api;
 use scimitar::crd::ScimUser;
 use serde_json::json;
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Sends until the answer is not 503, as an IdP retries; every 503 must
 /// carry Retry-After. Returns the final reply and how many 503s came first.
@@ -72,7 +71,7 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
         scim,
         "PATCH",
         &format!("/Users/{user_id}"),
-        json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+        json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]}),
     )
     .await;
     assert_eq!(off.status, 200, "{}", off.body);
@@ -115,7 +114,7 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
         scim,
         "PATCH",
         &format!("/Groups/{group_id}"),
-        json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": ivy.body["id"]}]}]}),
+        json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": ivy.body["id"]}]}]}),
     )
     .await;
     assert_eq!(added.status, 200);

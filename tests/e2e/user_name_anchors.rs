@@ -2,6 +2,7 @@
 //! writes, and a user deleted outside SCIM giving its userName up at once
 //! while a live user's name stays taken.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -254,7 +255,7 @@ async fn a_renamed_user_frees_its_old_user_name_and_holds_the_new_one() {
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("id").to_owned();
     let rename = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "schemas": [PATCH_OP_URN],
         "Operations": [{"op": "replace", "path": "userName", "value": "kim.lee@example.com"}]
     });
     let renamed = scim

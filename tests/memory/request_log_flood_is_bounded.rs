@@ -14,6 +14,7 @@
 //!
 //! Every load is bounded in count and time and goes to 127.0.0.1 only.
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -319,8 +320,6 @@ async fn send_flood(
     }
 }
 
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_tenant_flooding_the_request_log_stays_within_the_memory_limit() {
     // Its own control plane: the flood would slow every other test's.
@@ -434,7 +433,7 @@ async fn one_tenant_flooding_the_request_log_stays_within_the_memory_limit() {
         .send(
             "PATCH",
             &format!("/Users/{user_id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+            Some(json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);

@@ -2,6 +2,7 @@
 //! in-memory store, with the log and its API, and the traffic they replay.
 #![allow(dead_code)]
 
+use scimitar::scim::schema::PATCH_OP_URN;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -204,7 +205,7 @@ pub async fn traffic(server: &Server, who: &str) -> Vec<(String, String, u16)> {
 
     let path = format!("/scim/v2/Users/{id}");
     let patch = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "schemas": [PATCH_OP_URN],
         "Operations": [
             {"op": "replace", "path": "password", "value": NEW_PASSWORD},
             {"op": "replace", "path": "active", "value": false}
