@@ -12,12 +12,10 @@
 use std::time::{Duration, Instant};
 
 use crate::support::operator::{Operator, Scim, access, can, create_tenant, mapping};
+use crate::support::rbac::bindings;
 use crate::support::replay::{Vars, replay};
 use crate::support::{ControlPlane, install_crds, namespace};
-use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::ListParams;
 use kube::{Api, Client};
-use scimitar::controller::desired::{GROUP_LABEL, GROUP_NAME_ANNOTATION, TENANT_LABEL};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
 use serde_json::json;
 
@@ -79,53 +77,6 @@ fn select(vars: &mut Vars, person: &Person) {
 fn select_group(vars: &mut Vars, name: &str) {
     vars.insert("group".into(), name.into());
     vars.insert("group_q".into(), okta_encode(name));
-}
-
-/// The tenant's RoleBindings in `namespace`, as
-/// `(group displayName, ClusterRole, sorted subject names)`, sorted.
-async fn bindings(
-    admin: &Client,
-    tenant: &str,
-    namespace: &str,
-) -> Vec<(String, String, Vec<String>)> {
-    let api: Api<RoleBinding> = Api::namespaced(admin.clone(), namespace);
-    let listed = api
-        .list(&ListParams::default().labels(&format!("{TENANT_LABEL}={tenant}")))
-        .await
-        .expect("listing RoleBindings");
-    let mut out: Vec<_> = listed
-        .items
-        .into_iter()
-        .map(|rb| {
-            let group = rb
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(GROUP_NAME_ANNOTATION))
-                .cloned()
-                .unwrap_or_default();
-            assert!(
-                rb.metadata
-                    .labels
-                    .as_ref()
-                    .is_some_and(|l| l.contains_key(GROUP_LABEL)),
-                "binding labelled with its group"
-            );
-            let mut subjects: Vec<String> = rb
-                .subjects
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| {
-                    assert_eq!(s.kind, "User", "bind: users (the default)");
-                    s.name
-                })
-                .collect();
-            subjects.sort();
-            (group, rb.role_ref.name, subjects)
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Waits until the tenant's RoleBindings in `namespace` are exactly `want`.

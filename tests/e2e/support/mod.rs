@@ -11,6 +11,7 @@ pub mod helm;
 pub mod kubectl;
 pub mod oidc;
 pub mod operator;
+pub mod rbac;
 pub mod replay;
 pub mod scimlog;
 pub mod tenant;
