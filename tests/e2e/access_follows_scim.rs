@@ -5,6 +5,7 @@ use scimitar::scim::schema::PATCH_OP_URN;
 use std::time::Duration;
 
 use crate::support::operator::{Operator, Scim, can, create_tenant, mapping, until};
+use crate::support::tenant::Tenant;
 use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -285,11 +286,12 @@ async fn a_jumpcloud_day_grants_and_revokes_access() {
 async fn concurrent_creates_of_one_user_name_make_one_user() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
-    install_crds(&admin).await;
-    let home = namespace(&admin, "uniq").await;
-    let token = create_tenant(&admin, &home, spec(&home, vec![])).await;
-    let scim = Scim::new(Operator::shared(cp), &token);
-    scim.wait_until_authorized().await;
+    let uniq = Tenant::setup(cp, "uniq")
+        .spec(json!({"provider": "jumpcloud"}))
+        .on(Operator::shared(cp))
+        .create()
+        .await;
+    let (home, scim) = (&uniq.name, uniq.scim());
     let attempts = (0..8).map(|i| {
         let scim = &scim;
         let name = if i % 2 == 0 { "Casey@Example.com" } else { "casey@example.com" };
@@ -308,7 +310,7 @@ async fn concurrent_creates_of_one_user_name_make_one_user() {
     assert_eq!(created, 1, "exactly one create wins");
     assert_eq!(conflicts.len(), 7);
     assert!(conflicts.iter().all(|r| r.body["scimType"] == "uniqueness"));
-    let users: Api<scimitar::crd::ScimUser> = Api::namespaced(admin.clone(), &home);
+    let users: Api<scimitar::crd::ScimUser> = Api::namespaced(admin.clone(), home);
     let listed = users.list(&Default::default()).await.expect("list");
     assert_eq!(listed.items.len(), 1, "one ScimUser in the API server");
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::operator::{Operator, Scim, create_tenant, until, within};
+use crate::support::tenant::Tenant;
 use crate::support::{ControlPlane, install_crds, namespace};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -72,29 +73,17 @@ const REPAIR: Duration = Duration::from_secs(5);
 async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
-    install_crds(&admin).await;
-    let home = namespace(&admin, "drift").await;
     let target = namespace(&admin, "drift-target").await;
-    let token = create_tenant(&admin, &home, spec(&home, &target)).await;
     let operator = Operator::shared(cp);
-    let scim = Scim::new(operator, &token);
-    scim.wait_until_authorized().await;
-    let mut ids = Vec::new();
-    for name in ["dana@example.com", "eli@example.com"] {
-        let user = scim
-            .send("POST", "/Users", Some(json!({"userName": name})))
-            .await;
-        assert_eq!(user.status, 201);
-        ids.push(json!({"value": user.body["id"]}));
-    }
-    let group = scim
-        .send(
-            "POST",
-            "/Groups",
-            Some(json!({"displayName": "ops", "members": ids})),
-        )
+    let drift = Tenant::setup(cp, "drift")
+        .mapping("ops", "view", &[&target])
+        .user("dana@example.com")
+        .user("eli@example.com")
+        .group("ops", &["dana@example.com", "eli@example.com"])
+        .on(operator)
+        .create()
         .await;
-    assert_eq!(group.status, 201);
+    let (home, scim) = (&drift.name, drift.scim());
     let both = ["oidc:dana@example.com", "oidc:eli@example.com"];
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), &target);
     eventually(&bindings, &both).await;
@@ -149,7 +138,7 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
     // with exactly the data it had. Which keys hold the entries is the
     // layout's business (whole arrays, or a key per entry); here both users
     // are somewhere in its data.
-    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), &home);
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), home);
     let directory = format!("{home}-directory");
     type Data = std::collections::BTreeMap<String, String>;
     let read = |config_maps: Api<ConfigMap>, directory: String| async move {
@@ -242,11 +231,7 @@ async fn deleted_or_edited_bindings_and_directory_are_repaired_within_seconds() 
 
     // Deleting the group removes exactly its binding.
     let deleted = scim
-        .send(
-            "DELETE",
-            &format!("/Groups/{}", group.body["id"].as_str().expect("id")),
-            None,
-        )
+        .send("DELETE", &format!("/Groups/{}", drift.group("ops")), None)
         .await;
     assert_eq!(deleted.status, 204);
     within("the deleted group's binding is gone", REPAIR, true, || {
