@@ -342,7 +342,7 @@ async fn one_tenant_flooding_the_request_log_stays_within_the_memory_limit() {
     // The default limits and the default log budgets; RUST_LOG as the
     // chart sets it (the tests' debug level would also log every body).
     let operator = Operator::start_with_default_limits(cp, "info");
-    let pid = operator.pid().expect("the operator's pid");
+    let pid = operator.pid.expect("the operator's pid");
     let scim_a = Scim::new(&operator, &token_a);
     let scim_b = Scim::new(&operator, &token_b);
     scim_a.wait_until_authorized().await;

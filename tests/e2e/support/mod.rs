@@ -4,7 +4,6 @@
 //!
 //! Set `SCIMITAR_TEST_KUBECONFIG` to reuse a running control plane instead.
 //! A control plane that cannot start fails the test loudly; nothing is skipped.
-#![allow(dead_code)]
 
 pub mod console;
 pub mod helm;

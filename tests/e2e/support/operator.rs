@@ -28,7 +28,8 @@ pub const OPERATOR_USER: &str = "system:serviceaccount:scimitar-system:scimitar"
 /// the test binary exits.
 pub struct Operator {
     _child: Child,
-    pid: Option<u32>,
+    /// Its process id; `None` once stopped or killed here.
+    pub pid: Option<u32>,
     /// `http://127.0.0.1:<port>`
     pub url: String,
     /// `http://127.0.0.1:<metrics port>/metrics`
@@ -165,7 +166,6 @@ impl Operator {
         }
     }
 
-    /// The operator's process id.
     /// The value of an unlabelled metric (a counter or gauge with no labels).
     pub async fn unlabelled_metric(&self, name: &str) -> f64 {
         let text = ::reqwest::get(&self.metrics_url)
@@ -179,10 +179,6 @@ impl Operator {
             .find_map(|line| line.strip_prefix(prefix.as_str()))
             .and_then(|value| value.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} is not in the metrics"))
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
     }
 
     /// Kills the operator with SIGKILL (a crash: nothing is released), and

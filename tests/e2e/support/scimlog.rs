@@ -1,6 +1,5 @@
 //! Shared by the SCIM request log tests: an in-process SCIM router over the
 //! in-memory store, with the log and its API, and the traffic they replay.
-#![allow(dead_code)]
 
 use scimitar::scim::schema::PATCH_OP_URN;
 use std::collections::BTreeSet;

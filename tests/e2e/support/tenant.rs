@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 
-use kube::Client;
 use scimitar::crd::ScimTenantSpec;
 use serde_json::{Value, json};
 
@@ -38,7 +37,6 @@ pub struct Tenant<'a> {
 /// A created tenant: its name (also its home namespace), its token, and the
 /// ids of what [`Tenant::create`] provisioned.
 pub struct Created {
-    pub admin: Client,
     /// The tenant's name, which is also its home namespace.
     pub name: String,
     pub token: String,
@@ -131,7 +129,6 @@ impl<'a> Tenant<'a> {
             serde_json::from_value(Value::Object(spec)).expect("tenant spec");
         let token = create_tenant(&admin, &name, spec).await;
         let mut created = Created {
-            admin,
             name,
             scim: self.operator.map(|operator| Scim::new(operator, &token)),
             token,
