@@ -7,7 +7,7 @@
 set -euo pipefail
 
 # command:package. chromium, node and npm drive the console's browser test
-# (tests/console_sso.rs); python3-venv holds the SCIM checkers and the OIDC
+# (tests/e2e/console_sso.rs); python3-venv holds the SCIM checkers and the OIDC
 # provider; setsid (util-linux) runs the control plane in its own group.
 wanted=(curl:curl openssl:openssl python3:python3 setsid:util-linux make:make
   chromium:chromium node:nodejs npm:npm git:git)

@@ -35,7 +35,7 @@ fn checked_in_crds_match_the_code() {
 
 /// The chart renders the same CRDs (templates/crds.yaml renders
 /// `charts/scimitar/files/crds/`, which `make crds` copies from `crds/`;
-/// tests/helm_chart.rs checks what the template makes of them).
+/// tests/e2e/helm_chart.rs checks what the template makes of them).
 #[test]
 fn chart_crds_are_the_checked_in_crds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

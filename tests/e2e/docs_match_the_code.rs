@@ -443,7 +443,7 @@ async fn scim_api_md_shows_what_the_server_answers() {
             doc,
             regenerated,
             "docs/scim-api.md shows responses the server does not give; \
-             SCIMITAR_UPDATE_GOLDEN=1 cargo test --test docs_match_the_code rewrites them"
+             SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- docs_match_the_code:: rewrites them"
         );
     }
     let missing: Vec<&str> = ROUTES

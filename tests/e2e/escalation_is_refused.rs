@@ -144,7 +144,7 @@ async fn roles_outside_the_allowlist_and_missing_roles_are_refused() {
     // outside `rbac.bindableClusterRoles`, while one inside it is allowed.
     // Both are labelled as the operator labels its bindings, so the chart's
     // admission policy on labels lets them through and the refusal is RBAC's
-    // escalation check (tests/operator_blast_radius_is_bounded.rs tests the
+    // escalation check (tests/e2e/operator_blast_radius_is_bounded.rs tests the
     // policy).
     let as_operator = operator_client(cp).await;
     let escalation: RoleBinding = serde_json::from_value(json!({

@@ -6,7 +6,7 @@
 //! After an intended change to the chart, rewrite them and review the diff:
 //!
 //! ```sh
-//! SCIMITAR_UPDATE_GOLDEN=1 cargo test --test helm_chart golden
+//! SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- helm_chart::golden
 //! ```
 //!
 //! Needs `helm` v4 on PATH (`hack/install-tools.sh` prints its directory).
@@ -41,7 +41,7 @@ fn golden(name: &str, extra: &[&str]) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{} is missing ({e}); run SCIMITAR_UPDATE_GOLDEN=1 cargo test --test helm_chart golden",
+            "{} is missing ({e}); run SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- helm_chart::golden",
             path.display()
         )
     });
@@ -49,7 +49,7 @@ fn golden(name: &str, extra: &[&str]) {
         expected,
         rendered,
         "helm template differs from tests/golden/{name}; if intended, run \
-         SCIMITAR_UPDATE_GOLDEN=1 cargo test --test helm_chart golden and review the diff"
+         SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- helm_chart::golden and review the diff"
     );
 }
 

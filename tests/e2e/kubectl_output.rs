@@ -11,7 +11,7 @@
 //! golden files and review the diff:
 //!
 //! ```sh
-//! SCIMITAR_UPDATE_GOLDEN=1 cargo test --test kubectl_output golden
+//! SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- kubectl_output::golden
 //! ```
 
 use std::collections::BTreeMap;
@@ -313,7 +313,7 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{} is missing ({e}); run SCIMITAR_UPDATE_GOLDEN=1 cargo test --test kubectl_output golden",
+            "{} is missing ({e}); run SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- kubectl_output::golden",
             path.display()
         )
     });
@@ -321,7 +321,7 @@ fn golden(name: &str, actual: &str) {
         expected,
         actual,
         "kubectl output differs from tests/golden/{name}; if intended, run \
-         SCIMITAR_UPDATE_GOLDEN=1 cargo test --test kubectl_output golden and review the diff"
+         SCIMITAR_UPDATE_GOLDEN=1 cargo test --test e2e -- kubectl_output::golden and review the diff"
     );
 }
 

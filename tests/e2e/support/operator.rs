@@ -56,7 +56,7 @@ impl Operator {
     /// Its limits are relaxed: every test client is 127.0.0.1, and
     /// [`Scim::wait_until_authorized`] polls with tokens the operator has not
     /// loaded yet, which are failed authentications; replays run faster than
-    /// any IdP over a network. `tests/metrics_and_limits.rs` tests the limits.
+    /// any IdP over a network. `tests/e2e/metrics_and_limits.rs` tests the limits.
     pub fn start(cp: &ControlPlane) -> Operator {
         Self::start_with(cp, &[])
     }
@@ -65,7 +65,7 @@ impl Operator {
     ///
     /// Limits are relaxed unless `extra` sets them: every test client comes
     /// from 127.0.0.1, and polling with a token the operator has not loaded
-    /// yet counts as failed authentication. `tests/metrics_and_limits.rs`
+    /// yet counts as failed authentication. `tests/e2e/metrics_and_limits.rs`
     /// runs the real limits.
     pub fn start_with(cp: &ControlPlane, extra: &[&str]) -> Operator {
         let mut operator = Self::spawn(cp, extra);
