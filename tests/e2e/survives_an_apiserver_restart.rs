@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::operator::{Operator, Reply, Scim, can, until};
 use crate::support::tenant::Tenant;
-use crate::support::{ControlPlane, namespace};
+use crate::support::{ControlPlane, install_crds, namespace};
 use kube::Api;
 use scimitar::crd::ScimUser;
 use serde_json::json;
@@ -36,6 +36,8 @@ async fn writes_during_an_apiserver_restart_are_refused_or_land_once() {
     let cp = std::sync::Arc::new(ControlPlane::dedicated("apiserver-restart"));
     let admin = cp.admin().await;
     let dev = namespace(&admin, "restart-dev").await;
+    // The operator waits for the CRDs of its control plane.
+    install_crds(&admin).await;
     let operator = Operator::start(&cp);
     let restart = Tenant::setup(&cp, "restart")
         .mapping("eng", "edit", &[&dev])

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::operator::{Operator, Scim, can, until};
 use crate::support::tenant::Tenant;
-use crate::support::{ControlPlane, namespace};
+use crate::support::{ControlPlane, install_crds, namespace};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
@@ -29,6 +29,8 @@ async fn a_new_operator_process_repairs_what_changed_while_none_ran() {
     // eng may read (view), ops may change workloads (edit), leads may also
     // grant access (admin), all in dev. jo and kim are in eng only, max and
     // lee in ops, lee in leads too.
+    // The operator waits for the CRDs of its control plane.
+    install_crds(&admin).await;
     let mut first = Operator::start(cp);
     let opr = Tenant::setup(cp, "opr")
         .mapping("eng", "view", &[&dev])
