@@ -1,6 +1,7 @@
 //! The heap the read cache keeps for a large tenant, counted exactly: this
-//! binary's global allocator counts the bytes requested and not yet freed
-//! (no allocator rounding), so each figure is what the index itself holds.
+//! binary's global allocator (`counting.rs`) counts the bytes the test's
+//! thread requested and has not freed (no allocator rounding), so each
+//! figure is what the index itself holds.
 //!
 //! The tenant is realistic for an enterprise IdP: 100,000 users with a name,
 //! a work email, an externalId (a GUID, as Entra ID sends), enterprise

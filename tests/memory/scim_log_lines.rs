@@ -1,6 +1,7 @@
-//! One structured log line per SCIM request. In a test binary of its own:
+//! One structured log line per SCIM request. Not in the e2e binary:
 //! tracing caches per callsite whether anyone listens, and tests on other
-//! threads without a subscriber would make this one miss events.
+//! threads sending SCIM requests without a subscriber would make this one
+//! miss events (no other test of this binary sends any).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
