@@ -11,6 +11,9 @@ dev: ## the whole product locally: a control plane (if no cluster answers), the 
 test: ## lint and run the whole test suite against a real control plane (what CI runs)
 	hack/test.sh
 
+e2e: ## the end-to-end tests only, or some: make e2e ONLY=helm_chart:: (a module) or ONLY=helm_chart::golden
+	cargo test --test e2e -- $(ONLY)
+
 install: ## install the scimitar CLI and the kubectl plugin (`kubectl scimitar token create …`) into ~/.cargo/bin
 	cargo install --locked --path .
 	ln -sf scimitar "$${CARGO_HOME:-$$HOME/.cargo}/bin/kubectl-scimitar"
@@ -44,4 +47,4 @@ stop: ## stop the local control plane
 bench: ## benchmarks beside SCIM peers and the Kubernetes floor; rewrites BENCHMARKS.md (~40 min)
 	hack/bench.sh
 
-.PHONY: help dev test install crds control-plane stop version image image-archive node node-stop bench
+.PHONY: help dev test e2e install crds control-plane stop version image image-archive node node-stop bench

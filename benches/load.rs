@@ -14,8 +14,10 @@
 
 // The integration tests' harness: control plane, operator, tenants. (Its
 // unit tests' imports look unused in a harness-less target.)
-#[allow(unused_imports)]
-#[path = "../tests/support/mod.rs"]
+// The e2e binary uses all of it (so unused harness code shows there); the
+// benchmark uses a part.
+#[allow(unused_imports, dead_code)]
+#[path = "../tests/e2e/support/mod.rs"]
 mod support;
 
 #[path = "load/drive.rs"]

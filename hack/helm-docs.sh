@@ -2,7 +2,7 @@
 # Writes charts/scimitar/README.md from README.md.gotmpl and the comments in
 # values.yaml with helm-docs (built by hack/install-helm-docs.sh).
 # `hack/helm-docs.sh DIR` writes into a copy of the chart in DIR instead
-# (what tests/helm_chart.rs does to detect a stale README).
+# (what tests/e2e/helm_chart.rs does to detect a stale README).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 chart="$here/../charts/scimitar"

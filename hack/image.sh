@@ -5,7 +5,7 @@
 # on a root filesystem like distroless static's `nonroot` (passwd and group
 # entries for uid/gid 65532, CA certificates, /tmp, /home/nonroot), with the
 # Dockerfile's user, entrypoint, command and exposed ports
-# (tests/pods_on_a_node.rs checks they agree). The Dockerfile stays the
+# (tests/e2e/pods_on_a_node.rs checks they agree). The Dockerfile stays the
 # published recipe; this is the same image for the test node.
 #
 #   image.sh [TAG...]      TAGs default to the crate version (`make version`)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes cluster that runs real pods, for the tests that need
-# them (tests/pods_on_a_node.rs) and `make node`: the control plane of
+# them (tests/e2e/pods_on_a_node.rs) and `make node`: the control plane of
 # hack/control-plane.sh in node mode (kube-apiserver on the bridge address,
 # ServiceAccount tokens, the Deployment/ReplicaSet/EndpointSlice/... controllers,
 # kube-scheduler), plus containerd (Debian's, with runc and the CNI plugins

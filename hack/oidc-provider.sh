@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test OIDC provider (PyPI oidc-provider-mock, pinned), served over HTTPS
 # with a CA of its own: kube-apiserver accepts only https issuers. Used by
-# tests/apiserver_sign_in.rs; `make dev` can run it the same way.
+# tests/e2e/apiserver_sign_in.rs; `make dev` can run it the same way.
 #
 #   oidc-provider.sh install                     create the cached venv (once);
 #                                                print its bin directory

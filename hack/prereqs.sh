@@ -7,9 +7,9 @@
 set -euo pipefail
 
 # command:package. chromium, node and npm drive the console's browser test
-# (tests/console_sso.rs); python3-venv holds the SCIM checkers and the OIDC
+# (tests/e2e/console_sso.rs); python3-venv holds the SCIM checkers and the OIDC
 # provider; setsid (util-linux) runs the control plane in its own group.
-# The test node (hack/node.sh, tests/pods_on_a_node.rs) runs pods with
+# The test node (hack/node.sh, tests/e2e/pods_on_a_node.rs) runs pods with
 # containerd and runc on CNI plugins (bridge, host-local, loopback, portmap in
 # /usr/lib/cni), its pause process is catatonit, kube-proxy programs iptables
 # and clears conntrack entries, and the kubelet needs mount, nsenter, ip.

@@ -16,7 +16,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
-step "cargo test (integration tests start a real control plane per test binary)"
+step "cargo test (unit tests, then tests/e2e and tests/memory: each binary starts a real control plane on first use)"
 cargo test
 step "SCIM conformance: scim2-tester and scim-sanity against a live scimitar serve"
 hack/scim-checkers.sh

@@ -242,7 +242,7 @@ pub async fn measure(
     eprintln!("  flat {users}: operator");
     let (mut operator, mut target) = serve(&cp, &token, &home).await;
     let mut memory = Memory {
-        empty: operator.pid().and_then(rss_mib),
+        empty: operator.pid.and_then(rss_mib),
         ..Memory::default()
     };
     if load == Load::Direct {
@@ -340,7 +340,7 @@ pub async fn measure(
     } else {
         started
     };
-    let pid = operator.pid().expect("operator pid");
+    let pid = operator.pid.expect("operator pid");
     let memberships: usize = plan.iter().map(Vec::len).sum();
     if user_stats.errors + group_stats.errors > 0 {
         errors.push(format!(

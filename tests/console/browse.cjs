@@ -1,4 +1,4 @@
-// Drives Debian's Chromium with playwright-core for tests/console_sso.rs.
+// Drives Debian's Chromium with playwright-core for tests/e2e/console_sso.rs.
 //
 //   node browse.cjs <profile-dir> <steps.json> <screenshot-dir>
 //

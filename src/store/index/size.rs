@@ -1,6 +1,6 @@
 //! An estimate of the heap an [`Index`] holds, from its collections'
 //! capacities and lengths: what the `scimitar_cache_bytes` gauge reports.
-//! It allocates nothing and is O(objects); `tests/cache_memory.rs` checks it
+//! It allocates nothing and is O(objects); `tests/memory/cache_memory.rs` checks it
 //! against a counting allocator.
 //!
 //! The figures are the bytes requested from the allocator, not its rounding.
@@ -78,7 +78,7 @@ impl Record {
 
 impl Index {
     /// About how many heap bytes this index holds: within a few percent of
-    /// what the allocator was asked for (`tests/cache_memory.rs`).
+    /// what the allocator was asked for (`tests/memory/cache_memory.rs`).
     pub fn heap_bytes(&self) -> usize {
         let tables: usize = self
             .tables
