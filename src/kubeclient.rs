@@ -16,7 +16,8 @@ pub async fn client(path: Option<&Path>, context: Option<&str>) -> anyhow::Resul
 }
 
 /// [`client`], with every mutating request counted in `metrics`
-/// (`scimitar_api_writes_total`, `scimitar_api_write_bytes_total`).
+/// (`scimitar_api_writes_total`, `scimitar_api_write_bytes_total`), and
+/// every watch (`scimitar_api_watches_total`).
 pub async fn counted_client(
     path: Option<&Path>,
     context: Option<&str>,
@@ -24,7 +25,9 @@ pub async fn counted_client(
 ) -> anyhow::Result<Client> {
     let count = MapRequestLayer::new(move |request: axum::http::Request<Body>| {
         let bytes = request.body().size_hint().exact().unwrap_or(0);
-        metrics.api_request(request.method().as_str(), request.uri().path(), bytes);
+        let (method, uri) = (request.method().as_str(), request.uri());
+        metrics.api_request(method, uri.path(), bytes);
+        metrics.api_watch(method, uri.path(), uri.query());
         request
     });
     Ok(ClientBuilder::try_from(config(path, context).await?)?

@@ -194,6 +194,11 @@ struct ApiWriteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    resource: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
 }
@@ -232,6 +237,7 @@ pub struct Metrics {
     directory_reads: Counter,
     api_writes: Family<ApiWriteLabels, Counter>,
     api_write_bytes: Family<ApiWriteLabels, Counter>,
+    api_watches: Family<ResourceLabels, Counter>,
     leader: Gauge,
     directory: Arc<DirectoryCollector>,
     scim_log: Arc<ScimLogCollector>,
@@ -333,6 +339,12 @@ impl Metrics {
             "Request body bytes of the mutating Kubernetes API requests this process sent, by verb and resource",
             api_write_bytes.clone(),
         );
+        let api_watches = Family::<ResourceLabels, Counter>::default();
+        registry.register(
+            "api_watches",
+            "Kubernetes API watch requests this process started, by resource (plural): one per kind, and one more each time a watch is resumed",
+            api_watches.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -360,6 +372,7 @@ impl Metrics {
             directory_reads,
             api_writes,
             api_write_bytes,
+            api_watches,
             leader,
             directory,
             scim_log,
@@ -468,6 +481,19 @@ impl Metrics {
         self.api_write_bytes
             .get_or_create(&labels)
             .inc_by(body_bytes);
+    }
+
+    /// Records one watch request this process starts (a GET with
+    /// `watch=true` in `query`) on the resource `path` names.
+    pub fn api_watch(&self, method: &str, path: &str, query: Option<&str>) {
+        let watching = method == "GET"
+            && query.is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+        if watching {
+            let labels = ResourceLabels {
+                resource: api_resource(path),
+            };
+            self.api_watches.get_or_create(&labels).inc();
+        }
     }
 
     /// Publishes the sizes of `directory` (tenants, cached users and groups)
@@ -723,6 +749,25 @@ mod tests {
         assert_eq!(method_label("GET"), "GET");
         assert_eq!(method_label("X-ATTACKER-CHOSEN"), "OTHER");
         assert_eq!(method_label("TRACE"), "OTHER");
+    }
+
+    #[test]
+    fn watches_are_counted_by_resource() {
+        let metrics = Metrics::new();
+        let tenants = "/apis/scimitar.dev/v1alpha1/scimtenants";
+        metrics.api_watch("GET", tenants, Some("watch=true&resourceVersion=1"));
+        metrics.api_watch("GET", tenants, Some("limit=500"));
+        metrics.api_watch("GET", tenants, None);
+        metrics.api_watch("GET", "/api/v1/namespaces", Some("watch=true"));
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"scimitar_api_watches_total{resource="scimtenants"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"scimitar_api_watches_total{resource="namespaces"} 1"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -102,8 +102,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespace: args.namespace.clone(),
         public_url: args.public_url.clone(),
     };
-    let (console, console_tenants) =
-        crate::console::Console::new(console_deps, &args.console).await;
+    let console = crate::console::Console::new(console_deps, &args.console).await;
     let app = http::app(readiness.clone())
         .merge(http::scim_app(scim_state, &layers))
         .merge(console.router());
@@ -146,7 +145,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         wait_for_crds(&client).await?;
         tokio::spawn(store.clone().run());
         tokio::spawn(tokens.clone().run(client.clone(), args.namespace.clone()));
-        tokio::spawn(console_tenants.run());
         // Every replica serves SCIM (the store and its caches run
         // everywhere); only the leader runs the controller.
         let controller = {

@@ -35,8 +35,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
 use crate::crd::ScimTenant;
@@ -107,28 +106,6 @@ pub struct Console {
     lifetime: Duration,
     http: openidconnect::reqwest::Client,
     discovery: oidc::DiscoveryCache,
-}
-
-/// Keeps the console's view of `ScimTenant`s current; run it once the CRDs exist.
-pub struct TenantWatch {
-    client: Client,
-    writer: reflector::store::Writer<ScimTenant>,
-}
-
-impl TenantWatch {
-    pub async fn run(self) {
-        let api: Api<ScimTenant> = Api::all(self.client);
-        let stream = watcher(api, crate::kubeclient::watch_config())
-            .default_backoff()
-            .reflect(self.writer)
-            .applied_objects();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            if let Err(error) = event {
-                tracing::warn!(%error, "console: watching ScimTenants");
-            }
-        }
-    }
 }
 
 /// The console base URL: `--console-url`, else the origin of `--public-url`.
@@ -292,8 +269,8 @@ impl Signed {
 impl Console {
     /// Sets the console up: reads the cookie key (the console stays off, with
     /// a log line saying why, when it is missing or short) and prepares the
-    /// tenant watch.
-    pub async fn new(deps: Deps, args: &ConsoleArgs) -> (Arc<Self>, TenantWatch) {
+    /// tenants it reads (the store's watch fills them).
+    pub async fn new(deps: Deps, args: &ConsoleArgs) -> Arc<Self> {
         let base = base_url(args, deps.public_url.as_deref()).ok_or_else(|| {
             "neither --console-url nor --public-url is set: the OIDC redirect URI is unknown"
                 .to_owned()
@@ -315,9 +292,8 @@ impl Console {
                 true
             }
         };
-        let (tenants, writer) = reflector::store();
-        let client = deps.client.clone();
-        let console = Arc::new(Console {
+        let tenants = deps.store.tenants().reader();
+        Arc::new(Console {
             deps,
             tenants,
             tenants_ready: crate::ready::ReadyGate::default(),
@@ -326,8 +302,7 @@ impl Console {
             lifetime: args.session_lifetime,
             http: oidc::http_client(),
             discovery: oidc::DiscoveryCache::default(),
-        });
-        (console, TenantWatch { client, writer })
+        })
     }
 
     /// The console's routes.

@@ -161,8 +161,9 @@ pub async fn run(
     };
     let (f1, f2, f3) = (fact.clone(), fact.clone(), fact);
 
-    let tenants_api: Api<ScimTenant> = Api::all(client.clone());
-    let controller = Controller::new(tenants_api, crate::kubeclient::watch_config())
+    // The tenants come from the store's watch: one watch of ScimTenants
+    // serves the store, the console and the controller.
+    let controller = Controller::for_stream(store.tenants().applied(), store.tenants().reader())
         // No debounce: kube-runtime's restarts on every trigger, so a tenant
         // in an IdP sync would wait for the sync's end. Triggers that arrive
         // during a reconcile already gather into the next one.

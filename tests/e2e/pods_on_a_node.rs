@@ -15,6 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::helm::{chart, helm};
+use crate::support::kubectl::kubectl;
+use crate::support::node::{Node, image_archives, image_config};
+use crate::support::operator::{OPERATOR_NAMESPACE, access, create_tenant, mapping};
+use crate::support::replay::{Vars, replay};
+use crate::support::{namespace, repo};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -22,12 +28,6 @@ use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client};
 use scimitar::crd::{ScimTenant, ScimTenantSpec, ScimUser};
 use serde_json::json;
-use crate::support::helm::{chart, helm};
-use crate::support::kubectl::kubectl;
-use crate::support::node::{Node, image_archives, image_config};
-use crate::support::operator::{OPERATOR_NAMESPACE, access, create_tenant, mapping};
-use crate::support::replay::{Vars, replay};
-use crate::support::{namespace, repo};
 
 const RELEASE: &str = "scimitar";
 const SELECTOR: &str = "app.kubernetes.io/name=scimitar,app.kubernetes.io/instance=scimitar";

@@ -1,7 +1,10 @@
 //! The tenants this operator serves: which namespace each one's resources
 //! live in, and the digest of the bearer token that identifies it.
 //!
-//! Fed by a watch on `ScimTenant`s; token digests are read from the Secrets
+//! Fed by the operator's one watch on `ScimTenant`s, which [`Tenants::run`]
+//! drives: the same watch fills the reflector store the console and the
+//! controller read ([`Tenants::reader`]) and triggers the controller
+//! ([`Tenants::applied`]), so each tenant change is received once. Token digests are read from the Secrets
 //! the tenants reference, on every tenant change, every [`REFRESH`], and soon
 //! after an unknown token is presented (at most once per [`NUDGE_GAP`]), so a
 //! newly created or rotated token works within about a second.
@@ -16,10 +19,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
+use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -33,6 +37,9 @@ use crate::meta::parse_hex;
 pub const REFRESH: Duration = Duration::from_secs(10);
 /// Minimum gap between re-reads triggered by unknown tokens.
 pub const NUDGE_GAP: Duration = Duration::from_secs(1);
+/// Tenant changes a slow subscriber of [`Tenants::applied`] may fall behind
+/// by before it is given every tenant again.
+const APPLIED_BUFFER: usize = 1024;
 
 #[derive(Clone, Default)]
 struct Entry {
@@ -56,6 +63,12 @@ pub struct Tenants {
     policy: SecretPolicy,
     /// Tenants whose Secret problems changed.
     changed: broadcast::Sender<String>,
+    /// Every tenant as last seen, for the console and the controller.
+    reader: Store<ScimTenant>,
+    /// What fills `reader`; [`Tenants::run`] takes it.
+    writer: Mutex<Option<Writer<ScimTenant>>>,
+    /// Each tenant created or changed, as the watch saw it.
+    applied: broadcast::Sender<ScimTenant>,
 }
 
 impl Default for Tenants {
@@ -67,6 +80,7 @@ impl Default for Tenants {
 impl Tenants {
     /// Tenants whose Secrets are read under `policy`.
     pub fn new(policy: SecretPolicy) -> Self {
+        let (reader, writer) = reflector::store();
         Self {
             entries: RwLock::default(),
             synced: AtomicBool::new(false),
@@ -74,7 +88,42 @@ impl Tenants {
             refresh: Notify::new(),
             policy,
             changed: broadcast::channel(256).0,
+            reader,
+            writer: Mutex::new(Some(writer)),
+            applied: broadcast::channel(APPLIED_BUFFER).0,
         }
+    }
+
+    /// Every tenant as the one watch last saw it (ready after its first
+    /// listing).
+    pub fn reader(&self) -> Store<ScimTenant> {
+        self.reader.clone()
+    }
+
+    /// Every tenant now, then each tenant created or changed from now on:
+    /// the controller's trigger, so that it needs no watch of its own. A
+    /// subscriber that falls behind gets every tenant again.
+    pub fn applied(
+        &self,
+    ) -> impl futures::Stream<Item = Result<ScimTenant, watcher::Error>> + Send + 'static {
+        let changes = self.applied.subscribe();
+        let reader = self.reader.clone();
+        let now: Vec<ScimTenant> = reader.state().iter().map(|t| (**t).clone()).collect();
+        let later = futures::stream::unfold(changes, move |mut changes| {
+            let reader = reader.clone();
+            async move {
+                let tenants = match changes.recv().await {
+                    Ok(tenant) => vec![tenant],
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        reader.state().iter().map(|t| (**t).clone()).collect()
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                };
+                Some((futures::stream::iter(tenants), changes))
+            }
+        })
+        .flatten();
+        futures::stream::iter(now).chain(later).map(Ok)
     }
 
     /// Where referenced Secrets may come from.
@@ -156,12 +205,18 @@ impl Tenants {
     }
 
     /// Watches tenants and keeps token digests fresh, until the stream ends.
+    /// The one watch of `ScimTenant`s: run it once.
     pub async fn run(self: Arc<Self>, client: Client) {
+        let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            tracing::error!("the ScimTenant watch runs once");
+            return;
+        };
         let refresher = tokio::spawn(self.clone().refresh_tokens(client.clone()));
         let api: Api<ScimTenant> = Api::all(client);
         let mut listed: HashMap<String, Entry> = HashMap::new();
         let mut events = watcher(api, crate::kubeclient::watch_config())
             .default_backoff()
+            .reflect(writer)
             .boxed();
         while let Some(event) = events.next().await {
             match event {
@@ -175,6 +230,10 @@ impl Tenants {
                     drop(entries);
                     self.synced.store(true, Ordering::Release);
                     self.refresh.notify_one();
+                    // The reader holds the whole listing only from here.
+                    for tenant in self.reader.state() {
+                        let _ = self.applied.send((*tenant).clone());
+                    }
                 }
                 Ok(Event::Apply(tenant)) => {
                     let entry = self.entry_for(&tenant);
@@ -182,6 +241,7 @@ impl Tenants {
                     entries.insert(tenant.name_any(), entry);
                     drop(entries);
                     self.refresh.notify_one();
+                    let _ = self.applied.send(tenant);
                 }
                 Ok(Event::Delete(tenant)) => {
                     let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
