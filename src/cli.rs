@@ -1,4 +1,9 @@
 //! Command-line interface. Every `run` flag can also be set by environment variable.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,12 +92,9 @@ pub struct RunArgs {
     /// used in `meta.location`; derived from the Host header when unset.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
-    // --- SCIM request log ---
     /// Limits of the in-memory SCIM request log.
     #[command(flatten)]
     pub scim_log: ScimLogArgs,
-    // --- end SCIM request log ---
-    // --- leader election (issue 6) ---
     /// Run the controller only on the replica holding the Lease
     /// `scimitar-controller` in `--namespace`; every replica serves SCIM.
     /// `--leader-election=false` runs it unconditionally (one replica only).
@@ -106,20 +108,15 @@ pub struct RunArgs {
     /// Seconds between two attempts to acquire or renew the Lease.
     #[arg(long, env = "SCIMITAR_LEADER_RETRY_SECONDS", default_value_t = 2)]
     pub leader_retry_seconds: u32,
-    // --- end leader election ---
-    // --- metrics and limits (issue 6) ---
     /// Address the Prometheus metrics are served on, at `/metrics`.
     #[arg(long, env = "SCIMITAR_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
     pub metrics_listen: SocketAddr,
     /// Limits on the SCIM API.
     #[command(flatten)]
     pub limits: crate::http::limits::LimitArgs,
-    // --- end metrics and limits ---
-    // --- tenant console (issue 8) ---
     /// The tenant console.
     #[command(flatten)]
     pub console: crate::console::ConsoleArgs,
-    // --- end tenant console ---
 }
 
 /// Settings of `scimitar crds`.
@@ -142,11 +139,9 @@ pub struct ServeArgs {
     /// Public base URL of the SCIM API, if not derived from the Host header.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
-    // --- SCIM request log ---
     /// Limits of the in-memory SCIM request log.
     #[command(flatten)]
     pub scim_log: ScimLogArgs,
-    // --- end SCIM request log ---
     /// Address to serve Prometheus metrics on (`/metrics`); none without it.
     /// (`serve` applies no limits: it is for conformance checks and benchmarks.)
     #[arg(long, env = "SCIMITAR_METRICS_LISTEN")]

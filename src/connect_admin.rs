@@ -3,6 +3,11 @@
 //! in with its identity provider, from the live ScimTenant. The same text as
 //! the console's Connect page (`console::connect`), for admins who configure
 //! the API server from a script.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::path::PathBuf;
 

@@ -1,4 +1,9 @@
 //! Building a Kubernetes client from a kubeconfig file, the environment or the in-cluster config.
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -24,6 +24,12 @@
 //! [`decide`] is the pure part (Lease state, time, identity → action);
 //! [`Elector`] does the API calls and [`run_while_leading`] starts and stops
 //! the work as leadership comes and goes.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller` and
+//! its own layer; must not import `operator`, `serve`, `cli`, `token_admin`,
+//! `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::future::Future;
 use std::time::Duration;

@@ -8,7 +8,7 @@ pub mod auth;
 pub mod cli;
 /// `scimitar connect`: the Connect page's API-server and kubeconfig text for a tenant.
 pub mod connect_admin;
-/// The tenant console: OIDC sign-in and server-rendered pages (issue 8).
+/// The tenant console: OIDC sign-in and server-rendered pages.
 pub mod console;
 /// The controller: tenants, users and groups become RBAC bindings and ConfigMaps.
 pub mod controller;

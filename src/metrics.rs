@@ -12,6 +12,11 @@
 //! Imports: no HTTP framework, nothing of `crate::http`, `crate::store` or
 //! `crate::controller`; the edge classifies and this module counts. Serving
 //! `/metrics` is the HTTP layer's (`http::metrics`).
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -4,6 +4,11 @@
 //! and where the store is shown to the metrics (the gauges' sources).
 //!
 //! Imports: anything; nothing imports it but the binary.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,7 +99,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         limits: Some(Arc::new(http::limits::Limits::new(&args.limits))),
     };
     // Without its key Secret the console stays off, and says so in the log.
-    let console_deps = crate::console::Deps {
+    let console_shared = crate::console::Shared {
         client: client.clone(),
         store: store.clone(),
         tokens: tokens.clone(),
@@ -102,7 +107,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespace: args.namespace.clone(),
         public_url: args.public_url.clone(),
     };
-    let console = crate::console::Console::new(console_deps, &args.console).await;
+    let console = crate::console::Console::new(console_shared, &args.console).await;
     let app = http::app(readiness.clone())
         .merge(http::scim_app(scim_state, &layers))
         .merge(console.router());

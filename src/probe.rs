@@ -2,6 +2,11 @@
 //! 2xx. The chart's `helm test` pod runs it against the SCIM discovery
 //! endpoint and `/readyz` with the scimitar image itself, which has no shell
 //! and no curl.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::time::Duration;
 

@@ -4,6 +4,11 @@
 //! poll is woken, and the others hang until their timeout. At a start with
 //! several tenants, every reconcile but one hung for 30 s. Through a
 //! [`ReadyGate`] one task at a time waits on the stores.
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -32,6 +32,11 @@
 //! Subset matching: objects match when every expected key matches (recursively);
 //! arrays must have the same length and match element by element; scalars
 //! must be equal. `~` (null) in `body` means the key must be absent or null.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

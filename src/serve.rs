@@ -4,6 +4,11 @@
 //! when `--metrics-listen` is set.
 //!
 //! Imports: anything; nothing imports it but the binary.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::sync::Arc;
 

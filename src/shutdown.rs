@@ -1,4 +1,9 @@
 //! Graceful shutdown: resolves on SIGTERM (Kubernetes) or Ctrl-C (a developer).
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 /// Waits for SIGTERM or SIGINT.
 pub async fn signal() {

@@ -1,4 +1,9 @@
 //! Logging setup: structured `tracing` output as JSON (for log pipelines) or text.
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 

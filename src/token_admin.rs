@@ -2,6 +2,11 @@
 //! an admin's laptop, with the admin's kubeconfig. Tokens are Secrets in the
 //! operator's namespace (see [`crate::auth::token`]); the operator picks up
 //! changes within about a second.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller`,
+//! `http`, `console`, `leader` and its own layer (the top layer;
+//! tests/e2e/imports_follow_the_layers.rs).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

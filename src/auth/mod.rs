@@ -4,6 +4,11 @@
 //! Only SHA-256 digests of tokens are held, and a presented token is compared
 //! with every known digest in constant time, so neither timing nor an early
 //! exit tells an attacker how close a guess was or which tenants exist.
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 pub mod token;
 

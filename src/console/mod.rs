@@ -11,6 +11,12 @@
 //! [`gate`]). Forms that change something are POSTs: the session cookie is
 //! `SameSite=Lax`, so a cross-site POST arrives without it, and a POST whose
 //! `Origin` is not the console's own is refused as well.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller` and
+//! its own layer; must not import `operator`, `serve`, `cli`, `token_admin`,
+//! `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 pub mod access;
 pub mod connect;
@@ -82,7 +88,7 @@ fn parse_lifetime(text: &str) -> Result<Duration, String> {
 }
 
 /// What the console reads and writes, shared with the rest of the operator.
-pub struct Deps {
+pub struct Shared {
     pub client: Client,
     pub store: Arc<KubeStore>,
     /// The tenants' API tokens, as the token watch sees them.
@@ -97,7 +103,7 @@ pub struct Deps {
 
 /// The console's state.
 pub struct Console {
-    deps: Deps,
+    deps: Shared,
     tenants: Store<ScimTenant>,
     tenants_ready: crate::ready::ReadyGate,
     /// The cookie key and the console's base URL, or why the console is off.
@@ -270,7 +276,7 @@ impl Console {
     /// Sets the console up: reads the cookie key (the console stays off, with
     /// a log line saying why, when it is missing or short) and prepares the
     /// tenants it reads (the store's watch fills them).
-    pub async fn new(deps: Deps, args: &ConsoleArgs) -> Arc<Self> {
+    pub async fn new(deps: Shared, args: &ConsoleArgs) -> Arc<Self> {
         let base = base_url(args, deps.public_url.as_deref()).ok_or_else(|| {
             "neither --console-url nor --public-url is set: the OIDC redirect URI is unknown"
                 .to_owned()

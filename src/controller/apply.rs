@@ -39,7 +39,7 @@ pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One API call under [`CALL_TIMEOUT`]; running out of time is an error like
 /// any other, so the reconcile fails and is retried.
-pub async fn bounded<T>(
+pub async fn with_timeout<T>(
     call: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, kube::Error> {
     tokio::time::timeout(CALL_TIMEOUT, call)
@@ -226,7 +226,7 @@ async fn strip<K>(api: &Api<K>, current: &Bound<K>, key: &str, applied: &mut App
 where
     K: Managed,
 {
-    match bounded(api.delete(&current.name_any(), &only_this(current))).await {
+    match with_timeout(api.delete(&current.name_any(), &only_this(current))).await {
         Ok(_) => {
             tracing::warn!(object = %key, "could not update it; deleted it so it grants nothing stale");
             applied.changes.push(Change::Deleted(format!(
@@ -302,7 +302,7 @@ where
             && must_recreate(current, object)
         {
             owned.deleted(owned_key.clone());
-            if let Err(error) = bounded(api.delete(&name, &DeleteParams::default())).await {
+            if let Err(error) = with_timeout(api.delete(&name, &DeleteParams::default())).await {
                 applied.failures.push(format!(
                     "deleting {} to change its role: {error}",
                     describe(object)
@@ -311,7 +311,7 @@ where
             }
         }
         owned.writing(owned_key.clone());
-        match bounded(api.patch(&name, &params, &Patch::Apply(object))).await {
+        match with_timeout(api.patch(&name, &params, &Patch::Apply(object))).await {
             Ok(written) => {
                 owned.wrote(owned_key, written.meta().resource_version.clone());
                 failing.clear(&failing_key);
@@ -339,7 +339,7 @@ where
         }
         let api: Api<K> = api_for(client, key.0.as_deref());
         owned.deleted((kind_name::<K>(), key.0.clone(), key.1.clone()));
-        match bounded(api.delete(&key.1, &only_this(object.as_ref()))).await {
+        match with_timeout(api.delete(&key.1, &only_this(object.as_ref()))).await {
             Ok(_) => {
                 failing.clear(&format!("{tenant_label} {}", describe(object.as_ref())));
                 applied

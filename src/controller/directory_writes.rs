@@ -15,7 +15,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
-use super::apply::{self, Applied, Change, bounded, describe, only_this};
+use super::apply::{self, Applied, Change, describe, only_this, with_timeout};
 use super::compute::{Owner, directory_entries, group_entry, user_entry};
 use super::context::{Context, Error};
 use super::desired::Plan;
@@ -50,7 +50,7 @@ async fn current(
     let mark = ctx.shards.mark();
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     ctx.metrics.directory_read();
-    Ok(bounded(api.get_opt(name))
+    Ok(with_timeout(api.get_opt(name))
         .await?
         .map(|config_map| ctx.shards.record(&config_map, mark)))
 }
@@ -68,7 +68,7 @@ async fn write(
     let mark = ctx.shards.mark();
     let key = ("ConfigMap", Some(namespace.to_owned()), name.to_owned());
     ctx.owned.writing(key.clone());
-    match bounded(send).await {
+    match with_timeout(send).await {
         Ok(answer) => {
             if ctx
                 .owned
@@ -189,7 +189,7 @@ pub async fn rebuild(
         ctx.owned
             .deleted(("ConfigMap", Some(namespace.clone()), name.clone()));
         ctx.shards.forget(&namespace, &name);
-        match bounded(api.delete(&name, &only_this(object.as_ref()))).await {
+        match with_timeout(api.delete(&name, &only_this(object.as_ref()))).await {
             Ok(_) => written
                 .changes
                 .push(Change::Deleted(describe(object.as_ref()))),

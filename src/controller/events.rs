@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 
-use super::apply::{Change, bounded};
+use super::apply::{Change, with_timeout};
 use super::context::Context;
 use super::desired::Problem;
 use crate::crd::ScimTenant;
@@ -127,7 +127,7 @@ pub(super) async fn publish(
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(error) = bounded(ctx.recorder.publish(&event, &tenant.object_ref(&()))).await {
+    if let Err(error) = with_timeout(ctx.recorder.publish(&event, &tenant.object_ref(&()))).await {
         tracing::debug!(%error, "could not publish an Event");
     }
 }

@@ -127,7 +127,8 @@ impl Roles {
             ..Default::default()
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
-        let answer = match super::apply::bounded(api.create(&PostParams::default(), &review)).await
+        let answer = match super::apply::with_timeout(api.create(&PostParams::default(), &review))
+            .await
         {
             Ok(answer) => answer,
             Err(error) => {

@@ -20,6 +20,12 @@
 //! - [`events`]: the events phase.
 //! - [`run`]: the kube-runtime `Controller`, its triggers, and the reconcile
 //!   that runs the phases.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store` and its own layer;
+//! must not import `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 pub mod apply;
 pub mod bound;

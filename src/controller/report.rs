@@ -14,7 +14,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::apply::bounded;
+use super::apply::with_timeout;
 use super::compute::{Owner, user_outcome};
 use super::context::{Context, Error};
 use super::desired::{Plan, Problem};
@@ -259,7 +259,9 @@ where
     S: Serialize,
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    match bounded(api.patch_status(&id, &PatchParams::default(), &replace_status(&status))).await {
+    match with_timeout(api.patch_status(&id, &PatchParams::default(), &replace_status(&status)))
+        .await
+    {
         Ok(written) => {
             tracing::debug!(?kind, id, version = ?written.meta().resource_version, "status written");
             if let Some(incoming) = to_entry(&written) {
@@ -331,7 +333,7 @@ pub(super) async fn tenant(
         events::publish(ctx, tenant, EventType::Normal, "Ready", message).await;
     }
     let api: Api<ScimTenant> = Api::all(ctx.client.clone());
-    bounded(api.patch_status(
+    with_timeout(api.patch_status(
         &tenant.name_any(),
         &PatchParams::default(),
         &replace_status(&status),

@@ -2,6 +2,12 @@
 //!
 //! Doc comments on spec fields become `kubectl explain` text, so they are
 //! written for cluster admins.
+//!
+//! Imports nothing of the crate above its own layer: must not import `auth`,
+//! `scimlog`, `metrics`, `kubeclient`, `ready`, `shutdown`, `telemetry`,
+//! `store`, `controller`, `http`, `console`, `leader`, `operator`, `serve`,
+//! `cli`, `token_admin`, `connect_admin`, `probe`, `replay`
+//! (tests/e2e/imports_follow_the_layers.rs).
 
 mod group;
 mod schema;

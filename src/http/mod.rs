@@ -10,6 +10,12 @@
 //! Imports: may use the layers below it (`auth`, `scim`, `scimlog`,
 //! `metrics`, `store`); none of those imports `http`. The console and the
 //! controller are not imported either.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry`, `store`, `controller` and
+//! its own layer; must not import `operator`, `serve`, `cli`, `token_admin`,
+//! `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 /// Reading and authenticating bearer tokens, once per request.
 pub mod auth;

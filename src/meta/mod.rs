@@ -5,6 +5,12 @@
 //! It sits at the bottom with `crd` and `scim`, so `auth`, `store`,
 //! `controller` and `console` share these rules without importing one
 //! another. Imports: `crd` only; nothing above it.
+//!
+//! Imports nothing of the crate above its own layer: must not import `auth`,
+//! `scimlog`, `metrics`, `kubeclient`, `ready`, `shutdown`, `telemetry`,
+//! `store`, `controller`, `http`, `console`, `leader`, `operator`, `serve`,
+//! `cli`, `token_admin`, `connect_admin`, `probe`, `replay`
+//! (tests/e2e/imports_follow_the_layers.rs).
 
 pub mod labels;
 pub mod names;

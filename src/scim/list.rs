@@ -437,5 +437,4 @@ pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) ->
 }
 
 #[cfg(test)]
-#[path = "list_tests.rs"]
 mod tests;

@@ -1,5 +1,11 @@
 //! The SCIM 2.0 protocol (RFC 7643, RFC 7644), free of I/O so it can be tested
 //! and fuzzed on its own. Storage and HTTP live elsewhere and call into this.
+//!
+//! Imports nothing of the crate above its own layer: must not import `auth`,
+//! `scimlog`, `metrics`, `kubeclient`, `ready`, `shutdown`, `telemetry`,
+//! `store`, `controller`, `http`, `console`, `leader`, `operator`, `serve`,
+//! `cli`, `token_admin`, `connect_admin`, `probe`, `replay`
+//! (tests/e2e/imports_follow_the_layers.rs).
 
 /// Discovery documents: `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`.
 pub mod discovery;

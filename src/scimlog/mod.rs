@@ -15,6 +15,11 @@
 //!   the memory entries retain; see [`store`] for the eviction policy.
 //! - [`Query`]: filters and pagination (newest first, opaque cursor).
 //! - [`to_csv`]: RFC 4180 export.
+//!
+//! Imports: `crd`, `scim`, `meta` and its own layer; must not import `store`,
+//! `controller`, `http`, `console`, `leader`, `operator`, `serve`, `cli`,
+//! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 mod csv_export;
 mod query;

@@ -7,6 +7,12 @@
 //! caller, retries on a concurrent change by re-running the pure update on the
 //! fresh resource. That is what keeps concurrent member PATCHes from losing
 //! each other's members.
+//!
+//! Imports: `crd`, `scim`, `meta`, `auth`, `scimlog`, `metrics`,
+//! `kubeclient`, `ready`, `shutdown`, `telemetry` and its own layer; must not
+//! import `controller`, `http`, `console`, `leader`, `operator`, `serve`,
+//! `cli`, `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
+//! tests/e2e/imports_follow_the_layers.rs).
 
 /// The per-tenant index (read by the console through the Kubernetes store's cache).
 pub mod index;

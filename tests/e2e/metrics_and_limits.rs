@@ -247,7 +247,7 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
     // Let the buckets fill again (10 at 5 per second).
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    // --- counted traffic, paced below the rate limit ---
+    // Counted traffic, paced below the rate limit.
     let scim = &clients[0];
     let before = Scrape::of(&operator).await;
     let mut expected: BTreeMap<(&str, &str, u16), f64> = BTreeMap::new();
@@ -422,7 +422,7 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // --- a bounded flood against one tenant; another is served meanwhile ---
+    // A bounded flood against one tenant; another is served meanwhile.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = Scrape::of(&operator).await;
     let (flood_client, other) = (&clients[1], &clients[2]);
@@ -532,7 +532,7 @@ async fn scim_traffic_is_counted_and_a_flood_is_limited_per_tenant() {
 }
 
 /// The shipped defaults still stop a flood. They were raised so that IdPs'
-/// first syncs and conformance runs pass (issue 16); that must not switch the
+/// first syncs and conformance runs pass; that must not switch the
 /// protection off. One tenant sends cheap reads from 16 senders as fast as the
 /// operator answers (bounded in count and time): it is served its burst, then
 /// the default rate and no more, every refusal a SCIM 429 with

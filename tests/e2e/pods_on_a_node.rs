@@ -137,7 +137,7 @@ async fn the_chart_runs_as_pods_on_a_node() {
     let admin = node.cp.admin().await;
     let chart = chart().display().to_string();
 
-    // --- install: default values; both replicas Ready through their probes.
+    // Install: default values; both replicas Ready through their probes.
     let install = Instant::now();
     helm_on(
         node,
@@ -167,7 +167,7 @@ async fn the_chart_runs_as_pods_on_a_node() {
     )
     .await;
 
-    // --- what the chart says, as the runtime runs it.
+    // What the chart says, as the runtime runs it.
     for pod in &running {
         let name = pod.metadata.name.as_deref().expect("name");
         let status = pod.status.as_ref().expect("status");
@@ -248,7 +248,7 @@ async fn the_chart_runs_as_pods_on_a_node() {
     }
 
     eprintln!("step: pods run as the chart says ({:?})", started.elapsed());
-    // --- SCIM through the Service's cluster IP; access checked with
+    // SCIM through the Service's cluster IP; access checked with
     // SubjectAccessReview.
     let home = namespace(&admin, "pods-home").await;
     let dev = namespace(&admin, "pods-dev").await;
@@ -328,7 +328,7 @@ async fn the_chart_runs_as_pods_on_a_node() {
         "step: SCIM through the Service granted access ({:?})",
         started.elapsed()
     );
-    // --- the leader pod is deleted: the other takes over, the ReplicaSet
+    // The leader pod is deleted: the other takes over, the ReplicaSet
     // replaces it, and a change made meanwhile is reconciled.
     let old_leader = leader(&admin).await.expect("a leader");
     let pod_api = Api::<Pod>::namespaced(admin.clone(), OPERATOR_NAMESPACE);
@@ -393,7 +393,7 @@ async fn the_chart_runs_as_pods_on_a_node() {
     .await;
 
     eprintln!("step: leader failover done ({:?})", started.elapsed());
-    // --- helm upgrade to a new image tag under SCIM load: no retries, every
+    // Helm upgrade to a new image tag under SCIM load: no retries, every
     // non-2xx and connection error counted, zero allowed.
     let load = Arc::new(Load::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -519,10 +519,10 @@ async fn the_chart_runs_as_pods_on_a_node() {
     .await;
 
     eprintln!("step: rolling upgrade done ({:?})", started.elapsed());
-    // --- `helm test`: the image's own probe through the Service's DNS name.
+    // `helm test`: the image's own probe through the Service's DNS name.
     helm_on(node, &["test", RELEASE, "--timeout", "2m"]);
 
-    // --- uninstall keeps the CRDs and the directory.
+    // Uninstall keeps the CRDs and the directory.
     helm_on(node, &["uninstall", RELEASE, "--wait", "--timeout", "2m"]);
     let users = Api::<ScimUser>::namespaced(admin.clone(), &home);
     assert!(

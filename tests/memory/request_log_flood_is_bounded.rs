@@ -30,7 +30,7 @@ use scimitar::http::limits::LimitArgs;
 use scimitar::scimlog::{Body, Limits, Record, ResourceType, ScimLog};
 use serde_json::{Value, json};
 
-// --- the accounting against the allocator ---
+// The accounting against the allocator.
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -147,7 +147,7 @@ fn the_log_accounts_what_the_allocator_holds() {
     );
 }
 
-// --- the flood against the real operator ---
+// The flood against the real operator.
 
 /// `resources.limits.memory` of the chart's values, in bytes.
 fn chart_memory_limit() -> u64 {

@@ -342,5 +342,4 @@ fn ordered(op: CompareOp, order: Option<Ordering>) -> bool {
 }
 
 #[cfg(test)]
-#[path = "eval_tests.rs"]
 mod tests;

@@ -439,5 +439,4 @@ fn patch_path(i: &mut Input<'_>) -> PResult<PatchPath> {
 }
 
 #[cfg(test)]
-#[path = "parser_tests.rs"]
 mod tests;

@@ -128,5 +128,4 @@ impl Display for PatchPath {
 }
 
 #[cfg(test)]
-#[path = "print_tests.rs"]
 mod tests;

@@ -226,7 +226,7 @@ impl KubeStore {
         let id = uuid::Uuid::new_v4().to_string();
         let leases = self.leases(namespace);
         let users = self.users(namespace);
-        let claimed = call_flat(
+        let claimed = calls_within_timeout(
             "the userName anchor",
             anchor::claim(&leases, &users, &spec.user_name, &id),
         )
@@ -436,8 +436,8 @@ async fn call<T>(
     }
 }
 
-/// A multi-call operation under one [`CALL_TIMEOUT`] per attempt.
-async fn call_flat<T>(
+/// Several API calls that together get twice [`CALL_TIMEOUT`].
+async fn calls_within_timeout<T>(
     what: &str,
     future: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
@@ -637,7 +637,7 @@ impl Store for KubeStore {
                     return Err(taken(name));
                 }
                 let leases = self.leases(&namespace);
-                call_flat(
+                calls_within_timeout(
                     "the userName anchor",
                     anchor::claim(&leases, &self.users(&namespace), name, id),
                 )

@@ -5,7 +5,7 @@ use crate::scim::filter::parse_filter;
 
 /// RFC 7643 §8.3: the full enterprise user example (the §8.2 user plus the extension).
 fn user() -> Value {
-    serde_json::from_str(include_str!("testdata/rfc7643_enterprise_user.json"))
+    serde_json::from_str(include_str!("../testdata/rfc7643_enterprise_user.json"))
         .expect("fixture is JSON")
 }
 
