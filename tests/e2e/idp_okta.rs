@@ -17,7 +17,6 @@ use crate::support::replay::{Vars, replay};
 use crate::support::{ControlPlane, install_crds, namespace};
 use kube::{Api, Client};
 use scimitar::crd::{ScimGroup, ScimTenantSpec, ScimUser};
-use scimitar::meta::{GROUP_LABEL, GROUP_NAME_ANNOTATION, TENANT_LABEL};
 use serde_json::json;
 
 /// A person assigned to the Okta app.

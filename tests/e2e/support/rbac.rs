@@ -3,7 +3,7 @@
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::ListParams;
 use kube::{Api, Client};
-use scimitar::controller::desired::{GROUP_LABEL, GROUP_NAME_ANNOTATION, TENANT_LABEL};
+use scimitar::meta::{GROUP_LABEL, GROUP_NAME_ANNOTATION, TENANT_LABEL};
 
 /// The tenant's RoleBindings in `namespace`, as
 /// `(group displayName, ClusterRole, sorted subject names)`, sorted.
