@@ -29,14 +29,15 @@
 //! that is not an object, a missing `userName`/`displayName`, or a value of
 //! the wrong JSON type for a typed field.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use serde_path_to_error::Segment;
 
-use crate::crd::{
-    Address, EnterpriseAttributes, GroupMember, Manager, MultiValue, PersonName, ScimGroupSpec,
-    ScimUserSpec,
-};
+use crate::crd::{GroupMember, ScimGroupSpec, ScimUserSpec};
 use crate::scim::schema::{ENTERPRISE_USER_SCHEMA_URN, GROUP_SCHEMA_URN, USER_SCHEMA_URN};
 
 /// Why a SCIM resource cannot become a spec. The attribute is named as a
@@ -143,7 +144,7 @@ pub fn user_spec_from_scim(resource: &Value) -> Result<ScimUserSpec, ConvertErro
 /// A typed field wins over an `extra` entry of the same name, which only an
 /// edit by hand can create.
 pub fn user_to_scim(spec: &ScimUserSpec) -> Value {
-    let enterprise = spec.enterprise.as_ref().map(|e| Value::Object(e.write()));
+    let enterprise = spec.enterprise.as_ref().map(to_json);
     let mut out = Output::new(
         USER_SCHEMA_URN,
         Some((ENTERPRISE_USER_SCHEMA_URN, enterprise)),
@@ -264,84 +265,223 @@ fn boolean(value: &Value, at: &str) -> Result<Option<bool>, ConvertError> {
     }
 }
 
-/// The sub-attributes of one complex value, and where it is for errors.
-struct Fields<'a> {
-    obj: &'a Map<String, Value>,
-    /// Prepended to a sub-attribute's name in error paths, separator included.
-    prefix: &'a str,
+/// How a complex value reads into the CRD struct that models it.
+enum Read<T> {
+    /// The struct holds all of it.
+    Typed(T),
+    /// The struct has no sub-attribute at this path below the value.
+    Unknown(String),
 }
 
-impl Fields<'_> {
-    fn at(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, ConvertError> {
-        match self.obj.get(key) {
-            None => Ok(None),
-            Some(v) => string(v, &self.at(key)),
-        }
-    }
-
-    fn boolean(&self, key: &str) -> Result<Option<bool>, ConvertError> {
-        match self.obj.get(key) {
-            None => Ok(None),
-            Some(v) => boolean(v, &self.at(key)),
-        }
-    }
-
-    /// The first key the type cannot hold, if any.
-    fn unknown_key(&self, known: &[&str]) -> Option<&str> {
-        self.obj
-            .keys()
-            .map(String::as_str)
-            .find(|k| !known.contains(k))
-    }
-}
-
-/// A complex value a CRD struct models.
-trait Complex: Sized {
-    /// The sub-attributes (JSON names) the struct holds.
-    const KEYS: &'static [&'static str];
-    /// The separator between the value's path and a sub-attribute's name:
-    /// `.` for complex attributes, `:` for extension objects.
-    const SEPARATOR: &'static str = ".";
-
-    /// Reads an object whose keys are all in [`Self::KEYS`]. `Ok(None)`
-    /// when a nested value has sub-attributes the struct cannot hold.
-    fn read(fields: &Fields<'_>) -> Result<Option<Self>, ConvertError>;
-
-    /// The JSON object, sub-attributes in RFC 7643 order, unset ones left out.
-    fn write(&self) -> Map<String, Value>;
-}
-
-/// One complex value at `at`: `Ok(None)` when `T` cannot hold all of it.
-fn complex<T: Complex>(value: &Value, at: &str) -> Result<Option<T>, ConvertError> {
-    let Value::Object(obj) = value else {
+/// One complex value at `at`, read by `T`'s derived `Deserialize`. A
+/// sub-attribute's path is joined to `at` with `:` when `at` is an extension
+/// URN and `.` otherwise; `resource` names the resource a missing required
+/// sub-attribute belongs to.
+///
+/// A sub-attribute `T` cannot hold wins over a value of the wrong type
+/// anywhere in the same value: serde stops at the first bad value, so that
+/// value is dropped from a copy and the copy read again until it reads or a
+/// key turns out unknown. Only input with errors pays for this.
+fn read<T: DeserializeOwned>(
+    value: &Value,
+    at: &str,
+    resource: &'static str,
+) -> Result<Read<T>, ConvertError> {
+    if !value.is_object() {
         return Err(wrong_type(at, "an object", value));
-    };
-    let prefix = format!("{at}{}", T::SEPARATOR);
-    let fields = Fields {
-        obj,
-        prefix: &prefix,
-    };
-    if fields.unknown_key(T::KEYS).is_some() {
-        return Ok(None);
     }
-    T::read(&fields)
+    let at = Located {
+        at,
+        separator: if is_schema_key(at) { ":" } else { "." },
+    };
+    let mut input = Cow::Borrowed(value);
+    let mut first_error = None;
+    loop {
+        let mut unknown = None;
+        let mut ignored = |path: serde_ignored::Path<'_>| {
+            unknown.get_or_insert_with(|| ignored_path(&path));
+        };
+        let result: Result<T, _> = serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(&*input, &mut ignored),
+        );
+        if let Some(key) = unknown {
+            return Ok(Read::Unknown(key));
+        }
+        let error = match result {
+            Ok(typed) => {
+                return match first_error.or_else(|| struct_from_array(value, &at)) {
+                    Some(e) => Err(e),
+                    None => Ok(Read::Typed(typed)),
+                };
+            }
+            Err(e) => e,
+        };
+        let path: Vec<Segment> = error.path().iter().cloned().collect();
+        let e = convert_error(&input, &at, resource, &path, error.inner());
+        let first = first_error.get_or_insert(e);
+        if !remove(input.to_mut(), &path) {
+            return Err(first.clone());
+        }
+    }
+}
+
+/// Where a complex value is, for error paths.
+struct Located<'a> {
+    at: &'a str,
+    /// Between `at` and a sub-attribute's path.
+    separator: &'static str,
+}
+
+impl Located<'_> {
+    fn join(&self, below: &str) -> String {
+        format!("{}{}{below}", self.at, self.separator)
+    }
+}
+
+/// The error serde gave at `path` below the value, in this module's terms:
+/// the offending value's JSON type is looked up in `value`, the type the
+/// struct needs is taken from serde's `expected ...`.
+fn convert_error(
+    value: &Value,
+    at: &Located<'_>,
+    resource: &'static str,
+    path: &[Segment],
+    error: &serde_json::Error,
+) -> ConvertError {
+    let mut below = String::new();
+    let mut found = Some(value);
+    for segment in path {
+        match segment {
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !below.is_empty() {
+                    below.push('.');
+                }
+                below.push_str(key);
+                found = found.and_then(|v| v.get(key));
+            }
+            // Inside an array only when serde reads a struct from one by
+            // position; SCIM has no such thing, so the array is the error.
+            // (`Unknown`, a key that is not a string, cannot occur in JSON.)
+            Segment::Seq { .. } | Segment::Unknown => {
+                return ConvertError::WrongType {
+                    attribute: at.join(&below),
+                    expected: "an object",
+                    found: found.map_or("null", json_kind),
+                };
+            }
+        }
+    }
+    let message = error.to_string();
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        let path = if below.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{below}.{field}")
+        };
+        return ConvertError::Missing {
+            resource,
+            attribute: at.join(&path),
+        };
+    }
+    match found {
+        // A required sub-attribute given as `null` (unassigned).
+        None | Some(Value::Null) => ConvertError::Missing {
+            resource,
+            attribute: at.join(&below),
+        },
+        Some(found) => ConvertError::WrongType {
+            attribute: at.join(&below),
+            // The structs hold strings, booleans and structs; serde expects
+            // the last as `struct Name` or, given an array, some length.
+            expected: match message.rsplit_once("expected ").map(|(_, e)| e) {
+                Some("a string") => "a string",
+                Some("a boolean") => "a boolean",
+                _ => "an object",
+            },
+            found: json_kind(found),
+        },
+    }
+}
+
+/// An array below a value its struct read without error: serde reads a
+/// struct from an array by position, SCIM does not.
+fn struct_from_array(value: &Value, at: &Located<'_>) -> Option<ConvertError> {
+    fn array_in(value: &Value) -> Option<String> {
+        let Value::Object(obj) = value else {
+            return None;
+        };
+        obj.iter().find_map(|(k, v)| match v {
+            Value::Array(_) => Some(k.clone()),
+            _ => array_in(v).map(|below| format!("{k}.{below}")),
+        })
+    }
+    array_in(value).map(|below| ConvertError::WrongType {
+        attribute: at.join(&below),
+        expected: "an object",
+        found: "an array",
+    })
+}
+
+/// Removes the entry at `path` below `value`; false when there is none.
+fn remove(value: &mut Value, path: &[Segment]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut parent = value;
+    for segment in parents {
+        let child = match (segment, parent) {
+            (Segment::Map { key }, Value::Object(obj)) => obj.get_mut(key),
+            (Segment::Seq { index }, Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        match child {
+            Some(child) => parent = child,
+            None => return false,
+        }
+    }
+    match (last, parent) {
+        (Segment::Map { key }, Value::Object(obj)) => obj.shift_remove(key).is_some(),
+        (Segment::Seq { index }, Value::Array(items)) if *index < items.len() => {
+            items.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A path `serde_ignored` reports, as `manager.email`.
+fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => match ignored_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
+    }
 }
 
 /// A multi-valued complex attribute at `at`: `Ok(None)` when `T` cannot hold
 /// one of its values.
-fn complex_list<T: Complex>(value: &Value, at: &str) -> Result<Option<Vec<T>>, ConvertError> {
+fn complex_list<T: DeserializeOwned>(
+    value: &Value,
+    at: &str,
+) -> Result<Option<Vec<T>>, ConvertError> {
     let Value::Array(items) = value else {
         return Err(wrong_type(at, "an array", value));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match complex(item, &format!("{at}[{i}]"))? {
-            Some(v) => out.push(v),
-            None => return Ok(None),
+        match read(item, &format!("{at}[{i}]"), "User")? {
+            Read::Typed(v) => out.push(v),
+            Read::Unknown(_) => return Ok(None),
         }
     }
     Ok(Some(out))
@@ -349,15 +489,15 @@ fn complex_list<T: Complex>(value: &Value, at: &str) -> Result<Option<Vec<T>>, C
 
 /// Sets `slot` from a single complex attribute, or keeps the attribute
 /// whole in `extra` when the struct cannot hold it.
-fn typed_one<T: Complex>(
+fn typed_one<T: DeserializeOwned>(
     key: &str,
     value: &Value,
     slot: &mut Option<T>,
     extra: &mut BTreeMap<String, Value>,
 ) -> Result<(), ConvertError> {
-    match complex(value, key)? {
-        Some(v) => *slot = Some(v),
-        None => {
+    match read(value, key, "User")? {
+        Read::Typed(v) => *slot = Some(v),
+        Read::Unknown(_) => {
             extra.insert(key.to_owned(), value.clone());
         }
     }
@@ -366,7 +506,7 @@ fn typed_one<T: Complex>(
 
 /// Sets `slot` from a multi-valued complex attribute, or keeps the attribute
 /// whole in `extra` when the struct cannot hold one of its values.
-fn typed_list<T: Complex>(
+fn typed_list<T: DeserializeOwned>(
     key: &str,
     value: &Value,
     slot: &mut Vec<T>,
@@ -382,7 +522,9 @@ fn typed_list<T: Complex>(
 }
 
 /// Group members: typed or an error, never moved to `extra` (see
-/// [`ConvertError::UnsupportedMember`]).
+/// [`ConvertError::UnsupportedMember`]). `$ref` is not a sub-attribute
+/// `GroupMember` holds: the protocol layer derives it on the way out and
+/// never stores it.
 fn members(value: &Value) -> Result<Vec<GroupMember>, ConvertError> {
     let Value::Array(items) = value else {
         return Err(wrong_type("members", "an array", value));
@@ -390,230 +532,26 @@ fn members(value: &Value) -> Result<Vec<GroupMember>, ConvertError> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = format!("members[{i}]");
-        if let Value::Object(obj) = item {
-            let prefix = format!("{at}.");
-            let fields = Fields {
-                obj,
-                prefix: &prefix,
-            };
-            if let Some(key) = fields.unknown_key(GroupMember::KEYS) {
+        match read(item, &at, "Group")? {
+            Read::Typed(member) => out.push(member),
+            Read::Unknown(key) => {
                 return Err(ConvertError::UnsupportedMember {
-                    attribute: fields.at(key),
+                    attribute: format!("{at}.{key}"),
                 });
             }
-        }
-        // Known keys only now, so `None` cannot happen; treated as the
-        // unsupported case all the same rather than unwrapped.
-        match complex::<GroupMember>(item, &at)? {
-            Some(member) => out.push(member),
-            None => return Err(ConvertError::UnsupportedMember { attribute: at }),
         }
     }
     Ok(out)
 }
 
-impl Complex for PersonName {
-    const KEYS: &'static [&'static str] = &[
-        "formatted",
-        "familyName",
-        "givenName",
-        "middleName",
-        "honorificPrefix",
-        "honorificSuffix",
-    ];
-
-    fn read(f: &Fields<'_>) -> Result<Option<Self>, ConvertError> {
-        Ok(Some(PersonName {
-            formatted: f.string("formatted")?,
-            family_name: f.string("familyName")?,
-            given_name: f.string("givenName")?,
-            middle_name: f.string("middleName")?,
-            honorific_prefix: f.string("honorificPrefix")?,
-            honorific_suffix: f.string("honorificSuffix")?,
-        }))
-    }
-
-    fn write(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        put_string(&mut m, "formatted", &self.formatted);
-        put_string(&mut m, "familyName", &self.family_name);
-        put_string(&mut m, "givenName", &self.given_name);
-        put_string(&mut m, "middleName", &self.middle_name);
-        put_string(&mut m, "honorificPrefix", &self.honorific_prefix);
-        put_string(&mut m, "honorificSuffix", &self.honorific_suffix);
-        m
-    }
-}
-
-impl Complex for MultiValue {
-    const KEYS: &'static [&'static str] = &["value", "display", "type", "primary"];
-
-    fn read(f: &Fields<'_>) -> Result<Option<Self>, ConvertError> {
-        Ok(Some(MultiValue {
-            value: f.string("value")?,
-            display: f.string("display")?,
-            type_: f.string("type")?,
-            primary: f.boolean("primary")?,
-        }))
-    }
-
-    fn write(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        put_string(&mut m, "value", &self.value);
-        put_string(&mut m, "display", &self.display);
-        put_string(&mut m, "type", &self.type_);
-        put_bool(&mut m, "primary", self.primary);
-        m
-    }
-}
-
-impl Complex for Address {
-    const KEYS: &'static [&'static str] = &[
-        "formatted",
-        "streetAddress",
-        "locality",
-        "region",
-        "postalCode",
-        "country",
-        "type",
-        "primary",
-    ];
-
-    fn read(f: &Fields<'_>) -> Result<Option<Self>, ConvertError> {
-        Ok(Some(Address {
-            formatted: f.string("formatted")?,
-            street_address: f.string("streetAddress")?,
-            locality: f.string("locality")?,
-            region: f.string("region")?,
-            postal_code: f.string("postalCode")?,
-            country: f.string("country")?,
-            type_: f.string("type")?,
-            primary: f.boolean("primary")?,
-        }))
-    }
-
-    fn write(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        put_string(&mut m, "formatted", &self.formatted);
-        put_string(&mut m, "streetAddress", &self.street_address);
-        put_string(&mut m, "locality", &self.locality);
-        put_string(&mut m, "region", &self.region);
-        put_string(&mut m, "postalCode", &self.postal_code);
-        put_string(&mut m, "country", &self.country);
-        put_string(&mut m, "type", &self.type_);
-        put_bool(&mut m, "primary", self.primary);
-        m
-    }
-}
-
-impl Complex for EnterpriseAttributes {
-    const KEYS: &'static [&'static str] = &[
-        "employeeNumber",
-        "costCenter",
-        "organization",
-        "division",
-        "department",
-        "manager",
-    ];
-    const SEPARATOR: &'static str = ":";
-
-    fn read(f: &Fields<'_>) -> Result<Option<Self>, ConvertError> {
-        let manager = match f.obj.get("manager") {
-            None | Some(Value::Null) => None,
-            Some(v) => match complex::<Manager>(v, &f.at("manager"))? {
-                Some(m) => Some(m),
-                // The whole extension object goes to `extra` then.
-                None => return Ok(None),
-            },
-        };
-        Ok(Some(EnterpriseAttributes {
-            employee_number: f.string("employeeNumber")?,
-            cost_center: f.string("costCenter")?,
-            organization: f.string("organization")?,
-            division: f.string("division")?,
-            department: f.string("department")?,
-            manager,
-        }))
-    }
-
-    fn write(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        put_string(&mut m, "employeeNumber", &self.employee_number);
-        put_string(&mut m, "costCenter", &self.cost_center);
-        put_string(&mut m, "organization", &self.organization);
-        put_string(&mut m, "division", &self.division);
-        put_string(&mut m, "department", &self.department);
-        if let Some(manager) = &self.manager {
-            m.insert("manager".into(), Value::Object(manager.write()));
-        }
-        m
-    }
-}
-
-/// The write path keeps `manager.$ref` as the client sent it (RFC 7643
-/// §4.3; the §8.3 example has one), so `Manager` got a `$ref` field
-/// (`reference`) rather than sending every user with a manager reference
-/// wholly to `extra`: `kubectl get -o yaml` then shows the enterprise
-/// attributes as the typed fields they are, `$ref` beside `value`.
-impl Complex for Manager {
-    const KEYS: &'static [&'static str] = &["value", "$ref", "displayName"];
-
-    fn read(f: &Fields<'_>) -> Result<Option<Self>, ConvertError> {
-        Ok(Some(Manager {
-            value: f.string("value")?,
-            reference: f.string("$ref")?,
-            display_name: f.string("displayName")?,
-        }))
-    }
-
-    fn write(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        put_string(&mut m, "value", &self.value);
-        put_string(&mut m, "$ref", &self.reference);
-        put_string(&mut m, "displayName", &self.display_name);
-        m
-    }
-}
-
-impl Complex for GroupMember {
-    /// No `$ref`: the protocol layer derives it on the way out and never
-    /// stores it.
-    const KEYS: &'static [&'static str] = &["value", "display", "type"];
-
-    fn read(f: &Fields<'_>) -> Result<Option<Self>, ConvertError> {
-        let value = f.string("value")?.ok_or_else(|| ConvertError::Missing {
-            resource: "Group",
-            attribute: f.at("value"),
-        })?;
-        Ok(Some(GroupMember {
-            value,
-            display: f.string("display")?,
-            type_: f.string("type")?,
-        }))
-    }
-
-    fn write(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("value".into(), Value::String(self.value.clone()));
-        put_string(&mut m, "display", &self.display);
-        put_string(&mut m, "type", &self.type_);
-        m
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Writing
 
-fn put_string(m: &mut Map<String, Value>, key: &str, value: &Option<String>) {
-    if let Some(v) = value {
-        m.insert(key.into(), Value::String(v.clone()));
-    }
-}
-
-fn put_bool(m: &mut Map<String, Value>, key: &str, value: Option<bool>) {
-    if let Some(v) = value {
-        m.insert(key.into(), Value::Bool(v));
-    }
+/// A CRD struct as SCIM JSON: its derived `Serialize` writes the
+/// sub-attributes in RFC 7643 order (the structs' field order), unset ones
+/// left out.
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("a CRD struct serializes to JSON")
 }
 
 /// Whether an `extra` key is a schema URI (an extension object) rather than
@@ -681,15 +619,15 @@ impl<'a> Output<'a> {
         self.put(key, value.clone().map(Value::String));
     }
 
-    fn one<T: Complex>(&mut self, key: &str, value: &Option<T>) {
-        self.put(key, value.as_ref().map(|v| Value::Object(v.write())));
+    fn one<T: Serialize>(&mut self, key: &str, value: &Option<T>) {
+        self.put(key, value.as_ref().map(to_json));
     }
 
     /// A multi-valued attribute; none is left out, as the protocol layer
     /// removes `[]` (RFC 7643 §2.5).
-    fn list<T: Complex>(&mut self, key: &str, values: &[T]) {
-        let typed = (!values.is_empty())
-            .then(|| Value::Array(values.iter().map(|v| Value::Object(v.write())).collect()));
+    fn list<T: Serialize>(&mut self, key: &str, values: &[T]) {
+        let typed =
+            (!values.is_empty()).then(|| Value::Array(values.iter().map(to_json).collect()));
         self.put(key, typed);
     }
 

@@ -572,6 +572,75 @@ fn errors() {
     );
 }
 
+#[test]
+fn an_unknown_sub_attribute_wins_over_a_wrong_type_and_arrays_are_not_structs() {
+    // A sub-attribute the struct cannot hold sends the attribute to `extra`
+    // even where another sub-attribute of the same value has the wrong type,
+    // before or after it.
+    let spec = user_spec_from_scim(
+        &json!({"userName": "u", "emails": [{"primary": "yes", "verified": true}]}),
+    )
+    .unwrap();
+    assert!(spec.emails.is_empty());
+    assert_eq!(spec.extra.keys().collect::<Vec<_>>(), ["emails"]);
+    let spec = user_spec_from_scim(&json!({
+        "userName": "u",
+        ENT: {"department": 7, "manager": {"value": "m", "email": "x"}}
+    }))
+    .unwrap();
+    assert!(spec.enterprise.is_none());
+    assert_eq!(spec.extra.keys().collect::<Vec<_>>(), [ENT]);
+    // Values are read one by one: an error in an earlier one is reported.
+    let e = user_spec_from_scim(
+        &json!({"userName": "u", "emails": [{"value": 1}, {"value": "a", "x": 1}]}),
+    );
+    assert_eq!(
+        e.unwrap_err(),
+        ConvertError::WrongType {
+            attribute: "emails[0].value".into(),
+            expected: "a string",
+            found: "a number"
+        }
+    );
+
+    // serde would read a struct from an array by position; SCIM does not.
+    for manager in [json!(["m"]), json!([1, 2, 3, 4]), json!([])] {
+        let e = user_spec_from_scim(&json!({"userName": "u", ENT: {"manager": manager}}));
+        assert_eq!(
+            e.unwrap_err(),
+            ConvertError::WrongType {
+                attribute: format!("{ENT}:manager"),
+                expected: "an object",
+                found: "an array"
+            }
+        );
+    }
+    let e = user_spec_from_scim(&json!({"userName": "u", "name": {"givenName": ["A"]}}));
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "attribute 'name.givenName' must be a string, not an array"
+    );
+
+    // A member's `value` given as `null` is missing; `$ref` is unsupported
+    // whatever else is wrong with the member.
+    let e = group_spec_from_scim(&json!({"displayName": "g", "members": [{"value": null}]}));
+    assert_eq!(
+        e.unwrap_err(),
+        ConvertError::Missing {
+            resource: "Group",
+            attribute: "members[0].value".into()
+        }
+    );
+    let e =
+        group_spec_from_scim(&json!({"displayName": "g", "members": [{"value": 1, "$ref": "u"}]}));
+    assert_eq!(
+        e.unwrap_err(),
+        ConvertError::UnsupportedMember {
+            attribute: "members[0].$ref".into()
+        }
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Generated users through the write path
 
