@@ -77,6 +77,57 @@ async fn pods(client: &Client) -> Vec<Pod> {
         .items
 }
 
+/// The chart's pods once there are two and both are Ready, within `bound`;
+/// otherwise fails with what each pod reported.
+async fn all_ready(client: &Client, bound: Duration) -> Vec<Pod> {
+    let started = Instant::now();
+    loop {
+        let running = pods(client).await;
+        if running.len() == 2 && running.iter().all(ready) {
+            return running;
+        }
+        if started.elapsed() > bound {
+            let report: Vec<String> = running.iter().map(pod_report).collect();
+            panic!("both pods Ready: not within {bound:?}; pods: {report:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A pod's phase, conditions and container states, for failure messages.
+fn pod_report(pod: &Pod) -> String {
+    let status = pod.status.clone().unwrap_or_default();
+    let conditions: Vec<String> = status
+        .conditions
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={} {}",
+                c.type_,
+                c.status,
+                c.message.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    let containers: Vec<String> = status
+        .container_statuses
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} restarts={} state={:?} last={:?}",
+                c.name, c.restart_count, c.state, c.last_state
+            )
+        })
+        .collect();
+    format!(
+        "{} phase={:?} conditions={conditions:?} containers={containers:?}",
+        pod.metadata.name.clone().unwrap_or_default(),
+        status.phase
+    )
+}
+
 fn ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod
@@ -152,9 +203,15 @@ async fn the_chart_runs_as_pods_on_a_node() {
         ],
     );
     eprintln!("measured: helm install --wait took {:?}", install.elapsed());
-    let running = pods(&admin).await;
+    // helm's --wait can return before the Deployment controller has made the
+    // pods (seen on a cold machine: 3.3 s, no pod Ready yet), so readiness is
+    // awaited here, through the pods' own probes.
+    let running = all_ready(&admin, Duration::from_secs(240)).await;
+    eprintln!(
+        "measured: both pods Ready {:?} after install",
+        install.elapsed()
+    );
     assert_eq!(running.len(), 2, "replicaCount 2");
-    assert!(running.iter().all(ready), "both pods Ready");
     let names: Vec<String> = running
         .iter()
         .map(|p| p.metadata.name.clone().expect("name"))
