@@ -69,10 +69,7 @@ struct Serve {
 
 impl Serve {
     fn start() -> Serve {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let port = crate::support::operator::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--token", &format!("acme={TOKEN}")])

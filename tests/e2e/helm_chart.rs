@@ -557,6 +557,11 @@ fn exported_series() -> std::collections::BTreeSet<String> {
         "/apis/rbac.authorization.k8s.io/v1/namespaces/acme/rolebindings",
         100,
     );
+    metrics.api_watch(
+        "GET",
+        "/apis/scimitar.dev/v1alpha1/scimtenants",
+        Some("watch=true"),
+    );
     metrics.observe_directory(std::sync::Arc::new(OneTenant));
     metrics.observe_tokens(std::sync::Arc::new(OneToken));
     metrics.observe_scim_log(std::sync::Arc::new(scimitar::scimlog::ScimLog::default()));

@@ -517,11 +517,22 @@ pub fn default_limit_flags() -> Vec<String> {
         .collect()
 }
 
+/// A loopback port free now and not given to another test of this process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    // The kernel may hand a released port out again at once; tests run side
+    // by side in one process, so a port is given to one of them only (two
+    // OIDC providers once got the same port and one failed to bind).
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A blocking GET answered with 200, without another client dependency.
