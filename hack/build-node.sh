@@ -13,24 +13,8 @@ source "$here/versions.env"
 
 cache=${SCIMITAR_CACHE:-$HOME/.cache/scimitar}
 bin="$cache/bin/node-$KUBE_VERSION-coredns-$COREDNS_VERSION"
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild"
-mkdir -p "$bin"
-
-minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
- -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
- -X k8s.io/component-base/version.gitTreeState=clean"
-
-build_kube() {
-  local name=$1
-  if [ -x "$bin/$name" ] && grep -qx "Kubernetes $KUBE_VERSION" <<<"$("$bin/$name" --version 2>/dev/null)"; then
-    return
-  fi
-  echo "building $name $KUBE_VERSION (a cold build takes many minutes on 2 cores)" >&2
-  (cd "$here/k8s-build" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name.tmp" "k8s.io/kubernetes/cmd/$name")
-  mv "$bin/$name.tmp" "$bin/$name"
-}
+# shellcheck source=go-build.sh
+source "$here/go-build.sh"
 
 build_coredns() {
   # Read whole before matching: `grep -q` would close the pipe early, and

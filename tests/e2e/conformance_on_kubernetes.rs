@@ -14,12 +14,7 @@ use serde_json::json;
 /// The sum of the samples of metric `name` whose labels include
 /// `tenant="<tenant>"`.
 async fn tenant_total(operator: &Operator, name: &str, tenant: &str) -> f64 {
-    let text = reqwest::get(&operator.metrics_url)
-        .await
-        .expect("metrics answered")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = operator.metrics_text().await;
     let label = format!("tenant=\"{tenant}\"");
     text.lines()
         .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(&label))

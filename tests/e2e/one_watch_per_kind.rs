@@ -15,12 +15,7 @@ use serde_json::json;
 
 /// `scimitar_api_watches_total` by resource.
 async fn watches(operator: &Operator) -> BTreeMap<String, f64> {
-    let text = reqwest::get(&operator.metrics_url)
-        .await
-        .expect("metrics answered")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = operator.metrics_text().await;
     text.lines()
         .filter_map(|line| line.strip_prefix("scimitar_api_watches_total{resource=\""))
         .filter_map(|rest| {

@@ -199,12 +199,7 @@ struct LogGauges {
 }
 
 async fn log_gauges(operator: &Operator) -> LogGauges {
-    let text = reqwest::get(&operator.metrics_url)
-        .await
-        .expect("metrics answered")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = operator.metrics_text().await;
     let mut gauges = LogGauges::default();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((series, value)) = line.rsplit_once(' ') else {

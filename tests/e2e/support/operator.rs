@@ -166,14 +166,19 @@ impl Operator {
         }
     }
 
-    /// The value of an unlabelled metric (a counter or gauge with no labels).
-    pub async fn unlabelled_metric(&self, name: &str) -> f64 {
-        let text = ::reqwest::get(&self.metrics_url)
+    /// The operator's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        ::reqwest::get(&self.metrics_url)
             .await
             .expect("metrics answered")
             .text()
             .await
-            .expect("metrics text");
+            .expect("metrics text")
+    }
+
+    /// The value of an unlabelled metric (a counter or gauge with no labels).
+    pub async fn unlabelled_metric(&self, name: &str) -> f64 {
+        let text = self.metrics_text().await;
         let prefix = format!("{name} ");
         text.lines()
             .find_map(|line| line.strip_prefix(prefix.as_str()))
