@@ -92,6 +92,12 @@ pub struct RunArgs {
     /// used in `meta.location`; derived from the Host header when unset.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Let tenants have the namespaces their group patterns derive created
+    /// (each tenant still lists which in spec.derivedNamespaces.create). The
+    /// operator then needs `create` on namespaces (the chart's
+    /// namespaceCreation.enabled).
+    #[arg(long, env = "SCIMITAR_NAMESPACE_CREATION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub namespace_creation: bool,
     /// Limits of the in-memory SCIM request log.
     #[command(flatten)]
     pub scim_log: ScimLogArgs,
@@ -139,6 +145,12 @@ pub struct ServeArgs {
     /// Public base URL of the SCIM API, if not derived from the Host header.
     #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Let tenants have the namespaces their group patterns derive created
+    /// (each tenant still lists which in spec.derivedNamespaces.create). The
+    /// operator then needs `create` on namespaces (the chart's
+    /// namespaceCreation.enabled).
+    #[arg(long, env = "SCIMITAR_NAMESPACE_CREATION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub namespace_creation: bool,
     /// Limits of the in-memory SCIM request log.
     #[command(flatten)]
     pub scim_log: ScimLogArgs,

@@ -153,10 +153,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         // Every replica serves SCIM (the store and its caches run
         // everywhere); only the leader runs the controller.
         let controller = {
-            let (client, store, url) = (client.clone(), store.clone(), args.public_url.clone());
+            let (client, store) = (client.clone(), store.clone());
+            let settings = crate::controller::Settings {
+                public_url: args.public_url.clone(),
+                namespace_creation: args.namespace_creation,
+            };
             let metrics = metrics.clone();
             move || {
-                crate::controller::run(client.clone(), store.clone(), url.clone(), metrics.clone())
+                crate::controller::run(
+                    client.clone(),
+                    store.clone(),
+                    settings.clone(),
+                    metrics.clone(),
+                )
             }
         };
         let elector = match election {

@@ -67,6 +67,8 @@ pub struct Context {
     pub(super) stores_ready: crate::ready::ReadyGate,
     /// The SCIM base URL to publish in tenant status.
     pub(super) public_url: Option<String>,
+    /// Whether derived namespaces may be created at all.
+    pub(super) namespace_creation: bool,
     /// Problems already published as Warning Events.
     pub(super) warned: events::Warned,
     /// Consecutive failures per tenant, for the backoff.

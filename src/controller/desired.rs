@@ -33,12 +33,36 @@
 //!   subject name starting with `system:` (any case) is left out, with
 //!   `ReservedSubject` on the user or group; an empty subject name is left out
 //!   with `EmptySubject`. `ServiceAccount` subjects are never produced.
+//! - **Patterns.** A mapping with `groupPattern` (one `*`, ASCII case
+//!   ignored: [`mapping::GroupPattern`]) applies to every group it matches,
+//!   each on its own. Two groups whose names differ only in case match it
+//!   alike and derive the same namespace: neither is granted
+//!   (`AmbiguousGroup`), as for a mapping by name.
 //! - **Scopes.** `clusterWide` with a ClusterRole gives one ClusterRoleBinding;
-//!   otherwise one RoleBinding per listed namespace (duplicates merged). Invalid
-//!   mappings (`InvalidMapping`): `clusterWide` with a Role, `clusterWide`
-//!   together with `namespaces` (ambiguous, so the broader grant is not guessed),
-//!   neither, or an empty role name. They are reported on the tenant and on each
-//!   group they match, and produce nothing.
+//!   otherwise one RoleBinding per namespace (duplicates merged) of: the
+//!   listed `namespaces`; the existing namespaces `namespaceSelector` selects;
+//!   and with `namespaceFromGroup`, the namespace derived from the group's
+//!   name ([`mapping::Template`]). A derived namespace is bound only when it
+//!   is a valid name (`InvalidNamespace`) that `spec.derivedNamespaces`
+//!   allows ([`mapping::Allowed`]: by name or label; empty allows nothing;
+//!   never `kube-*`), else `NamespaceNotAllowed` on the group. A derived
+//!   namespace that does not exist is created when the tenant's creation
+//!   allowlist allows it ([`mapping::may_create`]; the count budget is the
+//!   caller's), and bound once it exists and is allowed. Invalid mappings
+//!   (`InvalidMapping`): both or neither of `group` and `groupPattern`, a
+//!   pattern or template without exactly one placeholder, a template without
+//!   a pattern, a selector or template with a Role, an empty or unparsable
+//!   selector, `clusterWide` with a Role, `clusterWide` together with any
+//!   namespace scope (ambiguous, so the broader grant is not guessed), no
+//!   scope, `notAfter` not after `notBefore`, or an empty role name. They
+//!   are reported on the tenant and on each group they match, and produce
+//!   nothing.
+//! - **Time.** A mapping with `notBefore`/`notAfter` grants only from
+//!   `notBefore` (included) to `notAfter` (excluded), at [`Facts::now`]
+//!   ([`mapping::window`]); outside it, it produces nothing and is no
+//!   problem. Its bindings carry [`NOT_AFTER_LABEL`] (Unix seconds, rounded
+//!   up) so that expired access can be found without the spec; a binding two
+//!   mappings produce carries the later end, or none if one has none.
 //! - **Facts.** A namespace that does not exist gets no binding (`NamespaceMissing`
 //!   on the group); the others are unaffected. A role the caller reports
 //!   [`RoleState::Missing`] gives `RoleNotFound`, [`RoleState::NotBindable`] gives
@@ -67,15 +91,18 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use self::mapping::{Allowed, GroupPattern, Labels, Template, Window};
 use super::directory;
 use crate::crd::{
-    BindSubjects, ProducedBinding, RoleKind, RoleMapping, ScimGroup, ScimTenant, ScimUser,
-    SubjectSettings,
+    BindSubjects, MappingWindow, ProducedBinding, RoleKind, RoleMapping, ScimGroup, ScimTenant,
+    ScimUser, SubjectSettings,
 };
 use crate::meta::{
-    self, GROUP_LABEL, GROUP_NAME_ANNOTATION, ROLE_ANNOTATION, is_reserved, label_value,
-    object_name, sha256_hex, slug,
+    self, GROUP_LABEL, GROUP_NAME_ANNOTATION, NOT_AFTER_LABEL, ROLE_ANNOTATION, is_reserved,
+    label_value, object_name, sha256_hex, slug,
 };
+
+pub mod mapping;
 
 const RBAC_API_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -99,6 +126,12 @@ pub mod reason {
     pub const ROLE_NOT_BINDABLE: &str = "RoleNotBindable";
     /// A mapping's group name matches more than one group.
     pub const AMBIGUOUS_GROUP: &str = "AmbiguousGroup";
+    /// A namespace derived from a group's name is outside the allowed set.
+    pub const NAMESPACE_NOT_ALLOWED: &str = "NamespaceNotAllowed";
+    /// A namespace derived from a group's name is not a valid name.
+    pub const INVALID_NAMESPACE: &str = "InvalidNamespace";
+    /// `spec.derivedNamespaces` is unusable.
+    pub const INVALID_DERIVED_NAMESPACES: &str = "InvalidDerivedNamespaces";
 }
 
 /// Everything [`desired`] needs. The caller does all I/O beforehand.
@@ -111,8 +144,12 @@ pub struct Inputs<'a> {
     pub groups: &'a [ScimGroup],
     /// Namespaces that exist now.
     pub namespaces: &'a BTreeSet<String>,
+    /// The labels of the namespaces that have any.
+    pub namespace_labels: &'a BTreeMap<String, Labels>,
     /// Whether a role exists and may be bound by the operator.
     pub roles: &'a dyn Fn(&RoleTarget) -> RoleState,
+    /// The time mapping windows are read at.
+    pub now: jiff::Timestamp,
     /// How many hashed shards the directory has now (from its manifest), so
     /// the count changes only when it must ([`directory::build`]).
     pub directory_shards: Option<usize>,
@@ -153,6 +190,8 @@ pub struct Desired {
     pub users: BTreeMap<String, UserOutcome>,
     /// Problems of the tenant as a whole.
     pub problems: Vec<Problem>,
+    /// Derived namespaces to create (before the count budget).
+    pub namespaces_to_create: BTreeSet<String>,
 }
 
 /// What one group produced.
@@ -262,18 +301,69 @@ fn push_unique(problems: &mut Vec<Problem>, problem: Problem) {
     }
 }
 
-/// Why a mapping is structurally invalid, if it is.
-fn mapping_error(mapping: &RoleMapping) -> Option<&'static str> {
-    if mapping.role.name.is_empty() {
+/// A valid mapping's parsed parts.
+#[derive(Clone, Debug, Default)]
+struct Rule {
+    pattern: Option<GroupPattern>,
+    template: Option<Template>,
+    selector: Option<kube::core::Selector>,
+}
+
+/// A mapping's parsed parts, or why it is structurally invalid.
+fn rule(mapping: &RoleMapping) -> Result<Rule, String> {
+    let pattern = mapping
+        .group_pattern
+        .as_deref()
+        .map(GroupPattern::parse)
+        .transpose()?;
+    let template = mapping
+        .namespace_from_group
+        .as_deref()
+        .map(Template::parse)
+        .transpose()?;
+    let selector = mapping
+        .namespace_selector
+        .as_ref()
+        .map(|s| mapping::selector(s).map_err(|e| format!("namespaceSelector: {e}")))
+        .transpose()?;
+    let scoped = !mapping.namespaces.is_empty() || selector.is_some() || template.is_some();
+    let role = mapping.role.kind == RoleKind::Role;
+    let error = if mapping.role.name.is_empty() {
         Some("the role name is empty")
-    } else if mapping.cluster_wide && mapping.role.kind == RoleKind::Role {
+    } else if mapping.group.is_empty() == pattern.is_none() {
+        Some("it needs exactly one of group and groupPattern")
+    } else if template.is_some() && pattern.is_none() {
+        Some("namespaceFromGroup needs a groupPattern")
+    } else if role && (template.is_some() || selector.is_some()) {
+        Some("namespaceSelector and namespaceFromGroup need a ClusterRole")
+    } else if mapping.cluster_wide && role {
         Some("clusterWide needs a ClusterRole; a Role can only be bound in its own namespace")
-    } else if mapping.cluster_wide && !mapping.namespaces.is_empty() {
-        Some("clusterWide and namespaces exclude each other")
-    } else if !mapping.cluster_wide && mapping.namespaces.is_empty() {
-        Some("it lists no namespaces and is not clusterWide")
+    } else if mapping.cluster_wide && scoped {
+        Some("clusterWide and namespace scopes exclude each other")
+    } else if !mapping.cluster_wide && !scoped {
+        Some("it names no namespaces and is not clusterWide")
+    } else if let (Some(from), Some(to)) = (&mapping.not_before, &mapping.not_after)
+        && to.0 <= from.0
+    {
+        Some("notAfter is not after notBefore")
     } else {
         None
+    };
+    match error {
+        Some(error) => Err(error.to_owned()),
+        None => Ok(Rule {
+            pattern,
+            template,
+            selector,
+        }),
+    }
+}
+
+/// How a mapping is named in messages: its group or pattern.
+fn mapping_groups(mapping: &RoleMapping) -> String {
+    match &mapping.group_pattern {
+        Some(pattern) => format!("pattern {pattern:?}"),
+        None => format!("group {:?}", mapping.group),
     }
 }
 
@@ -318,7 +408,9 @@ struct Planned<'g> {
     display_name: &'g str,
     kind: RoleKind,
     role: &'g str,
-    namespace: Option<&'g str>,
+    namespace: Option<String>,
+    /// When the mapping stops granting, if it does.
+    not_after: Option<jiff::Timestamp>,
 }
 
 /// A user as the rules read it.
@@ -351,12 +443,16 @@ pub struct Team<'a> {
     pub member_count: usize,
 }
 
-/// What exists in the cluster, as the caller found it.
+/// What exists in the cluster, as the caller found it, and when.
 pub struct Facts<'a> {
     /// Namespaces that exist now.
     pub namespaces: &'a BTreeSet<String>,
+    /// The labels of the namespaces that have any.
+    pub namespace_labels: &'a BTreeMap<String, Labels>,
     /// Whether a role exists and may be bound by the operator.
     pub roles: &'a dyn Fn(&RoleTarget) -> RoleState,
+    /// The time mapping windows are read at.
+    pub now: jiff::Timestamp,
 }
 
 /// The objects one group should have, and what to report on it.
@@ -367,6 +463,8 @@ pub struct GroupDesired {
     /// Sorted by name.
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
     pub outcome: GroupOutcome,
+    /// Derived namespaces to create for it (before the count budget).
+    pub namespaces_to_create: Vec<String>,
 }
 
 /// What a tenant's spec decides for all its users and groups, worked out
@@ -384,7 +482,9 @@ pub struct Plan<'t> {
     problems: Vec<Problem>,
     /// A prefix refusal: no bindings at all.
     refused: bool,
-    mapping_errors: Vec<Option<&'static str>>,
+    rules: Vec<Result<Rule, String>>,
+    /// Where derived namespaces may be bound.
+    allowed: Allowed,
 }
 
 impl<'t> Plan<'t> {
@@ -393,22 +493,29 @@ impl<'t> Plan<'t> {
         let settings = &tenant.spec.subjects;
         let mut problems = prefix_problems(name, settings);
         let refused = !problems.is_empty();
-        let mapping_errors: Vec<Option<&'static str>> =
-            tenant.spec.mappings.iter().map(mapping_error).collect();
-        for (index, (mapping, error)) in
-            tenant.spec.mappings.iter().zip(&mapping_errors).enumerate()
-        {
-            if let Some(error) = error {
+        let rules: Vec<Result<Rule, String>> = tenant.spec.mappings.iter().map(rule).collect();
+        for (index, (mapping, rule)) in tenant.spec.mappings.iter().zip(&rules).enumerate() {
+            if let Err(error) = rule {
                 problems.push(Problem::new(
                     reason::INVALID_MAPPING,
                     format!(
-                        "tenant {name:?}: mapping #{index} (group {:?}, {}/{}) is invalid: {error}",
-                        mapping.group,
+                        "tenant {name:?}: mapping #{index} ({}, {}/{}) is invalid: {error}",
+                        mapping_groups(mapping),
                         kind_str(mapping.role.kind),
                         mapping.role.name
                     ),
                 ));
             }
+        }
+        let (allowed, error) = Allowed::of(&tenant.spec.derived_namespaces);
+        if let Some(error) = error {
+            problems.push(Problem::new(
+                reason::INVALID_DERIVED_NAMESPACES,
+                format!(
+                    "tenant {name:?}: derivedNamespaces.allowedSelector is refused ({error}); \
+                     only the namespaces listed in derivedNamespaces.allowed may be derived"
+                ),
+            ));
         }
         Self {
             tenant,
@@ -420,7 +527,8 @@ impl<'t> Plan<'t> {
             owner: owner_reference(tenant),
             problems,
             refused,
-            mapping_errors,
+            rules,
+            allowed,
         }
     }
 
@@ -477,6 +585,11 @@ impl<'t> Plan<'t> {
     pub fn problems(&self, matching: &dyn Fn(&str) -> usize) -> Vec<Problem> {
         let mut problems = self.problems.clone();
         for (index, mapping) in self.tenant.spec.mappings.iter().enumerate() {
+            if mapping.group_pattern.is_some() {
+                // Each group a pattern matches stands alone; clashes are
+                // reported on the groups.
+                continue;
+            }
             let count = matching(&mapping.group);
             if count > 1 {
                 problems.push(Problem::new(
@@ -494,15 +607,65 @@ impl<'t> Plan<'t> {
         problems
     }
 
-    /// Mappings whose role or namespaces name `name` (a namespace, a Role or
-    /// a ClusterRole): what a change to that object can affect.
-    pub fn mappings_naming<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// The groups a change to the namespace, Role or ClusterRole `name` can
+    /// affect: those of mappings whose role or namespaces name it, whose
+    /// selector may now select it or no longer, and whose template derives
+    /// it from a group's name.
+    pub fn mappings_naming<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Affected> + 'a {
         self.tenant
             .spec
             .mappings
             .iter()
-            .filter(move |m| m.role.name == name || m.namespaces.iter().any(|n| n == name))
-            .map(|m| m.group.as_str())
+            .zip(&self.rules)
+            .enumerate()
+            .filter_map(move |(index, (m, rule))| {
+                let rule = rule.as_ref().ok()?;
+                let every = || match &m.group_pattern {
+                    Some(_) => Affected::Pattern(index),
+                    None => Affected::Named(m.group.clone()),
+                };
+                if m.role.name == name
+                    || m.namespaces.iter().any(|n| n == name)
+                    || rule.selector.is_some()
+                {
+                    return Some(every());
+                }
+                let pattern = rule.pattern.as_ref()?;
+                let captured = rule.template.as_ref()?.captured_of(name)?;
+                Some(Affected::Named(pattern.name_for(captured)))
+            })
+    }
+
+    /// Whether mapping `index`'s group pattern matches `display_name`.
+    pub fn pattern_matches(&self, index: usize, display_name: &str) -> bool {
+        self.rules
+            .get(index)
+            .and_then(|r| r.as_ref().ok())
+            .and_then(|r| r.pattern.as_ref())
+            .is_some_and(|p| p.capture(display_name).is_some())
+    }
+
+    /// Every time-bound mapping and where it stands at `now`.
+    pub fn schedule(&self, now: jiff::Timestamp) -> Vec<MappingWindow> {
+        self.tenant
+            .spec
+            .mappings
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| mapping::timed(m))
+            .map(|(index, m)| MappingWindow {
+                mapping: u32::try_from(index).unwrap_or(u32::MAX),
+                description: format!(
+                    "{} → {}/{}",
+                    mapping_groups(m),
+                    kind_str(m.role.kind),
+                    m.role.name
+                ),
+                state: mapping::window(m, now).as_str().to_owned(),
+                not_before: m.not_before.clone(),
+                not_after: m.not_after.clone(),
+            })
+            .collect()
     }
 
     /// The bindings of one group and what to report on it. `member_subjects`
@@ -553,12 +716,36 @@ impl<'t> Plan<'t> {
         subjects.dedup();
 
         let mut planned = Vec::new();
-        for (index, mapping) in self.tenant.spec.mappings.iter().enumerate() {
-            if !names_match(&mapping.group, display_name) {
-                continue;
-            }
+        let mut create = Vec::new();
+        for (index, (mapping, rule)) in self
+            .tenant
+            .spec
+            .mappings
+            .iter()
+            .zip(&self.rules)
+            .enumerate()
+        {
+            let captured = match &mapping.group_pattern {
+                None if names_match(&mapping.group, display_name) => None,
+                None => continue,
+                Some(pattern) => match rule.as_ref().ok().and_then(|r| r.pattern.as_ref()) {
+                    Some(parsed) => match parsed.capture(display_name) {
+                        Some(captured) => Some(captured),
+                        None => continue,
+                    },
+                    // An unparsable pattern matches by its text, so that the
+                    // group it was meant for hears why it has no access.
+                    None if names_match(pattern, display_name) => None,
+                    None => continue,
+                },
+            };
             let role = format!("{}/{}", kind_str(mapping.role.kind), mapping.role.name);
-            let count = matching(&mapping.group);
+            // Groups whose names differ only in case match alike (and derive
+            // the same namespace): none of them is granted.
+            let count = matching(match &mapping.group_pattern {
+                Some(_) => display_name,
+                None => &mapping.group,
+            });
             if count > 1 {
                 push_unique(
                     &mut outcome.problems,
@@ -566,29 +753,51 @@ impl<'t> Plan<'t> {
                         reason::AMBIGUOUS_GROUP,
                         format!(
                             "group {display_name:?} (id {id}): mapping #{index} to {role} matches {count} groups named {:?}; none of them is granted it",
-                            mapping.group
+                            if mapping.group_pattern.is_some() {
+                                display_name
+                            } else {
+                                &mapping.group
+                            }
                         ),
                     ),
                 );
                 continue;
             }
-            if let Some(error) = self.mapping_errors.get(index).copied().flatten() {
-                push_unique(
-                    &mut outcome.problems,
-                    Problem::new(
-                        reason::INVALID_MAPPING,
-                        format!(
-                            "group {display_name:?} (id {id}): mapping #{index} to {role} is invalid: {error}"
+            let rule = match rule {
+                Ok(rule) => rule,
+                Err(error) => {
+                    push_unique(
+                        &mut outcome.problems,
+                        Problem::new(
+                            reason::INVALID_MAPPING,
+                            format!(
+                                "group {display_name:?} (id {id}): mapping #{index} to {role} is invalid: {error}"
+                            ),
                         ),
-                    ),
-                );
+                    );
+                    continue;
+                }
+            };
+            if self.refused || mapping::window(mapping, facts.now) != Window::Active {
                 continue;
             }
-            if self.refused {
-                continue;
-            }
-            plan_mapping(facts, group, mapping, &mut planned, &mut outcome.problems);
+            let scope = Scope {
+                rule,
+                captured,
+                allowed: &self.allowed,
+                creation: &self.tenant.spec.derived_namespaces.create,
+            };
+            plan_mapping(
+                facts,
+                group,
+                mapping,
+                &scope,
+                &mut planned,
+                &mut create,
+                &mut outcome.problems,
+            );
         }
+        let planned = merge_windows(planned);
 
         let mut role_bindings = BTreeMap::new();
         let mut cluster_role_bindings = BTreeMap::new();
@@ -610,10 +819,13 @@ impl<'t> Plan<'t> {
         outcome.bindings.sort_by(|a, b| {
             (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name))
         });
+        create.sort();
+        create.dedup();
         GroupDesired {
             role_bindings: role_bindings.into_values().collect(),
             cluster_role_bindings: cluster_role_bindings.into_values().collect(),
             outcome,
+            namespaces_to_create: create,
         }
     }
 
@@ -632,7 +844,9 @@ pub fn desired(inputs: &Inputs) -> Desired {
     let plan = Plan::new(inputs.tenant);
     let facts = Facts {
         namespaces: inputs.namespaces,
+        namespace_labels: inputs.namespace_labels,
         roles: inputs.roles,
+        now: inputs.now,
     };
     let matching = |name: &str| {
         inputs
@@ -667,6 +881,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
     let mut role_bindings = Vec::new();
     let mut cluster_role_bindings = Vec::new();
     let mut groups = BTreeMap::new();
+    let mut namespaces_to_create = BTreeSet::new();
     for group in inputs.groups {
         let team = Team {
             id: object_name(&group.metadata),
@@ -678,6 +893,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
             .filter_map(|m| user_subjects.get(m).cloned());
         let produced = plan.group(team, subjects, &matching, &facts);
         role_bindings.extend(produced.role_bindings);
+        namespaces_to_create.extend(produced.namespaces_to_create);
         cluster_role_bindings.extend(produced.cluster_role_bindings);
         groups.insert(team.id.to_string(), produced.outcome);
     }
@@ -704,7 +920,47 @@ pub fn desired(inputs: &Inputs) -> Desired {
         groups,
         users,
         problems: plan.problems(&matching),
+        namespaces_to_create,
     }
+}
+
+/// A group [`Plan::mappings_naming`] says a change can affect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Affected {
+    /// The groups of this displayName (ignoring case).
+    Named(String),
+    /// Every group the pattern of mapping `n` matches.
+    Pattern(usize),
+}
+
+/// What one valid mapping scopes, for one group.
+struct Scope<'a> {
+    rule: &'a Rule,
+    /// What the mapping's pattern matched in the group's name.
+    captured: Option<&'a str>,
+    allowed: &'a Allowed,
+    creation: &'a crate::crd::NamespaceCreation,
+}
+
+/// Planned bindings with one (kind, role, namespace) merged: it grants as
+/// long as any of the mappings producing it does.
+fn merge_windows(planned: Vec<Planned<'_>>) -> Vec<Planned<'_>> {
+    let mut merged: Vec<Planned> = Vec::with_capacity(planned.len());
+    for plan in planned {
+        match merged
+            .iter_mut()
+            .find(|p| (p.kind, p.role, &p.namespace) == (plan.kind, plan.role, &plan.namespace))
+        {
+            Some(same) => {
+                same.not_after = match (same.not_after, plan.not_after) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            None => merged.push(plan),
+        }
+    }
+    merged
 }
 
 /// Checks one valid mapping for one group against the facts; pushes the
@@ -713,7 +969,9 @@ fn plan_mapping<'g>(
     facts: &Facts,
     group: Team<'g>,
     mapping: &'g RoleMapping,
+    scope: &Scope,
     planned: &mut Vec<Planned<'g>>,
+    create: &mut Vec<String>,
     problems: &mut Vec<Problem>,
 ) {
     let id = group.id;
@@ -745,12 +1003,14 @@ fn plan_mapping<'g>(
             )),
         }
     };
-    let plan = |namespace: Option<&'g str>| Planned {
+    let not_after = mapping.not_after.as_ref().map(|t| t.0);
+    let plan = |namespace: Option<&str>| Planned {
         group_id: id,
         display_name,
         kind,
         role,
-        namespace,
+        namespace: namespace.map(str::to_owned),
+        not_after,
     };
 
     if mapping.cluster_wide {
@@ -777,7 +1037,18 @@ fn plan_mapping<'g>(
     if let Some(problem) = cluster_role_state.and_then(|s| role_problem(s, None)) {
         push_unique(problems, problem);
     }
-    let namespaces: BTreeSet<&str> = mapping.namespaces.iter().map(String::as_str).collect();
+    let mut namespaces: BTreeSet<&str> = mapping.namespaces.iter().map(String::as_str).collect();
+    if let Some(selector) = &scope.rule.selector {
+        namespaces.extend(
+            facts
+                .namespaces
+                .iter()
+                .filter(|n| mapping::selects(selector, facts.namespace_labels.get(n.as_str())))
+                .map(String::as_str),
+        );
+    }
+    let derived = derived_namespace(facts, group, scope, create, problems);
+    namespaces.extend(derived.as_deref());
     for namespace in namespaces {
         if !facts.namespaces.contains(namespace) {
             push_unique(
@@ -811,6 +1082,56 @@ fn plan_mapping<'g>(
     }
 }
 
+/// The namespace a pattern mapping derives from the group's name, if it is
+/// one to bind in; otherwise the problem is pushed, and a missing namespace
+/// the tenant may create is pushed to `create`.
+fn derived_namespace(
+    facts: &Facts,
+    group: Team,
+    scope: &Scope,
+    create: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    let (template, captured) = (scope.rule.template.as_ref()?, scope.captured?);
+    let namespace = template.render(captured);
+    let who = format!("group {:?} (id {})", group.display_name, group.id);
+    if !mapping::valid_namespace(&namespace) {
+        push_unique(
+            problems,
+            Problem::new(
+                reason::INVALID_NAMESPACE,
+                format!(
+                    "{who} derives namespace {namespace:?}, which is not a valid namespace name; it is not bound there"
+                ),
+            ),
+        );
+        return None;
+    }
+    let exists = facts.namespaces.contains(&namespace);
+    if !exists && mapping::may_create(scope.creation, &namespace) {
+        create.push(namespace.clone());
+    }
+    if !scope
+        .allowed
+        .allows(&namespace, facts.namespace_labels.get(&namespace))
+    {
+        let why = if mapping::reserved_namespace(&namespace) {
+            "kube-* namespaces belong to Kubernetes and are never derived"
+        } else {
+            "it is not in spec.derivedNamespaces (allowed names or allowedSelector)"
+        };
+        push_unique(
+            problems,
+            Problem::new(
+                reason::NAMESPACE_NOT_ALLOWED,
+                format!("{who} derives namespace {namespace:?}, which is refused: {why}"),
+            ),
+        );
+        return None;
+    }
+    Some(namespace)
+}
+
 fn subject(kind: &str, name: &str) -> Subject {
     Subject {
         api_group: Some(RBAC_API_GROUP.to_string()),
@@ -818,6 +1139,13 @@ fn subject(kind: &str, name: &str) -> Subject {
         name: name.to_string(),
         namespace: None,
     }
+}
+
+/// The [`NOT_AFTER_LABEL`] value of an end: Unix seconds, rounded up, so
+/// that whoever reads the label never removes access before the spec does.
+pub fn not_after_value(end: jiff::Timestamp) -> String {
+    let seconds = end.as_second() + i64::from(end.subsec_nanosecond() > 0);
+    seconds.to_string()
 }
 
 /// Subjects in one binding. Past this a group's binding is split in parts:
@@ -855,11 +1183,14 @@ fn emit(
         plan.display_name,
         plan.kind,
         plan.role,
-        plan.namespace,
+        plan.namespace.as_deref(),
     );
     let role = format!("{}/{}", kind_str(plan.kind), plan.role);
     let mut labels = labels.clone();
     labels.insert(GROUP_LABEL.to_string(), label_value(plan.group_id));
+    if let Some(end) = plan.not_after {
+        labels.insert(NOT_AFTER_LABEL.to_string(), not_after_value(end));
+    }
     let role_ref = RoleRef {
         api_group: RBAC_API_GROUP.to_string(),
         kind: kind_str(plan.kind).to_string(),
@@ -875,7 +1206,7 @@ fn emit(
         let name = part_name(&base, part);
         let metadata = ObjectMeta {
             name: Some(name.clone()),
-            namespace: plan.namespace.map(str::to_string),
+            namespace: plan.namespace.clone(),
             labels: Some(labels.clone()),
             annotations: Some(BTreeMap::from([
                 (
@@ -889,7 +1220,7 @@ fn emit(
         };
         let subjects = Some(subjects.to_vec());
         let role_ref = role_ref.clone();
-        match plan.namespace {
+        match plan.namespace.as_deref() {
             Some(namespace) => {
                 role_bindings
                     .entry((namespace.to_string(), name.clone()))

@@ -35,7 +35,9 @@ pub mod desired;
 pub mod directory;
 pub mod directory_writes;
 pub mod events;
+pub mod expiry;
 pub mod facts;
+pub mod namespaces;
 pub mod owned;
 pub mod reconcile;
 pub mod report;
@@ -46,4 +48,4 @@ pub mod status;
 pub(crate) mod testutil;
 pub mod work;
 
-pub use run::run;
+pub use run::{Settings, run};

@@ -20,8 +20,10 @@ use super::apply::{self, Applied, Managed};
 use super::bound::Bound;
 use super::compute::{Owner, group_desired};
 use super::context::{Context, Error};
+use super::desired::mapping::{self, Window};
 use super::desired::{Facts, GroupDesired, GroupOutcome, Plan, Problem, RoleState, RoleTarget};
 use super::directory_writes;
+use super::namespaces;
 use super::owned::{Key, Scope};
 use super::work;
 use crate::crd::ScimTenant;
@@ -43,6 +45,18 @@ pub struct Pass {
     at: Option<Instant>,
     /// Users and groups left in the namespace by an earlier tenant.
     leftovers: BTreeSet<(bool, String)>,
+    /// Which mappings' windows were open at the last full pass.
+    windows: Vec<Window>,
+}
+
+/// Where each mapping's time window stands at `now`.
+fn windows(tenant: &ScimTenant, now: jiff::Timestamp) -> Vec<Window> {
+    tenant
+        .spec
+        .mappings
+        .iter()
+        .map(|m| mapping::window(m, now))
+        .collect()
 }
 
 /// The roles the tenant's mappings reference.
@@ -105,15 +119,22 @@ pub async fn changes(tenant: &ScimTenant, ctx: &Context) -> Result<Outcome, Erro
     // for a full pass.
     let work = ctx.pending.take(&name);
     let journal = ctx.store.cache().take_changes(&namespace);
+    // One time for the whole pass: a window turning in the middle of it
+    // turns at the next one.
+    let now = jiff::Timestamp::now();
+    let windows = windows(tenant, now);
     let due = {
         let passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
+        // A window that opened or closed changes what every group it
+        // matches is granted, as a spec change does.
         passes.get(&name).is_none_or(|pass| {
             pass.generation != tenant.metadata.generation
                 || pass.uid != tenant.metadata.uid
+                || pass.windows != windows
                 || pass.at.is_none_or(|at| at.elapsed() >= FULL_EVERY)
         })
     };
-    let result = apply_changes(tenant, ctx, &work, &journal, due).await;
+    let result = apply_changes(tenant, ctx, &work, &journal, due, now).await;
     if result.is_err() {
         // What was taken is not lost: the next reconcile goes over everything.
         ctx.pending.everything(&name);
@@ -125,6 +146,7 @@ pub async fn changes(tenant: &ScimTenant, ctx: &Context) -> Result<Outcome, Erro
         pass.generation = tenant.metadata.generation;
         pass.uid = tenant.metadata.uid.clone();
         pass.at = Some(Instant::now());
+        pass.windows = windows;
     }
     outcome.leftovers = pass.leftovers.len();
     Ok(outcome)
@@ -136,6 +158,7 @@ async fn apply_changes(
     work: &work::Work,
     journal: &crate::store::kube::cache::Changes,
     due: bool,
+    now: jiff::Timestamp,
 ) -> Result<Outcome, Error> {
     let name = tenant.name_any();
     let namespace = tenant.spec.namespace.clone();
@@ -223,14 +246,17 @@ async fn apply_changes(
         }
     }
 
-    // Facts: namespaces that exist, roles that may be bound.
-    let namespaces: Arc<BTreeSet<String>> = Arc::new(
-        ctx.namespaces
-            .state()
+    // Facts: namespaces that exist and their labels, roles that may be bound.
+    let listed = ctx.namespaces.state();
+    let namespaces: Arc<BTreeSet<String>> = Arc::new(listed.iter().map(|n| n.name_any()).collect());
+    let labels: Arc<BTreeMap<String, mapping::Labels>> = Arc::new(
+        listed
             .iter()
-            .map(|n| n.name_any())
+            .filter(|n| !n.labels().is_empty())
+            .map(|n| (n.name_any(), n.labels().clone()))
             .collect(),
     );
+    drop(listed);
     let states = Arc::new(
         ctx.roles
             .states(role_targets(tenant))
@@ -243,6 +269,7 @@ async fn apply_changes(
         ..Outcome::default()
     };
     let groups: Vec<String> = dirty.groups.iter().cloned().collect();
+    let mut to_create = BTreeSet::new();
     for step in groups.chunks(GROUPS_PER_STEP) {
         let (cache_, tenant_, owner_, namespace_) = (
             cache.clone(),
@@ -251,6 +278,7 @@ async fn apply_changes(
             namespace.clone(),
         );
         let (namespaces_, states_, ids) = (namespaces.clone(), states.clone(), step.to_vec());
+        let labels_ = labels.clone();
         // Computing a large group's subjects is CPU work: on the blocking
         // pool, off the async workers that serve SCIM and the probes.
         let (computed, seen) = tokio::task::spawn_blocking(move || {
@@ -258,7 +286,9 @@ async fn apply_changes(
             let lookup = |target: &RoleTarget| super::facts::lookup(&states_, target);
             let facts = Facts {
                 namespaces: &namespaces_,
+                namespace_labels: &labels_,
                 roles: &lookup as &dyn Fn(&RoleTarget) -> RoleState,
+                now,
             };
             let mut seen = 0;
             let computed: Vec<(String, Option<GroupDesired>)> = cache_.read(&namespace_, |index| {
@@ -277,6 +307,12 @@ async fn apply_changes(
         // Groups' bindings are written several groups at a time: a user's
         // deactivation touches each of its groups, and its access is gone
         // once the last of them is written.
+        for (_, want) in &computed {
+            to_create.extend(
+                want.iter()
+                    .flat_map(|w| w.namespaces_to_create.iter().cloned()),
+            );
+        }
         let mut applied = futures::stream::iter(computed)
             .map(|(id, want)| apply_group(ctx, &name, id, want.unwrap_or_default()))
             .buffer_unordered(GROUP_WRITES);
@@ -351,6 +387,9 @@ async fn apply_changes(
         )
     });
     outcome.problems = problems;
+    let created = namespaces::create(ctx, tenant, &namespaces, to_create).await;
+    outcome.problems.extend(created.problems);
+    outcome.applied.add(created.applied);
     let leftovers = ctx
         .passes
         .lock()

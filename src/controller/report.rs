@@ -310,6 +310,7 @@ pub(super) async fn tenant(
         groups: groups as i64,
         mappings: tenant.spec.mappings.len() as i64,
         scim_base_url: ctx.public_url.clone(),
+        schedule: Plan::new(tenant).schedule(jiff::Timestamp::now()),
         observed_generation: generation,
     };
     let unchanged = ScimTenantStatus {
@@ -328,6 +329,22 @@ pub(super) async fn tenant(
             previous.users, previous.groups
         );
         events::publish(ctx, tenant, EventType::Normal, "Provisioned", note).await;
+    }
+    for window in &status.schedule {
+        let before = previous
+            .schedule
+            .iter()
+            .find(|w| w.mapping == window.mapping && w.description == window.description);
+        if before.is_none_or(|b| b.state != window.state) {
+            let note = format!(
+                "mapping #{} ({}) is {}",
+                window.mapping,
+                window.description,
+                window.state.to_lowercase()
+            );
+            let reason = format!("Mapping{}", window.state);
+            events::publish(ctx, tenant, EventType::Normal, &reason, note).await;
+        }
     }
     if status::ready(&status.conditions) && !status::ready(&previous.conditions) {
         events::publish(ctx, tenant, EventType::Normal, "Ready", message).await;

@@ -29,7 +29,7 @@ use super::owned::Owned;
 use super::reconcile;
 use super::shards::Shards;
 use super::work::Pending;
-use super::{events, report};
+use super::{events, expiry, report};
 use crate::crd::ScimTenant;
 use crate::meta::{MANAGED_BY, MANAGER, TENANT_UID_LABEL};
 use crate::store::kube::KubeStore;
@@ -37,13 +37,30 @@ use crate::store::kube::KubeStore;
 /// Periodic re-check, in case a trigger was missed.
 const RESYNC: Duration = Duration::from_secs(300);
 
-/// Runs the controller until the process stops.
+/// What the cluster admin decided for the controller.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// The SCIM base URL to publish in tenant status.
+    pub public_url: Option<String>,
+    /// Whether tenants may have derived namespaces created (the chart grants
+    /// `create` on namespaces only then).
+    pub namespace_creation: bool,
+}
+
+/// Runs the controller until the process stops (or the future is dropped,
+/// when leadership is lost). Access past a mapping's notAfter is removed
+/// first, before any cache is loaded.
 pub async fn run(
     client: Client,
     store: Arc<KubeStore>,
-    public_url: Option<String>,
+    settings: Settings,
     metrics: Arc<crate::metrics::Metrics>,
 ) {
+    expiry::before_start(&client, Duration::from_secs(30)).await;
+    let Settings {
+        public_url,
+        namespace_creation,
+    } = settings;
     let managed = crate::kubeclient::watch_config().labels(&format!("{MANAGED_BY}={MANAGER}"));
     let all = crate::kubeclient::watch_config;
     let owned = Arc::new(Owned::default());
@@ -103,6 +120,7 @@ pub async fn run(
         warned: events::Warned::default(),
         stores_ready: crate::ready::ReadyGate::default(),
         public_url,
+        namespace_creation,
         failures: Mutex::default(),
         failing: apply::Failing::default(),
         owned,
@@ -175,15 +193,18 @@ pub async fn run(
         .watches_stream(roles, move |r| f3(r.name_any()))
         .reconcile_on(directory)
         .reconcile_on(secrets_changed);
-    controller
+    let controller = controller
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
             if let Err(error) = result {
                 tracing::debug!(%error, "reconcile failed");
             }
             future::ready(())
-        })
-        .await;
+        });
+    tokio::select! {
+        () = controller => {}
+        () = expiry::sweep_while_leading(client) => {}
+    }
 }
 
 /// What a watched kind must be for a reflector of it.
@@ -447,7 +468,17 @@ async fn reconcile_tenant(tenant: &ScimTenant, ctx: &Context) -> Result<Action, 
         }
         return Ok(Action::requeue(Duration::from_millis(50)));
     }
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(next_check(tenant)))
+}
+
+/// When to look at `tenant` again: at the next start or end of one of its
+/// mapping windows (a moment after, so the window has turned), or at the
+/// periodic re-check.
+fn next_check(tenant: &ScimTenant) -> Duration {
+    let now = jiff::Timestamp::now();
+    desired::mapping::next_change(&tenant.spec.mappings, now)
+        .and_then(|next| Duration::try_from(now.duration_until(next)).ok())
+        .map_or(RESYNC, |d| (d + Duration::from_millis(50)).min(RESYNC))
 }
 
 /// Forgets everything remembered of a deleted tenant.

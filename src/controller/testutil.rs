@@ -17,6 +17,7 @@ pub fn tenant(name: &str, mappings: Vec<RoleMapping>) -> ScimTenant {
             provider: Default::default(),
             subjects: SubjectSettings::default(),
             mappings,
+            derived_namespaces: Default::default(),
             token_secret_ref: None,
             oidc: None,
             console_admin_groups: Vec::new(),
@@ -108,6 +109,7 @@ pub fn in_namespaces(group: &str, kind: RoleKind, role: &str, namespaces: &[&str
         },
         namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
         cluster_wide: false,
+        ..Default::default()
     }
 }
 
@@ -120,6 +122,7 @@ pub fn cluster_wide(group: &str, role: &str) -> RoleMapping {
         },
         namespaces: Vec::new(),
         cluster_wide: true,
+        ..Default::default()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use super::desired::Plan;
+use super::desired::{Affected, Plan};
 use super::owned::Scope;
 use crate::meta::label_value;
 use crate::store::index::Index;
@@ -102,7 +102,8 @@ pub struct Dirty {
 ///   their members (whose status lists the name);
 /// - a changed user: itself and every group listing it (its subject);
 /// - a user added to or removed from a group: itself (its status);
-/// - a namespace or role: the groups matched by the mappings naming it;
+/// - a namespace or role: the groups matched by the mappings naming it,
+///   selecting it or deriving it from a group's name;
 /// - someone else's change to a group's bindings: that group.
 pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dirty {
     if changes.full || work.full {
@@ -135,10 +136,20 @@ pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dir
             .extend(index.group_ids_of(user).map(str::to_owned));
     }
     for fact in &work.facts {
-        for mapped in plan.mappings_naming(fact) {
-            dirty
-                .groups
-                .extend(index.group_ids_named(mapped).map(str::to_owned));
+        for affected in plan.mappings_naming(fact) {
+            match affected {
+                Affected::Named(name) => dirty
+                    .groups
+                    .extend(index.group_ids_named(&name).map(str::to_owned)),
+                // A namespace a pattern mapping's selector may select: the
+                // groups the pattern matches (its share of the tenant).
+                Affected::Pattern(mapping) => dirty.groups.extend(
+                    index
+                        .groups()
+                        .filter(|g| plan.pattern_matches(mapping, g.display_name))
+                        .map(|g| g.id.to_owned()),
+                ),
+            }
         }
     }
     for label in &work.groups {

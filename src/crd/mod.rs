@@ -20,8 +20,9 @@ pub use group::{
 };
 pub use seen::{CONDITIONS, StatusSeen};
 pub use tenant::{
-    BindSubjects, Provider, RoleKind, RoleMapping, RoleRef, ScimTenant, ScimTenantSpec,
-    ScimTenantStatus, SecretKeyRef, SubjectSettings, TenantOidc,
+    BindSubjects, DerivedNamespaces, MappingWindow, NamespaceCreation, Provider, RoleKind,
+    RoleMapping, RoleRef, ScimTenant, ScimTenantSpec, ScimTenantStatus, SecretKeyRef,
+    SubjectSettings, TenantOidc,
 };
 pub use user::{
     Address, EnterpriseAttributes, Manager, MultiValue, PersonName, ScimUser, ScimUserSpec,

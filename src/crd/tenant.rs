@@ -3,7 +3,7 @@
 // attributes to clippy.
 #![allow(clippy::duplicated_attributes)]
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,12 @@ pub struct ScimTenantSpec {
     /// Which roles each SCIM group grants, and where.
     #[serde(default)]
     pub mappings: Vec<RoleMapping>,
+
+    /// Where namespaces named after groups (mappings with `groupPattern` and
+    /// `namespaceFromGroup`) may be bound, and whether missing ones are
+    /// created. Nothing is allowed until this lists names or a selector.
+    #[serde(default, skip_serializing_if = "DerivedNamespaces::is_empty")]
+    pub derived_namespaces: DerivedNamespaces,
 
     /// The Secret key holding the SHA-256 digest (64 hex characters) of the
     /// bearer token the identity provider presents. Only the digest is stored;
@@ -180,26 +186,122 @@ pub enum BindSubjects {
     Both,
 }
 
-/// One SCIM group granted one role.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// One SCIM group granted one role, or every group a pattern matches.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleMapping {
     /// The SCIM group's displayName, compared ignoring case (SCIM displayName
-    /// is not case-exact).
+    /// is not case-exact). Set this or `groupPattern`, not both.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,
+    /// A pattern of group displayNames with exactly one `*`, which matches one
+    /// or more characters; the rest is compared ignoring ASCII case. Example:
+    /// `team-*` matches `team-payments` and `team-search`. Every matching
+    /// group is granted the role on its own; with `namespaceFromGroup`, each
+    /// in the namespace named after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_pattern: Option<String>,
     /// The role granted to the group's members.
     pub role: RoleRef,
     /// Namespaces to create a RoleBinding in. Namespaces that do not exist yet
     /// get their binding when they appear.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Also bind in every namespace whose labels this selects (a ClusterRole
+    /// only). Namespaces that take the labels later get their binding then;
+    /// those that lose them lose it. An empty selector is refused: it would
+    /// select every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// With `groupPattern`: bind in the namespace this template names, with
+    /// `{match}` replaced by what the pattern's `*` matched, lowercased
+    /// (`{match}` turns `team-payments` into `payments`; `team-{match}` keeps
+    /// the prefix). A ClusterRole only. The namespace must be allowed by
+    /// `spec.derivedNamespaces`; `kube-*` namespaces never are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_from_group: Option<String>,
     /// Grant a ClusterRole cluster-wide with a ClusterRoleBinding instead.
     #[serde(default)]
     pub cluster_wide: bool,
+    /// The mapping grants nothing before this time (RFC 3339, e.g.
+    /// `2026-12-24T08:00:00Z`); the controller binds at that time on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
+    /// The mapping grants nothing from this time on; the controller removes
+    /// the access at that time on its own, and an operator that was down
+    /// removes expired bindings first when it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Time>,
+}
+
+/// Where namespaces derived from group names may be bound.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DerivedNamespaces {
+    /// Namespaces a derived name may be, by exact name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<String>,
+    /// Namespaces a derived name may be, by label. Labels that scimitar put on
+    /// a namespace it created are not read here, so a group name cannot make
+    /// its own namespace allowed. An empty selector is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_selector: Option<LabelSelector>,
+    /// Whether derived namespaces that do not exist are created.
+    #[serde(default, skip_serializing_if = "NamespaceCreation::is_off")]
+    pub create: NamespaceCreation,
+}
+
+impl DerivedNamespaces {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// Creating derived namespaces that do not exist. Off by default; the
+/// operator must also run with namespace creation allowed (the chart's
+/// `namespaceCreation.enabled`, which grants it `create` on namespaces).
+/// Namespaces are never deleted by scimitar.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceCreation {
+    /// Create missing derived namespaces.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Names that may be created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Name prefixes that may be created (e.g. `team-`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+    /// At most this many namespaces exist that scimitar created for this
+    /// tenant; past it none is created.
+    #[serde(default = "default_max_created")]
+    pub max_count: u32,
+}
+
+impl Default for NamespaceCreation {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            names: Vec::new(),
+            prefixes: Vec::new(),
+            max_count: default_max_created(),
+        }
+    }
+}
+
+impl NamespaceCreation {
+    pub fn is_off(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+fn default_max_created() -> u32 {
+    10
 }
 
 /// A role to bind.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleRef {
     /// `ClusterRole` (the default) or `Role`; a Role must exist in each listed namespace.
@@ -264,7 +366,26 @@ pub struct ScimTenantStatus {
     /// The SCIM base URL to give the identity provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_base_url: Option<String>,
+    /// The mappings with `notBefore` or `notAfter`, and whether each grants now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<MappingWindow>,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// Where one time-bound mapping stands.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingWindow {
+    /// The mapping's index in `spec.mappings`.
+    pub mapping: u32,
+    /// The mapping's group or group pattern, and its role (`ClusterRole/edit`).
+    pub description: String,
+    /// `Pending` (before notBefore), `Active` or `Expired` (from notAfter on).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Time>,
 }

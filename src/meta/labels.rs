@@ -48,3 +48,11 @@ pub const EXPIRES_ANNOTATION: &str = "scimitar.dev/expires";
 /// Annotation on a token Secret with the last time the token was used
 /// (RFC 3339), updated at most once a minute.
 pub const LAST_USED_ANNOTATION: &str = "scimitar.dev/last-used";
+
+/// Label on a namespace scimitar created, holding the (label-safe) name of
+/// the tenant it was created for; counted against the tenant's budget.
+pub const CREATED_FOR_LABEL: &str = "scimitar.dev/created-for";
+/// Label on a binding of a time-bound mapping: the Unix time (seconds,
+/// rounded up) from which it grants nothing. A starting leader deletes
+/// bindings past it before anything else.
+pub const NOT_AFTER_LABEL: &str = "scimitar.dev/not-after";

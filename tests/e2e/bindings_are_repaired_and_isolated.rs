@@ -29,6 +29,7 @@ fn spec(namespace: &str, target: &str) -> ScimTenantSpec {
         },
         namespaces: vec![target.to_owned()],
         cluster_wide: false,
+        ..Default::default()
     }];
     spec
 }
@@ -305,6 +306,7 @@ async fn removing_a_mapping_or_the_tenant_removes_exactly_what_it_produced() {
         },
         namespaces: vec![target.clone()],
         cluster_wide: false,
+        ..Default::default()
     });
     let token = create_tenant(&admin, &home, tenant_spec).await;
     let scim = Scim::new(Operator::shared(cp), &token);

@@ -141,6 +141,7 @@ async fn kubectl_get_scim_lists_every_kind() {
             provider: Default::default(),
             subjects: Default::default(),
             mappings: vec![],
+            derived_namespaces: Default::default(),
             token_secret_ref: None,
             oidc: None,
             console_admin_groups: vec![],

@@ -1,5 +1,6 @@
 //! The incremental path against the full computation: random sequences of
-//! SCIM changes, namespaces appearing, mapping edits and relists go through
+//! SCIM changes, namespaces appearing and being labelled, mapping edits, time
+//! passing through a mapping's window and relists go through
 //! the cache's journal, [`expand`] and one-group-at-a-time recomputation;
 //! after every step the bindings and reports equal what [`desired`] computes
 //! from scratch.
@@ -24,7 +25,15 @@ use crate::store::kube::cache::{Cache, Incoming};
 use crate::store::kube::convert;
 
 const NS: &str = crate::controller::testutil::NS;
-const NAMES: [&str; 4] = ["dev", "Dev", "ops", "sre"];
+/// Group names: mapped by name, two alike but for case, and matched by the
+/// pattern `squad-*` (deriving `team-a`, allowed by name; `team-b`, allowed
+/// by label; `team-x`, never allowed).
+const NAMES: [&str; 8] = [
+    "dev", "Dev", "ops", "sre", "squad-a", "Squad-A", "squad-b", "squad-x",
+];
+/// When the world starts; the timed mapping grants from one hour to three
+/// hours after it.
+const T0: &str = "2026-12-01T00:00:00Z";
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -50,6 +59,10 @@ enum Op {
     },
     DeleteGroup(u8),
     CreateNamespace,
+    /// `team-b` gains or loses the label the selectors select.
+    ToggleLabel,
+    /// An hour passes.
+    Tick,
     ToggleMapping,
     Relist,
 }
@@ -59,12 +72,14 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..8u8, 0..6u8, any::<bool>(), any::<bool>())
             .prop_map(|(user, name, active, email)| Op::PutUser { user, name, active, email }),
         1 => (0..8u8).prop_map(Op::DeleteUser),
-        3 => (0..5u8, 0..4u8, proptest::collection::vec(0..10u8, 0..6))
+        3 => (0..5u8, 0..8u8, proptest::collection::vec(0..10u8, 0..6))
             .prop_map(|(group, name, members)| Op::PutGroup { group, name, members }),
         4 => (0..5u8, 0..10u8).prop_map(|(group, user)| Op::AddMember { group, user }),
         3 => (0..5u8, 0..10u8).prop_map(|(group, user)| Op::RemoveMember { group, user }),
         1 => (0..5u8).prop_map(Op::DeleteGroup),
         1 => Just(Op::CreateNamespace),
+        1 => Just(Op::ToggleLabel),
+        1 => Just(Op::Tick),
         1 => Just(Op::ToggleMapping),
         1 => Just(Op::Relist),
     ]
@@ -77,6 +92,8 @@ struct World {
     version: u64,
     tenant: crate::crd::ScimTenant,
     namespaces: BTreeSet<String>,
+    labels: BTreeMap<String, BTreeMap<String, String>>,
+    now: jiff::Timestamp,
     work: Work,
     role_bindings: BTreeMap<(String, String), RoleBinding>,
     cluster_role_bindings: BTreeMap<String, ClusterRoleBinding>,
@@ -87,10 +104,37 @@ struct World {
     full_next: bool,
 }
 
+fn env_dev() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+        match_labels: Some(BTreeMap::from([("env".into(), "dev".into())])),
+        ..Default::default()
+    }
+}
+
 fn mappings(extra: bool) -> Vec<crate::crd::RoleMapping> {
+    let t0: jiff::Timestamp = T0.parse().expect("time");
+    let hours = |h: i64| {
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            t0 + jiff::SignedDuration::from_hours(h),
+        ))
+    };
     let mut mappings = vec![
         in_namespaces("dev", RoleKind::ClusterRole, "edit", &["team-a", "team-b"]),
         cluster_wide("ops", "view"),
+        crate::crd::RoleMapping {
+            group_pattern: Some("squad-*".into()),
+            namespace_from_group: Some("team-{match}".into()),
+            ..in_namespaces("", RoleKind::ClusterRole, "edit", &[])
+        },
+        crate::crd::RoleMapping {
+            namespace_selector: Some(env_dev()),
+            ..in_namespaces("ops", RoleKind::ClusterRole, "admin", &[])
+        },
+        crate::crd::RoleMapping {
+            not_before: hours(1),
+            not_after: hours(3),
+            ..in_namespaces("sre", RoleKind::ClusterRole, "view", &["team-a"])
+        },
     ];
     if extra {
         mappings.push(in_namespaces(
@@ -108,8 +152,15 @@ impl World {
         Self {
             cache: Cache::default(),
             version: 0,
-            tenant: tenant("acme", mappings(false)),
-            namespaces: namespaces(&["team-a"]),
+            tenant: {
+                let mut tenant = tenant("acme", mappings(false));
+                tenant.spec.derived_namespaces.allowed = vec!["team-a".into()];
+                tenant.spec.derived_namespaces.allowed_selector = Some(env_dev());
+                tenant
+            },
+            namespaces: namespaces(&["team-a", "team-x"]),
+            labels: BTreeMap::new(),
+            now: T0.parse().expect("time"),
             work: Work::default(),
             role_bindings: BTreeMap::new(),
             cluster_role_bindings: BTreeMap::new(),
@@ -207,8 +258,21 @@ impl World {
                     self.work.facts.insert("team-b".into());
                 }
             }
+            Op::ToggleLabel => {
+                let labels = self.labels.entry("team-b".into()).or_default();
+                if labels.remove("env").is_none() {
+                    labels.insert("env".into(), "dev".into());
+                }
+                self.work.facts.insert("team-b".into());
+            }
+            Op::Tick => {
+                let before = self.windows();
+                self.now += jiff::SignedDuration::from_hours(1);
+                // A window that turned: the reconcile makes a full pass.
+                self.full_next |= self.windows() != before;
+            }
             Op::ToggleMapping => {
-                let extra = self.tenant.spec.mappings.len() == 2;
+                let extra = self.tenant.spec.mappings.len() == 5;
                 self.tenant.spec.mappings = mappings(extra);
                 // A spec change: the reconcile makes a full pass.
                 self.full_next = true;
@@ -239,6 +303,15 @@ impl World {
         }
     }
 
+    fn windows(&self) -> Vec<crate::controller::desired::mapping::Window> {
+        self.tenant
+            .spec
+            .mappings
+            .iter()
+            .map(|m| crate::controller::desired::mapping::window(m, self.now))
+            .collect()
+    }
+
     /// One reconcile down the incremental path, as `reconcile` runs it.
     fn reconcile(&mut self) -> usize {
         let changes = self.cache.take_changes(NS);
@@ -249,7 +322,9 @@ impl World {
         let roles = |_: &RoleTarget| RoleState::Bindable;
         let facts = Facts {
             namespaces: &self.namespaces,
+            namespace_labels: &self.labels,
             roles: &roles,
+            now: self.now,
         };
         let mut dirty = self.cache.read(NS, |i| expand(&plan, i, &changes, &work));
         if std::mem::take(&mut self.full_next) || dirty.full {
@@ -389,7 +464,9 @@ impl World {
             users: &users,
             groups: &groups,
             namespaces: &self.namespaces,
+            namespace_labels: &self.labels,
             roles: &|_| RoleState::Bindable,
+            now: self.now,
             directory_shards: None,
         })
     }

@@ -21,7 +21,9 @@ fn run_with(
         users,
         groups,
         namespaces: &namespaces,
+        namespace_labels: &BTreeMap::new(),
         roles,
+        now: jiff::Timestamp::UNIX_EPOCH,
         directory_shards: None,
     })
 }
@@ -832,3 +834,5 @@ fn large_groups_are_split_across_bindings() {
     all.dedup();
     assert_eq!(all.len(), count);
 }
+
+mod scopes;

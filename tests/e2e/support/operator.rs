@@ -755,6 +755,7 @@ pub fn mapping(group: &str, role: &str, namespaces: &[&str]) -> scimitar::crd::R
         },
         namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
         cluster_wide: false,
+        ..Default::default()
     }
 }
 
