@@ -47,6 +47,10 @@ pub struct Pass {
     leftovers: BTreeSet<(bool, String)>,
     /// Which mappings' windows were open at the last full pass.
     windows: Vec<Window>,
+    /// The derived namespaces each group wants created, as last computed:
+    /// a pass that does not compute a group still creates (or reports) its
+    /// namespaces. One entry per group with any.
+    to_create: BTreeMap<String, Vec<String>>,
 }
 
 /// Where each mapping's time window stands at `now`.
@@ -65,6 +69,15 @@ pub fn role_targets(tenant: &ScimTenant) -> Vec<RoleTarget> {
     for mapping in &tenant.spec.mappings {
         let kind = mapping.role.kind;
         if mapping.cluster_wide {
+            out.push(RoleTarget {
+                kind,
+                name: mapping.role.name.clone(),
+                namespace: None,
+            });
+        }
+        // Selected and derived namespaces bind a ClusterRole only: it is
+        // looked up once, cluster-wide.
+        if mapping.namespace_selector.is_some() || mapping.namespace_from_group.is_some() {
             out.push(RoleTarget {
                 kind,
                 name: mapping.role.name.clone(),
@@ -269,7 +282,7 @@ async fn apply_changes(
         ..Outcome::default()
     };
     let groups: Vec<String> = dirty.groups.iter().cloned().collect();
-    let mut to_create = BTreeSet::new();
+    let mut to_create: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for step in groups.chunks(GROUPS_PER_STEP) {
         let (cache_, tenant_, owner_, namespace_) = (
             cache.clone(),
@@ -304,15 +317,13 @@ async fn apply_changes(
         .await
         .map_err(|e| Error::Apply(format!("computing the desired state: {e}")))?;
         visited += seen;
+        for (id, want) in &computed {
+            let wanted = want.as_ref().map(|w| w.namespaces_to_create.clone());
+            to_create.insert(id.clone(), wanted.unwrap_or_default());
+        }
         // Groups' bindings are written several groups at a time: a user's
         // deactivation touches each of its groups, and its access is gone
         // once the last of them is written.
-        for (_, want) in &computed {
-            to_create.extend(
-                want.iter()
-                    .flat_map(|w| w.namespaces_to_create.iter().cloned()),
-            );
-        }
         let mut applied = futures::stream::iter(computed)
             .map(|(id, want)| apply_group(ctx, &name, id, want.unwrap_or_default()))
             .buffer_unordered(GROUP_WRITES);
@@ -387,6 +398,22 @@ async fn apply_changes(
         )
     });
     outcome.problems = problems;
+    // The namespaces every group wants created, as last computed.
+    let to_create: BTreeSet<String> = {
+        let mut passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted = &mut passes.entry(name.clone()).or_default().to_create;
+        if dirty.full {
+            wanted.clear();
+        }
+        for (id, names) in to_create {
+            if names.is_empty() {
+                wanted.remove(&id);
+            } else {
+                wanted.insert(id, names);
+            }
+        }
+        wanted.values().flatten().cloned().collect()
+    };
     let created = namespaces::create(ctx, tenant, &namespaces, to_create).await;
     outcome.problems.extend(created.problems);
     outcome.applied.add(created.applied);

@@ -863,6 +863,41 @@ fn console_off_drops_its_permissions() {
 }
 
 #[test]
+fn namespace_creation_is_granted_only_when_enabled() {
+    let chart = chart().display().to_string();
+    let rule = |text: &str| -> Vec<String> {
+        let docs = documents(text);
+        let role = object(&docs, "ClusterRole", Some("scimitar-operator"));
+        let rules = role["rules"].as_sequence().expect("rules").clone();
+        rules
+            .into_iter()
+            .filter(|r| r["resources"][0].as_str() == Some("namespaces"))
+            .flat_map(|r| r["verbs"].as_sequence().cloned().unwrap_or_default())
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let off = helm(&["template", "scimitar", &chart, "--namespace", "s"]);
+    let on = helm(&[
+        "template",
+        "scimitar",
+        &chart,
+        "--namespace",
+        "s",
+        "--set",
+        "namespaceCreation.enabled=true",
+    ]);
+    assert_eq!(rule(&off), ["get", "list", "watch"]);
+    assert_eq!(rule(&on), ["get", "list", "watch", "create"]);
+    assert!(off.contains("- --namespace-creation=false\n"), "{off}");
+    assert!(on.contains("- --namespace-creation=true\n"), "{on}");
+    // The admission policy holds namespaces to the managed-by label too.
+    assert!(
+        on.contains("resources: [configmaps, secrets, namespaces]"),
+        "{on}"
+    );
+}
+
+#[test]
 fn lint_is_clean() {
     let chart = chart().display().to_string();
     let full = full_values();

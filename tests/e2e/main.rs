@@ -35,6 +35,7 @@ mod imports_follow_the_layers;
 mod kubectl_output;
 mod kubernetes_crds;
 mod leader_election;
+mod mappings_beyond_names;
 mod metrics_and_limits;
 mod one_watch_per_kind;
 mod operator_blast_radius_is_bounded;
