@@ -23,9 +23,11 @@ use serde::Deserialize;
 
 use super::html::escape;
 use super::{Console, Signed};
-use crate::crd::{BindSubjects, RoleMapping, ScimTenant, ScimUser};
+use crate::controller::desired::mapping as mapping_rules;
+use crate::crd::{BindSubjects, ScimTenant, ScimUser};
 use crate::meta::{is_reserved, user_subject_name};
 use crate::store::index::fold;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 /// Verbs offered by the checker.
 pub const VERBS: [&str; 9] = [
@@ -192,7 +194,7 @@ pub async fn page(
     };
     let mut html = String::from("<h1>Access</h1>");
     html.push_str(&settings(&signed.tenant));
-    html.push_str(&mappings(&signed.tenant.spec.mappings));
+    html.push_str(&mappings(&signed.tenant));
     html.push_str(&form(&tenant, &users, &check));
     html.push_str(&result);
     signed.page("Access", html).respond(StatusCode::OK)
@@ -304,35 +306,108 @@ fn settings(tenant: &ScimTenant) -> String {
     )
 }
 
-fn mappings(mappings: &[RoleMapping]) -> String {
+/// A label selector as kubectl writes one (`env=dev,tier in (a,b)`).
+fn selector_text(selector: &LabelSelector) -> String {
+    match kube::core::Selector::try_from(selector.clone()) {
+        Ok(parsed) => parsed.to_string(),
+        Err(error) => format!("invalid: {error}"),
+    }
+}
+
+fn mappings(tenant: &ScimTenant) -> String {
+    let mappings = &tenant.spec.mappings;
     if mappings.is_empty() {
         return "<h2>Mappings</h2><p class=\"muted\">This tenant maps no groups to roles: provisioned users get no access.</p>".into();
     }
+    let now = jiff::Timestamp::now();
     let mut html = String::from(
-        "<h2>Mappings</h2><table><thead><tr><th>SCIM group</th><th>Role</th><th>Where</th></tr></thead><tbody>",
+        "<h2>Mappings</h2><table><thead><tr><th>SCIM group</th><th>Role</th><th>Where</th><th>When</th></tr></thead><tbody>",
     );
     for mapping in mappings {
         let kind = match mapping.role.kind {
             crate::crd::RoleKind::ClusterRole => "ClusterRole",
             crate::crd::RoleKind::Role => "Role",
         };
+        let who = match &mapping.group_pattern {
+            Some(pattern) => format!("every group matching <code>{}</code>", escape(pattern)),
+            None => escape(&mapping.group),
+        };
+        let mut places: Vec<String> = mapping
+            .namespaces
+            .iter()
+            .map(|n| format!("<code>{}</code>", escape(n)))
+            .collect();
+        if let Some(selector) = &mapping.namespace_selector {
+            places.push(format!(
+                "namespaces labelled <code>{}</code>",
+                escape(&selector_text(selector))
+            ));
+        }
+        if let Some(template) = &mapping.namespace_from_group {
+            places.push(format!(
+                "the namespace <code>{}</code> names, if allowed",
+                escape(template)
+            ));
+        }
         let place = if mapping.cluster_wide {
             "<strong>cluster-wide</strong>".to_owned()
         } else {
-            mapping
-                .namespaces
-                .iter()
-                .map(|n| format!("<code>{}</code>", escape(n)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            places.join(", ")
+        };
+        let when = if mapping_rules::timed(mapping) {
+            let at = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+                t.as_ref().map_or("…".to_owned(), |t| t.0.to_string())
+            };
+            format!(
+                "{} ({} → {})",
+                mapping_rules::window(mapping, now).as_str(),
+                at(&mapping.not_before),
+                at(&mapping.not_after)
+            )
+        } else {
+            "always".to_owned()
         };
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{kind}/{}</td><td>{place}</td></tr>",
-            escape(&mapping.group),
+            "<tr><td>{who}</td><td>{kind}/{}</td><td>{place}</td><td>{}</td></tr>",
             escape(&mapping.role.name),
+            escape(&when),
         ));
     }
     html.push_str("</tbody></table>");
+    let derived = &tenant.spec.derived_namespaces;
+    if mappings.iter().any(|m| m.namespace_from_group.is_some()) {
+        let mut allowed: Vec<String> = derived
+            .allowed
+            .iter()
+            .map(|n| format!("<code>{}</code>", escape(n)))
+            .collect();
+        if let Some(selector) = &derived.allowed_selector {
+            allowed.push(format!(
+                "namespaces labelled <code>{}</code>",
+                escape(&selector_text(selector))
+            ));
+        }
+        let allowed = if allowed.is_empty() {
+            "none (nothing is bound in a derived namespace)".to_owned()
+        } else {
+            allowed.join(", ")
+        };
+        let create = &derived.create;
+        let creation = if create.enabled {
+            let mut names: Vec<String> = create.names.iter().map(|n| escape(n)).collect();
+            names.extend(create.prefixes.iter().map(|p| format!("{}*", escape(p))));
+            format!(
+                "created when missing: {} (at most {})",
+                names.join(", "),
+                create.max_count
+            )
+        } else {
+            "never created".to_owned()
+        };
+        html.push_str(&format!(
+            "<p>Namespaces derived from group names may be: {allowed}; never <code>kube-*</code>. They are {creation}.</p>"
+        ));
+    }
     html
 }
 
@@ -371,6 +446,50 @@ fn form(tenant: &str, users: &[(String, String)], check: &Check) -> String {
 mod tests {
     use super::*;
     use crate::controller::testutil;
+
+    #[test]
+    fn mappings_show_patterns_selectors_windows_and_the_guard() {
+        let tenant: ScimTenant = serde_json::from_value(serde_json::json!({
+            "apiVersion": "scimitar.dev/v1alpha1", "kind": "ScimTenant",
+            "metadata": {"name": "acme"},
+            "spec": {"namespace": "idp", "mappings": [
+                {"groupPattern": "team-*", "namespaceFromGroup": "{match}", "role": {"name": "edit"}},
+                {"group": "ops", "namespaceSelector": {"matchLabels": {"env": "dev"}},
+                 "role": {"name": "view"}, "notBefore": "2999-01-01T00:00:00Z"},
+                {"group": "<b>", "clusterWide": true, "role": {"name": "view"},
+                 "notAfter": "2000-01-01T00:00:00Z"}
+            ], "derivedNamespaces": {"allowed": ["payments"]}}
+        }))
+        .expect("tenant");
+        let html = mappings(&tenant);
+        assert!(
+            html.contains("every group matching <code>team-*</code>"),
+            "{html}"
+        );
+        assert!(html.contains("the namespace <code>{match}</code> names, if allowed"));
+        assert!(
+            html.contains("namespaces labelled <code>env=dev</code>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Pending (2999-01-01T00:00:00Z → …)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Expired (… → 2000-01-01T00:00:00Z)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;b&gt;") && !html.contains("<b>"),
+            "escaped"
+        );
+        assert!(
+            html.contains(
+                "may be: <code>payments</code>; never <code>kube-*</code>. They are never created."
+            ),
+            "{html}"
+        );
+    }
 
     #[test]
     fn resources_parse_like_kubectl_auth_can_i() {
