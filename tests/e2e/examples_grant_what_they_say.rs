@@ -585,3 +585,57 @@ async fn a_cluster_wide_mapping_grants_in_every_namespace() {
     assert_eq!(ours.len(), 1, "one ClusterRoleBinding, no RoleBindings");
     assert_eq!(ours[0].role_ref.name, "view");
 }
+
+#[tokio::test]
+async fn team_groups_get_edit_in_the_namespaces_their_names_derive() {
+    let (admin, scim) = apply_example("team-namespaces", "umbrella").await;
+    let pay = user_with_email(&scim, "pay@umbrella.example").await;
+    let find = user_with_email(&scim, "find@umbrella.example").await;
+    let root = user_with_email(&scim, "root@umbrella.example").await;
+    let pager = user_with_email(&scim, "pager@umbrella.example").await;
+    group(&scim, "team-payments", &[&pay]).await;
+    group(&scim, "team-search", &[&find]).await;
+    group(&scim, "team-kube-system", &[&root]).await;
+    group(&scim, "oncall", &[&pager]).await;
+
+    let user = |name: &str| format!("oidc:{name}@umbrella.example");
+    access(
+        &admin,
+        &user("pay"),
+        "create",
+        "apps/deployments",
+        "payments",
+        true,
+    )
+    .await;
+    access(
+        &admin,
+        &user("find"),
+        "create",
+        "apps/deployments",
+        "search",
+        true,
+    )
+    .await;
+    access(&admin, &user("pager"), "list", "pods", "search", true).await;
+    // Each team in its own namespace only; on-call reads where labelled.
+    assert!(!can(&admin, &user("pay"), "get", "pods", "search").await);
+    assert!(!can(&admin, &user("find"), "get", "pods", "payments").await);
+    assert!(!can(&admin, &user("pager"), "list", "pods", "payments").await);
+    assert!(!can(&admin, &user("pager"), "create", "pods", "search").await);
+    // A group named to reach kube-system reaches nothing.
+    for verb in ["get", "list", "create"] {
+        assert!(!can(&admin, &user("root"), verb, "pods", "kube-system").await);
+        assert!(!can(&admin, &user("root"), verb, "secrets", "kube-system").await);
+    }
+    let kube_system: Api<RoleBinding> = Api::namespaced(admin.clone(), "kube-system");
+    let ours = ListParams::default().labels("scimitar.dev/tenant=umbrella");
+    assert!(
+        kube_system
+            .list(&ours)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
