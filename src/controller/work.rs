@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use super::desired::Plan;
+use super::nesting;
 use super::owned::Scope;
 use crate::meta::label_value;
 use crate::store::index::Index;
@@ -104,6 +105,11 @@ pub struct Dirty {
 /// - a user added to or removed from a group: itself (its status);
 /// - a namespace or role: the groups matched by the mappings naming it;
 /// - someone else's change to a group's bindings: that group.
+///
+/// With nested groups on ([`nesting`]), a changed group or user also
+/// touches every group containing it within the depth (their effective
+/// members), and a group added to or removed from a group, or renamed,
+/// every id below it within the depth (their inherited groups).
 pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dirty {
     if changes.full || work.full {
         return Dirty {
@@ -118,6 +124,15 @@ pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dir
         rebuild_directory: work.directory,
         ..Dirty::default()
     };
+    let depth = plan.nesting_depth();
+    let parents = |id| index.group_ids_of(id);
+    let below = |id, dirty: &mut Dirty| {
+        let members = |g| index.group(g).map(|g| g.members().map(|(m, _)| m));
+        let ids = nesting::below(id, depth, members);
+        // Ids of groups have no user status or entry.
+        let users = ids.into_iter().filter(|m| index.group(m).is_none());
+        dirty.users.extend(users.map(str::to_owned));
+    };
     dirty.groups.extend(changes.groups.iter().cloned());
     dirty.users.extend(changes.users.iter().cloned());
     dirty.users.extend(changes.members.iter().cloned());
@@ -127,12 +142,30 @@ pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dir
             if let Some(group) = index.group(id) {
                 dirty.users.extend(group.user_members().map(str::to_owned));
             }
+            if depth > 0 {
+                below(id, &mut dirty);
+            }
         }
     }
     for user in &changes.users {
+        let containing = nesting::containing(user, depth, parents);
         dirty
             .groups
-            .extend(index.group_ids_of(user).map(str::to_owned));
+            .extend(containing.into_iter().map(str::to_owned));
+    }
+    if depth > 0 {
+        for group in &changes.groups {
+            let containing = nesting::containing(group, depth, parents);
+            dirty
+                .groups
+                .extend(containing.into_iter().map(str::to_owned));
+        }
+        for member in &changes.members {
+            below(member, &mut dirty);
+        }
+        // Ids are never both a user's and a group's: an id the membership
+        // change named that is a group has no user status.
+        dirty.users.retain(|id| index.group(id).is_none());
     }
     for fact in &work.facts {
         for mapped in plan.mappings_naming(fact) {
