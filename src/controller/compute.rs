@@ -12,7 +12,7 @@ use crate::crd::{ScimTenant, is_user_type};
 use crate::store::index::{GroupView, Index, UserView};
 
 /// The tenant's owner facts: who its users and groups must have been made for.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Owner {
     uid: Option<String>,
     created: Option<jiff::Timestamp>,
