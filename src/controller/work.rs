@@ -299,6 +299,48 @@ mod tests {
     }
 
     #[test]
+    fn with_nesting_a_change_touches_the_groups_containing_it_and_the_users_below() {
+        let mut tenant = tenant(
+            "acme",
+            vec![in_namespaces(
+                "dev",
+                RoleKind::ClusterRole,
+                "edit",
+                &["team"],
+            )],
+        );
+        let mut index = index();
+        // g4 lists g3 (Ops: u1), g5 lists g4; g6 lists g5, one level too
+        // many to read g3's members but not g4.
+        let nest = |name: &str, member: &str| {
+            entry(json!({"displayName": name, "members": [{"value": member, "type": "Group"}]}))
+        };
+        index.insert(Kind::Group, "g4", nest("outer", "g3"));
+        index.insert(Kind::Group, "g5", nest("outer2", "g4"));
+        index.insert(Kind::Group, "g6", nest("outer3", "g5"));
+        let user = changes(&[], &["u1"], &[], &[]);
+        let plan = Plan::new(&tenant);
+        let dirty = expand(&plan, &index, &user, &Work::default());
+        assert_eq!(dirty.groups, set(&["g1", "g3"]), "nesting off");
+
+        tenant.spec.nested_groups = crate::crd::NestedGroups {
+            enabled: true,
+            max_depth: 1,
+        };
+        let plan = Plan::new(&tenant);
+        // u1's groups, and the groups containing them within 1 level (and
+        // one more, which sees whether they exist).
+        let dirty = expand(&plan, &index, &user, &Work::default());
+        assert_eq!(dirty.groups, set(&["g1", "g3", "g4", "g5"]));
+        // g4 nested in g5 (a membership change of g5): g5 and the groups
+        // containing it; the users below g4 (their inherited groups).
+        let nested = changes(&["g5"], &[], &["g4"], &[]);
+        let dirty = expand(&plan, &index, &nested, &Work::default());
+        assert_eq!(dirty.groups, set(&["g5", "g6"]));
+        assert_eq!(dirty.users, set(&["u1"]), "no group id is a user");
+    }
+
+    #[test]
     fn pending_work_is_bounded() {
         let pending = Pending::default();
         for n in 0..=PENDING_GROUPS {
