@@ -161,6 +161,7 @@ async fn a_member_groups_users_get_the_access_and_lose_it() {
         serde_json::from_str::<Value>(&entry).expect("entry")["groups"],
         json!(["eng", "payments-team"])
     );
+    eprintln!("directory: user.{alice_id} = {entry}");
     // eng's status counts 1 direct member (the group) and 1 effective one.
     let groups: Api<ScimGroup> = Api::namespaced(admin.clone(), &acme.name);
     let mut counted = None;
@@ -274,6 +275,7 @@ async fn a_cycle_is_reported_and_another_tenants_group_never_counts() {
         })
         .await;
         assert!(message.contains("member of itself"), "{message}");
+        eprintln!("reported: {what}: {message}");
     }
     let tenants: Api<ScimTenant> = Api::all(admin.clone());
     let message = degraded("the tenant", "GroupCycle", || async {
@@ -290,6 +292,7 @@ async fn a_cycle_is_reported_and_another_tenants_group_never_counts() {
         message.contains("\"eng\"") && message.contains("\"payments-team\""),
         "{message}"
     );
+    eprintln!("reported: the tenant: {message}");
 
     // The cycle's members have the access, no one else does.
     access(&admin, "oidc:alice@example.com", "list", "pods", &dev, true).await;
