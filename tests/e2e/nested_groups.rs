@@ -2,7 +2,8 @@
 //! member of a mapped group grants its users the mapped role, as the API
 //! server's SubjectAccessReview sees it; deactivating such a user, or
 //! removing the nesting, takes the access away; a cycle is reported and
-//! grants no one outside it; another tenant's group never counts.
+//! grants no one outside it; another tenant's group never counts; a
+//! depth outside 1 to 32 is refused by the API server.
 
 use std::time::{Duration, Instant};
 
@@ -347,4 +348,32 @@ async fn a_cycle_is_reported_and_another_tenants_group_never_counts() {
         || can(&admin, "oidc:alice@example.com", "list", "pods", &dev),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_max_depth_outside_1_to_32_is_refused_and_nothing_is_created() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let tenants: Api<ScimTenant> = Api::all(admin.clone());
+    for depth in [0, 33] {
+        let name = format!(
+            "deep-{depth}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let tenant: ScimTenant = serde_json::from_value(json!({
+            "apiVersion": "scimitar.dev/v1alpha1",
+            "kind": "ScimTenant",
+            "metadata": {"name": name},
+            "spec": {"namespace": name, "nestedGroups": {"enabled": true, "maxDepth": depth}}
+        }))
+        .expect("tenant");
+        let refused = tenants
+            .create(&kube::api::PostParams::default(), &tenant)
+            .await
+            .expect_err("the schema refuses it");
+        let message = refused.to_string();
+        assert!(message.contains("spec.nestedGroups.maxDepth"), "{message}");
+        assert!(tenants.get_opt(&name).await.expect("get").is_none());
+    }
 }
