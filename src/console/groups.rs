@@ -1,6 +1,8 @@
 //! The Groups page: each SCIM group with its members (as the cache holds
 //! them) and the RBAC bindings the controller made for it (from the
-//! `ScimGroup`'s status), plus any problem the controller reported.
+//! `ScimGroup`'s status), plus any problem the controller reported. With
+//! nested groups on, a member group is shown as such and the users it
+//! brings are listed apart, each with the group it comes through.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use axum::response::Response;
 
 use super::html::escape;
 use super::{Console, ROWS_PER_PAGE, Search, Shown};
+use crate::controller::compute::{Owner, expand};
 use crate::crd::{ProducedBinding, ScimGroup};
 use crate::store::Kind;
 use crate::store::index::{Index, fold};
@@ -31,6 +34,10 @@ pub struct Row {
     /// the first [`MEMBERS_SHOWN`].
     pub members: Vec<String>,
     pub member_count: usize,
+    /// Users the group has through member groups and not directly, as
+    /// `userName (via group)`, sorted; the first [`MEMBERS_SHOWN`].
+    pub inherited: Vec<String>,
+    pub inherited_count: usize,
     pub reported: Reported,
 }
 
@@ -52,9 +59,10 @@ pub async fn page(
     // tenant is CPU work, off the async workers, and holds a page.
     let (cache, namespace) = (console.deps.store.cache().clone(), signed.namespace.clone());
     let (q, first) = (search.q.clone(), search.first());
+    let owner = Owner::of(&signed.tenant);
     let listed = tokio::task::spawn_blocking(move || {
         cache.read(&namespace, |index| {
-            let (matching, groups) = matching(index, &q, first, ROWS_PER_PAGE);
+            let (matching, groups) = matching(index, &owner, &q, first, ROWS_PER_PAGE);
             (matching, index.count(Kind::Group), groups)
         })
     })
@@ -64,7 +72,7 @@ pub async fn page(
             .page("Groups", "<p>The groups could not be listed.</p>".into())
             .respond(StatusCode::INTERNAL_SERVER_ERROR);
     };
-    let ids: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+    let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
     let reported = console.reported(&signed.namespace, &ids, reported).await;
     let rows = rows(groups, &reported);
     let shown = Shown {
@@ -77,20 +85,56 @@ pub async fn page(
         .respond(StatusCode::OK)
 }
 
-/// One group of a page: id, displayName, its first members' userNames
-/// (sorted) and how many members it has.
-type Listed = (String, String, Vec<String>, usize);
+/// One group of a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub id: String,
+    pub display_name: String,
+    /// Its first members' userNames (member groups as `group <name>`),
+    /// sorted, and how many there are.
+    pub members: Vec<String>,
+    pub member_count: usize,
+    /// See [`Row::inherited`].
+    pub inherited: Vec<String>,
+    pub inherited_count: usize,
+}
 
 /// How many groups have a displayName or a member's userName containing
 /// `q` (ignoring case), and the `count` of them from the 1-based `start`,
 /// sorted by displayName. Holds a key per match, and the page's members.
-fn matching(index: &Index, q: &str, start: usize, count: usize) -> (usize, Vec<Listed>) {
+fn matching(
+    index: &Index,
+    owner: &Owner,
+    q: &str,
+    start: usize,
+    count: usize,
+) -> (usize, Vec<Listed>) {
     let q = fold(q.trim());
     let member_names = |group: &crate::store::index::GroupView<'_>| {
         let ids: BTreeSet<&str> = group.members().map(|(id, _)| id).collect();
         ids.into_iter()
-            .map(|id| index.user(id).map_or(id, |u| u.user_name).to_owned())
+            .map(|id| match (index.user(id), owner.group(index, id)) {
+                (Some(user), _) => user.user_name.to_owned(),
+                (None, Some(group)) if owner.depth > 0 => format!("group {}", group.display_name),
+                _ => id.to_owned(),
+            })
             .collect::<Vec<String>>()
+    };
+    // Users reached only through member groups, each with the group
+    // listing it.
+    let inherited = |group: &crate::store::index::GroupView<'_>| {
+        let mut names: Vec<String> = expand(owner, index, group.id, owner.depth)
+            .users
+            .into_iter()
+            .filter(|(_, via)| *via != group.id)
+            .filter_map(|(id, via)| {
+                let user = index.user(id)?;
+                let via = owner.group(index, via)?.display_name;
+                Some(format!("{} (via {via})", user.user_name))
+            })
+            .collect();
+        names.sort_by_key(|m| fold(m));
+        names
     };
     let mut keys: Vec<(String, String)> = index
         .groups()
@@ -113,7 +157,17 @@ fn matching(index: &Index, q: &str, start: usize, count: usize) -> (usize, Vec<L
             members.sort_by_key(|m| fold(m));
             let member_count = members.len();
             members.truncate(MEMBERS_SHOWN);
-            Some((id, group.display_name.to_owned(), members, member_count))
+            let mut inherited = inherited(&group);
+            let inherited_count = inherited.len();
+            inherited.truncate(MEMBERS_SHOWN);
+            Some(Listed {
+                id,
+                display_name: group.display_name.to_owned(),
+                members,
+                member_count,
+                inherited,
+                inherited_count,
+            })
         })
         .collect();
     (total, page)
@@ -137,11 +191,13 @@ fn reported(group: ScimGroup) -> Option<Reported> {
 pub fn rows(groups: Vec<Listed>, reported: &HashMap<String, Reported>) -> Vec<Row> {
     groups
         .into_iter()
-        .map(|(id, display_name, members, member_count)| Row {
-            display_name,
-            members,
-            member_count,
-            reported: reported.get(&id).cloned().unwrap_or_default(),
+        .map(|listed| Row {
+            reported: reported.get(&listed.id).cloned().unwrap_or_default(),
+            display_name: listed.display_name,
+            members: listed.members,
+            member_count: listed.member_count,
+            inherited: listed.inherited,
+            inherited_count: listed.inherited_count,
         })
         .collect()
 }
@@ -169,6 +225,22 @@ pub fn body(tenant: &str, q: &str, rows: &[Row], shown: &Shown) -> String {
         if row.member_count > row.members.len() {
             members.push(format!("and {} more", row.member_count - row.members.len()));
         }
+        let mut inherited: Vec<String> = row.inherited.iter().map(|m| escape(m)).collect();
+        if row.inherited_count > row.inherited.len() {
+            inherited.push(format!(
+                "and {} more",
+                row.inherited_count - row.inherited.len()
+            ));
+        }
+        let inherited = if inherited.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<br><span class=\"muted\">inherited ({}):</span> {}",
+                row.inherited_count,
+                inherited.join(", ")
+            )
+        };
         let bindings: Vec<String> = row
             .reported
             .bindings
@@ -193,7 +265,7 @@ pub fn body(tenant: &str, q: &str, rows: &[Row], shown: &Shown) -> String {
             None => "<span class=\"yes\">ok</span>".into(),
         };
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{} <span class=\"muted\">({})</span></td><td>{bindings}</td><td>{status}</td></tr>",
+            "<tr><td>{}</td><td>{} <span class=\"muted\">({})</span>{inherited}</td><td>{bindings}</td><td>{status}</td></tr>",
             escape(&row.display_name),
             members.join(", "),
             row.member_count,
@@ -257,19 +329,23 @@ mod tests {
     #[test]
     fn a_page_of_groups_matching_a_search_with_reported_bindings() {
         let index = index();
-        let (total, all) = matching(&index, "", 1, 10);
+        let (total, all) = matching(&index, &Owner::default(), "", 1, 10);
         assert_eq!(total, 3);
-        let names: Vec<&str> = all.iter().map(|g| g.1.as_str()).collect();
+        let names: Vec<&str> = all.iter().map(|g| g.display_name.as_str()).collect();
         assert_eq!(
             names,
             ["all", "Engineering", "ops"],
             "by displayName, ignoring case"
         );
-        assert_eq!(all[1].2, ["ada", "bob"]);
-        let (total, page) = matching(&index, "", 2, 1);
-        assert_eq!((total, page[0].1.as_str()), (3, "Engineering"));
-        assert_eq!(matching(&index, "BOB", 1, 10).0, 2, "by member");
-        assert_eq!(matching(&index, "nobody", 1, 10).0, 0);
+        assert_eq!(all[1].members, ["ada", "bob"]);
+        let (total, page) = matching(&index, &Owner::default(), "", 2, 1);
+        assert_eq!((total, page[0].display_name.as_str()), (3, "Engineering"));
+        assert_eq!(
+            matching(&index, &Owner::default(), "BOB", 1, 10).0,
+            2,
+            "by member"
+        );
+        assert_eq!(matching(&index, &Owner::default(), "nobody", 1, 10).0, 0);
         let reported = HashMap::from([(
             "g1".to_owned(),
             Reported {
@@ -292,11 +368,58 @@ mod tests {
     }
 
     #[test]
+    fn member_groups_and_the_users_they_bring_are_shown_with_nesting_on() {
+        let mut index = index();
+        let entry = |resource: serde_json::Value| crate::store::index::Entry {
+            version: "1".into(),
+            resource,
+            generation: None,
+            tenant_uid: None,
+            status: None,
+        };
+        // ops lists carol and the group Engineering (ada, bob).
+        index.insert(
+            Kind::Group,
+            "g2",
+            entry(serde_json::json!({"displayName": "ops", "members": [
+                {"value": "u3"}, {"value": "g1", "type": "Group"}
+            ]})),
+        );
+        let mut owner = Owner::default();
+        owner.depth = 8;
+        let (_, page) = matching(&index, &owner, "ops", 1, 10);
+        let ops = page.iter().find(|g| g.id == "g2").expect("ops");
+        assert_eq!(ops.members, ["carol", "group Engineering"]);
+        assert_eq!(
+            ops.inherited,
+            ["ada (via Engineering)", "bob (via Engineering)"]
+        );
+        let rows = rows(page, &HashMap::new());
+        let shown = Shown {
+            matching: rows.len(),
+            all: 3,
+            first: 1,
+        };
+        let html = body("t", "ops", &rows, &shown);
+        assert!(
+            html.contains("inherited (2):</span> ada (via Engineering), bob (via Engineering)"),
+            "{html}"
+        );
+        // Off, the member group is an id and brings no one.
+        let (_, page) = matching(&index, &Owner::default(), "ops", 1, 10);
+        let ops = page.iter().find(|g| g.id == "g2").expect("ops");
+        assert_eq!(ops.members, ["carol", "g1"]);
+        assert!(ops.inherited.is_empty());
+    }
+
+    #[test]
     fn body_escapes_scim_data() {
         let row = Row {
             display_name: "<img src=x>".into(),
             members: vec!["<b>".into()],
             member_count: 60,
+            inherited: vec!["<u> (via <s>)".into()],
+            inherited_count: 51,
             reported: Reported {
                 bindings: vec![],
                 problem: Some("<i>".into()),
@@ -309,6 +432,8 @@ mod tests {
         };
         let html = body("t", "", &[row], &shown);
         assert!(html.contains("and 59 more"));
+        assert!(html.contains("inherited (51):") && html.contains("and 50 more"));
         assert!(!html.contains("<img") && !html.contains("<b>") && !html.contains("<i>"));
+        assert!(!html.contains("<u>") && !html.contains("<s>"));
     }
 }

@@ -1,5 +1,7 @@
 //! The Users page: the tenant's SCIM users as the cache holds them, with the
-//! RBAC subject the controller recorded in each `ScimUser`'s status.
+//! RBAC subject the controller recorded in each `ScimUser`'s status. With
+//! nested groups on, a user's groups include those it inherits, each with
+//! the group it comes through.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use serde_json::Value;
 use super::gate::{is_active, primary_email};
 use super::html::escape;
 use super::{Console, ROWS_PER_PAGE, Search, Shown};
+use crate::controller::compute::{Owner, groups_of};
 use crate::crd::ScimUser;
 use crate::store::index::{Index, fold};
 use crate::store::{Kind, Stored};
@@ -31,14 +34,19 @@ pub async fn page(
     // tenant is CPU work, off the async workers, and holds a page.
     let (cache, namespace) = (console.deps.store.cache().clone(), signed.namespace.clone());
     let (q, first) = (fold(search.q.trim()), search.first());
+    let owner = Owner::of(&signed.tenant);
     let listed = tokio::task::spawn_blocking(move || {
         cache.read(&namespace, |index| {
             let (matching, users) = matching(index, &q, first, ROWS_PER_PAGE);
-            (matching, index.count(Kind::User), users)
+            let inherited = users
+                .iter()
+                .map(|u| (u.id.clone(), inherited(index, &owner, &u.id)))
+                .collect::<HashMap<_, _>>();
+            (matching, index.count(Kind::User), users, inherited)
         })
     })
     .await;
-    let Ok((matching, all, users)) = listed else {
+    let Ok((matching, all, users, inherited)) = listed else {
         return signed
             .page("Users", "<p>The users could not be listed.</p>".into())
             .respond(StatusCode::INTERNAL_SERVER_ERROR);
@@ -49,7 +57,7 @@ pub async fn page(
             user.status?.subject
         })
         .await;
-    let rows = rows(&users, &subjects);
+    let rows = rows(&users, &subjects, &inherited);
     let shown = Shown {
         matching,
         all,
@@ -124,9 +132,30 @@ pub fn matches(user: &Stored, q: &str) -> bool {
     haystack.iter().any(|h| fold(h).contains(q))
 }
 
+/// The groups user `id` inherits through nested groups, as `group (via
+/// direct group)`, sorted; none with nesting off.
+fn inherited(index: &Index, owner: &Owner, id: &str) -> Vec<String> {
+    let mut names: Vec<String> = groups_of(owner, index, id, owner.depth)
+        .into_iter()
+        .filter(|(group, via)| group != via)
+        .filter_map(|(group, via)| {
+            let group = owner.group(index, group)?.display_name;
+            let via = owner.group(index, via)?.display_name;
+            Some(format!("{group} (via {via})"))
+        })
+        .collect();
+    names.sort_by_key(|g| fold(g));
+    names
+}
+
 /// Rows for `users` (rendered SCIM JSON with computed `groups`), in their
-/// order. `subjects` maps SCIM ids to RBAC subjects.
-pub fn rows(users: &[Stored], subjects: &HashMap<String, String>) -> Vec<Row> {
+/// order. `subjects` maps SCIM ids to RBAC subjects, `inherited` to the
+/// groups they inherit (shown after their direct groups).
+pub fn rows(
+    users: &[Stored],
+    subjects: &HashMap<String, String>,
+    inherited: &HashMap<String, Vec<String>>,
+) -> Vec<Row> {
     users
         .iter()
         .map(|user| {
@@ -147,6 +176,7 @@ pub fn rows(users: &[Stored], subjects: &HashMap<String, String>) -> Vec<Row> {
                 .map(|g| g.iter().map(|g| text(g, "/display")).collect())
                 .unwrap_or_default();
             groups.sort_by_key(|g| fold(g));
+            groups.extend(inherited.get(&user.id).into_iter().flatten().cloned());
             Row {
                 user_name: text(r, "/userName"),
                 display_name,
@@ -232,7 +262,7 @@ mod tests {
                 .filter(|u| matches(u, &fold(q)))
                 .cloned()
                 .collect();
-            rows(&matching, &subjects)
+            rows(&matching, &subjects, &HashMap::new())
         };
         assert_eq!(found("").len(), 2);
         let jensen = found("JENSEN");
@@ -243,6 +273,36 @@ mod tests {
         let zed = found("zed");
         assert_eq!(zed[0].display_name, "Zed Z");
         assert!(!zed[0].active);
+    }
+
+    #[test]
+    fn inherited_groups_follow_the_direct_ones_with_the_group_they_come_through() {
+        let entry = |resource: Value| crate::store::index::Entry {
+            version: "1".into(),
+            resource,
+            generation: None,
+            tenant_uid: None,
+            status: None,
+        };
+        let mut index = Index::default();
+        index.insert(Kind::User, "u1", entry(json!({"userName": "alice"})));
+        index.insert(
+            Kind::Group,
+            "g-pay",
+            entry(json!({"displayName": "payments-team", "members": [{"value": "u1"}]})),
+        );
+        index.insert(
+            Kind::Group,
+            "g-eng",
+            entry(json!({"displayName": "eng", "members": [{"value": "g-pay", "type": "Group"}]})),
+        );
+        let mut owner = Owner::default();
+        assert!(inherited(&index, &owner, "u1").is_empty(), "nesting off");
+        owner.depth = 8;
+        let inherited = HashMap::from([("u1".to_owned(), inherited(&index, &owner, "u1"))]);
+        let users = [index.get(Kind::User, "u1").expect("alice")];
+        let rows = rows(&users, &HashMap::new(), &inherited);
+        assert_eq!(rows[0].groups, ["payments-team", "eng (via payments-team)"]);
     }
 
     #[test]

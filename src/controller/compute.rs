@@ -7,14 +7,17 @@ use std::collections::BTreeSet;
 
 use super::desired::{Facts, GroupDesired, Person, Plan, Team, UserOutcome};
 use super::directory::{Entry, GroupEntry, UserEntry};
-use crate::crd::ScimTenant;
+use super::nesting::{self, Expansion};
+use crate::crd::{ScimTenant, is_user_type};
 use crate::store::index::{GroupView, Index, UserView};
 
 /// The tenant's owner facts: who its users and groups must have been made for.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Owner {
     uid: Option<String>,
     created: Option<jiff::Timestamp>,
+    /// Levels of member groups expanded ([`nesting`]); 0 when off.
+    pub depth: usize,
 }
 
 impl Owner {
@@ -22,6 +25,7 @@ impl Owner {
         Self {
             uid: tenant.metadata.uid.clone(),
             created: tenant.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            depth: tenant.spec.nested_groups.depth(),
         }
     }
 
@@ -66,12 +70,17 @@ pub fn group_desired(
     visited: &mut usize,
 ) -> Option<GroupDesired> {
     let group = owner.group(index, id)?;
-    *visited += 1;
-    let subjects: Vec<String> = group
-        .user_members()
+    let depth = owner.depth;
+    let expansion = expand(owner, index, group.id, depth);
+    *visited += 1 + expansion.groups.len();
+    let mut effective = 0;
+    let subjects: Vec<String> = expansion
+        .users
+        .keys()
         .filter_map(|member| {
             *visited += 1;
             let user = owner.user(index, member)?;
+            effective += 1;
             plan.user_subject(person(&user)).0
         })
         .collect();
@@ -81,17 +90,56 @@ pub fn group_desired(
         member_count: group.member_count(),
     };
     let matching = |name: &str| owner.matching(index, name);
-    Some(plan.group(team, subjects, &matching, facts))
+    let mut produced = plan.group(team, subjects, &matching, facts);
+    nesting::report(
+        &mut produced.outcome,
+        team,
+        &expansion,
+        depth,
+        effective,
+        |g| owner.group(index, g).map(|g| g.display_name),
+    );
+    Some(produced)
+}
+
+/// [`nesting::expand`] over the cache: the tenant's groups only.
+pub fn expand<'a>(owner: &Owner, index: &'a Index, id: &'a str, depth: usize) -> Expansion<'a> {
+    nesting::expand(id, depth, |g| {
+        owner
+            .group(index, g)
+            .map(|g| g.members().map(|(m, t)| (m, is_user_type(t))))
+    })
+}
+
+/// The ids of a user's groups, direct and inherited, each with the direct
+/// group it comes through ([`nesting::ancestors`] over the cache).
+pub fn groups_of<'a>(
+    owner: &Owner,
+    index: &'a Index,
+    id: &'a str,
+    depth: usize,
+) -> Vec<(&'a str, &'a str)> {
+    nesting::ancestors(
+        index.group_ids_of(id),
+        depth,
+        |g| index.group_ids_of(g),
+        |g| owner.group(index, g).is_some(),
+    )
+}
+
+/// displayNames of a user's groups, direct and inherited.
+fn group_names(owner: &Owner, index: &Index, id: &str, depth: usize) -> Vec<String> {
+    groups_of(owner, index, id, depth)
+        .into_iter()
+        .filter_map(|(g, _)| owner.group(index, g))
+        .map(|g| g.display_name.to_owned())
+        .collect()
 }
 
 /// What to report on one user, from the cache.
 pub fn user_outcome(plan: &Plan, owner: &Owner, index: &Index, id: &str) -> Option<UserOutcome> {
     let user = owner.user(index, id)?;
-    let groups = index
-        .group_ids_of(id)
-        .filter_map(|g| owner.group(index, g))
-        .map(|g| g.display_name.to_owned())
-        .collect();
+    let groups = group_names(owner, index, id, owner.depth);
     Some(plan.user(person(&user), groups))
 }
 
@@ -99,11 +147,7 @@ pub fn user_outcome(plan: &Plan, owner: &Owner, index: &Index, id: &str) -> Opti
 /// not the tenant's).
 pub fn user_entry(owner: &Owner, index: &Index, id: &str) -> Option<UserEntry> {
     let user = owner.user(index, id).filter(|u| u.active)?;
-    let mut groups: Vec<String> = index
-        .group_ids_of(id)
-        .filter_map(|g| owner.group(index, g))
-        .map(|g| g.display_name.to_owned())
-        .collect();
+    let mut groups = group_names(owner, index, id, owner.depth);
     groups.sort();
     groups.dedup();
     Some(UserEntry {
@@ -117,8 +161,9 @@ pub fn user_entry(owner: &Owner, index: &Index, id: &str) -> Option<UserEntry> {
 /// A group's directory entry; `None` when it is gone or not the tenant's.
 pub fn group_entry(owner: &Owner, index: &Index, id: &str) -> Option<GroupEntry> {
     let group = owner.group(index, id)?;
-    let members: BTreeSet<String> = group
-        .user_members()
+    let members: BTreeSet<String> = expand(owner, index, group.id, owner.depth)
+        .users
+        .keys()
         .filter_map(|m| owner.user(index, m).filter(|u| u.active))
         .map(|u| u.user_name.to_owned())
         .collect();

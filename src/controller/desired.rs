@@ -23,8 +23,10 @@
 //!   A group is named `groupPrefix` + displayName. Names are used as sent, never
 //!   lowercased. `bind: users` lists each active member user that exists as a
 //!   `User` subject, `group` lists the group as a `Group` subject, `both` does
-//!   both. Members of type `Group` (nested groups) are not expanded; member ids
-//!   naming no user (deleted users) are ignored. Subjects are sorted by (kind,
+//!   both. The members are the group's effective members: its own user members
+//!   and, with `spec.nestedGroups` on, those of its member groups
+//!   ([`super::nesting`]: depth, cycles); member ids naming no user (deleted
+//!   users) are ignored. Subjects are sorted by (kind,
 //!   name) and deduplicated. A binding whose subject list is empty is still
 //!   produced, so status and cleanup do not flap with membership.
 //! - **Guards.** A prefix the bind mode uses that is empty (without
@@ -92,7 +94,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subje
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use self::mapping::{Allowed, GroupPattern, Labels, Template, Window};
-use super::directory;
+use super::{directory, nesting};
 use crate::crd::{
     BindSubjects, MappingWindow, ProducedBinding, RoleKind, RoleMapping, ScimGroup, ScimTenant,
     ScimUser, SubjectSettings,
@@ -201,6 +203,9 @@ pub struct GroupOutcome {
     pub bindings: Vec<ProducedBinding>,
     /// Direct members as listed in the spec.
     pub member_count: i64,
+    /// Distinct effective user members, when nested groups are on
+    /// ([`super::nesting`]).
+    pub effective_member_count: Option<i64>,
     pub problems: Vec<Problem>,
 }
 
@@ -829,6 +834,11 @@ impl<'t> Plan<'t> {
         }
     }
 
+    /// Levels of member groups expanded ([`super::nesting`]); 0 when off.
+    pub fn nesting_depth(&self) -> usize {
+        self.tenant.spec.nested_groups.depth()
+    }
+
     /// The labels and owner every object of the tenant carries.
     pub fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels
@@ -857,21 +867,19 @@ pub fn desired(inputs: &Inputs) -> Desired {
     };
 
     // A user's groups are every group listing its id, whatever the member's
-    // type says (as the cache's membership index has them).
-    let mut group_names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for group in inputs.groups {
-        for member in group.spec.members.iter().map(|m| m.value.as_str()) {
-            group_names
-                .entry(member)
-                .or_default()
-                .push(group.spec.display_name.clone());
-        }
-    }
+    // type says (as the cache's membership index has them), and with
+    // nesting the groups containing those.
+    let nested = nesting::Groups::new(inputs.groups, inputs.tenant.spec.nested_groups.depth());
     let mut users = BTreeMap::new();
     let mut user_subjects: BTreeMap<&str, String> = BTreeMap::new();
     for user in inputs.users {
         let person = Person::of(user);
-        let outcome = plan.user(person, group_names.remove(person.id).unwrap_or_default());
+        let group_names = nested
+            .groups_of(person.id)
+            .into_iter()
+            .filter_map(|(g, _)| nested.display_name(g).map(str::to_owned))
+            .collect();
+        let outcome = plan.user(person, group_names);
         if let Some(subject) = &outcome.subject {
             user_subjects.insert(person.id, subject.clone());
         }
@@ -888,10 +896,25 @@ pub fn desired(inputs: &Inputs) -> Desired {
             display_name: &group.spec.display_name,
             member_count: group.spec.members.len(),
         };
-        let subjects = group
-            .user_member_ids()
+        let expansion = nested.expand(team.id);
+        let subjects = expansion
+            .users
+            .keys()
             .filter_map(|m| user_subjects.get(m).cloned());
-        let produced = plan.group(team, subjects, &matching, &facts);
+        let mut produced = plan.group(team, subjects, &matching, &facts);
+        let effective = expansion
+            .users
+            .keys()
+            .filter(|m| users.contains_key(**m as &str))
+            .count();
+        nesting::report(
+            &mut produced.outcome,
+            team,
+            &expansion,
+            nested.depth(),
+            effective,
+            |g| nested.display_name(g),
+        );
         role_bindings.extend(produced.role_bindings);
         namespaces_to_create.extend(produced.namespaces_to_create);
         cluster_role_bindings.extend(produced.cluster_role_bindings);
@@ -903,6 +926,17 @@ pub fn desired(inputs: &Inputs) -> Desired {
     cluster_role_bindings.sort_by(|a: &ClusterRoleBinding, b: &ClusterRoleBinding| {
         a.metadata.name.cmp(&b.metadata.name)
     });
+
+    let mut problems = plan.problems(&matching);
+    let cyclic: Vec<(&str, &str)> = groups
+        .iter()
+        .filter(|(_, outcome)| nesting::in_cycle(outcome))
+        .filter_map(|(id, _)| Some((id.as_str(), nested.display_name(id)?)))
+        .collect();
+    problems.extend(nesting::tenant_problem(
+        object_name(&inputs.tenant.metadata),
+        cyclic.into_iter(),
+    ));
 
     let config_maps = directory::build(
         inputs.tenant,
@@ -919,7 +953,7 @@ pub fn desired(inputs: &Inputs) -> Desired {
         config_maps,
         groups,
         users,
-        problems: plan.problems(&matching),
+        problems,
         namespaces_to_create,
     }
 }

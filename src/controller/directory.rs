@@ -10,10 +10,13 @@
 //! - `user.<id>`: an active user, `{"userName", "displayName"?, "email"?,
 //!   "groups": [displayNames]}` where `email` is the primary email (see
 //!   [`crate::crd::primary_email`]) and `groups` the sorted, deduplicated
-//!   displayNames of the groups listing the user. Inactive users have no key.
+//!   displayNames of the groups listing the user and, with nested groups on,
+//!   of the groups containing those. Inactive users have no key.
 //! - `group.<id>`: every group, `{"id", "displayName", "members": [userNames]}`
 //!   where `members` are the sorted, deduplicated userNames of the active
-//!   users the group lists (nested groups and unknown ids are left out).
+//!   users among the group's effective members ([`super::nesting`]: its own,
+//!   and with nested groups on those of its member groups; unknown ids are
+//!   left out).
 //!
 //! A key that would exceed 253 characters uses `h-` and 10 hex digits of
 //! the id's sha256 instead of the id ([`entry_key`]). One key per entry is
@@ -60,6 +63,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::{Deserialize, Serialize};
 
+use super::nesting;
 use crate::crd::{ScimGroup, ScimTenant, ScimUser};
 use crate::meta::{DIRECTORY_LABEL, hex, object_name, sha256, sha256_prefix};
 
@@ -118,36 +122,31 @@ pub fn main_name(tenant: &ScimTenant) -> String {
 }
 
 /// The directory entries, sorted as described in the module documentation.
+/// Nested groups are not expanded (see [`keyed_entries`]).
 pub fn entries(users: &[ScimUser], groups: &[ScimGroup]) -> (Vec<UserEntry>, Vec<GroupEntry>) {
-    let (users, groups) = keyed_entries(users, groups);
+    let (users, groups) = keyed_entries(users, groups, 0);
     (users.into_iter().map(|(_, e)| e).collect(), groups)
 }
 
-/// [`entries`], each user with its SCIM id (which places it in a shard).
+/// [`entries`], each user with its SCIM id (which places it in a shard),
+/// with member groups expanded `depth` levels ([`nesting`]).
 fn keyed_entries(
     users: &[ScimUser],
     groups: &[ScimGroup],
+    depth: usize,
 ) -> (Vec<(String, UserEntry)>, Vec<GroupEntry>) {
     let by_id: BTreeMap<&str, &ScimUser> = users
         .iter()
         .map(|u| (object_name(&u.metadata), u))
         .collect();
-    let mut memberships: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let nested = nesting::Groups::new(groups, depth);
     let mut group_entries = Vec::new();
     for group in groups {
         let mut members = BTreeSet::new();
-        for id in group.user_member_ids() {
+        for id in nested.expand(object_name(&group.metadata)).users.keys() {
             if let Some(user) = by_id.get(id).filter(|u| u.spec.is_active()) {
                 members.insert(user.spec.user_name.clone());
             }
-        }
-        // A user's groups: every group listing its id (as the cache's
-        // membership index has them).
-        for member in &group.spec.members {
-            memberships
-                .entry(member.value.as_str())
-                .or_default()
-                .insert(group.spec.display_name.as_str());
         }
         group_entries.push(GroupEntry {
             id: object_name(&group.metadata).to_string(),
@@ -166,10 +165,16 @@ fn keyed_entries(
                 user_name: u.spec.user_name.clone(),
                 display_name: u.spec.display_name.clone(),
                 email: u.spec.primary_email().map(str::to_string),
-                groups: memberships
-                    .get(id)
-                    .map(|g| g.iter().map(|s| s.to_string()).collect())
-                    .unwrap_or_default(),
+                // Every group listing its id (as the cache's membership
+                // index has them), and the groups containing those.
+                groups: nested
+                    .groups_of(id)
+                    .into_iter()
+                    .filter_map(|(g, _)| nested.display_name(g))
+                    .collect::<BTreeSet<&str>>()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
             };
             (id, entry)
         })
@@ -350,7 +355,8 @@ pub(crate) fn build_with(
     budget: usize,
     previous: Option<usize>,
 ) -> Vec<ConfigMap> {
-    let (user_entries, group_entries) = keyed_entries(users, groups);
+    let depth = tenant.spec.nested_groups.depth();
+    let (user_entries, group_entries) = keyed_entries(users, groups, depth);
     let entries = user_entries
         .into_iter()
         .map(|(id, entry)| Entry::User(id, entry))

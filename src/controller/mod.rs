@@ -9,6 +9,8 @@
 //! - [`desired`]: (tenant, users, groups, cluster facts) → the objects that
 //!   should exist and the status to report. Pure; the oracle.
 //! - [`compute`]: the same, one group or user at a time. Pure.
+//! - [`nesting`]: nested groups' effective members and users' inherited
+//!   groups, over either. Pure.
 //! - [`directory`]: the directory ConfigMap(s), sharded under the size limit. Pure.
 //! - [`facts`]: which roles exist and which the operator may bind.
 //! - [`reconcile`]: gather, desired and apply for one tenant.
@@ -38,6 +40,7 @@ pub mod events;
 pub mod expiry;
 pub mod facts;
 pub mod namespaces;
+pub mod nesting;
 pub mod owned;
 pub mod reconcile;
 pub mod report;

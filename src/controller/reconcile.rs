@@ -24,6 +24,7 @@ use super::desired::mapping::{self, Window};
 use super::desired::{Facts, GroupDesired, GroupOutcome, Plan, Problem, RoleState, RoleTarget};
 use super::directory_writes;
 use super::namespaces;
+use super::nesting;
 use super::owned::{Key, Scope};
 use super::work;
 use crate::crd::ScimTenant;
@@ -51,6 +52,9 @@ pub struct Pass {
     /// a pass that does not compute a group still creates (or reports) its
     /// namespaces. One entry per group with any.
     to_create: BTreeMap<String, Vec<String>>,
+    /// Groups in a nesting cycle, as last computed: the tenant reports
+    /// them without going over every group.
+    cyclic: BTreeSet<String>,
 }
 
 /// Where each mapping's time window stands at `now`.
@@ -383,6 +387,22 @@ async fn apply_changes(
         ctx.failing.retain(&label, &outcome.applied.wanted);
     }
 
+    let cyclic: BTreeSet<String> = {
+        let mut passes = ctx.passes.lock().unwrap_or_else(|e| e.into_inner());
+        let pass = passes.entry(name.clone()).or_default();
+        if dirty.full {
+            pass.cyclic.clear();
+        }
+        for id in &dirty.groups {
+            if outcome.groups.get(id).is_some_and(nesting::in_cycle) {
+                pass.cyclic.insert(id.clone());
+            } else {
+                pass.cyclic.remove(id);
+            }
+        }
+        pass.cyclic.clone()
+    };
+
     // Users whose status may have changed: the status phase computes them
     // a step at a time.
     outcome.users = std::mem::take(&mut dirty.users).into_iter().collect();
@@ -390,7 +410,12 @@ async fn apply_changes(
     // The tenant as a whole.
     let plan = Plan::new(tenant);
     let (problems, users, groups) = cache.read(&namespace, |index| {
-        let problems = plan.problems(&|name: &str| owner.matching(index, name));
+        let mut problems = plan.problems(&|name: &str| owner.matching(index, name));
+        let cyclic: Vec<(&str, &str)> = cyclic
+            .iter()
+            .filter_map(|id| Some((id.as_str(), owner.group(index, id)?.display_name)))
+            .collect();
+        problems.extend(nesting::tenant_problem(&name, cyclic.into_iter()));
         (
             problems,
             index.count(crate::store::Kind::User),

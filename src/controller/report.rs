@@ -105,6 +105,7 @@ fn status_writes<'a>(
         let status = ScimGroupStatus {
             conditions: conditions(&known, &group.problems, failed, &message),
             member_count: group.member_count,
+            effective_member_count: group.effective_member_count,
             bindings: group.bindings.clone(),
             binding_count: group.bindings.len() as i64,
             role_names: role_names(&group.bindings),

@@ -22,6 +22,7 @@ pub fn tenant(name: &str, mappings: Vec<RoleMapping>) -> ScimTenant {
             oidc: None,
             console_admin_groups: Vec::new(),
             console_token_admin_groups: Vec::new(),
+            nested_groups: Default::default(),
         },
     )
 }

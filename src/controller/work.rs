@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use super::desired::{Affected, Plan};
+use super::nesting;
 use super::owned::Scope;
 use crate::meta::label_value;
 use crate::store::index::Index;
@@ -105,6 +106,11 @@ pub struct Dirty {
 /// - a namespace or role: the groups matched by the mappings naming it,
 ///   selecting it or deriving it from a group's name;
 /// - someone else's change to a group's bindings: that group.
+///
+/// With nested groups on ([`nesting`]), a changed group or user also
+/// touches every group containing it within the depth (their effective
+/// members), and a group added to or removed from a group, or renamed,
+/// every id below it within the depth (their inherited groups).
 pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dirty {
     if changes.full || work.full {
         return Dirty {
@@ -119,6 +125,15 @@ pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dir
         rebuild_directory: work.directory,
         ..Dirty::default()
     };
+    let depth = plan.nesting_depth();
+    let parents = |id| index.group_ids_of(id);
+    let below = |id, dirty: &mut Dirty| {
+        let members = |g| index.group(g).map(|g| g.members().map(|(m, _)| m));
+        let ids = nesting::below(id, depth, members);
+        // Ids of groups have no user status or entry.
+        let users = ids.into_iter().filter(|m| index.group(m).is_none());
+        dirty.users.extend(users.map(str::to_owned));
+    };
     dirty.groups.extend(changes.groups.iter().cloned());
     dirty.users.extend(changes.users.iter().cloned());
     dirty.users.extend(changes.members.iter().cloned());
@@ -128,12 +143,30 @@ pub fn expand(plan: &Plan, index: &Index, changes: &Changes, work: &Work) -> Dir
             if let Some(group) = index.group(id) {
                 dirty.users.extend(group.user_members().map(str::to_owned));
             }
+            if depth > 0 {
+                below(id, &mut dirty);
+            }
         }
     }
     for user in &changes.users {
+        let containing = nesting::containing(user, depth, parents);
         dirty
             .groups
-            .extend(index.group_ids_of(user).map(str::to_owned));
+            .extend(containing.into_iter().map(str::to_owned));
+    }
+    if depth > 0 {
+        for group in &changes.groups {
+            let containing = nesting::containing(group, depth, parents);
+            dirty
+                .groups
+                .extend(containing.into_iter().map(str::to_owned));
+        }
+        for member in &changes.members {
+            below(member, &mut dirty);
+        }
+        // Ids are never both a user's and a group's: an id the membership
+        // change named that is a group has no user status.
+        dirty.users.retain(|id| index.group(id).is_none());
     }
     for fact in &work.facts {
         for affected in plan.mappings_naming(fact) {
@@ -274,6 +307,48 @@ mod tests {
         let dirty = expand(&plan, &index(), &Changes::default(), &work);
         assert_eq!(dirty.groups, set(&["g1", "g2"]));
         assert!(dirty.users.is_empty() && !dirty.directory);
+    }
+
+    #[test]
+    fn with_nesting_a_change_touches_the_groups_containing_it_and_the_users_below() {
+        let mut tenant = tenant(
+            "acme",
+            vec![in_namespaces(
+                "dev",
+                RoleKind::ClusterRole,
+                "edit",
+                &["team"],
+            )],
+        );
+        let mut index = index();
+        // g4 lists g3 (Ops: u1), g5 lists g4; g6 lists g5, one level too
+        // many to read g3's members but not g4.
+        let nest = |name: &str, member: &str| {
+            entry(json!({"displayName": name, "members": [{"value": member, "type": "Group"}]}))
+        };
+        index.insert(Kind::Group, "g4", nest("outer", "g3"));
+        index.insert(Kind::Group, "g5", nest("outer2", "g4"));
+        index.insert(Kind::Group, "g6", nest("outer3", "g5"));
+        let user = changes(&[], &["u1"], &[], &[]);
+        let plan = Plan::new(&tenant);
+        let dirty = expand(&plan, &index, &user, &Work::default());
+        assert_eq!(dirty.groups, set(&["g1", "g3"]), "nesting off");
+
+        tenant.spec.nested_groups = crate::crd::NestedGroups {
+            enabled: true,
+            max_depth: 1,
+        };
+        let plan = Plan::new(&tenant);
+        // u1's groups, and the groups containing them within 1 level (and
+        // one more, which sees whether they exist).
+        let dirty = expand(&plan, &index, &user, &Work::default());
+        assert_eq!(dirty.groups, set(&["g1", "g3", "g4", "g5"]));
+        // g4 nested in g5 (a membership change of g5): g5 and the groups
+        // containing it; the users below g4 (their inherited groups).
+        let nested = changes(&["g5"], &[], &["g4"], &[]);
+        let dirty = expand(&plan, &index, &nested, &Work::default());
+        assert_eq!(dirty.groups, set(&["g5", "g6"]));
+        assert_eq!(dirty.users, set(&["u1"]), "no group id is a user");
     }
 
     #[test]

@@ -136,6 +136,11 @@ pub struct ScimGroupStatus {
     /// Number of members.
     #[serde(default)]
     pub member_count: i64,
+    /// With nested groups on (the tenant's `spec.nestedGroups`): the
+    /// distinct users the group grants to, its own user members and those
+    /// of its member groups (active or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_member_count: Option<i64>,
     /// The RoleBindings and ClusterRoleBindings this group produced.
     #[serde(default)]
     pub bindings: Vec<ProducedBinding>,

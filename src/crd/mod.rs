@@ -10,6 +10,7 @@
 //! (tests/e2e/imports_follow_the_layers.rs).
 
 mod group;
+mod nested;
 mod schema;
 mod seen;
 mod tenant;
@@ -18,6 +19,7 @@ mod user;
 pub use group::{
     GroupMember, ProducedBinding, ScimGroup, ScimGroupSpec, ScimGroupStatus, is_user_type,
 };
+pub use nested::{MAX_NESTING_DEPTH, NestedGroups};
 pub use seen::{CONDITIONS, StatusSeen};
 pub use tenant::{
     BindSubjects, DerivedNamespaces, MappingWindow, NamespaceCreation, Provider, RoleKind,

@@ -8,6 +8,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::NestedGroups;
+
 /// A tenant: the namespace its users and groups live in, the identity provider
 /// that provisions them, and how its groups become Kubernetes RBAC bindings.
 //
@@ -100,6 +102,11 @@ pub struct ScimTenantSpec {
     /// issued only with `scimitar token create`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_token_admin_groups: Vec<String>,
+
+    /// Whether groups listed as members of other groups grant their members
+    /// the outer group's roles, and how deep. Off by default.
+    #[serde(default, skip_serializing_if = "NestedGroups::is_default")]
+    pub nested_groups: NestedGroups,
 }
 
 /// The identity provider on the other end of the SCIM connection.

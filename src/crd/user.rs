@@ -292,7 +292,9 @@ pub struct ScimUserStatus {
     /// The RBAC `User` subject this user is bound as, e.g. `oidc:jane@example.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// Display names of the groups the user is a member of.
+    /// Display names of the groups the user is a member of: the groups
+    /// listing it and, with the tenant's `nestedGroups` on, the groups
+    /// containing those (inherited).
     #[serde(default)]
     pub groups: Vec<String>,
     /// `groups` joined with `, ` for `kubectl get`, at most 64 characters:

@@ -146,29 +146,28 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
         check_if_match(if_match, id, entry.version)?;
         t.remove(kind, id);
-        if kind == Kind::User {
-            // A deleted user leaves every group it was in (RFC 7644 §3.6 leaves
-            // this to the provider; dangling members would grant nothing but confuse).
-            for gid in t.groups_of(id) {
-                let Some(Stored { mut resource, .. }) = t.get(Kind::Group, &gid) else {
-                    continue;
-                };
-                remove_member(&mut resource, id);
-                let created = created_of(&resource).unwrap_or_default().to_owned();
-                let version = self.next_version();
-                let resource = stamp(Kind::Group, &gid, resource, &created, &now(), &version);
-                t.insert(
-                    Kind::Group,
-                    &gid,
-                    Entry {
-                        version,
-                        resource,
-                        generation: None,
-                        tenant_uid: None,
-                        status: None,
-                    },
-                );
-            }
+        // A deleted user or group leaves every group it was in (RFC 7644
+        // §3.6 leaves this to the provider; dangling members would grant
+        // nothing but confuse).
+        for gid in t.groups_of(id) {
+            let Some(Stored { mut resource, .. }) = t.get(Kind::Group, &gid) else {
+                continue;
+            };
+            remove_member(&mut resource, id);
+            let created = created_of(&resource).unwrap_or_default().to_owned();
+            let version = self.next_version();
+            let resource = stamp(Kind::Group, &gid, resource, &created, &now(), &version);
+            t.insert(
+                Kind::Group,
+                &gid,
+                Entry {
+                    version,
+                    resource,
+                    generation: None,
+                    tenant_uid: None,
+                    status: None,
+                },
+            );
         }
         Ok(())
     }

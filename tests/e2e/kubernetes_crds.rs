@@ -146,6 +146,7 @@ async fn kubectl_get_scim_lists_every_kind() {
             oidc: None,
             console_admin_groups: vec![],
             console_token_admin_groups: Vec::new(),
+            nested_groups: Default::default(),
         },
     );
     let created = tenants

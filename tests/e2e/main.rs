@@ -37,6 +37,7 @@ mod kubernetes_crds;
 mod leader_election;
 mod mappings_beyond_names;
 mod metrics_and_limits;
+mod nested_groups;
 mod one_watch_per_kind;
 mod operator_blast_radius_is_bounded;
 mod pods_on_a_node;

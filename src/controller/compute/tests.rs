@@ -3,7 +3,9 @@
 //! passing through a mapping's window and relists go through
 //! the cache's journal, [`expand`] and one-group-at-a-time recomputation;
 //! after every step the bindings and reports equal what [`desired`] computes
-//! from scratch.
+//! from scratch. Groups also list groups (typed `Group` or not), cycles
+//! included, and the tenant's nesting is switched on and off and its depth
+//! changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,6 +55,18 @@ enum Op {
         group: u8,
         user: u8,
     },
+    /// `group` lists `member` (a group), typed `Group` or not.
+    Nest {
+        group: u8,
+        member: u8,
+        typed: bool,
+    },
+    Unnest {
+        group: u8,
+        member: u8,
+    },
+    /// Nesting off, or on with this depth.
+    Nesting(Option<u32>),
     RemoveMember {
         group: u8,
         user: u8,
@@ -72,8 +86,12 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..8u8, 0..6u8, any::<bool>(), any::<bool>())
             .prop_map(|(user, name, active, email)| Op::PutUser { user, name, active, email }),
         1 => (0..8u8).prop_map(Op::DeleteUser),
-        3 => (0..5u8, 0..8u8, proptest::collection::vec(0..10u8, 0..6))
+        3 => (0..5u8, 0..8u8, proptest::collection::vec(0..15u8, 0..6))
             .prop_map(|(group, name, members)| Op::PutGroup { group, name, members }),
+        3 => (0..5u8, 0..5u8, any::<bool>())
+            .prop_map(|(group, member, typed)| Op::Nest { group, member, typed }),
+        2 => (0..5u8, 0..5u8).prop_map(|(group, member)| Op::Unnest { group, member }),
+        1 => proptest::option::of(1..4u32).prop_map(Op::Nesting),
         4 => (0..5u8, 0..10u8).prop_map(|(group, user)| Op::AddMember { group, user }),
         3 => (0..5u8, 0..10u8).prop_map(|(group, user)| Op::RemoveMember { group, user }),
         1 => (0..5u8).prop_map(Op::DeleteGroup),
@@ -149,11 +167,15 @@ fn mappings(extra: bool) -> Vec<crate::crd::RoleMapping> {
 
 impl World {
     fn new() -> Self {
+        let mut tenant = tenant("acme", mappings(false));
+        tenant.spec.nested_groups = crate::crd::NestedGroups {
+            enabled: true,
+            max_depth: 2,
+        };
         Self {
             cache: Cache::default(),
             version: 0,
             tenant: {
-                let mut tenant = tenant("acme", mappings(false));
                 tenant.spec.derived_namespaces.allowed = vec!["team-a".into()];
                 tenant.spec.derived_namespaces.allowed_selector = Some(env_dev());
                 tenant
@@ -232,9 +254,13 @@ impl World {
                 name,
                 members,
             } => {
+                // 10 to 14 name groups g0 to g4, typed.
                 let members: Vec<Value> = members
                     .iter()
-                    .map(|m| json!({"value": user_id(*m)}))
+                    .map(|m| match m {
+                        0..10 => json!({"value": user_id(*m)}),
+                        _ => json!({"value": group_id(*m - 10), "type": "Group"}),
+                    })
                     .collect();
                 let resource = json!({"displayName": NAMES[*name as usize], "members": members});
                 self.put(Kind::Group, group_id(*group), resource);
@@ -251,6 +277,30 @@ impl World {
                 }
                 resource["members"] = Value::Array(members);
                 self.put(Kind::Group, group_id(*group), resource);
+            }
+            Op::Nest { group, member, .. } | Op::Unnest { group, member } => {
+                let Some(mut resource) = self.current(Kind::Group, &group_id(*group)) else {
+                    return;
+                };
+                let mut members = self.members(&group_id(*group));
+                let id = group_id(*member);
+                members.retain(|m| m["value"] != json!(id));
+                if let Op::Nest { typed, .. } = op {
+                    members.push(match typed {
+                        true => json!({"value": id, "type": "Group"}),
+                        false => json!({"value": id}),
+                    });
+                }
+                resource["members"] = Value::Array(members);
+                self.put(Kind::Group, group_id(*group), resource);
+            }
+            Op::Nesting(depth) => {
+                self.tenant.spec.nested_groups = crate::crd::NestedGroups {
+                    enabled: depth.is_some(),
+                    max_depth: depth.unwrap_or(8),
+                };
+                // A spec change: the reconcile makes a full pass.
+                self.full_next = true;
             }
             Op::DeleteGroup(group) => self.remove(Kind::Group, &group_id(*group)),
             Op::CreateNamespace => {
@@ -550,4 +600,54 @@ fn one_membership_change_recomputes_the_same_bindings_at_1k_and_10k_users() {
     // The group and its 21 members, at both sizes.
     assert_eq!(visits[0], visits[1], "{visits:?}");
     assert_eq!(visits[0], 22);
+}
+
+#[test]
+fn a_change_in_a_nested_group_recomputes_the_groups_containing_it_at_1k_and_10k_users() {
+    let mut visits = Vec::new();
+    for size in [1_000, 10_000] {
+        let mut world = tenant_of_size(size);
+        // g0 ("dev", mapped) lists g-pay, which lists g-core.
+        let users = |ids: std::ops::Range<usize>| -> Vec<Value> {
+            ids.map(|u| json!({"value": format!("u{u}")})).collect()
+        };
+        let mut pay = users(500..520);
+        pay.push(json!({"value": "g-core", "type": "Group"}));
+        world.put(
+            Kind::Group,
+            "g-pay".into(),
+            json!({"displayName": "pay", "members": pay}),
+        );
+        world.put(
+            Kind::Group,
+            "g-core".into(),
+            json!({"displayName": "core", "members": users(600..610)}),
+        );
+        let mut dev = world.current(Kind::Group, "g0").expect("g0");
+        let mut members = world.members("g0");
+        members.push(json!({"value": "g-pay", "type": "Group"}));
+        dev["members"] = Value::Array(members);
+        world.put(Kind::Group, "g0".into(), dev);
+        world.reconcile();
+        let before = world
+            .role_bindings
+            .values()
+            .next()
+            .cloned()
+            .expect("dev's binding");
+        assert_eq!(before.subjects.as_ref().map(Vec::len), Some(50));
+
+        let mut core = world.current(Kind::Group, "g-core").expect("g-core");
+        let mut members = world.members("g-core");
+        members.push(json!({"value": "u998"}));
+        core["members"] = Value::Array(members);
+        world.put(Kind::Group, "g-core".into(), core);
+        visits.push(world.reconcile());
+        let after = world.role_bindings.values().next().expect("dev's binding");
+        assert_eq!(after.subjects.as_ref().map(Vec::len), Some(51));
+    }
+    // g-core (itself and 11 users), g-pay (itself, g-core and 31 users)
+    // and g0 (itself, 2 groups and 51 users), at both sizes.
+    assert_eq!(visits[0], visits[1], "{visits:?}");
+    assert_eq!(visits[0], 12 + 33 + 54);
 }

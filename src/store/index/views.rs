@@ -64,7 +64,7 @@ pub struct GroupView<'a> {
 
 impl<'a> GroupView<'a> {
     /// Every member with a string `value`: its id and `type` as sent.
-    pub fn members(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+    pub fn members(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + use<'a> {
         let ids = &self.index.ids;
         let mut slots = self.record.members.iter();
         codec::members_at(

@@ -748,19 +748,18 @@ impl Store for KubeStore {
             }
             groups
         };
-        if kind == Kind::User {
-            // A deleted user leaves every group it was in. The user is already
-            // gone (the controller ignores dangling members), so a failure here
-            // only leaves a member SCIM will list until the IdP removes it.
-            for group in groups {
-                let leave = |current: &Stored| {
-                    let mut resource = current.resource.clone();
-                    remove_member(&mut resource, id);
-                    Ok(resource)
-                };
-                if let Err(error) = self.update(tenant, Kind::Group, &group, None, &leave).await {
-                    tracing::warn!(%group, user = %id, %error, "could not remove a deleted user from a group");
-                }
+        // A deleted user or group (nested groups) leaves every group it
+        // was in. It is already gone (the controller ignores dangling
+        // members), so a failure here only leaves a member SCIM will
+        // list until the IdP removes it.
+        for group in groups.into_iter().filter(|g| g != id) {
+            let leave = |current: &Stored| {
+                let mut resource = current.resource.clone();
+                remove_member(&mut resource, id);
+                Ok(resource)
+            };
+            if let Err(error) = self.update(tenant, Kind::Group, &group, None, &leave).await {
+                tracing::warn!(%group, member = %id, %error, "could not remove a deleted member from a group");
             }
         }
         Ok(())
