@@ -27,6 +27,7 @@
 //! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
 //! tests/e2e/imports_follow_the_layers.rs).
 
+pub mod access_report;
 pub mod apply;
 pub mod bound;
 pub mod compute;
@@ -37,6 +38,7 @@ pub mod directory_writes;
 pub mod events;
 pub mod facts;
 pub mod owned;
+pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod run;
