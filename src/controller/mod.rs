@@ -18,6 +18,9 @@
 //!   [`shards`], summaries of their data (the watch of them is metadata-only).
 //! - [`report`]: the status phase; [`status`]: `Ready`/`Degraded` conditions.
 //! - [`events`]: the events phase.
+//! - [`plan`]: what a spec change would do (bindings, and verbs gained and
+//!   lost per user), pure; [`access_report`]: who has what, from the
+//!   bindings that exist, pure; [`live`]: both, read from the API server.
 //! - [`run`]: the kube-runtime `Controller`, its triggers, and the reconcile
 //!   that runs the phases.
 //!
@@ -37,6 +40,7 @@ pub mod directory;
 pub mod directory_writes;
 pub mod events;
 pub mod facts;
+pub mod live;
 pub mod owned;
 pub mod plan;
 pub mod reconcile;

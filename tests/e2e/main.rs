@@ -38,6 +38,7 @@ mod leader_election;
 mod metrics_and_limits;
 mod one_watch_per_kind;
 mod operator_blast_radius_is_bounded;
+mod plan_matches_apply;
 mod pods_on_a_node;
 mod replicas_and_late_namespaces;
 mod scim_http_memory;
