@@ -16,6 +16,7 @@
 mod support;
 
 mod access_follows_scim;
+mod access_report_matches_bindings;
 mod api_tokens;
 mod apiserver_sign_in;
 mod attacks_are_refused;
