@@ -17,8 +17,9 @@ use kube::{Api, Client};
 
 use crate::controller::access_report;
 use crate::controller::live::{self, BindCheck};
+use crate::controller::manifest::parse_tenant;
 use crate::controller::plan::{self, Diff};
-use crate::crd::{ScimTenant, ScimTenantSpec};
+use crate::crd::ScimTenant;
 
 /// Kubeconfig flags shared by both commands.
 #[derive(Debug, Clone, Args)]
@@ -108,32 +109,6 @@ fn service_account(text: &str) -> anyhow::Result<BindCheck> {
     }
 }
 
-/// A ScimTenant from manifest text: a whole ScimTenant (YAML or JSON), kind
-/// and apiVersion checked, unknown fields refused, as the API server's
-/// strict field validation would.
-pub fn parse_tenant(text: &str) -> anyhow::Result<ScimTenant> {
-    let value: serde_json::Value =
-        serde_yaml::from_str(text).context("the manifest is not YAML or JSON")?;
-    let kind = value["kind"].as_str().unwrap_or_default();
-    let api_version = value["apiVersion"].as_str().unwrap_or_default();
-    if kind != "ScimTenant" || api_version != "scimitar.dev/v1alpha1" {
-        bail!(
-            "the manifest is a {kind:?} of {api_version:?}; expected a ScimTenant of scimitar.dev/v1alpha1"
-        );
-    }
-    let Some(name) = value["metadata"]["name"].as_str().filter(|n| !n.is_empty()) else {
-        bail!("the manifest has no metadata.name");
-    };
-    let mut unknown = Vec::new();
-    let spec: ScimTenantSpec =
-        serde_ignored::deserialize(&value["spec"], |path| unknown.push(format!("spec.{path}")))
-            .map_err(|e| anyhow::anyhow!("spec: {e}"))?;
-    if !unknown.is_empty() {
-        bail!("unknown fields: {}", unknown.join(", "));
-    }
-    Ok(ScimTenant::new(name, spec))
-}
-
 fn read_manifest(path: &Path) -> anyhow::Result<String> {
     if path == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("reading stdin")
@@ -207,20 +182,6 @@ pub async fn run_report(args: ReportArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn manifests_are_checked_before_anything_is_read() {
-        let good = "apiVersion: scimitar.dev/v1alpha1\nkind: ScimTenant\nmetadata: {name: acme}\nspec:\n  namespace: idp-acme\n  mappings:\n  - {group: devs, role: {name: view}, namespaces: [dev]}\n";
-        let tenant = parse_tenant(good).expect("parses");
-        assert_eq!(tenant.metadata.name.as_deref(), Some("acme"));
-        assert_eq!(tenant.spec.mappings[0].namespaces, ["dev"]);
-        let err = |text: &str| parse_tenant(text).unwrap_err().to_string();
-        assert!(err(&good.replace("ScimTenant", "ConfigMap")).contains("expected a ScimTenant"));
-        assert!(err(&good.replace("namespaces:", "namespacez:")).contains("spec.mappings"));
-        assert!(err(&good.replace("name: acme", "name: ''")).contains("metadata.name"));
-        assert!(err("{").contains("not YAML"));
-        assert!(err(&good.replace("  namespace: idp-acme\n", "")).contains("namespace"));
-    }
 
     #[test]
     fn the_operator_account_is_namespace_and_name() {

@@ -18,6 +18,7 @@
 //!   [`shards`], summaries of their data (the watch of them is metadata-only).
 //! - [`report`]: the status phase; [`status`]: `Ready`/`Degraded` conditions.
 //! - [`events`]: the events phase.
+//! - [`manifest`]: ScimTenant manifests read strictly.
 //! - [`plan`]: what a spec change would do (bindings, and verbs gained and
 //!   lost per user), pure; [`access_report`]: who has what, from the
 //!   bindings that exist, pure; [`live`]: both, read from the API server.
@@ -41,6 +42,7 @@ pub mod directory_writes;
 pub mod events;
 pub mod facts;
 pub mod live;
+pub mod manifest;
 pub mod owned;
 pub mod plan;
 pub mod reconcile;
