@@ -141,12 +141,16 @@ pub async fn plan(args: &PlanArgs) -> anyhow::Result<Diff> {
         .get_opt(&name)
         .await
         .with_context(|| format!("reading ScimTenant {name:?}"))?;
-    let new = match (&from_file, &current) {
+    let mut new = match (from_file, &current) {
         (Some(file), _) => file,
-        (None, Some(current)) => current,
+        (None, Some(current)) => current.clone(),
         (None, None) => bail!("no ScimTenant {name:?}"),
     };
-    live::plan(&client, current.as_ref(), new, &check).await
+    // The directory is the one the tenant owns (same uid) in the namespace
+    // the new spec names.
+    new.metadata.uid = current.as_ref().and_then(|c| c.metadata.uid.clone());
+    let (users, groups) = live::directory(&client, &new).await?;
+    live::plan(&client, current.as_ref(), &new, &check, &users, &groups).await
 }
 
 /// Prints the plan to stdout.
@@ -166,7 +170,8 @@ pub async fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         .get_opt(&args.tenant)
         .await?
         .with_context(|| format!("no ScimTenant {:?}", args.tenant))?;
-    let rows = live::access_report(&client, &tenant).await?;
+    let (users, groups) = live::directory(&client, &tenant).await?;
+    let rows = live::access_report(&client, &tenant, &users, &groups).await?;
     match args.output {
         ReportOutput::Table => print!("{}", access_report::table(&rows)),
         ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&rows)?),

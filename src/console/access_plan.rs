@@ -3,7 +3,9 @@
 //! never applied. The console has no way to write a tenant: it plans with
 //! the operator's client, whose RBAC allows no write to ScimTenants.
 //!
-//! Bounds: the paste is at most [`manifest::MAX_BYTES`]; it must keep the
+//! Users and groups come from the operator's cache ([`cached_directory`],
+//! at most [`cached_directory::MAX_OBJECTS`]). Bounds: the paste is at most
+//! [`manifest::MAX_BYTES`]; it must keep the
 //! tenant's name and namespace (planning another namespace would read that
 //! namespace's directory); one plan per tenant runs at a time (each reads
 //! the tenant's directory and bindings from the API server); the page shows
@@ -20,7 +22,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::html::escape;
-use super::{Console, Signed};
+use super::{Console, Signed, cached_directory};
 use crate::controller::live::{self, BindCheck};
 use crate::controller::manifest;
 use crate::controller::plan::{Bound, Changed, Diff, Who, summary};
@@ -129,11 +131,20 @@ async fn run(console: &Console, signed: &Signed, text: &str) -> (StatusCode, Str
             "A plan of this tenant is being computed; try again when it is done.",
         );
     };
+    let copied = console.deps.store.cache().read(&signed.namespace, |index| {
+        cached_directory::copy(index, &signed.tenant, cached_directory::MAX_OBJECTS)
+    });
+    let (users, groups) = match copied {
+        Ok(directory) => directory,
+        Err(reason) => return error(StatusCode::PAYLOAD_TOO_LARGE, &reason),
+    };
     match live::plan(
         &console.deps.client,
         Some(&signed.tenant),
         &new,
         &BindCheck::Operator,
+        &users,
+        &groups,
     )
     .await
     {

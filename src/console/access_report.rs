@@ -1,6 +1,7 @@
 //! The Access report page: who has what in the tenant, read from the
 //! bindings the controller made ([`crate::controller::live::access_report`],
-//! as `scimitar access-report` reads it), [`ROWS_PER_PAGE`] rows a page,
+//! as `scimitar access-report` reads it; users and groups from the cache,
+//! [`cached_directory`]), [`ROWS_PER_PAGE`] rows a page,
 //! and its CSV download, refused past [`CSV_BYTES`] (an audit cut short
 //! would read as complete; `scimitar access-report -o csv` has no cap).
 
@@ -11,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::html::{escape, message};
-use super::{Console, ROWS_PER_PAGE, Search, Shown};
+use super::{Console, ROWS_PER_PAGE, Search, Shown, Signed, cached_directory};
 use crate::controller::access_report::{self, Row};
 use crate::controller::live;
 
@@ -29,17 +30,9 @@ pub async fn page(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    let rows = match live::access_report(&console.deps.client, &signed.tenant).await {
+    let rows = match report(&console, &signed).await {
         Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(tenant = signed.name(), error = %e, "console: access report failed");
-            return message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Access report unavailable",
-                Some(&tenant),
-                &format!("The bindings could not be read: {e}"),
-            );
-        }
+        Err(response) => return response,
     };
     let first = search.first();
     let page: Vec<&Row> = rows.iter().skip(first - 1).take(ROWS_PER_PAGE).collect();
@@ -102,15 +95,37 @@ pub async fn csv(
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    match live::access_report(&console.deps.client, &signed.tenant).await {
+    match report(&console, &signed).await {
         Ok(rows) => download(&tenant, &rows, CSV_BYTES),
-        Err(e) => message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Access report unavailable",
-            Some(&tenant),
-            &format!("The bindings could not be read: {e}"),
-        ),
+        Err(response) => response,
     }
+}
+
+/// The report's rows: the directory from the cache, the bindings from the
+/// API server.
+async fn report(console: &Console, signed: &Signed) -> Result<Vec<Row>, Response> {
+    let copied = console.deps.store.cache().read(&signed.namespace, |index| {
+        cached_directory::copy(index, &signed.tenant, cached_directory::MAX_OBJECTS)
+    });
+    let (users, groups) = copied.map_err(|reason| {
+        message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Access report too large",
+            Some(signed.name()),
+            &reason,
+        )
+    })?;
+    live::access_report(&console.deps.client, &signed.tenant, &users, &groups)
+        .await
+        .map_err(|e| {
+            tracing::warn!(tenant = signed.name(), error = %e, "console: access report failed");
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Access report unavailable",
+                Some(signed.name()),
+                &format!("The bindings could not be read: {e}"),
+            )
+        })
 }
 
 /// The CSV download of `rows`, or 413 when it would pass `budget` bytes.

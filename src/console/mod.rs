@@ -23,6 +23,7 @@
 pub mod access;
 pub mod access_plan;
 pub mod access_report;
+pub mod cached_directory;
 pub mod connect;
 pub mod gate;
 pub mod groups;

@@ -3,9 +3,11 @@
 //! and `scimitar access-report` call it with the admin's kubeconfig, the
 //! console with the operator's own client.
 //!
-//! - Users and groups are the ScimUsers and ScimGroups in the tenant's
-//!   namespace, without those another tenant (another uid) left there, as
-//!   the controller's cache reads them.
+//! - Users and groups come from the caller: the CLI lists the ScimUsers and
+//!   ScimGroups in the tenant's namespace ([`directory`]), without those
+//!   another tenant (another uid) left there; the console takes them from
+//!   the operator's cache, so a console page never lists the directory
+//!   from the API server.
 //! - The bindings that exist are the RoleBindings (every namespace) and
 //!   ClusterRoleBindings with the tenant's labels
 //!   ([`super::desired::selector`]).
@@ -70,6 +72,19 @@ fn ours<K: Resource>(object: &K, uid: Option<&str>) -> bool {
 
 /// Reads the directory of `tenant` (in `tenant.spec.namespace`) and its bindings.
 pub async fn read(client: &Client, tenant: &ScimTenant) -> Result<Live, kube::Error> {
+    let (users, groups) = directory(client, tenant).await?;
+    Ok(Live {
+        users,
+        groups,
+        bound: bindings(client, tenant).await?,
+    })
+}
+
+/// The ScimUsers and ScimGroups of `tenant`, listed from the API server.
+pub async fn directory(
+    client: &Client,
+    tenant: &ScimTenant,
+) -> Result<(Vec<ScimUser>, Vec<ScimGroup>), kube::Error> {
     let namespace = &tenant.spec.namespace;
     let uid = tenant.metadata.uid.as_deref();
     let users: Vec<ScimUser> = Api::<ScimUser>::namespaced(client.clone(), namespace)
@@ -86,6 +101,11 @@ pub async fn read(client: &Client, tenant: &ScimTenant) -> Result<Live, kube::Er
         .into_iter()
         .filter(|g| ours(g, uid))
         .collect();
+    Ok((users, groups))
+}
+
+/// The bindings labelled for `tenant`, sorted by (namespace, name).
+pub async fn bindings(client: &Client, tenant: &ScimTenant) -> Result<Vec<Bound>, kube::Error> {
     let labels = ListParams::default().labels(&selector(tenant));
     let mut bound: Vec<Bound> = Api::<RoleBinding>::all(client.clone())
         .list(&labels)
@@ -103,11 +123,7 @@ pub async fn read(client: &Client, tenant: &ScimTenant) -> Result<Live, kube::Er
         )
         .collect();
     bound.sort_by(|a, b| a.key().cmp(&b.key()));
-    Ok(Live {
-        users,
-        groups,
-        bound,
-    })
+    Ok(bound)
 }
 
 /// Role key: (kind, name, namespace of a Role).
@@ -232,12 +248,15 @@ async fn role_states(
 }
 
 /// The plan for applying `new` over `current` (the live tenant; `None` when
-/// `new` is a tenant that does not exist yet).
+/// `new` is a tenant that does not exist yet), over the tenant's `users`
+/// and `groups` as the caller read them.
 pub async fn plan(
     client: &Client,
     current: Option<&ScimTenant>,
     new: &ScimTenant,
     check: &BindCheck,
+    users: &[ScimUser],
+    groups: &[ScimGroup],
 ) -> anyhow::Result<Diff> {
     // The new spec is planned as the tenant it replaces (same uid), so the
     // bindings it would own are compared with those that exist.
@@ -245,7 +264,7 @@ pub async fn plan(
     if let Some(current) = current {
         new.metadata.uid = current.metadata.uid.clone();
     }
-    let live = read(client, &new).await?;
+    let bound = bindings(client, &new).await?;
     let namespaces: BTreeSet<String> = Api::<Namespace>::all(client.clone())
         .list_metadata(&ListParams::default())
         .await?
@@ -262,8 +281,8 @@ pub async fn plan(
     };
     let want = desired(&Inputs {
         tenant: &new,
-        users: &live.users,
-        groups: &live.groups,
+        users,
+        groups,
         namespaces: &namespaces,
         roles: &lookup,
         directory_shards: None,
@@ -271,7 +290,7 @@ pub async fn plan(
     let after = plan::bindings_of(&want);
     let roles = rules(
         client,
-        plan::roles_named(&live.bound)
+        plan::roles_named(&bound)
             .into_iter()
             .chain(plan::roles_named(&after)),
     )
@@ -283,11 +302,11 @@ pub async fn plan(
         roles.get(&(role.clone(), namespace)).map(Vec::as_slice)
     };
     let before_settings = &current.unwrap_or(&new).spec.subjects;
-    let people_before = People::new(before_settings, &live.users, &live.groups);
-    let people_after = People::new(&new.spec.subjects, &live.users, &live.groups);
+    let people_before = People::new(before_settings, users, groups);
+    let people_after = People::new(&new.spec.subjects, users, groups);
     Ok(plan::diff(
         new.metadata.name.as_deref().unwrap_or_default(),
-        &live.bound,
+        &bound,
         &want,
         &people_before,
         &people_after,
@@ -295,13 +314,19 @@ pub async fn plan(
     ))
 }
 
-/// The access report of `tenant`, from the bindings that exist.
-pub async fn access_report(client: &Client, tenant: &ScimTenant) -> Result<Vec<Row>, kube::Error> {
-    let live = read(client, tenant).await?;
+/// The access report of `tenant`, from the bindings that exist, over the
+/// tenant's `users` and `groups` as the caller read them.
+pub async fn access_report(
+    client: &Client,
+    tenant: &ScimTenant,
+    users: &[ScimUser],
+    groups: &[ScimGroup],
+) -> Result<Vec<Row>, kube::Error> {
+    let bound = bindings(client, tenant).await?;
     Ok(access_report::rows(
-        &live.bound,
+        &bound,
         &tenant.spec.subjects,
-        &live.users,
-        &live.groups,
+        users,
+        groups,
     ))
 }
