@@ -179,6 +179,7 @@ async fn the_access_after_the_apply_is_what_the_plan_said() {
         "{text}"
     );
     assert!(text.contains(&format!("loses in {dev}: ")), "{text}");
+    eprintln!("example: scimitar plan -f {file}\n{text}");
 
     // The plan changed nothing; now apply.
     assert_eq!(bound(&admin, &live).await, before);
