@@ -22,6 +22,7 @@ mod apiserver_sign_in;
 mod attacks_are_refused;
 mod bindings_are_repaired_and_isolated;
 mod conformance_on_kubernetes;
+mod console_plans_and_reports;
 mod console_sso;
 mod crds_are_current;
 mod directory_layout;
