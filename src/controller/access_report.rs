@@ -168,12 +168,15 @@ fn fields(row: &Row) -> [String; 9] {
 }
 
 /// The rows as CSV (RFC 4180, header first), or `None` once it would pass
-/// `budget` bytes: a truncated audit would read as complete.
+/// `budget` bytes: a truncated audit would read as complete. Names come
+/// from the identity provider, so a cell a spreadsheet would run as a
+/// formula gets a leading `'` ([`crate::scimlog::neutralise`]).
 pub fn csv(rows: &[Row], budget: usize) -> Option<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(COLUMNS).ok()?;
     for row in rows {
-        writer.write_record(fields(row)).ok()?;
+        let cells = fields(row).map(|c| crate::scimlog::neutralise(c.into()).into_owned());
+        writer.write_record(cells).ok()?;
         writer.flush().ok()?;
         if writer.get_ref().len() > budget {
             return None;
@@ -325,6 +328,7 @@ mod tests {
     fn csv_parses_back_and_stays_within_its_budget() {
         let mut rows = report(BindSubjects::Users);
         rows[0].group = "a \"quoted\", multi\nline group".into();
+        rows[1].user_name = "=HYPERLINK(\"http://evil\")".into();
         let bytes = csv(&rows, 1 << 20).expect("within budget");
         let mut reader = csv::Reader::from_reader(bytes.as_slice());
         assert_eq!(reader.headers().unwrap(), COLUMNS.as_slice());
@@ -332,6 +336,10 @@ mod tests {
         assert_eq!(back.len(), rows.len());
         assert_eq!(&back[0][5], "a \"quoted\", multi\nline group");
         assert_eq!(&back[0][2], "true");
+        assert_eq!(
+            &back[1][0], "'=HYPERLINK(\"http://evil\")",
+            "a formula is neutralised"
+        );
         // A budget smaller than the export refuses it instead of cutting it.
         assert_eq!(csv(&rows, bytes.len() - 1), None);
         assert!(csv(&rows, bytes.len()).is_some());
