@@ -150,6 +150,14 @@ fn a_removed_member_loses_only_what_no_other_binding_grants() {
     assert!(bob.gained.is_empty());
     assert_eq!(verbs_of(&bob.lost, Some("dev"), "pods"), ["delete"]);
     assert_eq!(verbs_of(&bob.lost, Some("dev"), "deployments"), ["get"]);
+    let text = text(&plan);
+    assert!(
+        text.contains("0 to create, 1 to change, 0 to delete"),
+        "{text}"
+    );
+    assert!(text.contains("      - User oidc:bob\n"), "{text}");
+    assert!(text.contains("  bob (u2)\n    loses in dev: delete on pods\n    loses in dev: get on deployments.apps\n"), "{text}");
+    assert!(!text.contains("gains"), "{text}");
 }
 
 #[test]
