@@ -272,7 +272,11 @@ pub async fn plan(
         .into_iter()
         .filter_map(|n| n.metadata.name)
         .collect();
-    let states = role_states(client, check, &new).await?;
+    let states = role_states(client, check, &new).await.map_err(|e| {
+        anyhow::anyhow!(
+            "asking the API server whether the operator may bind the mapped roles ({check:?}): {e}"
+        )
+    })?;
     let lookup = |t: &RoleTarget| {
         states
             .get(&(t.kind, t.name.clone(), t.namespace.clone()))
