@@ -257,3 +257,58 @@ async fn a_bad_manifest_is_refused_and_changes_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown fields: spec.mappingz"), "{stderr}");
 }
+
+/// The admin running the plan may bind `cluster-admin`; the operator may
+/// not. The plan follows the operator, as the controller will.
+#[tokio::test]
+async fn a_role_only_the_admin_may_bind_is_planned_as_not_bindable() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    install_crds(&admin).await;
+    let dev = namespace(&admin, "plan-escalate").await;
+    let acme = Tenant::setup(cp, "plan-escalate")
+        .user("ada")
+        .group("devs", &["ada"])
+        .on(Operator::shared(cp))
+        .create()
+        .await;
+    let live = Api::<ScimTenant>::all(admin.clone())
+        .get(&acme.name)
+        .await
+        .expect("tenant");
+    let mut spec = live.spec.clone();
+    spec.mappings = vec![
+        mapping("devs", "cluster-admin", &[&dev]),
+        mapping("devs", "view", &[&dev]),
+    ];
+    let manifest = json!({
+        "apiVersion": "scimitar.dev/v1alpha1",
+        "kind": "ScimTenant",
+        "metadata": {"name": acme.name},
+        "spec": spec,
+    });
+    let file = std::env::temp_dir().join(format!("{}-escalate.yaml", acme.name));
+    std::fs::write(&file, serde_yaml::to_string(&manifest).unwrap()).unwrap();
+    let plan: Value = serde_json::from_str(&scimitar(
+        cp,
+        &["plan", "-f", &file.display().to_string(), "-o", "json"],
+    ))
+    .unwrap();
+    let created = plan["bindings"]["created"].as_array().unwrap();
+    assert_eq!(created.len(), 1, "{plan:#}");
+    assert_eq!(created[0]["role"]["name"], "view");
+    let problems = plan["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("RoleNotBindable: ")
+                && p.as_str().unwrap().contains("cluster-admin")),
+        "{plan:#}"
+    );
+    let ada = &plan["users"][0];
+    assert_eq!(ada["userName"], "ada");
+    assert!(
+        !verbs(&ada["gained"]).iter().any(|(verb, ..)| verb == "*"),
+        "nothing of cluster-admin: {ada:#}"
+    );
+}
