@@ -50,6 +50,13 @@ pub enum Command {
     /// Print what kube-apiserver and people's kubeconfigs need for a tenant's
     /// people to sign in (the console's Connect page, from the live ScimTenant).
     Connect(crate::connect_admin::ConnectArgs),
+    /// Print what the controller would change for a ScimTenant (a changed
+    /// manifest, or the live one): bindings created, changed and deleted,
+    /// and who gains and loses which verbs where.
+    Plan(crate::plan_admin::PlanArgs),
+    /// Print who has what in a tenant (user → group → role → namespace or
+    /// cluster-wide), read from the bindings that exist.
+    AccessReport(crate::plan_admin::ReportArgs),
 }
 
 /// Settings of `scimitar run`.

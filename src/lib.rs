@@ -27,6 +27,8 @@ pub mod meta;
 pub mod metrics;
 /// `scimitar run`: the operator process.
 pub mod operator;
+/// `scimitar plan` and `scimitar access-report`: a tenant change's effect, and who has what.
+pub mod plan_admin;
 /// `scimitar probe`: HTTP checks for the chart's `helm test` pod.
 pub mod probe;
 /// Waiting for reflector stores from many tasks at once.

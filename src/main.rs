@@ -47,6 +47,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Probe(args) => scimitar::probe::run(args).await,
         Command::Replay(args) => scimitar::replay::run_cli(args).await,
         Command::Connect(args) => scimitar::connect_admin::run(args).await,
+        Command::Plan(args) => scimitar::plan_admin::run_plan(args).await,
+        Command::AccessReport(args) => scimitar::plan_admin::run_report(args).await,
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
             scimitar::operator::run(args).await

@@ -8,6 +8,9 @@
 //! when the tenant binds groups, the group subjects their ID token would
 //! carry. Only users of this tenant can be checked, so a tenant admin cannot
 //! probe other identities of the cluster.
+//!
+//! Below it, the plan form ([`super::access_plan`]): a pasted spec's effect,
+//! shown and never applied.
 
 use std::sync::Arc;
 
@@ -197,6 +200,7 @@ pub async fn page(
     html.push_str(&mappings(&signed.tenant));
     html.push_str(&form(&tenant, &users, &check));
     html.push_str(&result);
+    html.push_str(&super::access_plan::form(&signed.tenant, None));
     signed.page("Access", html).respond(StatusCode::OK)
 }
 

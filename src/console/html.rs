@@ -62,10 +62,11 @@ static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
 });
 
 /// The console's pages, in navigation order: (path under the tenant, label).
-pub const NAV: [(&str, &str); 6] = [
+pub const NAV: [(&str, &str); 7] = [
     ("users", "Users"),
     ("groups", "Groups"),
     ("access", "Access"),
+    ("access-report", "Access report"),
     ("logs", "SCIM logs"),
     ("tokens", "API tokens"),
     ("connect", "Connect kubectl"),

@@ -4,7 +4,9 @@
 //!   to the tenant's identity provider (`spec.oidc`), see [`signin`].
 //! - `GET /api/auth/callback/{provider}`: the redirect URI (`provider` is the
 //!   tenant's `spec.provider`, e.g. `jumpcloud`; the tenant is in `state`).
-//! - Pages under `/console/{tenant}/`: [`users`], [`groups`], [`access`],
+//! - Pages under `/console/{tenant}/`: [`users`], [`groups`], [`access`]
+//!   (with `POST access/plan`, [`access_plan`]), [`access_report`] (and
+//!   `access-report.csv`),
 //!   [`logs`] (and `logs.csv`), [`tokens`], [`connect`]; `POST logout`.
 //!
 //! Every console request is authorized anew from the watch-fed cache (see
@@ -19,6 +21,9 @@
 //! tests/e2e/imports_follow_the_layers.rs).
 
 pub mod access;
+pub mod access_plan;
+pub mod access_report;
+pub mod cached_directory;
 pub mod connect;
 pub mod gate;
 pub mod groups;
@@ -318,6 +323,12 @@ impl Console {
             .route("/console/{tenant}/users", get(users::page))
             .route("/console/{tenant}/groups", get(groups::page))
             .route("/console/{tenant}/access", get(access::page))
+            .route("/console/{tenant}/access/plan", post(access_plan::plan))
+            .route("/console/{tenant}/access-report", get(access_report::page))
+            .route(
+                "/console/{tenant}/access-report.csv",
+                get(access_report::csv),
+            )
             .route("/console/{tenant}/logs", get(logs::page))
             .route("/console/{tenant}/logs.csv", get(logs::csv))
             .route(

@@ -20,6 +20,10 @@
 //!   [`shards`], summaries of their data (the watch of them is metadata-only).
 //! - [`report`]: the status phase; [`status`]: `Ready`/`Degraded` conditions.
 //! - [`events`]: the events phase.
+//! - [`manifest`]: ScimTenant manifests read strictly.
+//! - [`plan`]: what a spec change would do (bindings, and verbs gained and
+//!   lost per user), pure; [`access_report`]: who has what, from the
+//!   bindings that exist, pure; [`live`]: both, read from the API server.
 //! - [`run`]: the kube-runtime `Controller`, its triggers, and the reconcile
 //!   that runs the phases.
 //!
@@ -29,6 +33,7 @@
 //! `token_admin`, `connect_admin`, `probe`, `replay` (layer order:
 //! tests/e2e/imports_follow_the_layers.rs).
 
+pub mod access_report;
 pub mod apply;
 pub mod bound;
 pub mod compute;
@@ -39,9 +44,12 @@ pub mod directory_writes;
 pub mod events;
 pub mod expiry;
 pub mod facts;
+pub mod live;
+pub mod manifest;
 pub mod namespaces;
 pub mod nesting;
 pub mod owned;
+pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod run;

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-pub use csv_export::{CSV_COLUMNS, csv_header, csv_row, to_csv};
+pub use csv_export::{CSV_COLUMNS, csv_header, csv_row, neutralise, to_csv};
 pub use query::{Page, Query, QueryError, StatusClass};
 pub use store::Limits;
 

@@ -37,6 +37,7 @@ const LAYERS: &[&[&str]] = &[
         "cli",
         "token_admin",
         "connect_admin",
+        "plan_admin",
         "probe",
         "replay",
     ],

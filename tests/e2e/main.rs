@@ -16,11 +16,13 @@
 mod support;
 
 mod access_follows_scim;
+mod access_report_matches_bindings;
 mod api_tokens;
 mod apiserver_sign_in;
 mod attacks_are_refused;
 mod bindings_are_repaired_and_isolated;
 mod conformance_on_kubernetes;
+mod console_plans_and_reports;
 mod console_sso;
 mod crds_are_current;
 mod directory_layout;
@@ -40,6 +42,7 @@ mod metrics_and_limits;
 mod nested_groups;
 mod one_watch_per_kind;
 mod operator_blast_radius_is_bounded;
+mod plan_matches_apply;
 mod pods_on_a_node;
 mod replicas_and_late_namespaces;
 mod scim_http_memory;
