@@ -244,7 +244,9 @@ mod tests {
             users: &users,
             groups: &groups,
             namespaces: &namespaces(&["dev"]),
+            namespace_labels: &std::collections::BTreeMap::new(),
             roles: &|_| RoleState::Bindable,
+            now: jiff::Timestamp::now(),
             directory_shards: None,
         });
         rows(

@@ -35,7 +35,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client, Resource};
 
 use super::access_report::{self, Row};
-use super::desired::{Inputs, RoleState, RoleTarget, desired, selector};
+use super::desired::{Inputs, RoleState, RoleTarget, desired, mapping, selector};
 use super::plan::{self, Bound, Diff, People, RoleName};
 use super::reconcile::role_targets;
 use crate::crd::{RoleKind, ScimGroup, ScimTenant, ScimUser};
@@ -265,12 +265,18 @@ pub async fn plan(
         new.metadata.uid = current.metadata.uid.clone();
     }
     let bound = bindings(client, &new).await?;
-    let namespaces: BTreeSet<String> = Api::<Namespace>::all(client.clone())
+    let listed = Api::<Namespace>::all(client.clone())
         .list_metadata(&ListParams::default())
         .await?
-        .items
+        .items;
+    let namespaces: BTreeSet<String> = listed
+        .iter()
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    // Labels decide namespace selectors and the derived-namespace guard.
+    let namespace_labels: BTreeMap<String, mapping::Labels> = listed
         .into_iter()
-        .filter_map(|n| n.metadata.name)
+        .filter_map(|n| Some((n.metadata.name?, n.metadata.labels?)))
         .collect();
     let states = role_states(client, check, &new).await.map_err(|e| {
         anyhow::anyhow!(
@@ -288,7 +294,10 @@ pub async fn plan(
         users,
         groups,
         namespaces: &namespaces,
+        namespace_labels: &namespace_labels,
         roles: &lookup,
+        // Time windows are planned as they stand now.
+        now: jiff::Timestamp::now(),
         directory_shards: None,
     });
     let after = plan::bindings_of(&want);

@@ -93,7 +93,9 @@ async fn the_report_of_what_is_bound_equals_what_was_intended() {
             users: &live.users,
             groups: &live.groups,
             namespaces: &BTreeSet::from([dev.clone()]),
+            namespace_labels: &std::collections::BTreeMap::new(),
             roles: &|_| RoleState::Bindable,
+            now: jiff::Timestamp::now(),
             directory_shards: None,
         });
         serde_json::to_value(rows(

@@ -37,7 +37,9 @@ fn run(tenant: &ScimTenant, users: &[ScimUser], groups: &[ScimGroup]) -> Desired
         users,
         groups,
         namespaces: &namespaces(&["dev", "prod"]),
+        namespace_labels: &std::collections::BTreeMap::new(),
         roles: &|_| RoleState::Bindable,
+        now: jiff::Timestamp::now(),
         directory_shards: None,
     })
 }
