@@ -159,6 +159,17 @@ async fn group_patterns_bind_only_in_allowed_namespaces_their_names_derive() {
         group_reports(&admin, &acme.name, &eve_group, "NamespaceNotAllowed")
     })
     .await;
+    let refused = Api::<ScimGroup>::namespaced(admin.clone(), &acme.name)
+        .get(&eve_group)
+        .await
+        .expect("group");
+    let degraded = refused
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Degraded")
+        .map(|c| format!("{}: {}", c.reason, c.message));
+    eprintln!("reported: team-kube-system Degraded = {degraded:?}");
     assert!(!can(&admin, "oidc:eve@example.com", "get", "pods", "kube-system").await);
     assert!(
         !can(
@@ -305,6 +316,10 @@ async fn a_mapping_window_opens_and_closes_on_its_own() {
         state().await == "Expired"
     })
     .await;
+    eprintln!(
+        "reported: status.schedule = {}",
+        tenant_status(&admin, &acme.name).await["schedule"]
+    );
     until("Events for the window", true, || async {
         let reasons = event_reasons(&admin, &acme.name).await;
         ["MappingPending", "MappingActive", "MappingExpired"]
