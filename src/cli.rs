@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator: the SCIM HTTP server and the controller.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the SCIM API from an in-memory store, without Kubernetes (protocol
     /// testing and benchmarks; nothing persists).
     Serve(ServeArgs),
@@ -117,6 +117,91 @@ pub struct RunArgs {
     /// The tenant console.
     #[command(flatten)]
     pub console: crate::console::ConsoleArgs,
+    /// One SCIM log across replicas.
+    #[command(flatten)]
+    pub peers: PeerArgs,
+}
+
+/// How the replicas of an installation merge their SCIM logs (`scimitar run`).
+#[derive(Debug, Clone, Args)]
+pub struct PeerArgs {
+    /// Address of the internal endpoint on which the other replicas ask this
+    /// one for its part of a tenant's SCIM log (its own port, never the SCIM
+    /// one). Unset: a listing holds this replica's log only.
+    #[arg(long = "peer-listen", env = "SCIMITAR_PEER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The Service (in `--namespace`) whose EndpointSlices list the replicas.
+    #[arg(long = "peer-service", env = "SCIMITAR_PEER_SERVICE")]
+    pub service: Option<String>,
+    /// The ServiceAccount (in `--namespace`) every replica runs as: the only
+    /// identity the internal endpoint answers.
+    #[arg(long = "peer-service-account", env = "SCIMITAR_PEER_SERVICE_ACCOUNT")]
+    pub service_account: Option<String>,
+    /// The audience of the replicas' projected ServiceAccount tokens.
+    #[arg(
+        long = "peer-audience",
+        env = "SCIMITAR_PEER_AUDIENCE",
+        default_value = "scimitar-peers"
+    )]
+    pub audience: String,
+    /// This pod's projected ServiceAccount token for `--peer-audience`
+    /// (re-read at each listing: the kubelet rotates it).
+    #[arg(
+        long = "peer-token-file",
+        env = "SCIMITAR_PEER_TOKEN_FILE",
+        default_value = "/var/run/secrets/scimitar/peers/token"
+    )]
+    pub token_file: PathBuf,
+    /// Milliseconds each replica has to answer; a slower one is named as
+    /// not answering.
+    #[arg(
+        long = "peer-timeout-ms",
+        env = "SCIMITAR_PEER_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub timeout_ms: u64,
+    /// Bytes one replica's answer may take (`24MiB`, `512KiB`, or bytes); a
+    /// larger one is named as not answering. A tenant's entries retain at
+    /// most `--scim-log-tenant-bytes` on a replica; their JSON is about as
+    /// large, more where text bodies need escapes.
+    #[arg(long = "peer-answer-bytes", env = "SCIMITAR_PEER_ANSWER_BYTES", default_value = "24MiB", value_parser = parse_bytes)]
+    pub answer_bytes: usize,
+    /// This pod's IP (the downward API's `status.podIP`), left out of the peers.
+    #[arg(long = "pod-ip", env = "POD_IP")]
+    pub pod_ip: Option<std::net::IpAddr>,
+}
+
+impl PeerArgs {
+    /// Where to listen and how to reach the peers, when `--peer-listen` is
+    /// set; an error names what else it needs.
+    pub fn settings(
+        &self,
+        namespace: &str,
+        pod_name: &str,
+    ) -> anyhow::Result<Option<(SocketAddr, crate::http::scimlog_peers::PeerSettings, String)>>
+    {
+        let Some(listen) = self.listen else {
+            return Ok(None);
+        };
+        let (Some(service), Some(account)) = (&self.service, &self.service_account) else {
+            anyhow::bail!("--peer-listen needs --peer-service and --peer-service-account");
+        };
+        if self.timeout_ms == 0 || self.answer_bytes == 0 {
+            anyhow::bail!("--peer-timeout-ms and --peer-answer-bytes must be more than 0");
+        }
+        let settings = crate::http::scimlog_peers::PeerSettings {
+            namespace: namespace.to_owned(),
+            service: service.clone(),
+            port: listen.port(),
+            pod_name: pod_name.to_owned(),
+            pod_ip: self.pod_ip,
+            token_file: self.token_file.clone(),
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            answer_bytes: self.answer_bytes,
+        };
+        let username = format!("system:serviceaccount:{namespace}:{account}");
+        Ok(Some((listen, settings, username)))
+    }
 }
 
 /// Settings of `scimitar crds`.

@@ -49,7 +49,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Connect(args) => scimitar::connect_admin::run(args).await,
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
-            scimitar::operator::run(args).await
+            scimitar::operator::run(*args).await
         }
     }
 }

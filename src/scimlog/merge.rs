@@ -213,7 +213,7 @@ impl ScimLog {
                 .collect()
         };
         // Newest first by (time, seq): arrival times are not in sequence order.
-        found.sort_unstable_by(|a, b| (b.time, b.seq).cmp(&(a.time, a.seq)));
+        found.sort_unstable_by_key(|e| std::cmp::Reverse((e.time, e.seq)));
         let more = limit.is_some_and(|limit| found.len() > limit);
         if let Some(limit) = limit {
             found.truncate(limit);

@@ -183,7 +183,7 @@ fn a_replica_that_did_not_answer_is_named_and_its_part_is_missing() {
         Some(50),
     );
     assert_eq!(merged.entries.len(), 1);
-    assert_eq!(merged.unavailable, [missing.clone()]);
+    assert_eq!(merged.unavailable, std::slice::from_ref(&missing));
     let json = serde_json::to_value(&merged).unwrap();
     assert_eq!(
         json["unavailable"][0],
