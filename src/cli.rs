@@ -129,21 +129,21 @@ pub struct PeerArgs {
     /// one for its part of a tenant's SCIM log (its own port, never the SCIM
     /// one). Unset: a listing holds this replica's log only.
     #[arg(long = "peer-listen", env = "SCIMITAR_PEER_LISTEN")]
-    pub listen: Option<SocketAddr>,
+    pub peer_listen: Option<SocketAddr>,
     /// The Service (in `--namespace`) whose EndpointSlices list the replicas.
     #[arg(long = "peer-service", env = "SCIMITAR_PEER_SERVICE")]
-    pub service: Option<String>,
+    pub peer_service: Option<String>,
     /// The ServiceAccount (in `--namespace`) every replica runs as: the only
     /// identity the internal endpoint answers.
     #[arg(long = "peer-service-account", env = "SCIMITAR_PEER_SERVICE_ACCOUNT")]
-    pub service_account: Option<String>,
+    pub peer_service_account: Option<String>,
     /// The audience of the replicas' projected ServiceAccount tokens.
     #[arg(
         long = "peer-audience",
         env = "SCIMITAR_PEER_AUDIENCE",
         default_value = "scimitar-peers"
     )]
-    pub audience: String,
+    pub peer_audience: String,
     /// This pod's projected ServiceAccount token for `--peer-audience`
     /// (re-read at each listing: the kubelet rotates it).
     #[arg(
@@ -151,7 +151,7 @@ pub struct PeerArgs {
         env = "SCIMITAR_PEER_TOKEN_FILE",
         default_value = "/var/run/secrets/scimitar/peers/token"
     )]
-    pub token_file: PathBuf,
+    pub peer_token_file: PathBuf,
     /// Milliseconds each replica has to answer; a slower one is named as
     /// not answering.
     #[arg(
@@ -159,13 +159,13 @@ pub struct PeerArgs {
         env = "SCIMITAR_PEER_TIMEOUT_MS",
         default_value_t = 2000
     )]
-    pub timeout_ms: u64,
+    pub peer_timeout_ms: u64,
     /// Bytes one replica's answer may take (`24MiB`, `512KiB`, or bytes); a
     /// larger one is named as not answering. A tenant's entries retain at
     /// most `--scim-log-tenant-bytes` on a replica; their JSON is about as
     /// large, more where text bodies need escapes.
     #[arg(long = "peer-answer-bytes", env = "SCIMITAR_PEER_ANSWER_BYTES", default_value = "24MiB", value_parser = parse_bytes)]
-    pub answer_bytes: usize,
+    pub peer_answer_bytes: usize,
     /// This pod's IP (the downward API's `status.podIP`), left out of the peers.
     #[arg(long = "pod-ip", env = "POD_IP")]
     pub pod_ip: Option<std::net::IpAddr>,
@@ -180,13 +180,14 @@ impl PeerArgs {
         pod_name: &str,
     ) -> anyhow::Result<Option<(SocketAddr, crate::http::scimlog_peers::PeerSettings, String)>>
     {
-        let Some(listen) = self.listen else {
+        let Some(listen) = self.peer_listen else {
             return Ok(None);
         };
-        let (Some(service), Some(account)) = (&self.service, &self.service_account) else {
+        let (Some(service), Some(account)) = (&self.peer_service, &self.peer_service_account)
+        else {
             anyhow::bail!("--peer-listen needs --peer-service and --peer-service-account");
         };
-        if self.timeout_ms == 0 || self.answer_bytes == 0 {
+        if self.peer_timeout_ms == 0 || self.peer_answer_bytes == 0 {
             anyhow::bail!("--peer-timeout-ms and --peer-answer-bytes must be more than 0");
         }
         let settings = crate::http::scimlog_peers::PeerSettings {
@@ -195,9 +196,9 @@ impl PeerArgs {
             port: listen.port(),
             pod_name: pod_name.to_owned(),
             pod_ip: self.pod_ip,
-            token_file: self.token_file.clone(),
-            timeout: std::time::Duration::from_millis(self.timeout_ms),
-            answer_bytes: self.answer_bytes,
+            token_file: self.peer_token_file.clone(),
+            timeout: std::time::Duration::from_millis(self.peer_timeout_ms),
+            answer_bytes: self.peer_answer_bytes,
         };
         let username = format!("system:serviceaccount:{namespace}:{account}");
         Ok(Some((listen, settings, username)))
@@ -310,6 +311,38 @@ mod tests {
         for bad in ["", "MiB", "32MB", "32M", "1.5MiB", "-1", "32 MiB extra"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn peer_flags_make_peer_settings_and_incomplete_ones_are_refused() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+        let run = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(["scimitar", "run"].iter().chain(extra)).expect("parses");
+            let Command::Run(args) = cli.command else {
+                panic!("run")
+            };
+            args
+        };
+        let off = run(&[]);
+        assert!(off.peers.settings("ns", "pod-a").unwrap().is_none());
+        let on = run(&[
+            "--peer-listen=0.0.0.0:8081",
+            "--peer-service=scimitar",
+            "--peer-service-account=scimitar",
+            "--peer-answer-bytes=1MiB",
+            "--pod-ip=10.0.0.5",
+        ]);
+        let (listen, settings, username) = on.peers.settings("ns", "pod-a").unwrap().unwrap();
+        assert_eq!(listen.port(), 8081);
+        assert_eq!(settings.port, 8081);
+        assert_eq!(settings.answer_bytes, 1 << 20);
+        assert_eq!(settings.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(settings.pod_ip, "10.0.0.5".parse().ok());
+        assert_eq!(username, "system:serviceaccount:ns:scimitar");
+        let half = run(&["--peer-listen=0.0.0.0:8081", "--peer-service=scimitar"]);
+        let error = half.peers.settings("ns", "pod-a").unwrap_err().to_string();
+        assert!(error.contains("--peer-service-account"), "{error}");
     }
 
     #[test]

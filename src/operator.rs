@@ -94,7 +94,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             tracing::info!(address = %internal.local_addr()?, "internal SCIM log endpoint listening");
             let reviewer = http::scimlog_internal::TokenReviewer {
                 client: client.clone(),
-                audience: args.peers.audience.clone(),
+                audience: args.peers.peer_audience.clone(),
                 username,
             };
             let router =
