@@ -75,7 +75,7 @@ impl Filters {
                 pairs.push((key, value.clone()));
             }
         }
-        Query::parse(pairs).map_err(|e| e.0)
+        Query::parse_merged(pairs).map_err(|e| e.0)
     }
 
     /// The filters as a query string (without the cursor), for links.
@@ -291,6 +291,26 @@ fn table(tenant: &str, filters: &Filters, entries: &[Served], next: Option<&str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_that_did_not_answer_are_named_above_the_table() {
+        let answered = ["scimitar-a".to_owned()];
+        assert!(!replicas(&answered, &[]).contains("unavailable"));
+        let missing = Unavailable {
+            replica: "scimitar-b".into(),
+            address: "10.0.0.7:8081".into(),
+            reason: "no answer within 2000 ms <script>".into(),
+        };
+        let html = replicas(&answered, &[missing]);
+        assert!(html.contains("id=\"unavailable\""), "{html}");
+        assert!(
+            html.contains(
+                "<code>scimitar-b</code> (10.0.0.7:8081): no answer within 2000 ms &lt;script&gt;"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("Requests served by replica scimitar-a."));
+    }
 
     #[test]
     fn datetime_local_values_are_read_as_utc() {

@@ -181,7 +181,7 @@ async fn part<V: PeerVerifier + 'static>(
             filters.push((key, value));
         }
     }
-    let query = match Query::parse(filters) {
+    let query = match Query::parse_merged(filters) {
         Ok(query) => query,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalidQuery", e.0),
     };

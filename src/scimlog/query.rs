@@ -174,6 +174,24 @@ impl Query {
         Ok(query)
     }
 
+    /// [`Query::parse`] for a merged listing (the log API, the console, the
+    /// internal endpoint): only merged cursors; one replica's own cursor
+    /// (`c1.`, of a version before the merge) is refused, not ignored.
+    pub fn parse_merged<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, QueryError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let query = Self::parse(pairs)?;
+        if query.cursor.is_some() {
+            return Err(QueryError(
+                "cursor: a cursor of one replica's log (an earlier version); start again without it"
+                    .into(),
+            ));
+        }
+        Ok(query)
+    }
+
     /// Whether `entry` passes the filters (not the cursor).
     pub fn matches(&self, entry: &Entry) -> bool {
         self.since.is_none_or(|since| entry.time >= since)

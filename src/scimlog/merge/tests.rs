@@ -58,6 +58,8 @@ fn a_position_survives_its_cursor_and_bad_cursors_are_refused() {
     let query = Query::parse([("cursor", cursor.as_str())]).unwrap();
     assert_eq!(query.before, Some(position));
     assert_eq!(query.cursor, None);
+    let local = Query::parse_merged([("cursor", "c1.2a")]).unwrap_err();
+    assert!(local.0.contains("earlier version"), "{local}");
     for bad in [
         "m1.",
         "m1.12",
