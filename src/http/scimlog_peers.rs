@@ -86,9 +86,9 @@ pub struct Peers {
 impl Peers {
     /// Peers found with `client`, as `settings` say.
     pub fn new(client: Client, settings: PeerSettings) -> anyhow::Result<Self> {
+        // No timeout of the client's own: `ask` bounds each peer (connect,
+        // answer and body) with one, so the reason names it the same way.
         let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()?;
