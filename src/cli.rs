@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator: the SCIM HTTP server and the controller.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the SCIM API from an in-memory store, without Kubernetes (protocol
     /// testing and benchmarks; nothing persists).
     Serve(ServeArgs),
@@ -130,6 +130,92 @@ pub struct RunArgs {
     /// The tenant console.
     #[command(flatten)]
     pub console: crate::console::ConsoleArgs,
+    /// One SCIM log across replicas.
+    #[command(flatten)]
+    pub peers: PeerArgs,
+}
+
+/// How the replicas of an installation merge their SCIM logs (`scimitar run`).
+#[derive(Debug, Clone, Args)]
+pub struct PeerArgs {
+    /// Address of the internal endpoint on which the other replicas ask this
+    /// one for its part of a tenant's SCIM log (its own port, never the SCIM
+    /// one). Unset: a listing holds this replica's log only.
+    #[arg(long = "peer-listen", env = "SCIMITAR_PEER_LISTEN")]
+    pub peer_listen: Option<SocketAddr>,
+    /// The Service (in `--namespace`) whose EndpointSlices list the replicas.
+    #[arg(long = "peer-service", env = "SCIMITAR_PEER_SERVICE")]
+    pub peer_service: Option<String>,
+    /// The ServiceAccount (in `--namespace`) every replica runs as: the only
+    /// identity the internal endpoint answers.
+    #[arg(long = "peer-service-account", env = "SCIMITAR_PEER_SERVICE_ACCOUNT")]
+    pub peer_service_account: Option<String>,
+    /// The audience of the replicas' projected ServiceAccount tokens.
+    #[arg(
+        long = "peer-audience",
+        env = "SCIMITAR_PEER_AUDIENCE",
+        default_value = "scimitar-peers"
+    )]
+    pub peer_audience: String,
+    /// This pod's projected ServiceAccount token for `--peer-audience`
+    /// (re-read at each listing: the kubelet rotates it).
+    #[arg(
+        long = "peer-token-file",
+        env = "SCIMITAR_PEER_TOKEN_FILE",
+        default_value = "/var/run/secrets/scimitar/peers/token"
+    )]
+    pub peer_token_file: PathBuf,
+    /// Milliseconds each replica has to answer; a slower one is named as
+    /// not answering.
+    #[arg(
+        long = "peer-timeout-ms",
+        env = "SCIMITAR_PEER_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub peer_timeout_ms: u64,
+    /// Bytes one replica's answer may take (`24MiB`, `512KiB`, or bytes); a
+    /// larger one is named as not answering. A tenant's entries retain at
+    /// most `--scim-log-tenant-bytes` on a replica; their JSON is about as
+    /// large, more where text bodies need escapes.
+    #[arg(long = "peer-answer-bytes", env = "SCIMITAR_PEER_ANSWER_BYTES", default_value = "24MiB", value_parser = parse_bytes)]
+    pub peer_answer_bytes: usize,
+    /// This pod's IP (the downward API's `status.podIP`), left out of the peers.
+    #[arg(long = "pod-ip", env = "POD_IP")]
+    pub pod_ip: Option<std::net::IpAddr>,
+}
+
+impl PeerArgs {
+    /// Where to listen and how to reach the peers, when `--peer-listen` is
+    /// set; an error names what else it needs.
+    pub fn settings(
+        &self,
+        namespace: &str,
+        pod_name: &str,
+    ) -> anyhow::Result<Option<(SocketAddr, crate::http::scimlog_peers::PeerSettings, String)>>
+    {
+        let Some(listen) = self.peer_listen else {
+            return Ok(None);
+        };
+        let (Some(service), Some(account)) = (&self.peer_service, &self.peer_service_account)
+        else {
+            anyhow::bail!("--peer-listen needs --peer-service and --peer-service-account");
+        };
+        if self.peer_timeout_ms == 0 || self.peer_answer_bytes == 0 {
+            anyhow::bail!("--peer-timeout-ms and --peer-answer-bytes must be more than 0");
+        }
+        let settings = crate::http::scimlog_peers::PeerSettings {
+            namespace: namespace.to_owned(),
+            service: service.clone(),
+            port: listen.port(),
+            pod_name: pod_name.to_owned(),
+            pod_ip: self.pod_ip,
+            token_file: self.peer_token_file.clone(),
+            timeout: std::time::Duration::from_millis(self.peer_timeout_ms),
+            answer_bytes: self.peer_answer_bytes,
+        };
+        let username = format!("system:serviceaccount:{namespace}:{account}");
+        Ok(Some((listen, settings, username)))
+    }
 }
 
 /// Settings of `scimitar crds`.
@@ -244,6 +330,38 @@ mod tests {
         for bad in ["", "MiB", "32MB", "32M", "1.5MiB", "-1", "32 MiB extra"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn peer_flags_make_peer_settings_and_incomplete_ones_are_refused() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+        let run = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(["scimitar", "run"].iter().chain(extra)).expect("parses");
+            let Command::Run(args) = cli.command else {
+                panic!("run")
+            };
+            args
+        };
+        let off = run(&[]);
+        assert!(off.peers.settings("ns", "pod-a").unwrap().is_none());
+        let on = run(&[
+            "--peer-listen=0.0.0.0:8081",
+            "--peer-service=scimitar",
+            "--peer-service-account=scimitar",
+            "--peer-answer-bytes=1MiB",
+            "--pod-ip=10.0.0.5",
+        ]);
+        let (listen, settings, username) = on.peers.settings("ns", "pod-a").unwrap().unwrap();
+        assert_eq!(listen.port(), 8081);
+        assert_eq!(settings.port, 8081);
+        assert_eq!(settings.answer_bytes, 1 << 20);
+        assert_eq!(settings.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(settings.pod_ip, "10.0.0.5".parse().ok());
+        assert_eq!(username, "system:serviceaccount:ns:scimitar");
+        let half = run(&["--peer-listen=0.0.0.0:8081", "--peer-service=scimitar"]);
+        let error = half.peers.settings("ns", "pod-a").unwrap_err().to_string();
+        assert!(error.contains("--peer-service-account"), "{error}");
     }
 
     #[test]

@@ -51,7 +51,7 @@ async fn run() -> anyhow::Result<()> {
         Command::AccessReport(args) => scimitar::plan_admin::run_report(args).await,
         Command::Run(args) => {
             scimitar::telemetry::init(cli.log_format);
-            scimitar::operator::run(args).await
+            scimitar::operator::run(*args).await
         }
     }
 }

@@ -83,6 +83,34 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tenants: tenants.clone(),
         tokens: tokens.clone(),
     });
+    // One SCIM log across replicas: the internal endpoint peers ask, and
+    // the peers this replica asks (off without `--peer-listen`).
+    let replica = http::scimlog_peers::this_replica();
+    let (cluster_log, internal) = match args.peers.settings(&args.namespace, &replica)? {
+        Some((listen, settings, username)) => {
+            let internal = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen} (--peer-listen)"))?;
+            tracing::info!(address = %internal.local_addr()?, "internal SCIM log endpoint listening");
+            let reviewer = http::scimlog_internal::TokenReviewer {
+                client: client.clone(),
+                audience: args.peers.peer_audience.clone(),
+                username,
+            };
+            let router =
+                http::scimlog_internal::router(scim_log.clone(), replica.clone(), reviewer);
+            let peers = http::scimlog_peers::Peers::new(client.clone(), settings)?;
+            (
+                http::scimlog_peers::ClusterLog::with_peers(scim_log.clone(), replica, peers),
+                Some((internal, router)),
+            )
+        }
+        None => (
+            http::scimlog_peers::ClusterLog::local(scim_log.clone(), replica),
+            None,
+        ),
+    };
+    let cluster_log = Arc::new(cluster_log);
     let scim_state = ScimState {
         store: store.clone(),
         auth: auth.clone(),
@@ -103,13 +131,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         client: client.clone(),
         store: store.clone(),
         tokens: tokens.clone(),
-        scim_log: scim_log.clone(),
+        scim_log: cluster_log.clone(),
         namespace: args.namespace.clone(),
         public_url: args.public_url.clone(),
     };
     let console = crate::console::Console::new(console_shared, &args.console).await;
     let app = http::app(readiness.clone())
-        .merge(http::scim_app(scim_state, &layers))
+        .merge(http::scim_app_with(
+            scim_state,
+            &layers,
+            Some(cluster_log.clone()),
+        ))
         .merge(console.router());
     // One SIGTERM, seen by the HTTP server and by leader election. The
     // leader steps down at once; the HTTP server keeps serving for
@@ -127,6 +159,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     });
     let server = http::serve(listener, app, drained.clone());
+    if let Some((internal, router)) = internal {
+        let drained = drained.clone();
+        tokio::spawn(async move {
+            if let Err(error) = http::serve(internal, router, drained).await {
+                tracing::error!(%error, "the internal SCIM log endpoint stopped");
+            }
+        });
+    }
     // In-flight requests get `--shutdown-grace-seconds` after the delay, then
     // the process exits anyway (Kubernetes would SIGKILL it soon after).
     let grace = Duration::from_secs(args.shutdown_grace_seconds);

@@ -1,7 +1,10 @@
-//! The SCIM logs page: this replica's request log for the tenant (see
-//! [`crate::scimlog`]), filtered by time range, method, resource type and
-//! status class, newest first and paged, each entry with its redacted
+//! The SCIM logs page: the tenant's request log of every replica, merged
+//! (see [`crate::scimlog`] and [`crate::http::scimlog_peers`]), filtered by
+//! time range, method, resource type and status class, newest first and
+//! paged, each entry with the replica that served it and its redacted
 //! request and response payloads; and the CSV export of the filtered set.
+//! A replica that did not answer is named above the table (`#unavailable`):
+//! the page is never silently short.
 //!
 //! The form's times are `datetime-local` values, read as UTC.
 
@@ -14,7 +17,8 @@ use serde::Deserialize;
 
 use super::html::escape;
 use super::{Console, Signed};
-use crate::scimlog::{self, Entry, Query, ResourceType};
+use crate::http::scimlog_peers::ClusterLog;
+use crate::scimlog::{self, Query, ResourceType, Served, Unavailable};
 
 /// Methods offered by the filter.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -71,7 +75,7 @@ impl Filters {
                 pairs.push((key, value.clone()));
             }
         }
-        Query::parse(pairs).map_err(|e| e.0)
+        Query::parse_merged(pairs).map_err(|e| e.0)
     }
 
     /// The filters as a query string (without the cursor), for links.
@@ -97,7 +101,7 @@ async fn signed(
     console: &Console,
     tenant: &str,
     headers: &HeaderMap,
-) -> Result<(Signed, Arc<scimlog::ScimLog>), Response> {
+) -> Result<(Signed, Arc<ClusterLog>), Response> {
     let signed = console.guard(tenant, headers).await?;
     Ok((signed, console.deps.scim_log.clone()))
 }
@@ -117,7 +121,8 @@ pub async fn page(
     html.push_str(&form(&tenant, &filters));
     match filters.query() {
         Ok(query) => {
-            let page = log.page(&tenant, &query);
+            let page = log.listing(&tenant, &query, false).await;
+            html.push_str(&replicas(&page.replicas, &page.unavailable));
             html.push_str(&table(
                 &tenant,
                 &filters,
@@ -127,11 +132,12 @@ pub async fn page(
         }
         Err(error) => html.push_str(&format!("<p class=\"denied\">{}</p>", escape(&error))),
     }
+    let limits = log.log().limits();
     html.push_str(&format!(
-        "<p class=\"muted\">This replica keeps the last {} requests of all tenants, in at most {} of memory ({} per tenant); bodies are redacted (passwords masked, Authorization never stored).</p>",
-        log.capacity(),
-        mebibytes(log.limits().bytes),
-        mebibytes(log.limits().tenant_bytes),
+        "<p class=\"muted\">Each replica keeps the last {} requests of all tenants, in at most {} of memory ({} per tenant), and loses them when it restarts; bodies are redacted (passwords masked, Authorization never stored).</p>",
+        limits.entries,
+        mebibytes(limits.bytes),
+        mebibytes(limits.tenant_bytes),
     ));
     signed.page("SCIM logs", html).respond(StatusCode::OK)
 }
@@ -151,7 +157,34 @@ pub async fn csv(
         Ok(query) => query,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
     };
-    crate::http::scimlog::csv_download(&tenant, log.all(&tenant, &query))
+    crate::http::scimlog::csv_download(&tenant, log.listing(&tenant, &query, true).await)
+}
+
+/// Which replicas' entries the page holds, and which are missing and why.
+fn replicas(answered: &[String], unavailable: &[Unavailable]) -> String {
+    let names: Vec<String> = answered.iter().map(|r| escape(r)).collect();
+    let mut html = format!(
+        "<p class=\"muted\" id=\"replicas\">Requests served by {} {}.</p>",
+        if names.len() == 1 {
+            "replica"
+        } else {
+            "replicas"
+        },
+        names.join(", ")
+    );
+    if !unavailable.is_empty() {
+        html.push_str("<div class=\"denied\" id=\"unavailable\"><p>Not answering, so their requests are missing below:</p><ul>");
+        for missing in unavailable {
+            html.push_str(&format!(
+                "<li><code>{}</code> ({}): {}</li>",
+                escape(&missing.replica),
+                escape(&missing.address),
+                escape(&missing.reason)
+            ));
+        }
+        html.push_str("</ul></div>");
+    }
+    html
 }
 
 /// `bytes` for people: `32 MiB`, `512 KiB`.
@@ -215,7 +248,7 @@ fn payload(label: &str, body: Option<&scimlog::Body>) -> String {
     format!("<h4>{label}</h4><pre>{}</pre>", escape(&text))
 }
 
-fn table(tenant: &str, filters: &Filters, entries: &[Arc<Entry>], next: Option<&str>) -> String {
+fn table(tenant: &str, filters: &Filters, entries: &[Served], next: Option<&str>) -> String {
     let query = filters.query_string();
     let mut html = format!(
         "<p><a id=\"csv\" href=\"/console/{}/logs.csv?{}\" download>Download CSV</a> (every entry matching these filters)</p>",
@@ -226,17 +259,18 @@ fn table(tenant: &str, filters: &Filters, entries: &[Arc<Entry>], next: Option<&
         html.push_str("<p class=\"muted\">No requests match.</p>");
         return html;
     }
-    html.push_str("<table id=\"entries\"><thead><tr><th>Time (UTC)</th><th>Method</th><th>Path</th><th>Type</th><th>Status</th><th>ms</th><th>Payloads</th></tr></thead><tbody>");
-    for entry in entries {
+    html.push_str("<table id=\"entries\"><thead><tr><th>Time (UTC)</th><th>Method</th><th>Path</th><th>Type</th><th>Status</th><th>ms</th><th>Replica</th><th>Payloads</th></tr></thead><tbody>");
+    for Served { replica, entry } in entries {
         let status_class = if entry.status < 400 { "yes" } else { "no" };
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"{status_class}\">{}</td><td>{:.1}</td><td><details><summary>show</summary>{}{}</details></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"{status_class}\">{}</td><td>{:.1}</td><td class=\"replica\">{}</td><td><details><summary>show</summary>{}{}</details></td></tr>",
             escape(&entry.time.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string()),
             escape(&entry.method),
             escape(&entry.path),
             entry.resource_type,
             entry.status,
             entry.duration_ms,
+            escape(replica),
             payload("Request", entry.request_body.as_ref()),
             payload("Response", entry.response_body.as_ref()),
         ));
@@ -257,6 +291,26 @@ fn table(tenant: &str, filters: &Filters, entries: &[Arc<Entry>], next: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_that_did_not_answer_are_named_above_the_table() {
+        let answered = ["scimitar-a".to_owned()];
+        assert!(!replicas(&answered, &[]).contains("unavailable"));
+        let missing = Unavailable {
+            replica: "scimitar-b".into(),
+            address: "10.0.0.7:8081".into(),
+            reason: "no answer within 2000 ms <script>".into(),
+        };
+        let html = replicas(&answered, &[missing]);
+        assert!(html.contains("id=\"unavailable\""), "{html}");
+        assert!(
+            html.contains(
+                "<code>scimitar-b</code> (10.0.0.7:8081): no answer within 2000 ms &lt;script&gt;"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("Requests served by replica scimitar-a."));
+    }
 
     #[test]
     fn datetime_local_values_are_read_as_utc() {

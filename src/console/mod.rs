@@ -50,7 +50,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
 use crate::crd::ScimTenant;
-use crate::scimlog::ScimLog;
+use crate::http::scimlog_peers::ClusterLog;
 use crate::store::kube::KubeStore;
 use crate::store::kube::tokens::Tokens;
 use html::{Page, escape, message};
@@ -98,8 +98,8 @@ pub struct Shared {
     pub store: Arc<KubeStore>,
     /// The tenants' API tokens, as the token watch sees them.
     pub tokens: Arc<Tokens>,
-    /// This replica's SCIM request log.
-    pub scim_log: Arc<ScimLog>,
+    /// The SCIM request log of every replica (this one's and its peers').
+    pub scim_log: Arc<ClusterLog>,
     /// The operator's namespace: the key Secret and token Secrets live there.
     pub namespace: String,
     /// `--public-url`, shown on the Connect page and used for the base URL.

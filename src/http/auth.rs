@@ -18,7 +18,7 @@ use crate::auth::{Principal, TokenAuthenticator};
 
 /// The token of an `Authorization: Bearer <token>` header (scheme matched
 /// case-insensitively), if there is one.
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)?

@@ -30,6 +30,10 @@ pub mod scim;
 pub mod scim_error;
 /// The SCIM request log: recording middleware and `/api/v1/tenants/{tenant}/scim-logs`.
 pub mod scimlog;
+/// The internal endpoint replicas give each other their part of the log on.
+pub mod scimlog_internal;
+/// One SCIM log across replicas: finding and asking the peers.
+pub mod scimlog_peers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,10 +88,22 @@ impl ScimLayers {
 /// The SCIM application: the SCIM API with `layers`, and the API serving
 /// `state`'s request log (when it has one) to the tenants' tokens.
 pub fn scim_app<S: Store>(state: ScimState<S>, layers: &ScimLayers) -> Router {
-    let log_api = state
-        .scim_log
-        .clone()
-        .map(|log| scimlog::api_router(log, state.auth.clone()));
+    let log = state.scim_log.clone().map(|log| {
+        Arc::new(scimlog_peers::ClusterLog::local(
+            log,
+            scimlog_peers::this_replica(),
+        ))
+    });
+    scim_app_with(state, layers, log)
+}
+
+/// [`scim_app`], its log API serving `log` (every replica's, with peers).
+pub fn scim_app_with<S: Store>(
+    state: ScimState<S>,
+    layers: &ScimLayers,
+    log: Option<Arc<scimlog_peers::ClusterLog>>,
+) -> Router {
+    let log_api = log.map(|log| scimlog::api_router(log, state.auth.clone()));
     let app = scim::router_with(state, layers);
     match log_api {
         Some(log_api) => app.merge(log_api),

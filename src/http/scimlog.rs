@@ -1,6 +1,8 @@
 //! The SCIM request log over HTTP: the middleware that records every SCIM
 //! request, and the API that serves a tenant's log
-//! (`GET /api/v1/tenants/{tenant}/scim-logs`).
+//! (`GET /api/v1/tenants/{tenant}/scim-logs`): every replica's, merged
+//! ([`ClusterLog`]; `replicas` names those whose entries it holds,
+//! `unavailable` those that did not answer, with why).
 //!
 //! Recording: the middleware sits inside the edge's classification, so it
 //! reads the caller's tenant and the request's resource type from the
@@ -32,9 +34,10 @@ use futures::StreamExt as _;
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::scimlog_peers::ClusterLog;
 use crate::auth::{Scope, TokenAuthenticator};
 use crate::http::auth::Identity;
-use crate::scimlog::{self, Query, ResourceType, ScimLog};
+use crate::scimlog::{self, Merged, Query, ResourceType, ScimLog};
 
 /// Target of the per-request log lines.
 pub const LOG_TARGET: &str = "scimitar::scim_log";
@@ -183,7 +186,7 @@ async fn record(State(recorder): State<Recorder>, request: Request, next: Next) 
 /// an unknown one is 401, another tenant's token is 404 (whether the tenant
 /// exists is not revealed), the tenant's own token without the `logs` scope
 /// is 403. Errors are JSON: `{"status": 401, "error": "unauthorized", "detail": "…"}`.
-pub fn api_router(log: Arc<ScimLog>, auth: Arc<dyn TokenAuthenticator>) -> Router {
+pub fn api_router(log: Arc<ClusterLog>, auth: Arc<dyn TokenAuthenticator>) -> Router {
     Router::new()
         .route(API_PATH, get(list))
         .with_state(log)
@@ -218,7 +221,7 @@ fn error(status: StatusCode, code: &str, detail: impl Into<String>) -> Response 
 }
 
 async fn list(
-    State(log): State<Arc<ScimLog>>,
+    State(log): State<Arc<ClusterLog>>,
     tenant: Result<Path<String>, axum::extract::rejection::PathRejection>,
     identity: Option<axum::Extension<Identity>>,
     uri: axum::http::Uri,
@@ -277,25 +280,29 @@ async fn list(
             filters.push((key, value));
         }
     }
-    let query = match Query::parse(filters) {
+    let query = match Query::parse_merged(filters) {
         Ok(query) => query,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalidQuery", e.0),
     };
 
+    let listing = log.listing(&tenant, &query, csv).await;
     if csv {
-        csv_download(&tenant, log.all(&tenant, &query))
+        csv_download(&tenant, listing)
     } else {
-        axum::Json(log.page(&tenant, &query)).into_response()
+        axum::Json(listing).into_response()
     }
 }
 
-/// `entries` as a CSV download named after `tenant` (`no-store`: it holds
-/// request bodies). Shared by this API and the console's SCIM logs page.
+/// A merged listing as a CSV download named after `tenant` (`no-store`: it
+/// holds request bodies). Shared by this API and the console's SCIM logs
+/// page. Each replica that did not answer is a trailing row
+/// ([`scimlog::unavailable_row`]) and is named in the header
+/// `X-Scimitar-Unavailable-Replicas` (comma-separated pod names).
 ///
 /// The file is streamed row by row: only one row is rendered at a time, and
 /// each entry is released once written (entries the log evicted meanwhile
 /// are freed then).
-pub fn csv_download(tenant: &str, entries: Vec<Arc<scimlog::Entry>>) -> Response {
+pub fn csv_download(tenant: &str, listing: Merged) -> Response {
     let file: String = tenant
         .chars()
         .map(|c| {
@@ -312,9 +319,19 @@ pub fn csv_download(tenant: &str, entries: Vec<Arc<scimlog::Entry>>) -> Response
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        Body::from_stream(csv_stream(entries)),
+        Body::from_stream(csv_stream(listing.entries, listing.unavailable.clone())),
     )
         .into_response();
+    if !listing.unavailable.is_empty() {
+        let names: Vec<&str> = listing
+            .unavailable
+            .iter()
+            .map(|u| u.replica.as_str())
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
+            response.headers_mut().insert(UNAVAILABLE_HEADER, value);
+        }
+    }
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         response
             .headers_mut()
@@ -323,14 +340,24 @@ pub fn csv_download(tenant: &str, entries: Vec<Arc<scimlog::Entry>>) -> Response
     response
 }
 
-/// The header, then one row per entry.
+/// The header naming the replicas missing from a CSV download.
+pub const UNAVAILABLE_HEADER: &str = "x-scimitar-unavailable-replicas";
+
+/// The header, one row per entry, then one per replica that did not answer.
 fn csv_stream(
-    entries: Vec<Arc<scimlog::Entry>>,
+    entries: Vec<scimlog::Served>,
+    unavailable: Vec<scimlog::Unavailable>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> {
-    let rows = entries.into_iter().map(|entry| scimlog::csv_row(&entry));
+    let rows = entries
+        .into_iter()
+        .map(|served| scimlog::csv_row(&served.entry));
+    let missing = unavailable
+        .into_iter()
+        .map(|u| scimlog::unavailable_row(&u));
     futures::stream::iter(
         std::iter::once(scimlog::csv_header())
             .chain(rows)
+            .chain(missing)
             .map(|row| Ok(Bytes::from(row))),
     )
 }

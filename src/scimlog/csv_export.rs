@@ -8,6 +8,11 @@
 //! and paths come from the identity provider. Such a cell gets a leading `'`
 //! (OWASP's advice), which spreadsheets show as text.
 //!
+//! A merged listing that misses a replica's entries ends with one row per
+//! replica that did not answer: the same number of fields as every row (so a
+//! reader expecting rectangular data takes it), the first one
+//! `# replica not answering: <pod> (<address>): <reason>`, the others empty.
+//!
 //! Rows can be written one at a time ([`csv_header`], [`csv_row`]), so a
 //! download streams instead of building the whole file in memory.
 
@@ -81,6 +86,14 @@ pub fn csv_row(entry: &Entry) -> String {
         Cow::Borrowed(body(&entry.request_body)),
         Cow::Borrowed(body(&entry.response_body)),
     ])
+}
+
+/// The trailing row naming a replica whose entries are missing.
+pub fn unavailable_row(missing: &super::Unavailable) -> String {
+    let first = format!("# replica not answering: {missing}");
+    line(
+        std::iter::once(Cow::Owned(first)).chain((1..CSV_COLUMNS.len()).map(|_| Cow::Borrowed(""))),
+    )
 }
 
 /// The entries as CSV, in the order given.

@@ -22,6 +22,7 @@
 //! tests/e2e/imports_follow_the_layers.rs).
 
 mod csv_export;
+pub mod merge;
 mod query;
 pub mod redact;
 pub mod store;
@@ -35,7 +36,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-pub use csv_export::{CSV_COLUMNS, csv_header, csv_row, neutralise, to_csv};
+pub use csv_export::{CSV_COLUMNS, csv_header, csv_row, neutralise, to_csv, unavailable_row};
+pub use merge::{Merged, Part, Position, Served, Unavailable};
 pub use query::{Page, Query, QueryError, StatusClass};
 pub use store::Limits;
 
@@ -247,8 +249,37 @@ impl Serialize for Body {
     }
 }
 
+/// Reads what [`Body`]'s `Serialize` wrote (a peer replica's answer),
+/// bounded as [`Body::capture`] bounds it.
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wire {
+            json: Option<Box<RawValue>>,
+            text: Option<String>,
+            #[serde(default)]
+            truncated: bool,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        match (wire.json, wire.text) {
+            (Some(json), None) if json.get().len() <= BODY_LIMIT => Ok(Body {
+                content: Content::Json(json),
+                truncated: wire.truncated,
+            }),
+            (None, Some(text)) => {
+                let mut body = Body::cut(&text);
+                body.truncated |= wire.truncated;
+                Ok(body)
+            }
+            (Some(_), None) => Err(serde::de::Error::custom("body over the limit")),
+            _ => Err(serde::de::Error::custom("a body is either json or text")),
+        }
+    }
+}
+
 /// One SCIM request, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// Position in this replica's log: strictly increasing in recording order.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{Entry, ResourceType};
+use super::{Entry, Position, ResourceType};
 
 /// Entries per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -63,8 +63,12 @@ pub struct Query {
     pub status: Option<StatusClass>,
     /// Entries per page.
     pub limit: usize,
-    /// Only entries recorded before this sequence number.
+    /// Only entries recorded before this sequence number (this replica's
+    /// own cursor, [`super::ScimLog::page`]).
     pub cursor: Option<u64>,
+    /// Only entries below this position in the merged order of every
+    /// replica (the cursor of a merged listing, [`super::merge`]).
+    pub before: Option<Position>,
 }
 
 impl Default for Query {
@@ -77,6 +81,7 @@ impl Default for Query {
             status: None,
             limit: DEFAULT_LIMIT,
             cursor: None,
+            before: None,
         }
     }
 }
@@ -152,10 +157,12 @@ impl Query {
                         .ok_or_else(|| bad(&format!("expected a number from 1 to {MAX_LIMIT}")))?;
                 }
                 "cursor" => {
-                    query.cursor = Some(
-                        decode_cursor(value)
-                            .ok_or_else(|| bad("not a cursor returned as `next`"))?,
-                    );
+                    let not_a_cursor = || bad("not a cursor returned as `next`");
+                    if value.starts_with(CURSOR_PREFIX) {
+                        query.cursor = Some(decode_cursor(value).ok_or_else(not_a_cursor)?);
+                    } else {
+                        query.before = Some(Position::decode(value).ok_or_else(not_a_cursor)?);
+                    }
                 }
                 _ => {
                     return Err(QueryError(format!(
@@ -167,6 +174,24 @@ impl Query {
         Ok(query)
     }
 
+    /// [`Query::parse`] for a merged listing (the log API, the console, the
+    /// internal endpoint): only merged cursors; one replica's own cursor
+    /// (`c1.`, of a version before the merge) is refused, not ignored.
+    pub fn parse_merged<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, QueryError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let query = Self::parse(pairs)?;
+        if query.cursor.is_some() {
+            return Err(QueryError(
+                "cursor: a cursor of one replica's log (an earlier version); start again without it"
+                    .into(),
+            ));
+        }
+        Ok(query)
+    }
+
     /// Whether `entry` passes the filters (not the cursor).
     pub fn matches(&self, entry: &Entry) -> bool {
         self.since.is_none_or(|since| entry.time >= since)
@@ -174,6 +199,33 @@ impl Query {
             && self.method.as_deref().is_none_or(|m| entry.method == m)
             && self.resource_type.is_none_or(|t| entry.resource_type == t)
             && self.status.is_none_or(|c| c.contains(entry.status))
+    }
+}
+
+impl Query {
+    /// The query as query-string pairs, filters and merged cursor (what a
+    /// peer replica is asked; `limit` and the local cursor are left out).
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(since) = self.since {
+            pairs.push(("since", since.to_string()));
+        }
+        if let Some(until) = self.until {
+            pairs.push(("until", until.to_string()));
+        }
+        if let Some(method) = &self.method {
+            pairs.push(("method", method.clone()));
+        }
+        if let Some(t) = self.resource_type {
+            pairs.push(("resourceType", t.as_str().to_owned()));
+        }
+        if let Some(status) = self.status {
+            pairs.push(("status", format!("{}xx", status.0)));
+        }
+        if let Some(before) = &self.before {
+            pairs.push(("cursor", before.encode()));
+        }
+        pairs
     }
 }
 

@@ -354,9 +354,14 @@ fn volumes_probes_pdb_and_strategy_follow_the_values() {
         .iter()
         .filter_map(|v| v["name"].as_str())
         .collect();
-    assert_eq!(volumes, ["tmp", "idp-ca"]);
+    assert_eq!(volumes, ["tmp", "peer-token", "idp-ca"]);
+    // The token the replicas show each other: bound to the peers' audience.
     assert_eq!(
-        pod["volumes"][1]["configMap"]["name"].as_str(),
+        pod["volumes"][1]["projected"]["sources"][0]["serviceAccountToken"]["audience"].as_str(),
+        Some("scimitar-peers-full")
+    );
+    assert_eq!(
+        pod["volumes"][2]["configMap"]["name"].as_str(),
         Some("idp-ca")
     );
     let container = &pod["containers"][0];
@@ -373,7 +378,11 @@ fn volumes_probes_pdb_and_strategy_follow_the_values() {
         .collect();
     assert_eq!(
         mounts,
-        [("tmp", "/tmp"), ("idp-ca", "/etc/scimitar/idp-ca")]
+        [
+            ("tmp", "/tmp"),
+            ("peer-token", "/var/run/secrets/scimitar/peers"),
+            ("idp-ca", "/etc/scimitar/idp-ca")
+        ]
     );
     let env = serde_yaml::to_string(&container["env"]).expect("env");
     assert!(

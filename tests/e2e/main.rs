@@ -46,6 +46,7 @@ mod plan_matches_apply;
 mod pods_on_a_node;
 mod replicas_and_late_namespaces;
 mod scim_http_memory;
+mod scim_log_peers;
 mod scim_logs;
 mod survives_an_apiserver_restart;
 mod survives_an_operator_restart;

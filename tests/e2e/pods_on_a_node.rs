@@ -9,6 +9,10 @@
 //!
 //! Needs root (see hack/node.sh). Test traffic goes only to the node's pod
 //! and Service addresses.
+//!
+//! [`one_scim_log`]: both pods' SCIM request logs in one listing.
+
+mod one_scim_log;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -383,6 +387,18 @@ async fn the_chart_runs_as_pods_on_a_node() {
 
     eprintln!(
         "step: SCIM through the Service granted access ({:?})",
+        started.elapsed()
+    );
+    // One SCIM log: requests spread over both pods, listed by either.
+    one_scim_log::requests_served_by_each_pod_are_in_one_listing(
+        node,
+        &all_ready(&admin, Duration::from_secs(60)).await,
+        &base,
+        &home,
+    )
+    .await;
+    eprintln!(
+        "step: one SCIM log across both pods ({:?})",
         started.elapsed()
     );
     // The leader pod is deleted: the other takes over, the ReplicaSet

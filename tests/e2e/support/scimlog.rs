@@ -76,7 +76,11 @@ impl Server {
             public_url: None,
             scim_log: Some(log.clone()),
         };
-        let app = scim::router(state).merge(scimlog::api_router(log.clone(), auth));
+        let cluster = Arc::new(scimitar::http::scimlog_peers::ClusterLog::local(
+            log.clone(),
+            "test-replica",
+        ));
+        let app = scim::router(state).merge(scimlog::api_router(cluster, auth));
         Self { app, log }
     }
 
