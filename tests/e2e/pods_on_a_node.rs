@@ -345,14 +345,28 @@ async fn the_chart_runs_as_pods_on_a_node() {
         "the tenant's token is accepted through the Service",
         Duration::from_secs(60),
         || async {
-            // Each new outcome is printed, so a timeout says what was seen.
+            // Each new outcome is printed, so a timeout says what was seen:
+            // the status with the start of the body (an empty 404 is not
+            // what scimitar's SCIM router answers; seen once on a fresh
+            // machine) or the connection error.
             let outcome = match http
                 .get(format!("{base}/Users?count=1"))
                 .bearer_auth(&token)
                 .send()
                 .await
             {
-                Ok(r) => r.status().to_string(),
+                Ok(r) => {
+                    let status = r.status().to_string();
+                    let server = r
+                        .headers()
+                        .get("server")
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| format!(" server={v}"))
+                        .unwrap_or_default();
+                    let body = r.text().await.unwrap_or_default();
+                    let body: String = body.chars().take(200).collect();
+                    format!("{status}{server} body={body:?}")
+                }
                 Err(e) => format!("{e:?}"),
             };
             let mut last = last_outcome.lock().expect("lock");
