@@ -197,6 +197,40 @@ pub fn api_router(log: Arc<ClusterLog>, auth: Arc<dyn TokenAuthenticator>) -> Ro
 }
 
 /// An error of the log API.
+/// A log query from `uri`, with one extra key `flag` whose value must be
+/// one of `values` (absent: false); the rest are the log's filters. The
+/// error is the detail of a 400 `invalidQuery`. The log
+/// API (`format`) and the replicas' internal endpoint (`all`) both read one.
+pub(super) fn query_with_flag(
+    uri: &axum::http::Uri,
+    flag: &str,
+    values: &[(&str, bool)],
+) -> Result<(bool, Query), String> {
+    let axum::extract::Query(pairs) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map_err(|rejection| rejection.body_text())?;
+    let mut set = false;
+    let mut filters = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        if key != flag {
+            filters.push((key, value));
+            continue;
+        }
+        set = match values.iter().find(|(v, _)| *v == value.trim()) {
+            Some((_, set)) => *set,
+            None => {
+                let expected: Vec<&str> = values.iter().map(|(v, _)| *v).collect();
+                return Err(format!(
+                    "{flag}={value:?}: expected {}",
+                    expected.join(" or ")
+                ));
+            }
+        };
+    }
+    let query = Query::parse_merged(filters).map_err(|e| e.0)?;
+    Ok((set, query))
+}
+
 fn error(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
     let body = json!({"status": status.as_u16(), "error": code, "detail": detail.into()});
     let mut response = (status, axum::Json(body)).into_response();
@@ -251,38 +285,9 @@ async fn list(
         );
     }
 
-    let pairs = match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri) {
-        Ok(axum::extract::Query(pairs)) => pairs,
-        Err(rejection) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalidQuery",
-                rejection.body_text(),
-            );
-        }
-    };
-    let mut csv = false;
-    let mut filters = Vec::with_capacity(pairs.len());
-    for (key, value) in pairs {
-        if key == "format" {
-            csv = match value.trim() {
-                "csv" => true,
-                "json" => false,
-                other => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "invalidQuery",
-                        format!("format={other:?}: expected json or csv"),
-                    );
-                }
-            };
-        } else {
-            filters.push((key, value));
-        }
-    }
-    let query = match Query::parse_merged(filters) {
-        Ok(query) => query,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "invalidQuery", e.0),
+    let (csv, query) = match query_with_flag(&uri, "format", &[("csv", true), ("json", false)]) {
+        Ok(parsed) => parsed,
+        Err(detail) => return error(StatusCode::BAD_REQUEST, "invalidQuery", detail),
     };
 
     let listing = log.listing(&tenant, &query, csv).await;

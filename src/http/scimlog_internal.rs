@@ -35,8 +35,9 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
+use super::scimlog::query_with_flag;
 use super::scimlog_peers::INTERNAL_PATH;
-use crate::scimlog::{Part, Query, ScimLog};
+use crate::scimlog::{Part, ScimLog};
 
 /// Why a caller is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,38 +153,10 @@ async fn part<V: PeerVerifier + 'static>(
             return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
         }
     }
-    let pairs = match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
-        Ok(axum::extract::Query(pairs)) => pairs,
-        Err(rejection) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalidQuery",
-                rejection.body_text(),
-            );
-        }
-    };
-    let mut all = false;
-    let mut filters = Vec::with_capacity(pairs.len());
-    for (key, value) in pairs {
-        if key == "all" {
-            all = match value.as_str() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "invalidQuery",
-                        format!("all={other:?}: expected true or false"),
-                    );
-                }
-            };
-        } else {
-            filters.push((key, value));
-        }
-    }
-    let query = match Query::parse_merged(filters) {
-        Ok(query) => query,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "invalidQuery", e.0),
+    let (all, query) = match query_with_flag(&parts.uri, "all", &[("true", true), ("false", false)])
+    {
+        Ok(parsed) => parsed,
+        Err(detail) => return error(StatusCode::BAD_REQUEST, "invalidQuery", detail),
     };
     let limit = (!all).then_some(query.limit);
     let answer: Part = internal.log.part(&tenant, &query, &internal.replica, limit);

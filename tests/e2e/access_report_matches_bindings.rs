@@ -17,23 +17,7 @@ use serde_json::{Value, json};
 use crate::support::operator::{Operator, until};
 use crate::support::rbac::allowed;
 use crate::support::tenant::Tenant;
-use crate::support::{ControlPlane, install_crds, namespace};
-
-/// Runs the built `scimitar` with `args` and the admin kubeconfig; returns stdout.
-fn scimitar(cp: &ControlPlane, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimitar"))
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&cp.kubeconfig)
-        .output()
-        .expect("scimitar ran");
-    assert!(
-        out.status.success(),
-        "scimitar {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
+use crate::support::{ControlPlane, install_crds, namespace, scimitar};
 
 /// A verb each mapped role grants in its scope: what a row promises.
 fn promise(role: &str) -> (&'static str, &'static str, &'static str) {

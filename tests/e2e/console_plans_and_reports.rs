@@ -13,7 +13,7 @@ use crate::support::oidc::Provider;
 use crate::support::operator::{
     Operator, Scim, access, create_tenant, ensure_operator_namespace, tenant_secret,
 };
-use crate::support::{ControlPlane, install_crds, namespace};
+use crate::support::{ControlPlane, install_crds, namespace, scimitar};
 
 const CLIENT_SECRET_KEY: &str = "client-secret";
 
@@ -30,22 +30,6 @@ fn user(name: &str) -> Value {
 fn group(name: &str, members: &[&str]) -> Value {
     let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
     json!({"displayName": name, "members": members})
-}
-
-/// Runs the built `scimitar` with `args` and the admin kubeconfig; returns stdout.
-fn scimitar(cp: &ControlPlane, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimitar"))
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&cp.kubeconfig)
-        .output()
-        .expect("scimitar ran");
-    assert!(
-        out.status.success(),
-        "scimitar {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
 }
 
 fn records(csv: &str) -> Vec<Vec<String>> {

@@ -241,3 +241,19 @@ pub async fn namespace(client: &Client, prefix: &str) -> String {
         .expect("namespace created");
     name
 }
+
+/// Runs the built `scimitar` with `args` and the admin kubeconfig; returns stdout.
+pub fn scimitar(cp: &ControlPlane, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(&cp.kubeconfig)
+        .output()
+        .expect("scimitar ran");
+    assert!(
+        out.status.success(),
+        "scimitar {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
